@@ -1,0 +1,253 @@
+//! Join, sign in, sign out, profiles.
+
+use std::time::Duration;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::db::{self, CreateUserError};
+use super::{Username, check_new_password, parse_display_name};
+use crate::app::AppState;
+use crate::auth;
+use crate::context::Ctx;
+use crate::error::{AppError, AppResult};
+use crate::throttle::{Bucket, ClientAddr};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/join", get(join_form).post(join))
+        .route("/signin", get(signin_form).post(signin))
+        .route("/signout", post(signout))
+        .route("/users/{username}", get(profile))
+}
+
+/// Only local paths are followed after sign-in: `/…` but not `//…` or `/\…`,
+/// which browsers treat as another host.
+pub fn safe_next(next: &str) -> &str {
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
+    if local && !next.chars().any(char::is_control) { next } else { "/" }
+}
+
+#[derive(Deserialize, Default)]
+struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/join.html")]
+struct JoinPage {
+    ctx: Ctx,
+    username: String,
+    display_name: String,
+    next: String,
+    errors: Vec<String>,
+}
+
+async fn join_form(mut ctx: Ctx, session: Session, Query(q): Query<NextQuery>) -> AppResult<JoinPage> {
+    ctx.csrf = auth::ensure_csrf(&session).await.map_err(|e| AppError::Internal(e.into()))?;
+    Ok(JoinPage {
+        ctx,
+        username: String::new(),
+        display_name: String::new(),
+        next: q.next,
+        errors: Vec::new(),
+    })
+}
+
+/// No `Debug`: holds passwords.
+#[derive(Deserialize)]
+struct JoinForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn join(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<JoinForm>,
+) -> AppResult<Response> {
+    let limit = state.config.joins_per_addr;
+    state
+        .throttle
+        .check(Bucket::JoinsPerAddr, &addr, limit, Duration::from_secs(3600))
+        .map_err(|retry_after| AppError::TooManyAttempts { retry_after })?;
+
+    let mut errors = Vec::new();
+    let username = Username::parse(&form.username).map_err(|e| errors.push(e)).ok();
+    let display_name = parse_display_name(&form.display_name).map_err(|e| errors.push(e)).ok();
+    if let Err(e) = check_new_password(&form.password) {
+        errors.push(e);
+    } else if form.password != form.password_confirm {
+        errors.push("The two passwords differ.".to_owned());
+    }
+    if let Some(name) = &username
+        && db::is_taken(&state.pool, name).await?
+    {
+        errors.push("That username (or one that looks just like it) is taken.".to_owned());
+    }
+    let (Some(username), Some(display_name), true) = (username, display_name, errors.is_empty()) else {
+        return Ok(rejoin(ctx, form, errors));
+    };
+    let hash = auth::hash_password(form.password.clone()).await?;
+    let id = match db::create(&state.pool, &username, &display_name, &hash, false).await {
+        Ok(id) => id,
+        Err(CreateUserError::Taken) => {
+            let errors = vec!["That username (or one that looks just like it) is taken.".to_owned()];
+            return Ok(rejoin(ctx, form, errors));
+        }
+        Err(CreateUserError::Db(err)) => return Err(err.into()),
+    };
+    state.throttle.record(Bucket::JoinsPerAddr, &addr);
+    tracing::info!(username = username.as_str(), "account created");
+    auth::start_session(&session, id, 0).await.map_err(|e| AppError::Internal(e.into()))?;
+    Ok(Redirect::to(safe_next(&form.next)).into_response())
+}
+
+fn rejoin(ctx: Ctx, form: JoinForm, errors: Vec<String>) -> Response {
+    let page = JoinPage {
+        ctx,
+        username: form.username,
+        display_name: form.display_name,
+        next: form.next,
+        errors,
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/signin.html")]
+struct SigninPage {
+    ctx: Ctx,
+    username: String,
+    next: String,
+    error: Option<String>,
+}
+
+async fn signin_form(mut ctx: Ctx, session: Session, Query(q): Query<NextQuery>) -> AppResult<SigninPage> {
+    ctx.csrf = auth::ensure_csrf(&session).await.map_err(|e| AppError::Internal(e.into()))?;
+    Ok(SigninPage {
+        ctx,
+        username: String::new(),
+        next: q.next,
+        error: None,
+    })
+}
+
+/// No `Debug`: holds a password.
+#[derive(Deserialize)]
+struct SigninForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+async fn signin(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<SigninForm>,
+) -> AppResult<Response> {
+    let config = &state.config;
+    let throttle = &state.throttle;
+    let key = Username::parse(&form.username).map_or_else(|_| form.username.trim().to_lowercase(), |u| u.as_str().to_owned());
+    throttle
+        .check(Bucket::FailuresPerUser, &key, config.signin_failures_per_user, FAILURE_WINDOW)
+        .and_then(|()| {
+            throttle.check(Bucket::FailuresPerAddr, &addr, config.signin_failures_per_addr, Duration::from_secs(60))
+        })
+        .map_err(|retry_after| AppError::TooManyAttempts { retry_after })?;
+
+    let found = match Username::parse(&form.username) {
+        Ok(username) => db::credentials(&state.pool, &username).await?,
+        Err(_) => None,
+    };
+    let (hash, account) = match found {
+        Some(c) if !c.blocked => (Some(c.password_hash.clone()), Some(c)),
+        _ => (None, None),
+    };
+    let verified = auth::verify_password(form.password.clone(), hash).await;
+    match account {
+        Some(account) if verified => {
+            throttle.clear(Bucket::FailuresPerUser, &key);
+            auth::start_session(&session, account.id, account.auth_epoch)
+                .await
+                .map_err(|e| AppError::Internal(e.into()))?;
+            Ok(Redirect::to(safe_next(&form.next)).into_response())
+        }
+        _ => {
+            throttle.record(Bucket::FailuresPerUser, &key);
+            throttle.record(Bucket::FailuresPerAddr, &addr);
+            let page = SigninPage {
+                ctx,
+                username: form.username,
+                next: form.next,
+                error: Some("That username and password do not match an account.".to_owned()),
+            };
+            Ok((StatusCode::UNAUTHORIZED, page).into_response())
+        }
+    }
+}
+
+async fn signout(session: Session) -> AppResult<Redirect> {
+    session.flush().await.map_err(|e| AppError::Internal(e.into()))?;
+    Ok(Redirect::to("/"))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/profile.html")]
+struct ProfilePage {
+    ctx: Ctx,
+    profile: db::Profile,
+    edits: Vec<crate::pages::db::UserEdit>,
+}
+
+async fn profile(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(username): Path<String>,
+) -> AppResult<ProfilePage> {
+    let username = Username::parse(&username).map_err(|_| AppError::NotFound)?;
+    let profile = db::profile(&state.pool, username.as_str())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let edits = crate::pages::db::edits_by_user(&state.pool, profile.id, 50).await?;
+    Ok(ProfilePage { ctx, profile, edits })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next("/methods/x?a=b"), "/methods/x?a=b");
+        assert_eq!(safe_next("//evil.example"), "/");
+        assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next("https://evil.example"), "/");
+        assert_eq!(safe_next(""), "/");
+    }
+}

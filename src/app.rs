@@ -1,0 +1,89 @@
+//! The application: shared state and the one router used by `main` and by
+//! the tests. Each domain exports its own router; they are merged here with
+//! sessions, the request context, security headers and limits.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use sqlx::SqlitePool;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+use crate::config::ServeArgs;
+use crate::context::{self, MAX_BODY, Site};
+use crate::error::AppError;
+use crate::throttle::Throttle;
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: SqlitePool,
+    pub config: Arc<ServeArgs>,
+    pub site: Arc<Site>,
+    pub throttle: Arc<Throttle>,
+    pub sessions: SqliteStore,
+}
+
+impl AppState {
+    /// Builds the state over a migrated pool and makes sure the session
+    /// table exists.
+    pub async fn new(pool: SqlitePool, config: ServeArgs) -> anyhow::Result<AppState> {
+        let sessions = SqliteStore::new(pool.clone());
+        sessions.migrate().await?;
+        Ok(AppState {
+            site: Arc::new(Site {
+                name: config.site_name.clone(),
+                org: config.org.clone(),
+            }),
+            pool,
+            config: Arc::new(config),
+            throttle: Arc::new(Throttle::default()),
+            sessions,
+        })
+    }
+}
+
+/// The Content-Security-Policy: no inline script or style, nothing framed.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; \
+object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The whole web application.
+pub fn app(state: AppState) -> Router {
+    let sessions = SessionManagerLayer::new(state.sessions.clone())
+        .with_name("cafe_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::minutes(
+            state.config.session_idle_minutes,
+        )));
+    let statics: Router<AppState> = match &state.config.static_dir {
+        Some(dir) => Router::new().nest_service("/static", ServeDir::new(dir)),
+        None => Router::new().route("/static/{name}", get(crate::static_files::serve)),
+    };
+    Router::new()
+        .merge(crate::pages::routes::router())
+        .merge(crate::accounts::routes::router())
+        .merge(statics)
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { AppError::NotFound })
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(from_fn_with_state(state.clone(), context::middleware))
+        .layer(sessions)
+        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

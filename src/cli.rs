@@ -1,0 +1,240 @@
+//! The subcommands: `serve` (the default) and the operator tools.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::accounts::{Username, check_new_password, parse_display_name};
+use crate::config::{Cli, Command, IndicatorsCommand, ServeArgs, UserCommand};
+use crate::pages::{PageText, Slug, normalise_body, parse_title};
+use crate::tags::TagList;
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => serve(&cli.db, cli.serve).await,
+        Some(Command::Serve(args)) => serve(&cli.db, args).await,
+        Some(Command::User(UserCommand::Add { username, display_name, admin })) => {
+            user_add(&cli.db, &username, display_name.as_deref(), admin).await
+        }
+        Some(Command::Import { dir }) => import(&cli.db, &dir).await,
+        Some(Command::Export { dir }) => export(&cli.db, &dir).await,
+        Some(Command::Backup { file }) => backup(&cli.db, &file).await,
+        Some(Command::Indicators(IndicatorsCommand::Import { file })) => indicators_import(&cli.db, &file).await,
+    }
+}
+
+/// Runs the web server until SIGTERM or Ctrl-C; in-flight requests finish.
+pub async fn serve(db: &str, args: ServeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let pool = crate::db::open_and_seed(db).await?;
+    let state = crate::AppState::new(pool.clone(), args.clone()).await?;
+    let cleanup = tokio::spawn(
+        tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(
+            state.sessions.clone(),
+            Duration::from_secs(600),
+        ),
+    );
+    std::thread::spawn(crate::auth::warm_up);
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, db, ms = started.elapsed().as_millis(), "ready");
+    println!("{} is running: open http://{addr}/", args.site_name);
+    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    cleanup.abort();
+    pool.close().await;
+    println!("{} stopped.", args.site_name);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Reads the password from the first line of standard input when it is not
+/// a terminal (scripts), else prompts without echo, twice.
+fn read_password() -> anyhow::Result<String> {
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Password again: ")?;
+    if first != second {
+        bail!("the two passwords differ");
+    }
+    Ok(first)
+}
+
+async fn user_add(db: &str, username: &str, display_name: Option<&str>, admin: bool) -> anyhow::Result<()> {
+    let username = Username::parse(username).map_err(anyhow::Error::msg)?;
+    let display_name = parse_display_name(display_name.unwrap_or(username.as_str())).map_err(anyhow::Error::msg)?;
+    let password = read_password()?;
+    check_new_password(&password).map_err(anyhow::Error::msg)?;
+    let pool = crate::db::connect(db).await?;
+    if crate::accounts::db::is_taken(&pool, &username).await? {
+        bail!("the username {} (or a look-alike) is taken", username.as_str());
+    }
+    let hash = crate::auth::hash_password(password).await?;
+    crate::accounts::db::create(&pool, &username, &display_name, &hash, admin).await?;
+    println!("created {}{}", username.as_str(), if admin { " (administrator)" } else { "" });
+    Ok(())
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}} {{eta}}"))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+/// Loads every `*.md` file of `dir`: new pages are created, existing ones
+/// (same slug from the title) get a new revision. All files or none: a bad
+/// file is reported by name and nothing is written.
+pub async fn import(db: &str, dir: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    files.sort();
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    for path in &files {
+        let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| parse_page_file(&t)) {
+            Ok(doc) => docs.push((name, doc)),
+            Err(e) => errors.push(format!("{name}: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        bail!("nothing was imported; fix these files first:\n  {}", errors.join("\n  "));
+    }
+    let pool = crate::db::connect(db).await?;
+    let bar = progress(docs.len() as u64, "importing");
+    let (mut created, mut updated) = (0, 0);
+    let mut tx = crate::db::begin_write(&pool).await?;
+    for (name, (title, text)) in &docs {
+        let slug = Slug::from_title(title).context("title without slug")?;
+        let text = PageText { summary: format!("Imported from {name}"), ..text.clone() };
+        match crate::pages::db::current_revision_in(&mut tx, &slug).await? {
+            Some((id, revision)) => {
+                crate::pages::db::save_in(&mut tx, id, revision, &text, None).await?;
+                updated += 1;
+            }
+            None => {
+                crate::pages::db::create_in(&mut tx, title, &text, None).await?;
+                created += 1;
+            }
+        }
+        bar.inc(1);
+    }
+    tx.commit().await?;
+    bar.finish_and_clear();
+    println!(
+        "imported {} files: {created} new pages, {updated} updated, in {:.1} s",
+        docs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn parse_page_file(text: &str) -> Result<(String, PageText), String> {
+    let doc = crate::transfer::parse(text)?;
+    let title = parse_title(&doc.title)?;
+    let tags = TagList::parse(&doc.tags.join(","))?;
+    Ok((title, PageText { body: normalise_body(&doc.body), tags, summary: String::new() }))
+}
+
+/// Writes every page as `SLUG.md` into `dir` (created if needed).
+pub async fn export(db: &str, dir: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let pool = crate::db::connect(db).await?;
+    let pages = crate::pages::db::all_for_export(&pool).await?;
+    let bar = progress(pages.len() as u64, "exporting");
+    for page in &pages {
+        let tags = TagList::from_stored(&page.tags);
+        let tags: Vec<&str> = tags.iter().map(|t| t.as_str()).collect();
+        let extra = [
+            ("revision", page.revision.to_string()),
+            ("last_editor", page.editor_username.clone().unwrap_or_else(|| "cafe".to_owned())),
+            ("updated", page.updated_at.clone()),
+        ];
+        let text = crate::transfer::render(&page.title, &tags, &extra, &page.body);
+        let path = dir.join(format!("{}.md", page.slug));
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    println!("exported {} pages to {} in {:.1} s", pages.len(), dir.display(), started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// A consistent copy of the live database (`VACUUM INTO`, which reads one
+/// snapshot while writers go on), then checked with `integrity_check`.
+pub async fn backup(db: &str, file: &Path) -> anyhow::Result<()> {
+    if file.exists() {
+        bail!("{} exists already; choose a new file name", file.display());
+    }
+    let pool = crate::db::connect(db).await?;
+    let target = file.to_str().context("the backup path is not valid UTF-8")?;
+    sqlx::query("VACUUM INTO ?").bind(target).execute(&pool).await.context("backup failed")?;
+    pool.close().await;
+    let copy = sqlx::SqlitePool::connect_with(crate::db::options(target)?.read_only(true)).await?;
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&copy).await?;
+    copy.close().await;
+    if check != "ok" {
+        bail!("the backup at {} failed its integrity check: {check}", file.display());
+    }
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    println!("backup written to {} ({size} bytes), integrity_check: ok", file.display());
+    Ok(())
+}
+
+async fn indicators_import(db: &str, file: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let rows = crate::tags::indicators::parse_csv(&text).map_err(|errors| {
+        anyhow::anyhow!("nothing was imported; fix these rows first:\n  {}", errors.join("\n  "))
+    })?;
+    let pool = crate::db::connect(db).await?;
+    let mut tx = crate::db::begin_write(&pool).await?;
+    for row in &rows {
+        crate::tags::db::upsert_indicator(&mut tx, row).await?;
+    }
+    tx.commit().await?;
+    let _ = std::io::stdout().flush();
+    println!("imported {} indicators", rows.len());
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! The per-request context every page is rendered with (who is signed in,
+//! the CSRF token, the site's names), and the middleware that builds it,
+//! checks CSRF on every POST, and renders error pages in the site layout.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_sessions::Session;
+
+use crate::accounts::SessionUser;
+use crate::app::AppState;
+use crate::auth;
+use crate::error::{AppError, ErrorPage};
+
+/// Largest request body accepted (1 MiB): more is a 413.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Names shown in the layout.
+#[derive(Debug)]
+pub struct Site {
+    pub name: String,
+    pub org: String,
+}
+
+/// What every template needs to draw the layout.
+#[derive(Clone)]
+pub struct Ctx {
+    pub user: Option<SessionUser>,
+    /// The session's CSRF token; empty for a visitor without a session.
+    pub csrf: String,
+    pub site: Arc<Site>,
+    /// Path and query of this request (for `next=` links).
+    pub path: String,
+}
+
+impl Ctx {
+    /// The signed-in user, or a redirect to the sign-in page that comes back here.
+    pub fn member(&self) -> Result<&SessionUser, AppError> {
+        self.user.as_ref().ok_or_else(|| AppError::SignInRequired {
+            next: self.path.clone(),
+        })
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.is_admin)
+    }
+
+    pub fn is_user(&self, user_id: i64) -> bool {
+        self.user.as_ref().is_some_and(|u| u.id == user_id)
+    }
+
+    /// The path to come back to after signing in from this page.
+    pub fn signin_url(&self) -> String {
+        format!("/signin?next={}", crate::text::url_encode(&self.path))
+    }
+
+    pub fn style_url(&self) -> &'static str {
+        crate::static_files::style_url()
+    }
+
+    pub fn script_url(&self) -> &'static str {
+        crate::static_files::script_url()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Ctx>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("context middleware missing")))
+    }
+}
+
+/// POSTs that must carry a CSRF token even without a signed-in user (login
+/// CSRF). Other anonymous POSTs are refused by their handlers with a 303 to
+/// sign-in, so they never act.
+const ANONYMOUS_FORMS: [&str; 2] = ["/signin", "/join"];
+
+/// Builds the [`Ctx`], checks CSRF, runs the handler, and turns any error
+/// response into a page in the site layout.
+pub async fn middleware(
+    State(state): State<AppState>,
+    session: Session,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+    let ctx = match load(&state, &session, path).await {
+        Ok(ctx) => ctx,
+        Err(err) => {
+            let ctx = Ctx {
+                user: None,
+                csrf: String::new(),
+                site: state.site.clone(),
+                path: "/".to_owned(),
+            };
+            return render_error(&ctx, err.into_response());
+        }
+    };
+    if request.method() == Method::POST
+        && (ctx.user.is_some() || ANONYMOUS_FORMS.contains(&request.uri().path()))
+    {
+        request = match check_csrf(&ctx, request).await {
+            Ok(request) => request,
+            Err(response) => return render_error(&ctx, response),
+        };
+    }
+    request.extensions_mut().insert(ctx.clone());
+    let response = next.run(request).await;
+    render_error(&ctx, response)
+}
+
+async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, AppError> {
+    let session_error = |err: tower_sessions::session::Error| AppError::Internal(err.into());
+    let mut user = None;
+    if let Some(user_id) = session.get::<i64>(auth::USER_ID).await.map_err(session_error)? {
+        let epoch = session.get::<i64>(auth::AUTH_EPOCH).await.map_err(session_error)?;
+        let signed_in_at = session
+            .get::<i64>(auth::SIGNED_IN_AT)
+            .await
+            .map_err(session_error)?
+            .unwrap_or(0);
+        let max_age = state.config.session_max_hours.saturating_mul(3600);
+        let fresh = time::OffsetDateTime::now_utc().unix_timestamp() - signed_in_at < max_age;
+        match crate::accounts::db::session_user(&state.pool, user_id).await? {
+            Some((found, db_epoch)) if Some(db_epoch) == epoch && fresh => user = Some(found),
+            _ => session.flush().await.map_err(session_error)?,
+        }
+    }
+    let csrf = session
+        .get::<String>(auth::CSRF)
+        .await
+        .map_err(session_error)?
+        .unwrap_or_default();
+    Ok(Ctx {
+        user,
+        csrf,
+        site: state.site.clone(),
+        path,
+    })
+}
+
+/// Reads the (size-limited) form body, compares its `csrf_token` with the
+/// session's, and hands the request on with its body intact.
+async fn check_csrf(ctx: &Ctx, request: Request) -> Result<Request, Response> {
+    let (parts, body) = request.into_parts();
+    let bytes = to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
+    let given = form_urlencoded::parse(&bytes)
+        .find(|(key, _)| key == "csrf_token")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    if !auth::tokens_match(&ctx.csrf, &given) {
+        let mut page = ErrorPage::for_status(StatusCode::FORBIDDEN);
+        page.message = "This form has expired or did not come from this site. Go back, reload the page and try again.".to_owned();
+        let mut response = StatusCode::FORBIDDEN.into_response();
+        response.extensions_mut().insert(page);
+        return Err(response);
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorTemplate<'a> {
+    ctx: &'a Ctx,
+    status: u16,
+    page: &'a ErrorPage,
+}
+
+/// Responses with an error status that are not already HTML pages (an
+/// [`AppError`], axum's own rejections, the 404 fallback, a 413) get the
+/// error page, with no internals in it.
+fn render_error(ctx: &Ctx, mut response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let page = response.extensions_mut().remove::<ErrorPage>();
+    if is_html && page.is_none() {
+        return response;
+    }
+    let page = page.unwrap_or_else(|| ErrorPage::for_status(status));
+    let html = ErrorTemplate {
+        ctx,
+        status: status.as_u16(),
+        page: &page,
+    }
+    .render()
+    .unwrap_or_else(|_| page.message.clone());
+    let headers = std::mem::take(response.headers_mut());
+    let mut fresh = (status, html).into_response();
+    for (name, value) in &headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fresh.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    fresh.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    fresh
+}
+
+/// Helpers the templates call.
+impl Ctx {
+    /// A stored timestamp as people read it.
+    pub fn when(&self, stamp: &str) -> String {
+        crate::clock::display(stamp)
+    }
+
+    /// Just the date of a stored timestamp.
+    pub fn date<'a>(&self, stamp: &'a str) -> &'a str {
+        crate::clock::date(stamp)
+    }
+
+    /// A tag's page.
+    pub fn tag_url(&self, tag: &str) -> String {
+        format!("/tags/{}", crate::text::url_encode(tag).replace('+', "%20"))
+    }
+}

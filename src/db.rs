@@ -1,0 +1,60 @@
+//! Opening the SQLite database: the pragmas that make it durable and
+//! concurrent, the migrations, and the first-start seed.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+/// Turns `--db` (a path or a `sqlite:` URL) into connect options with the
+/// pragmas every connection needs: WAL so readers never wait for the writer,
+/// `synchronous=FULL` so an acknowledged save survives a power cut, foreign
+/// keys on, and a busy timeout so writers queue instead of failing.
+pub fn options(db: &str) -> anyhow::Result<SqliteConnectOptions> {
+    let options = if db.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(db).with_context(|| format!("bad database URL {db}"))?
+    } else {
+        SqliteConnectOptions::new().filename(db)
+    };
+    Ok(options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("temp_store", "memory")
+        .pragma("cache_size", "-8000"))
+}
+
+/// Opens (creating if needed) and migrates the database.
+pub async fn connect(db: &str) -> anyhow::Result<SqlitePool> {
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .min_connections(1)
+        .connect_with(options(db)?)
+        .await
+        .with_context(|| format!("cannot open the database {db}"))?;
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .context("cannot migrate the database")?;
+    Ok(pool)
+}
+
+/// Opens the database, migrates it and seeds it on first start.
+pub async fn open_and_seed(db: &str) -> anyhow::Result<SqlitePool> {
+    let pool = connect(db).await?;
+    crate::seed::seed_if_empty(&pool).await?;
+    Ok(pool)
+}
+
+/// Start a write transaction. `BEGIN IMMEDIATE` takes the write lock up front,
+/// so a busy database makes the transaction wait (busy timeout) instead of
+/// failing later with "database is locked" when it first writes.
+pub async fn begin_write(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}

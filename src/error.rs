@@ -1,0 +1,142 @@
+//! `AppError`: everything a handler can fail with, and the status each means.
+//! Internals are logged, never shown: the response only carries an
+//! [`ErrorPage`] that the context middleware renders with the site layout.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 404: nothing here.
+    #[error("not found")]
+    NotFound,
+    /// 404 for a method page that does not exist yet; members are offered to create it.
+    #[error("no such method page")]
+    NoSuchPage { title: String },
+    /// 400: the request itself is malformed.
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// 403: signed in (or not) but not allowed to do this.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// 303 to `/signin?next=…`.
+    #[error("sign-in required")]
+    SignInRequired { next: String },
+    /// 429: too many attempts; try again after this many seconds.
+    #[error("too many attempts")]
+    TooManyAttempts { retry_after: u64 },
+    /// 503: the database refuses writes (read-only or full disk).
+    #[error("storage unavailable")]
+    Unavailable,
+    /// 500: a bug or an unexpected failure; details go to the log only.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        if is_storage_unavailable(&err) {
+            tracing::error!(error = %err, "the database refuses writes");
+            return AppError::Unavailable;
+        }
+        AppError::Internal(err.into())
+    }
+}
+
+/// SQLite's primary result codes for a database that cannot take writes:
+/// SQLITE_FULL (13), SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_CANTOPEN (14).
+fn is_storage_unavailable(err: &sqlx::Error) -> bool {
+    let Some(db) = err.as_database_error() else {
+        return matches!(err, sqlx::Error::Io(_));
+    };
+    let code = db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);
+    matches!(code & 0xff, 8 | 10 | 13 | 14)
+}
+
+/// What the error page shows; put in the response's extensions and turned
+/// into a full page by [`crate::context::middleware`].
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    pub title: &'static str,
+    pub message: String,
+    /// For a missing method page: the title to offer creating.
+    pub create_title: Option<String>,
+}
+
+impl ErrorPage {
+    pub fn for_status(status: StatusCode) -> Self {
+        let (title, message) = match status.as_u16() {
+            400 => ("Bad request", "The request could not be understood."),
+            403 => ("Not allowed", "You are not allowed to do that."),
+            404 => ("Not found", "There is nothing at this address."),
+            405 => ("Not allowed", "This address does not accept that kind of request."),
+            409 => ("Conflict", "Someone else changed this at the same time."),
+            413 => (
+                "Too large",
+                "What you sent is larger than 1 MiB. Shorten it and try again.",
+            ),
+            415 | 422 => ("Invalid form", "The form could not be read. Please try again."),
+            429 => ("Too many attempts", "Please wait a little and try again."),
+            503 => (
+                "Temporarily unavailable",
+                "Cafe cannot save right now. Reading still works; please try saving again later.",
+            ),
+            _ => ("Something went wrong", "Sorry, something went wrong on our side."),
+        };
+        ErrorPage {
+            title,
+            message: message.to_owned(),
+            create_title: None,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            AppError::NotFound | AppError::NoSuchPage { .. } => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(err) => {
+                tracing::error!(error = ?err, "request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            AppError::SignInRequired { next } => {
+                let location = format!("/signin?next={}", crate::text::url_encode(next));
+                return (
+                    StatusCode::SEE_OTHER,
+                    [(header::LOCATION, location)],
+                )
+                    .into_response();
+            }
+        };
+        let mut page = ErrorPage::for_status(status);
+        match &self {
+            AppError::BadRequest(why) | AppError::Forbidden(why) => page.message = (*why).to_owned(),
+            AppError::NoSuchPage { title } => {
+                page.message = format!("There is no method page called “{title}” yet.");
+                page.create_title = Some(title.clone());
+            }
+            AppError::TooManyAttempts { retry_after } => {
+                page.message = format!(
+                    "Too many attempts. Please try again in {} minute(s).",
+                    retry_after.div_ceil(60).max(1)
+                );
+            }
+            _ => {}
+        }
+        let mut response = status.into_response();
+        if let AppError::TooManyAttempts { retry_after } = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response.extensions_mut().insert(page);
+        response
+    }
+}
+
+/// Handlers return this.
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,25 @@
+//! Cafe: a server-rendered wiki of method pages, stories and rosters for
+//! communities of practice. `app()` builds the whole web application; the
+//! `cli` module runs it and the operator subcommands.
+
+pub mod accounts;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod db;
+pub mod diff;
+pub mod error;
+pub mod markdown;
+pub mod pages;
+pub mod recent;
+pub mod seed;
+pub mod static_files;
+pub mod tags;
+pub mod text;
+pub mod throttle;
+pub mod transfer;
+pub mod clock;
+
+pub use app::{AppState, app};

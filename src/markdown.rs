@@ -1,0 +1,253 @@
+//! Markdown to sanitised HTML. Runs only when something is saved: the HTML is
+//! stored and served as is, so a page view never parses Markdown.
+//!
+//! CommonMark plus tables, footnotes, strikethrough, task lists and heading
+//! ids; `[[Page title]]` and `[[Page title|label]]` link to method pages, and
+//! a link whose target does not exist yet is marked `missing` and points to
+//! the page-creation form. Whatever the author typed, the output goes through
+//! ammonia: no script, style, event handler or non-http(s)/mailto URL survives.
+
+use std::collections::{HashMap, HashSet};
+use std::cell::Cell;
+use std::sync::LazyLock;
+
+use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
+
+use crate::pages::Slug;
+
+fn options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_HEADING_ATTRIBUTES
+        | Options::ENABLE_WIKILINKS
+}
+
+thread_local! {
+    static PARSES: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many times Markdown was parsed on this thread. A test driving the
+/// router on a single-threaded runtime uses it to prove that a page view
+/// never parses Markdown, so the fast path cannot silently regress.
+pub fn parses_on_this_thread() -> u64 {
+    PARSES.with(Cell::get)
+}
+
+fn parser(md: &str) -> Parser<'_> {
+    PARSES.with(|n| n.set(n.get() + 1));
+    Parser::new_ext(md, options())
+}
+
+/// The slugs that the wiki links of `md` point to, without duplicates, in order.
+pub fn link_targets(md: &str) -> Vec<Slug> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for event in parser(md) {
+        if let Event::Start(Tag::Link {
+            link_type: LinkType::WikiLink { .. },
+            dest_url,
+            ..
+        }) = event
+            && let Some(slug) = Slug::from_title(&dest_url)
+            && seen.insert(slug.clone())
+        {
+            out.push(slug);
+        }
+    }
+    out
+}
+
+/// Renders `md` to sanitised HTML; `exists` says whether a wiki link's
+/// target page exists (else the link is shown as missing).
+pub fn render(md: &str, exists: &dyn Fn(&Slug) -> bool) -> String {
+    let mut events: Vec<Event> = Vec::new();
+    let mut in_wikilink = false;
+    let mut heading: Option<Vec<Event>> = None;
+    let mut heading_ids: HashMap<String, usize> = HashMap::new();
+
+    for event in parser(md) {
+        let event = match event {
+            Event::Start(Tag::Link {
+                link_type: LinkType::WikiLink { .. },
+                dest_url,
+                ..
+            }) => {
+                in_wikilink = true;
+                Event::InlineHtml(wikilink_open(&dest_url, exists).into())
+            }
+            Event::End(TagEnd::Link) if in_wikilink => {
+                in_wikilink = false;
+                Event::InlineHtml("</a>".into())
+            }
+            Event::TaskListMarker(done) => Event::InlineHtml(
+                if done {
+                    r#"<span class="task">☑</span> "#
+                } else {
+                    r#"<span class="task">☐</span> "#
+                }
+                .into(),
+            ),
+            other => other,
+        };
+        // A heading is buffered until its end so its id can come from its text.
+        match heading.as_mut() {
+            Some(buffer) if matches!(event, Event::End(TagEnd::Heading(_))) => {
+                let mut buffered = std::mem::take(buffer);
+                heading = None;
+                set_heading_id(&mut buffered, &mut heading_ids);
+                events.extend(buffered);
+                events.push(event);
+            }
+            Some(buffer) => buffer.push(event),
+            None if matches!(event, Event::Start(Tag::Heading { .. })) => heading = Some(vec![event]),
+            None => events.push(event),
+        }
+    }
+    let mut html = String::with_capacity(md.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
+    sanitize(&html)
+}
+
+fn wikilink_open(target: &str, exists: &dyn Fn(&Slug) -> bool) -> String {
+    match Slug::from_title(target) {
+        Some(slug) if exists(&slug) => {
+            format!(r#"<a href="/methods/{}" class="wikilink">"#, slug.as_str())
+        }
+        Some(_) => format!(
+            r#"<a href="/methods/new?title={}" class="wikilink missing">"#,
+            crate::text::url_encode(target.trim())
+        ),
+        None => r#"<a href="/methods" class="wikilink missing">"#.to_owned(),
+    }
+}
+
+fn set_heading_id(buffer: &mut [Event], used: &mut HashMap<String, usize>) {
+    let text: String = buffer
+        .iter()
+        .filter_map(|e| match e {
+            Event::Text(t) | Event::Code(t) => Some(t.as_ref()),
+            _ => None,
+        })
+        .collect();
+    if let Some(Event::Start(Tag::Heading { id, .. })) = buffer.first_mut() {
+        let base = match id {
+            Some(given) => crate::text::slugify(given, 60),
+            None => crate::text::slugify(&text, 60),
+        };
+        let base = if base.is_empty() { "section".to_owned() } else { base };
+        let count = used.entry(base.clone()).or_insert(0);
+        *count += 1;
+        let unique = if *count == 1 { base } else { format!("{base}-{count}") };
+        *id = Some(CowStr::from(unique));
+    }
+}
+
+static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::default();
+    builder
+        .url_schemes(HashSet::from(["http", "https", "mailto"]))
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .add_tag_attributes("h1", ["id"])
+        .add_tag_attributes("h2", ["id"])
+        .add_tag_attributes("h3", ["id"])
+        .add_tag_attributes("h4", ["id"])
+        .add_tag_attributes("h5", ["id"])
+        .add_tag_attributes("h6", ["id"])
+        .add_tag_attributes("div", ["id"])
+        .add_tag_attributes("li", ["id"])
+        .add_allowed_classes("a", ["wikilink", "missing"])
+        .add_allowed_classes("span", ["task"])
+        .add_allowed_classes("div", ["footnote-definition"])
+        .add_allowed_classes("sup", ["footnote-reference", "footnote-definition-label"]);
+    builder
+});
+
+/// Sanitises HTML from Markdown (or from anywhere) with Cafe's allow-list.
+pub fn sanitize(html: &str) -> String {
+    CLEANER.clean(html).to_string()
+}
+
+/// Renders text with no wiki-link lookups (stories and replies: their links
+/// are checked against existing pages by the caller when it can).
+pub fn render_plain(md: &str) -> String {
+    render(md, &|_| true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn html(md: &str) -> String {
+        render(md, &|slug| slug.as_str() == "learning-communities")
+    }
+
+    #[test]
+    fn wiki_links_point_to_method_pages() {
+        let out = html("See [[Learning communities]].");
+        assert!(out.contains(r#"href="/methods/learning-communities""#), "{out}");
+        assert!(out.contains(">Learning communities</a>"), "{out}");
+    }
+
+    #[test]
+    fn piped_wiki_links_show_their_label() {
+        let out = html("[[Learning communities|our circles]]");
+        assert!(out.contains(r#"href="/methods/learning-communities""#), "{out}");
+        assert!(out.contains(">our circles</a>"), "{out}");
+    }
+
+    #[test]
+    fn missing_wiki_links_offer_to_create_the_page() {
+        let out = html("[[Knowledge Fair]]");
+        assert!(out.contains(r#"class="wikilink missing""#), "{out}");
+        assert!(out.contains("/methods/new?title=Knowledge+Fair"), "{out}");
+    }
+
+    #[test]
+    fn link_targets_are_slugs_without_duplicates() {
+        let targets = link_targets("[[A b]] [[a B|x]] [[C]] `[[not a link]]`");
+        let slugs: Vec<&str> = targets.iter().map(Slug::as_str).collect();
+        assert_eq!(slugs, ["a-b", "c"]);
+    }
+
+    #[test]
+    fn headings_get_unique_ids() {
+        let out = html("## Brief Description\n\n## Brief Description\n");
+        assert!(out.contains(r#"<h2 id="brief-description">"#), "{out}");
+        assert!(out.contains(r#"<h2 id="brief-description-2">"#), "{out}");
+    }
+
+    #[test]
+    fn tables_footnotes_strikethrough_and_tasks_render() {
+        let out = html("| a | b |\n|---|---|\n| 1 | 2 |\n\n~~old~~ note[^1]\n\n[^1]: the note\n\n- [x] done\n- [ ] todo\n");
+        assert!(out.contains("<table>"), "{out}");
+        assert!(out.contains("<del>old</del>"), "{out}");
+        assert!(out.contains("footnote-definition"), "{out}");
+        assert!(out.contains("☑") && out.contains("☐"), "{out}");
+    }
+
+    #[test]
+    fn scripts_handlers_and_javascript_urls_are_removed() {
+        let inputs = [
+            "<script>alert(1)</script>",
+            "<img src=x onerror=alert(1)>",
+            "[x](javascript:alert(1))",
+            "<a href=\"data:text/html,x\">d</a>",
+            "<p style=\"color:red\">s</p>",
+            "[[Learning communities]]<svg onload=alert(1)>",
+        ];
+        for input in inputs {
+            let lower = html(input).to_lowercase();
+            for bad in ["<script", "onerror=", "onload=", "href=\"javascript:", "href=\"data:", "style=", "<svg"] {
+                assert!(!lower.contains(bad), "{bad} survived in {lower} (from {input})");
+            }
+        }
+    }
+
+    #[test]
+    fn sanitising_twice_changes_nothing() {
+        let once = html("# T\n\n[[Learning communities]] <b onclick=x>b</b> [^n]\n\n[^n]: n");
+        assert_eq!(sanitize(&once), once);
+    }
+}

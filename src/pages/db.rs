@@ -1,0 +1,472 @@
+//! All SQL about method pages, their revisions, tags and links.
+//!
+//! A save writes, in one `BEGIN IMMEDIATE` transaction: the new revision
+//! (append-only), the page's current row with its HTML rendered once here,
+//! its tags, its outgoing wiki links, and the recent-changes event.
+
+use std::collections::HashSet;
+
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+use super::{PageText, Slug};
+use crate::db::begin_write;
+use crate::markdown;
+use crate::recent::Kind;
+use crate::recent::db::{NewEvent, record};
+use crate::tags::{Tag, TagList};
+
+/// A page as shown and edited.
+#[derive(Debug, FromRow)]
+pub struct Page {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    pub revision: i64,
+    pub body: String,
+    pub html: String,
+    pub tags: String,
+    pub protected: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub editor_username: Option<String>,
+    pub editor_name: Option<String>,
+}
+
+impl Page {
+    pub fn tag_list(&self) -> TagList {
+        TagList::from_stored(&self.tags)
+    }
+}
+
+pub async fn find(pool: &SqlitePool, slug: &Slug) -> sqlx::Result<Option<Page>> {
+    sqlx::query_as::<_, Page>(
+        "SELECT p.id, p.slug, p.title, p.revision, p.body, p.html, p.tags, p.protected,
+                p.created_at, p.updated_at, u.username AS editor_username, u.display_name AS editor_name
+         FROM pages p LEFT JOIN users u ON u.id = p.updated_by
+         WHERE p.slug = ?",
+    )
+    .bind(slug.as_str())
+    .fetch_optional(pool)
+    .await
+}
+
+/// A line in a list of pages.
+#[derive(Debug, FromRow)]
+pub struct PageSummary {
+    pub slug: String,
+    pub title: String,
+    pub tags: String,
+    pub updated_at: String,
+}
+
+impl PageSummary {
+    pub fn tag_list(&self) -> TagList {
+        TagList::from_stored(&self.tags)
+    }
+}
+
+/// Pages carrying every one of `tags` (all pages when `tags` is empty), by title.
+pub async fn list(pool: &SqlitePool, tags: &[Tag]) -> sqlx::Result<Vec<PageSummary>> {
+    if tags.is_empty() {
+        return sqlx::query_as::<_, PageSummary>(
+            "SELECT slug, title, tags, updated_at FROM pages ORDER BY title COLLATE NOCASE",
+        )
+        .fetch_all(pool)
+        .await;
+    }
+    sqlx::query_as::<_, PageSummary>(
+        "SELECT slug, title, tags, updated_at FROM pages
+         WHERE id IN (SELECT page_id FROM page_tags
+                      WHERE tag IN (SELECT value FROM json_each(?1))
+                      GROUP BY page_id HAVING count(*) = json_array_length(?1))
+         ORDER BY title COLLATE NOCASE",
+    )
+    .bind(json_list(tags.iter().map(Tag::as_str)))
+    .fetch_all(pool)
+    .await
+}
+
+/// The most recently changed pages.
+pub async fn recently_updated(pool: &SqlitePool, limit: i64) -> sqlx::Result<Vec<PageSummary>> {
+    sqlx::query_as::<_, PageSummary>(
+        "SELECT slug, title, tags, updated_at FROM pages ORDER BY updated_at DESC, id DESC LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Pages whose current revision links to `slug` ("What links here").
+pub async fn backlinks(pool: &SqlitePool, slug: &str) -> sqlx::Result<Vec<PageSummary>> {
+    sqlx::query_as::<_, PageSummary>(
+        "SELECT p.slug, p.title, p.tags, p.updated_at FROM page_links l
+         JOIN pages p ON p.id = l.from_page_id
+         WHERE l.to_slug = ? ORDER BY p.title COLLATE NOCASE",
+    )
+    .bind(slug)
+    .fetch_all(pool)
+    .await
+}
+
+/// Existing pages among the wiki links of a page's current revision.
+pub async fn links_from(pool: &SqlitePool, page_id: i64) -> sqlx::Result<Vec<PageSummary>> {
+    sqlx::query_as::<_, PageSummary>(
+        "SELECT p.slug, p.title, p.tags, p.updated_at FROM page_links l
+         JOIN pages p ON p.slug = l.to_slug
+         WHERE l.from_page_id = ? ORDER BY p.title COLLATE NOCASE",
+    )
+    .bind(page_id)
+    .fetch_all(pool)
+    .await
+}
+
+fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Renders a body to HTML, marking wiki links to pages that do not exist
+/// (other than `own_slug`) as missing. Returns the HTML and the link targets.
+async fn render(conn: &mut SqliteConnection, body: &str, own_slug: &str) -> sqlx::Result<(String, Vec<Slug>)> {
+    let targets = markdown::link_targets(body);
+    let existing: HashSet<String> = if targets.is_empty() {
+        HashSet::new()
+    } else {
+        sqlx::query_scalar::<_, String>("SELECT slug FROM pages WHERE slug IN (SELECT value FROM json_each(?))")
+            .bind(json_list(targets.iter().map(Slug::as_str)))
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let html = markdown::render(body, &|slug| slug.as_str() == own_slug || existing.contains(slug.as_str()));
+    Ok((html, targets))
+}
+
+/// Writes a page's derived rows for its new current text: HTML, tags, links.
+async fn write_current(
+    conn: &mut SqliteConnection,
+    page_id: i64,
+    slug: &str,
+    body: &str,
+    tags: &TagList,
+) -> sqlx::Result<String> {
+    let (html, targets) = render(conn, body, slug).await?;
+    sqlx::query("DELETE FROM page_tags WHERE page_id = ?").bind(page_id).execute(&mut *conn).await?;
+    for tag in tags.iter() {
+        sqlx::query("INSERT INTO page_tags (page_id, tag) VALUES (?, ?)")
+            .bind(page_id)
+            .bind(tag.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query("DELETE FROM page_links WHERE from_page_id = ?").bind(page_id).execute(&mut *conn).await?;
+    for target in &targets {
+        sqlx::query("INSERT INTO page_links (from_page_id, to_slug) VALUES (?, ?)")
+            .bind(page_id)
+            .bind(target.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(html)
+}
+
+/// Creates a page with its first revision; returns its slug (the title's,
+/// with `-2`, `-3`… when taken). Pages that already linked to the new slug
+/// have their HTML re-rendered, so their missing link becomes a real one.
+pub async fn create(pool: &SqlitePool, title: &str, text: &PageText, author: Option<i64>) -> sqlx::Result<Slug> {
+    let mut tx = begin_write(pool).await?;
+    let slug = create_in(&mut tx, title, text, author).await?;
+    tx.commit().await?;
+    Ok(slug)
+}
+
+/// [`create`] inside a caller's transaction (import loads many pages at once).
+pub async fn create_in(conn: &mut SqliteConnection, title: &str, text: &PageText, author: Option<i64>) -> sqlx::Result<Slug> {
+    let base = Slug::from_title(title).ok_or_else(|| sqlx::Error::Protocol("title without a slug".into()))?;
+    let mut slug = base.clone();
+    let mut n = 1;
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pages WHERE slug = ?")
+        .bind(slug.as_str())
+        .fetch_one(&mut *conn)
+        .await?
+        > 0
+    {
+        n += 1;
+        slug = base.with_suffix(n);
+    }
+    let now = crate::clock::now();
+    let page_id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO pages (slug, title, revision, body, html, tags, created_at, updated_at, updated_by)
+         VALUES (?, ?, 1, ?, '', ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(slug.as_str())
+    .bind(title)
+    .bind(&text.body)
+    .bind(text.tags.to_stored())
+    .bind(&now)
+    .bind(&now)
+    .bind(author)
+    .fetch_one(&mut *conn)
+    .await?;
+    insert_revision(conn, page_id, 1, title, text, author, &now).await?;
+    let html = write_current(conn, page_id, slug.as_str(), &text.body, &text.tags).await?;
+    sqlx::query("UPDATE pages SET html = ? WHERE id = ?").bind(html).bind(page_id).execute(&mut *conn).await?;
+    relink(conn, slug.as_str(), page_id).await?;
+    let summary = if text.summary.is_empty() { "Created the page" } else { &text.summary };
+    record(conn, NewEvent { kind: Kind::Page, page_id: Some(page_id), story_id: None, revision: Some(1), actor_id: author, summary }).await?;
+    Ok(slug)
+}
+
+/// Re-renders the pages whose links point at `slug`, which now exists.
+async fn relink(conn: &mut SqliteConnection, slug: &str, page_id: i64) -> sqlx::Result<()> {
+    #[derive(FromRow)]
+    struct Linker {
+        id: i64,
+        slug: String,
+        body: String,
+    }
+    let linkers = sqlx::query_as::<_, Linker>(
+        "SELECT p.id, p.slug, p.body FROM page_links l JOIN pages p ON p.id = l.from_page_id
+         WHERE l.to_slug = ? AND p.id <> ?",
+    )
+    .bind(slug)
+    .bind(page_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for linker in linkers {
+        let (html, _) = render(conn, &linker.body, &linker.slug).await?;
+        sqlx::query("UPDATE pages SET html = ? WHERE id = ?").bind(html).bind(linker.id).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn insert_revision(
+    conn: &mut SqliteConnection,
+    page_id: i64,
+    number: i64,
+    title: &str,
+    text: &PageText,
+    author: Option<i64>,
+    now: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO revisions (page_id, number, title, body, tags, summary, author_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(page_id)
+    .bind(number)
+    .bind(title)
+    .bind(&text.body)
+    .bind(text.tags.to_stored())
+    .bind(&text.summary)
+    .bind(author)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What became of a save.
+#[derive(Debug)]
+pub enum SaveOutcome {
+    /// A new revision; `merged` when it was made from a stale base by a
+    /// three-way merge with the changes saved meanwhile.
+    Saved { number: i64, merged: bool },
+    /// The text and tags are what the page already has: no revision made.
+    Unchanged,
+    /// Someone saved meanwhile and the changes overlap: nothing was saved.
+    Conflict { current_revision: i64, current_body: String, current_tags: String },
+}
+
+#[derive(FromRow)]
+struct Current {
+    slug: String,
+    title: String,
+    revision: i64,
+    body: String,
+    tags: String,
+}
+
+/// Saves an edit made from revision `base`. If the page moved on since, the
+/// edit is merged three-way with what was saved meanwhile; overlapping
+/// changes are a conflict and nothing is written.
+pub async fn save(pool: &SqlitePool, page_id: i64, base: i64, text: &PageText, author: Option<i64>) -> sqlx::Result<SaveOutcome> {
+    let mut tx = begin_write(pool).await?;
+    let outcome = save_in(&mut tx, page_id, base, text, author).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// [`save`] inside a caller's transaction.
+pub async fn save_in(conn: &mut SqliteConnection, page_id: i64, base: i64, text: &PageText, author: Option<i64>) -> sqlx::Result<SaveOutcome> {
+    let current = sqlx::query_as::<_, Current>("SELECT slug, title, revision, body, tags FROM pages WHERE id = ?")
+        .bind(page_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let current_tags = TagList::from_stored(&current.tags);
+    let (body, tags, merged) = if base == current.revision {
+        (text.body.clone(), text.tags.clone(), false)
+    } else {
+        let base_rev = sqlx::query_as::<_, (String, String)>("SELECT body, tags FROM revisions WHERE page_id = ? AND number = ?")
+            .bind(page_id)
+            .bind(base)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let conflict = SaveOutcome::Conflict {
+            current_revision: current.revision,
+            current_body: current.body.clone(),
+            current_tags: current.tags.clone(),
+        };
+        let Some((base_body, base_tags)) = base_rev else {
+            return Ok(conflict);
+        };
+        let Ok(body) = diffy::merge(&base_body, &current.body, &text.body) else {
+            return Ok(conflict);
+        };
+        let tags = TagList::merge(&TagList::from_stored(&base_tags), &text.tags, &current_tags);
+        (body, tags, true)
+    };
+    if body == current.body && tags == current_tags {
+        return Ok(SaveOutcome::Unchanged);
+    }
+    let merged_text = PageText { body, tags, summary: text.summary.clone() };
+    let number = current.revision + 1;
+    let now = crate::clock::now();
+    insert_revision(conn, page_id, number, &current.title, &merged_text, author, &now).await?;
+    let html = write_current(conn, page_id, &current.slug, &merged_text.body, &merged_text.tags).await?;
+    sqlx::query("UPDATE pages SET revision = ?, body = ?, html = ?, tags = ?, updated_at = ?, updated_by = ? WHERE id = ?")
+        .bind(number)
+        .bind(&merged_text.body)
+        .bind(html)
+        .bind(merged_text.tags.to_stored())
+        .bind(&now)
+        .bind(author)
+        .bind(page_id)
+        .execute(&mut *conn)
+        .await?;
+    record(conn, NewEvent { kind: Kind::Edit, page_id: Some(page_id), story_id: None, revision: Some(number), actor_id: author, summary: &text.summary }).await?;
+    Ok(SaveOutcome::Saved { number, merged })
+}
+
+/// A revision in a history list.
+#[derive(Debug, FromRow)]
+pub struct RevisionMeta {
+    pub number: i64,
+    pub summary: String,
+    pub tags: String,
+    pub created_at: String,
+    pub author_username: Option<String>,
+    pub author_name: Option<String>,
+    pub size: i64,
+}
+
+pub async fn history(pool: &SqlitePool, page_id: i64, limit: i64, offset: i64) -> sqlx::Result<Vec<RevisionMeta>> {
+    sqlx::query_as::<_, RevisionMeta>(
+        "SELECT r.number, r.summary, r.tags, r.created_at, u.username AS author_username,
+                u.display_name AS author_name, length(CAST(r.body AS BLOB)) AS size
+         FROM revisions r LEFT JOIN users u ON u.id = r.author_id
+         WHERE r.page_id = ? ORDER BY r.number DESC LIMIT ? OFFSET ?",
+    )
+    .bind(page_id)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await
+}
+
+/// One whole revision.
+#[derive(Debug, FromRow)]
+pub struct Revision {
+    pub number: i64,
+    pub title: String,
+    pub body: String,
+    pub tags: String,
+    pub summary: String,
+    pub created_at: String,
+    pub author_username: Option<String>,
+    pub author_name: Option<String>,
+}
+
+impl Revision {
+    pub fn tag_list(&self) -> TagList {
+        TagList::from_stored(&self.tags)
+    }
+}
+
+pub async fn revision(pool: &SqlitePool, page_id: i64, number: i64) -> sqlx::Result<Option<Revision>> {
+    sqlx::query_as::<_, Revision>(
+        "SELECT r.number, r.title, r.body, r.tags, r.summary, r.created_at,
+                u.username AS author_username, u.display_name AS author_name
+         FROM revisions r LEFT JOIN users u ON u.id = r.author_id
+         WHERE r.page_id = ? AND r.number = ?",
+    )
+    .bind(page_id)
+    .bind(number)
+    .fetch_optional(pool)
+    .await
+}
+
+/// An edit in a user's profile.
+#[derive(Debug, FromRow)]
+pub struct UserEdit {
+    pub slug: String,
+    pub title: String,
+    pub number: i64,
+    pub summary: String,
+    pub created_at: String,
+}
+
+pub async fn edits_by_user(pool: &SqlitePool, user_id: i64, limit: i64) -> sqlx::Result<Vec<UserEdit>> {
+    sqlx::query_as::<_, UserEdit>(
+        "SELECT p.slug, p.title, r.number, r.summary, r.created_at
+         FROM revisions r JOIN pages p ON p.id = r.page_id
+         WHERE r.author_id = ? ORDER BY r.id DESC LIMIT ?",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Only admins may edit a protected page.
+pub async fn set_protected(pool: &SqlitePool, page_id: i64, protected: bool, admin_id: i64) -> sqlx::Result<()> {
+    let mut tx = begin_write(pool).await?;
+    sqlx::query("UPDATE pages SET protected = ? WHERE id = ?").bind(protected).bind(page_id).execute(&mut *tx).await?;
+    let summary = if protected { "Protected the page" } else { "Unprotected the page" };
+    record(&mut tx, NewEvent { kind: Kind::Admin, page_id: Some(page_id), story_id: None, revision: None, actor_id: Some(admin_id), summary }).await?;
+    tx.commit().await
+}
+
+/// How many pages exist.
+pub async fn count(pool: &SqlitePool) -> sqlx::Result<i64> {
+    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pages").fetch_one(pool).await
+}
+
+/// A page as exported: current text and who last changed it.
+#[derive(Debug, FromRow)]
+pub struct ExportPage {
+    pub slug: String,
+    pub title: String,
+    pub body: String,
+    pub tags: String,
+    pub revision: i64,
+    pub updated_at: String,
+    pub editor_username: Option<String>,
+}
+
+pub async fn all_for_export(pool: &SqlitePool) -> sqlx::Result<Vec<ExportPage>> {
+    sqlx::query_as::<_, ExportPage>(
+        "SELECT p.slug, p.title, p.body, p.tags, p.revision, p.updated_at, u.username AS editor_username
+         FROM pages p LEFT JOIN users u ON u.id = p.updated_by ORDER BY p.slug",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The id and current revision of the page with this slug, inside a transaction.
+pub async fn current_revision_in(conn: &mut SqliteConnection, slug: &Slug) -> sqlx::Result<Option<(i64, i64)>> {
+    sqlx::query_as::<_, (i64, i64)>("SELECT id, revision FROM pages WHERE slug = ?")
+        .bind(slug.as_str())
+        .fetch_optional(conn)
+        .await
+}

@@ -1,0 +1,150 @@
+//! Method pages and their revisions: the types, the SQL (`db`), and the
+//! handlers (`routes`).
+
+pub mod db;
+pub mod routes;
+
+use std::fmt;
+
+use crate::tags::TagList;
+
+/// Longest slug made from a title; a `-2`, `-3`… suffix may follow.
+pub const MAX_SLUG_CHARS: usize = 80;
+
+/// A page's stable URL name: lower case letters and digits of any script,
+/// single dashes between runs. Never changes once given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Slug(String);
+
+impl Slug {
+    /// The slug a title gives; `None` when the title has no letter or digit.
+    pub fn from_title(title: &str) -> Option<Slug> {
+        let slug = crate::text::slugify(title, MAX_SLUG_CHARS);
+        (!slug.is_empty()).then_some(Slug(slug))
+    }
+
+    /// A slug from a URL: accepted only if it is already in slug form, so
+    /// `..`, `%00` or 300 characters are simply not found.
+    pub fn parse(raw: &str) -> Option<Slug> {
+        let ok = !raw.is_empty()
+            && raw.chars().count() <= MAX_SLUG_CHARS + 8
+            && crate::text::slugify(raw, MAX_SLUG_CHARS + 8) == raw;
+        ok.then(|| Slug(raw.to_owned()))
+    }
+
+    /// The `n`th variant of a taken slug: `slug-2`, `slug-3`…
+    pub fn with_suffix(&self, n: u32) -> Slug {
+        Slug(format!("{}-{n}", self.0))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 120;
+
+/// A page title: one line, 1–120 characters, with at least one letter or digit.
+pub fn parse_title(raw: &str) -> Result<String, String> {
+    let title = crate::text::one_line("The title", raw, MAX_TITLE_CHARS)?;
+    if title.is_empty() {
+        return Err("Please give the method a title.".to_owned());
+    }
+    if Slug::from_title(&title).is_none() {
+        return Err("The title needs at least one letter or digit.".to_owned());
+    }
+    Ok(title)
+}
+
+/// Longest edit summary, in characters.
+pub const MAX_SUMMARY_CHARS: usize = 300;
+/// Longest page body, in bytes (the request limit is 1 MiB anyway).
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+
+/// A body as stored: clean line endings, ending in exactly one newline, so
+/// line-based diffs and three-way merges behave.
+pub fn normalise_body(raw: &str) -> String {
+    let mut body = crate::text::clean_body(raw).trim_end().to_owned();
+    body.push('\n');
+    body
+}
+
+/// What a page save carries, parsed from the form.
+#[derive(Debug, Clone)]
+pub struct PageText {
+    pub body: String,
+    pub tags: TagList,
+    pub summary: String,
+}
+
+impl PageText {
+    /// Parses the shared fields of the create and edit forms; errors are
+    /// messages for the re-shown form.
+    pub fn parse(body: &str, tags: &str, summary: &str) -> Result<PageText, Vec<String>> {
+        let mut errors = Vec::new();
+        let body = normalise_body(body);
+        if body.len() > MAX_BODY_BYTES {
+            errors.push(format!("The text is longer than {} KiB.", MAX_BODY_BYTES / 1024));
+        }
+        let tags = TagList::parse(tags).map_err(|e| errors.push(e)).ok();
+        let summary = crate::text::one_line("The summary", summary, MAX_SUMMARY_CHARS)
+            .map_err(|e| errors.push(e))
+            .ok();
+        match (tags, summary) {
+            (Some(tags), Some(summary)) if errors.is_empty() => Ok(PageText { body, tags, summary }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// The body a new method page starts from.
+pub const METHOD_TEMPLATE: &str = "## Brief Description\n\n\n\n## Example Applications\n\n- \n\n## Full Description\n\n\n\n## Related Methods/Tools/Practices\n\n- [[ ]]\n\n## More Information/References/Related Resources\n\n- \n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_come_from_titles() {
+        assert_eq!(Slug::from_title("After-Action Review").unwrap().as_str(), "after-action-review");
+        assert!(Slug::from_title("!!!").is_none());
+    }
+
+    #[test]
+    fn url_slugs_must_already_be_in_slug_form() {
+        assert!(Slug::parse("communities-of-practice").is_some());
+        assert!(Slug::parse("communities-of-practice-2").is_some());
+        assert!(Slug::parse("..").is_none());
+        assert!(Slug::parse("a\0b").is_none());
+        assert!(Slug::parse("Upper").is_none());
+        assert!(Slug::parse(&"a".repeat(300)).is_none());
+        assert!(Slug::parse("").is_none());
+    }
+
+    #[test]
+    fn titles_are_one_line_and_need_a_letter() {
+        assert_eq!(parse_title("  Peer \n Assist ").unwrap(), "Peer Assist");
+        assert!(parse_title("   ").is_err());
+        assert!(parse_title("???").is_err());
+        assert!(parse_title(&"a".repeat(121)).is_err());
+    }
+
+    #[test]
+    fn bodies_end_with_one_newline_and_unix_line_endings() {
+        assert_eq!(normalise_body("a\r\nb\n\n\n"), "a\nb\n");
+    }
+
+    #[test]
+    fn page_text_collects_every_error() {
+        let many_tags: Vec<String> = (0..25).map(|i| format!("t{i}")).collect();
+        let errors = PageText::parse("x", &many_tags.join(","), &"s".repeat(400)).unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+    }
+}

@@ -1,0 +1,436 @@
+//! Handlers for method pages: list, show, create, edit, history, diff,
+//! restore, source.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::db::{self, Page, PageSummary, Revision, RevisionMeta, SaveOutcome};
+use super::{METHOD_TEMPLATE, PageText, Slug, parse_title};
+use crate::app::AppState;
+use crate::context::Ctx;
+use crate::diff::{Hunk, hunks};
+use crate::error::{AppError, AppResult};
+use crate::tags::{Tag, TagList};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/methods", get(list).post(create))
+        .route("/methods/new", get(new_form))
+        .route("/methods/{slug}", get(show))
+        .route("/methods/{slug}/edit", get(edit_form).post(edit))
+        .route("/methods/{slug}/history", get(history))
+        .route("/methods/{slug}/revisions/{number}", get(revision))
+        .route("/methods/{slug}/revisions/{number}/restore", post(restore))
+        .route("/methods/{slug}/diff", get(diff))
+        .route("/methods/{slug}/source", get(source))
+}
+
+/// Revisions per history page.
+const HISTORY_PAGE: i64 = 50;
+
+/// Finds a page by its URL slug; a malformed slug is simply not found, a
+/// well-formed unknown one offers to create the page.
+pub async fn load_page(state: &AppState, raw: &str) -> AppResult<Page> {
+    let slug = Slug::parse(raw).ok_or(AppError::NotFound)?;
+    db::find(&state.pool, &slug).await?.ok_or_else(|| AppError::NoSuchPage {
+        title: title_from_slug(slug.as_str()),
+    })
+}
+
+fn title_from_slug(slug: &str) -> String {
+    let words = slug.replace('-', " ");
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home.html")]
+struct HomePage {
+    ctx: Ctx,
+    pages: Vec<PageSummary>,
+    recent: Vec<PageSummary>,
+}
+
+async fn home(State(state): State<AppState>, ctx: Ctx) -> AppResult<HomePage> {
+    let pages = db::list(&state.pool, &[]).await?;
+    let recent = db::recently_updated(&state.pool, 8).await?;
+    Ok(HomePage { ctx, pages, recent })
+}
+
+/// One tag offered to narrow (or widen) the list, with how many listed pages carry it.
+pub struct Facet {
+    pub tag: String,
+    pub count: usize,
+    pub url: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/list.html")]
+struct ListPage {
+    ctx: Ctx,
+    pages: Vec<PageSummary>,
+    selected: Vec<Facet>,
+    facets: Vec<Facet>,
+}
+
+/// The `tag` values of a query string, in order, normalised; invalid ones are dropped.
+pub fn tags_from_query(query: Option<&str>) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key == "tag"
+            && let Ok(tag) = Tag::parse(&value)
+            && !tags.contains(&tag)
+        {
+            tags.push(tag);
+        }
+    }
+    tags.truncate(crate::tags::MAX_TAGS);
+    tags
+}
+
+/// `/methods?tag=…&tag=…` for a set of tags.
+pub fn filter_url(tags: &[&Tag]) -> String {
+    if tags.is_empty() {
+        return "/methods".to_owned();
+    }
+    let query: Vec<String> = tags
+        .iter()
+        .map(|t| format!("tag={}", crate::text::url_encode(t.as_str())))
+        .collect();
+    format!("/methods?{}", query.join("&"))
+}
+
+async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(query): RawQuery) -> AppResult<ListPage> {
+    let chosen = tags_from_query(query.as_deref());
+    let pages = db::list(&state.pool, &chosen).await?;
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for page in &pages {
+        for tag in page.tag_list().iter() {
+            *counts.entry(tag.as_str().to_owned()).or_default() += 1;
+        }
+    }
+    let selected = chosen
+        .iter()
+        .map(|tag| Facet {
+            tag: tag.as_str().to_owned(),
+            count: pages.len(),
+            url: filter_url(&chosen.iter().filter(|t| *t != tag).collect::<Vec<_>>()),
+        })
+        .collect();
+    let mut facets: Vec<Facet> = counts
+        .into_iter()
+        .filter_map(|(name, count)| {
+            let tag = Tag::parse(&name).ok()?;
+            if chosen.contains(&tag) {
+                return None;
+            }
+            let mut with: Vec<&Tag> = chosen.iter().collect();
+            with.push(&tag);
+            Some(Facet { url: filter_url(&with), tag: name, count })
+        })
+        .collect();
+    facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.tag.cmp(&b.tag)));
+    Ok(ListPage { ctx, pages, selected, facets })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/show.html")]
+struct ShowPage {
+    ctx: Ctx,
+    page: Page,
+    tags: TagList,
+    backlinks: Vec<PageSummary>,
+    related: Vec<PageSummary>,
+}
+
+async fn show(State(state): State<AppState>, ctx: Ctx, Path(slug): Path<String>) -> AppResult<ShowPage> {
+    let page = load_page(&state, &slug).await?;
+    let backlinks = db::backlinks(&state.pool, &page.slug).await?;
+    let related = db::links_from(&state.pool, page.id).await?;
+    Ok(ShowPage { ctx, tags: page.tag_list(), page, backlinks, related })
+}
+
+/// The create and edit form (one template, two uses).
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/edit.html")]
+struct EditPage {
+    ctx: Ctx,
+    /// `None` for a new page.
+    slug: Option<String>,
+    title: String,
+    body: String,
+    tags: String,
+    summary: String,
+    base_revision: i64,
+    errors: Vec<String>,
+    /// Suggestions for the tag box: (tag, label).
+    vocabulary: Vec<(String, String)>,
+}
+
+#[derive(Deserialize, Default)]
+struct NewQuery {
+    #[serde(default)]
+    title: String,
+}
+
+async fn new_form(State(state): State<AppState>, ctx: Ctx, Query(q): Query<NewQuery>) -> AppResult<EditPage> {
+    ctx.member()?;
+    Ok(EditPage {
+        vocabulary: vocabulary(&state).await?,
+        ctx,
+        slug: None,
+        title: q.title,
+        body: METHOD_TEMPLATE.to_owned(),
+        tags: String::new(),
+        summary: String::new(),
+        base_revision: 0,
+        errors: Vec::new(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct PageForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    tags: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    base_revision: i64,
+}
+
+impl PageForm {
+    /// Re-shows the form with the user's input and what is wrong: 422.
+    async fn reshow(self, state: &AppState, ctx: Ctx, slug: Option<String>, errors: Vec<String>) -> AppResult<Response> {
+        let page = EditPage {
+            vocabulary: vocabulary(state).await?,
+            ctx,
+            slug,
+            title: self.title,
+            body: self.body,
+            tags: self.tags,
+            summary: self.summary,
+            base_revision: self.base_revision,
+            errors,
+        };
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+    }
+}
+
+async fn vocabulary(state: &AppState) -> AppResult<Vec<(String, String)>> {
+    Ok(crate::tags::db::vocabulary(&state.pool).await?)
+}
+
+async fn create(State(state): State<AppState>, ctx: Ctx, Form(form): Form<PageForm>) -> AppResult<Response> {
+    let author = ctx.member()?.id;
+    let title = parse_title(&form.title);
+    let text = PageText::parse(&form.body, &form.tags, &form.summary);
+    let (title, text) = match (title, text) {
+        (Ok(title), Ok(text)) => (title, text),
+        (title, text) => {
+            let mut errors: Vec<String> = title.err().into_iter().collect();
+            errors.extend(text.err().unwrap_or_default());
+            return form.reshow(&state, ctx, None, errors).await;
+        }
+    };
+    let slug = db::create(&state.pool, &title, &text, Some(author)).await?;
+    Ok(Redirect::to(&format!("/methods/{slug}")).into_response())
+}
+
+/// Members edit; only admins edit a protected page.
+fn may_edit(ctx: &Ctx, page: &Page) -> AppResult<i64> {
+    let user = ctx.member()?;
+    if page.protected && !user.is_admin {
+        return Err(AppError::Forbidden("This page is protected: only administrators can edit it."));
+    }
+    Ok(user.id)
+}
+
+async fn edit_form(State(state): State<AppState>, ctx: Ctx, Path(slug): Path<String>) -> AppResult<EditPage> {
+    let page = load_page(&state, &slug).await?;
+    may_edit(&ctx, &page)?;
+    Ok(EditPage {
+        vocabulary: vocabulary(&state).await?,
+        ctx,
+        tags: page.tag_list().to_input(),
+        slug: Some(page.slug),
+        title: page.title,
+        body: page.body,
+        summary: String::new(),
+        base_revision: page.revision,
+        errors: Vec::new(),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/conflict.html")]
+struct ConflictPage {
+    ctx: Ctx,
+    page: Page,
+    body: String,
+    tags: String,
+    summary: String,
+    current_revision: i64,
+    current_body: String,
+    current_tags: String,
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(slug): Path<String>,
+    Form(form): Form<PageForm>,
+) -> AppResult<Response> {
+    let page = load_page(&state, &slug).await?;
+    let author = may_edit(&ctx, &page)?;
+    let text = match PageText::parse(&form.body, &form.tags, &form.summary) {
+        Ok(text) => text,
+        Err(errors) => {
+            let slug = Some(page.slug);
+            let form = PageForm { title: page.title, ..form };
+            return form.reshow(&state, ctx, slug, errors).await;
+        }
+    };
+    match db::save(&state.pool, page.id, form.base_revision, &text, Some(author)).await? {
+        SaveOutcome::Saved { .. } | SaveOutcome::Unchanged => Ok(Redirect::to(&format!("/methods/{}", page.slug)).into_response()),
+        SaveOutcome::Conflict { current_revision, current_body, current_tags } => {
+            let conflict = ConflictPage {
+                ctx,
+                page,
+                body: form.body,
+                tags: form.tags,
+                summary: form.summary,
+                current_revision,
+                current_body,
+                current_tags: TagList::from_stored(&current_tags).to_input(),
+            };
+            Ok((StatusCode::CONFLICT, conflict).into_response())
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct PageQuery {
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/history.html")]
+struct HistoryPage {
+    ctx: Ctx,
+    page: Page,
+    revisions: Vec<RevisionMeta>,
+    number: i64,
+    last: i64,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(slug): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> AppResult<HistoryPage> {
+    let page = load_page(&state, &slug).await?;
+    let last = (page.revision + HISTORY_PAGE - 1) / HISTORY_PAGE;
+    let number = q.page.unwrap_or(1).clamp(1, last.max(1));
+    let revisions = db::history(&state.pool, page.id, HISTORY_PAGE, (number - 1) * HISTORY_PAGE).await?;
+    Ok(HistoryPage { ctx, page, revisions, number, last })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/revision.html")]
+struct RevisionPage {
+    ctx: Ctx,
+    page: Page,
+    revision: Revision,
+    html: String,
+}
+
+async fn load_revision(state: &AppState, page: &Page, number: &str) -> AppResult<Revision> {
+    let number: i64 = number.parse().map_err(|_| AppError::NotFound)?;
+    db::revision(&state.pool, page.id, number).await?.ok_or(AppError::NotFound)
+}
+
+async fn revision(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((slug, number)): Path<(String, String)>,
+) -> AppResult<RevisionPage> {
+    let page = load_page(&state, &slug).await?;
+    let revision = load_revision(&state, &page, &number).await?;
+    // Old revisions are rare views: rendered on demand, links shown as plain links.
+    let html = crate::markdown::render_plain(&revision.body);
+    Ok(RevisionPage { ctx, page, revision, html })
+}
+
+async fn restore(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((slug, number)): Path<(String, String)>,
+) -> AppResult<Redirect> {
+    let page = load_page(&state, &slug).await?;
+    let author = may_edit(&ctx, &page)?;
+    let old = load_revision(&state, &page, &number).await?;
+    let text = PageText {
+        body: old.body,
+        tags: TagList::from_stored(&old.tags),
+        summary: format!("Restored revision {}", old.number),
+    };
+    db::save(&state.pool, page.id, page.revision, &text, Some(author)).await?;
+    Ok(Redirect::to(&format!("/methods/{}/history", page.slug)))
+}
+
+#[derive(Deserialize)]
+struct DiffQuery {
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/diff.html")]
+struct DiffPage {
+    ctx: Ctx,
+    page: Page,
+    from: Revision,
+    to: Revision,
+    hunks: Vec<Hunk>,
+    tags_added: Vec<String>,
+    tags_removed: Vec<String>,
+}
+
+async fn diff(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(slug): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> AppResult<DiffPage> {
+    let page = load_page(&state, &slug).await?;
+    let to_number = q.to.unwrap_or(page.revision);
+    let from_number = q.from.unwrap_or(to_number - 1).max(1);
+    let from = load_revision(&state, &page, &from_number.to_string()).await?;
+    let to = load_revision(&state, &page, &to_number.to_string()).await?;
+    let (old_tags, new_tags) = (from.tag_list(), to.tag_list());
+    let tags_added = new_tags.minus(&old_tags).map(|t| t.as_str().to_owned()).collect();
+    let tags_removed = old_tags.minus(&new_tags).map(|t| t.as_str().to_owned()).collect();
+    let hunks = hunks(&from.body, &to.body);
+    Ok(DiffPage { ctx, page, from, to, hunks, tags_added, tags_removed })
+}
+
+async fn source(State(state): State<AppState>, Path(slug): Path<String>) -> AppResult<Response> {
+    let page = load_page(&state, &slug).await?;
+    Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], page.body).into_response())
+}

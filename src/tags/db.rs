@@ -1,0 +1,78 @@
+//! All SQL about tags and the CCASS indicator table.
+
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+use super::indicators::IndicatorRow;
+
+/// An indicator as listed and edited.
+#[derive(Debug, Clone, FromRow)]
+pub struct Indicator {
+    pub code: String,
+    pub tag: String,
+    pub name: String,
+    pub description: String,
+    pub grp: String,
+    pub sort: i64,
+    pub retired: bool,
+}
+
+/// Every indicator, by group then sort order.
+pub async fn indicators(pool: &SqlitePool) -> sqlx::Result<Vec<Indicator>> {
+    sqlx::query_as::<_, Indicator>(
+        "SELECT code, tag, name, description, grp, sort, retired FROM indicators
+         ORDER BY grp COLLATE NOCASE, sort, code",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn indicator(pool: &SqlitePool, code: &str) -> sqlx::Result<Option<Indicator>> {
+    sqlx::query_as::<_, Indicator>(
+        "SELECT code, tag, name, description, grp, sort, retired FROM indicators WHERE code = ? COLLATE NOCASE",
+    )
+    .bind(code)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Inserts an indicator or updates the one with the same code. The tag is
+/// the lower-cased code, so pages tagged with it keep pointing at it
+/// whatever the name becomes.
+pub async fn upsert_indicator(conn: &mut SqliteConnection, row: &IndicatorRow) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO indicators (code, tag, name, description, grp, sort, retired)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (code) DO UPDATE SET name = excluded.name, description = excluded.description,
+             grp = excluded.grp, sort = excluded.sort, retired = excluded.retired",
+    )
+    .bind(&row.code)
+    .bind(row.code.to_lowercase())
+    .bind(&row.name)
+    .bind(&row.description)
+    .bind(&row.group)
+    .bind(row.sort)
+    .bind(row.retired)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Pages per tag, over the current revisions.
+pub async fn tag_counts(pool: &SqlitePool) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as::<_, (String, i64)>("SELECT tag, count(*) FROM page_tags GROUP BY tag ORDER BY tag")
+        .fetch_all(pool)
+        .await
+}
+
+/// The tag box's suggestions: every current indicator (tag, "CODE — name"),
+/// then every free tag in use.
+pub async fn vocabulary(pool: &SqlitePool) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query_as::<_, (String, String)>(
+        "SELECT tag, code || ' — ' || name FROM indicators WHERE retired = 0
+         UNION ALL
+         SELECT DISTINCT tag, '' FROM page_tags WHERE tag NOT IN (SELECT tag FROM indicators)
+         ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+}
