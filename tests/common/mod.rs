@@ -1,0 +1,210 @@
+//! Test helpers: a fresh app over a temporary database, driven through the
+//! real router with `oneshot`, and a `Client` that keeps its session cookie
+//! and fills in CSRF tokens like a browser submitting the site's forms.
+
+#![allow(dead_code, unreachable_pub)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use cafe::config::ServeArgs;
+use cafe::{AppState, app};
+
+/// A password every test user has.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The app under test and the temporary folder holding its database.
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// A seeded app (the first-start pages and sample indicators).
+    pub async fn new() -> TestApp {
+        Self::with_config(ServeArgs::defaults()).await
+    }
+
+    pub async fn with_config(config: ServeArgs) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("cafe.db");
+        let pool = cafe::db::open_and_seed(db.to_str().expect("utf-8 path")).await.expect("open db");
+        let state = AppState::new(pool, config).await.expect("state");
+        TestApp { router: app(state.clone()), state, dir }
+    }
+
+    pub fn db_path(&self) -> String {
+        self.dir.path().join("cafe.db").to_string_lossy().into_owned()
+    }
+
+    /// A client without a session.
+    pub fn client(&self) -> Client {
+        Client { router: self.router.clone(), cookie: None }
+    }
+
+    /// A client signed in as a new member `username`.
+    pub async fn member(&self, username: &str) -> Client {
+        let mut client = self.client();
+        let page = client.join(username, PASSWORD).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "joining as {username}: {}", page.body);
+        client
+    }
+
+    /// A client signed in as a new administrator `username`.
+    pub async fn admin(&self, username: &str) -> Client {
+        let name = cafe::accounts::Username::parse(username).expect("valid name");
+        let hash = cafe::auth::hash_password(PASSWORD.to_owned()).await.expect("hash");
+        cafe::accounts::db::create(&self.state.pool, &name, username, &hash, true).await.expect("create admin");
+        let mut client = self.client();
+        let page = client.signin(username, PASSWORD).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "signing in as {username}: {}", page.body);
+        client
+    }
+}
+
+/// What came back.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The value of the first `csrf_token` field on the page.
+    pub fn csrf_token(&self) -> Option<String> {
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = self.body.find(marker)? + marker.len();
+        let end = self.body[start..].find('"')? + start;
+        Some(self.body[start..end].to_owned())
+    }
+
+    /// Fails with the body when the status is not `expected`.
+    #[track_caller]
+    pub fn assert_status(&self, expected: StatusCode) -> &Self {
+        assert_eq!(self.status, expected, "unexpected status; body:\n{}", self.body);
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_contains(&self, text: &str) -> &Self {
+        assert!(self.body.contains(text), "expected {text:?} in:\n{}", self.body);
+        self
+    }
+}
+
+/// A browser-like client: keeps the session cookie, submits forms with the
+/// session's CSRF token.
+#[derive(Clone)]
+pub struct Client {
+    pub router: Router,
+    pub cookie: Option<String>,
+}
+
+impl Client {
+    pub async fn send(&mut self, request: Request<Body>) -> Page {
+        let response = self.router.clone().oneshot(request).await.expect("router never fails");
+        for value in response.headers().get_all(header::SET_COOKIE) {
+            let value = value.to_str().unwrap_or_default();
+            let pair = value.split(';').next().unwrap_or_default().to_owned();
+            if value.contains("Max-Age=0") || value.contains("max-age=0") {
+                self.cookie = None;
+            } else {
+                self.cookie = Some(pair);
+            }
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        Page { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let mut request = Request::get(path);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(Body::empty()).expect("request")).await
+    }
+
+    /// POSTs a form as is (no token added).
+    pub async fn post_raw(&mut self, path: &str, body: impl Into<Body>) -> Page {
+        let mut request = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        self.send(request.body(body.into()).expect("request")).await
+    }
+
+    /// The session's CSRF token, as the site's forms carry it.
+    pub async fn csrf(&mut self) -> String {
+        let path = if self.cookie.is_some() { "/methods/new" } else { "/signin" };
+        let page = self.get(path).await;
+        match page.csrf_token() {
+            Some(token) => token,
+            None => self.get("/signin").await.csrf_token().expect("a csrf token on the sign-in page"),
+        }
+    }
+
+    /// POSTs a form with the session's CSRF token added.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, encode(&all)).await
+    }
+
+    pub async fn join(&mut self, username: &str, password: &str) -> Page {
+        self.post(
+            "/join",
+            &[("username", username), ("display_name", username), ("password", password), ("password_confirm", password)],
+        )
+        .await
+    }
+
+    pub async fn signin(&mut self, username: &str, password: &str) -> Page {
+        self.post("/signin", &[("username", username), ("password", password)]).await
+    }
+
+    /// Creates a page and returns its URL path.
+    pub async fn create_page(&mut self, title: &str, body: &str, tags: &str) -> String {
+        let page = self.post("/methods", &[("title", title), ("body", body), ("tags", tags), ("summary", "first")]).await;
+        page.assert_status(StatusCode::SEE_OTHER);
+        page.location().expect("a redirect to the page").to_owned()
+    }
+
+    /// The current revision number shown in the edit form.
+    pub async fn base_revision(&mut self, page_path: &str) -> String {
+        let form = self.get(&format!("{page_path}/edit")).await;
+        form.assert_status(StatusCode::OK);
+        let marker = "name=\"base_revision\" value=\"";
+        let start = form.body.find(marker).expect("base_revision field") + marker.len();
+        let end = form.body[start..].find('"').expect("end") + start;
+        form.body[start..end].to_owned()
+    }
+
+    /// Saves an edit from `base`.
+    pub async fn edit_page(&mut self, page_path: &str, base: &str, body: &str, tags: &str, summary: &str) -> Page {
+        self.post(
+            &format!("{page_path}/edit"),
+            &[("base_revision", base), ("body", body), ("tags", tags), ("summary", summary)],
+        )
+        .await
+    }
+}
+
+pub fn encode(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
+}
