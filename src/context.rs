@@ -51,8 +51,9 @@ impl Ctx {
         self.user.as_ref().is_some_and(|u| u.is_admin)
     }
 
-    pub fn is_user(&self, user_id: i64) -> bool {
-        self.user.as_ref().is_some_and(|u| u.id == user_id)
+    /// Takes a reference because templates pass their arguments by reference.
+    pub fn is_user(&self, user_id: &i64) -> bool {
+        self.user.as_ref().is_some_and(|u| u.id == *user_id)
     }
 
     /// The path to come back to after signing in from this page.

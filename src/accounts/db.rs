@@ -118,12 +118,24 @@ pub async fn set_password(pool: &SqlitePool, id: i64, password_hash: &str) -> sq
     .await
 }
 
-/// Blocks or unblocks a user; blocking also ends their sessions.
-pub async fn set_blocked(pool: &SqlitePool, id: i64, blocked: bool) -> sqlx::Result<()> {
+/// Blocks or unblocks a user; blocking also ends their sessions (the epoch
+/// bump). Recorded in recent changes with the admin who did it.
+pub async fn set_blocked(pool: &SqlitePool, id: i64, blocked: bool, admin_id: i64, username: &str) -> sqlx::Result<()> {
+    let mut tx = crate::db::begin_write(pool).await?;
     sqlx::query("UPDATE users SET blocked = ?, auth_epoch = auth_epoch + 1 WHERE id = ?")
         .bind(blocked)
         .bind(id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    let summary = format!("{} the user {username}", if blocked { "Blocked" } else { "Unblocked" });
+    let event = crate::recent::db::NewEvent {
+        kind: crate::recent::Kind::Admin,
+        page_id: None,
+        story_id: None,
+        revision: None,
+        actor_id: Some(admin_id),
+        summary: &summary,
+    };
+    crate::recent::db::record(&mut tx, event).await?;
+    tx.commit().await
 }

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/signin", get(signin_form).post(signin))
         .route("/signout", post(signout))
         .route("/users/{username}", get(profile))
+        .route("/users/{username}/block", post(block))
 }
 
 /// Only local paths are followed after sign-in: `/…` but not `//…` or `/\…`,
@@ -223,6 +224,8 @@ struct ProfilePage {
     ctx: Ctx,
     profile: db::Profile,
     edits: Vec<crate::pages::db::UserEdit>,
+    methods: Vec<crate::roster::db::MethodUsed>,
+    stories: Vec<crate::stories::db::UserStory>,
 }
 
 async fn profile(
@@ -235,7 +238,36 @@ async fn profile(
         .await?
         .ok_or(AppError::NotFound)?;
     let edits = crate::pages::db::edits_by_user(&state.pool, profile.id, 50).await?;
-    Ok(ProfilePage { ctx, profile, edits })
+    let methods = crate::roster::db::for_user(&state.pool, profile.id).await?;
+    let stories = crate::stories::db::by_user(&state.pool, profile.id).await?;
+    Ok(ProfilePage { ctx, profile, edits, methods, stories })
+}
+
+#[derive(Deserialize)]
+struct BlockForm {
+    #[serde(default)]
+    blocked: String,
+}
+
+/// Admins block a user (their sessions end, they cannot sign in, their
+/// content stays) or unblock them.
+async fn block(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(username): Path<String>,
+    Form(form): Form<BlockForm>,
+) -> AppResult<Redirect> {
+    let admin = ctx.member()?;
+    if !admin.is_admin {
+        return Err(AppError::Forbidden("Only administrators can block users."));
+    }
+    let username = Username::parse(&username).map_err(|_| AppError::NotFound)?;
+    let profile = db::profile(&state.pool, username.as_str()).await?.ok_or(AppError::NotFound)?;
+    if profile.id == admin.id {
+        return Err(AppError::Forbidden("You cannot block yourself."));
+    }
+    db::set_blocked(&state.pool, profile.id, form.blocked == "1", admin.id, &profile.username).await?;
+    Ok(Redirect::to(&format!("/users/{}", profile.username)))
 }
 
 #[cfg(test)]

@@ -142,6 +142,12 @@ async fn render(conn: &mut SqliteConnection, body: &str, own_slug: &str) -> sqlx
     Ok((html, targets))
 }
 
+/// Renders Markdown written anywhere on the site (stories, replies) with
+/// its wiki links checked against the pages that exist now.
+pub async fn render_markdown(conn: &mut SqliteConnection, body: &str) -> sqlx::Result<String> {
+    Ok(render(conn, body, "").await?.0)
+}
+
 /// Writes a page's derived rows for its new current text: HTML, tags, links.
 async fn write_current(
     conn: &mut SqliteConnection,

@@ -16,7 +16,10 @@ use crate::app::AppState;
 use crate::context::Ctx;
 use crate::diff::{Hunk, hunks};
 use crate::error::{AppError, AppResult};
-use crate::tags::{Tag, TagList};
+use crate::roster::routes::RosterForm;
+use crate::stories::Outcome;
+use crate::stories::routes::StoryForm;
+use crate::tags::{Tag, TagLink, TagList};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -30,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/methods/{slug}/revisions/{number}/restore", post(restore))
         .route("/methods/{slug}/diff", get(diff))
         .route("/methods/{slug}/source", get(source))
+        .route("/methods/{slug}/protect", post(protect))
 }
 
 /// Revisions per history page.
@@ -78,7 +82,7 @@ pub struct Facet {
 #[template(path = "pages/list.html")]
 struct ListPage {
     ctx: Ctx,
-    pages: Vec<PageSummary>,
+    pages: Vec<(PageSummary, Vec<TagLink>)>,
     selected: Vec<Facet>,
     facets: Vec<Facet>,
 }
@@ -140,7 +144,22 @@ async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(query): RawQuery
         })
         .collect();
     facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.tag.cmp(&b.tag)));
+    let labels = crate::tags::db::labels(&state.pool).await?;
+    let pages = pages
+        .into_iter()
+        .map(|p| {
+            let links = TagLink::all(&p.tag_list(), &labels);
+            (p, links)
+        })
+        .collect();
     Ok(ListPage { ctx, pages, selected, facets })
+}
+
+/// One outcome in a page's story tally, with the link that shows only it.
+pub struct TallyItem {
+    pub outcome: &'static str,
+    pub label: &'static str,
+    pub count: i64,
 }
 
 #[derive(Template, WebTemplate)]
@@ -148,16 +167,91 @@ async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(query): RawQuery
 struct ShowPage {
     ctx: Ctx,
     page: Page,
-    tags: TagList,
+    tags: Vec<TagLink>,
     backlinks: Vec<PageSummary>,
     related: Vec<PageSummary>,
+    stories: Vec<crate::stories::db::Story>,
+    tally: Vec<TallyItem>,
+    story_total: i64,
+    /// The outcome the stories are filtered by, if any.
+    outcome: Option<&'static str>,
+    roster: Vec<crate::roster::db::Entry>,
+    /// Whether the signed-in user is on the roster.
+    on_roster: bool,
+    story_form: StoryForm,
+    story_errors: Vec<String>,
+    roster_form: RosterForm,
+    roster_errors: Vec<String>,
 }
 
-async fn show(State(state): State<AppState>, ctx: Ctx, Path(slug): Path<String>) -> AppResult<ShowPage> {
+/// Form input and messages to re-show on the method page (422).
+#[derive(Default)]
+pub struct ShowErrors {
+    pub story: Vec<String>,
+    pub story_form: Option<StoryForm>,
+    pub roster: Vec<String>,
+    pub roster_form: Option<RosterForm>,
+}
+
+#[derive(Deserialize, Default)]
+struct ShowQuery {
+    #[serde(default)]
+    outcome: String,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(slug): Path<String>,
+    Query(q): Query<ShowQuery>,
+) -> AppResult<Response> {
     let page = load_page(&state, &slug).await?;
-    let backlinks = db::backlinks(&state.pool, &page.slug).await?;
-    let related = db::links_from(&state.pool, page.id).await?;
-    Ok(ShowPage { ctx, tags: page.tag_list(), page, backlinks, related })
+    let outcome = Outcome::parse(&q.outcome);
+    render_show(&state, ctx, page, outcome, ShowErrors::default()).await
+}
+
+/// Re-shows the method page with a story or roster form's input and messages.
+pub async fn show_page_with_errors(state: &AppState, ctx: Ctx, page: Page, errors: ShowErrors) -> AppResult<Response> {
+    let mut response = render_show(state, ctx, page, None, errors).await?;
+    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(response)
+}
+
+async fn render_show(state: &AppState, ctx: Ctx, page: Page, outcome: Option<Outcome>, errors: ShowErrors) -> AppResult<Response> {
+    let pool = &state.pool;
+    let backlinks = db::backlinks(pool, &page.slug).await?;
+    let related = db::links_from(pool, page.id).await?;
+    let stories = crate::stories::db::for_page(pool, page.id, ctx.is_admin(), outcome).await?;
+    let tally: Vec<TallyItem> = crate::stories::db::tally(pool, page.id)
+        .await?
+        .into_iter()
+        .map(|(o, count)| TallyItem { outcome: o.as_str(), label: o.label(), count })
+        .collect();
+    let roster = crate::roster::db::for_page(pool, page.id).await?;
+    let mine = roster.iter().find(|e| ctx.is_user(&e.user_id));
+    let roster_form = errors.roster_form.unwrap_or_else(|| RosterForm {
+        tip: mine.map(|e| e.tip.clone()).unwrap_or_default(),
+        location: mine.map(|e| e.location.clone()).unwrap_or_default(),
+    });
+    let labels = crate::tags::db::labels(pool).await?;
+    Ok(ShowPage {
+        on_roster: mine.is_some(),
+        tags: TagLink::all(&page.tag_list(), &labels),
+        story_total: tally.iter().map(|t| t.count).sum(),
+        outcome: outcome.map(Outcome::as_str),
+        ctx,
+        page,
+        backlinks,
+        related,
+        stories,
+        tally,
+        roster,
+        story_form: errors.story_form.unwrap_or_default(),
+        story_errors: errors.story,
+        roster_form,
+        roster_errors: errors.roster,
+    }
+    .into_response())
 }
 
 /// The create and edit form (one template, two uses).
@@ -358,6 +452,7 @@ struct RevisionPage {
     page: Page,
     revision: Revision,
     html: String,
+    tags: Vec<TagLink>,
 }
 
 async fn load_revision(state: &AppState, page: &Page, number: &str) -> AppResult<Revision> {
@@ -374,7 +469,8 @@ async fn revision(
     let revision = load_revision(&state, &page, &number).await?;
     // Old revisions are rare views: rendered on demand, links shown as plain links.
     let html = crate::markdown::render_plain(&revision.body);
-    Ok(RevisionPage { ctx, page, revision, html })
+    let tags = TagLink::all(&revision.tag_list(), &crate::tags::db::labels(&state.pool).await?);
+    Ok(RevisionPage { ctx, page, revision, html, tags })
 }
 
 async fn restore(
@@ -433,4 +529,26 @@ async fn diff(
 async fn source(State(state): State<AppState>, Path(slug): Path<String>) -> AppResult<Response> {
     let page = load_page(&state, &slug).await?;
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], page.body).into_response())
+}
+
+#[derive(Deserialize)]
+struct ProtectForm {
+    #[serde(default)]
+    protected: String,
+}
+
+/// Admins protect a page (only admins may then edit it) or lift that.
+async fn protect(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(slug): Path<String>,
+    Form(form): Form<ProtectForm>,
+) -> AppResult<Redirect> {
+    let page = load_page(&state, &slug).await?;
+    let admin = ctx.member()?;
+    if !admin.is_admin {
+        return Err(AppError::Forbidden("Only administrators can protect pages."));
+    }
+    db::set_protected(&state.pool, page.id, form.protected == "1", admin.id).await?;
+    Ok(Redirect::to(&format!("/methods/{}", page.slug)))
 }

@@ -76,3 +76,31 @@ pub async fn vocabulary(pool: &SqlitePool) -> sqlx::Result<Vec<(String, String)>
     .fetch_all(pool)
     .await
 }
+
+/// Saves an indicator edited by an admin, recorded in recent changes.
+pub async fn save_indicator(pool: &SqlitePool, row: &IndicatorRow, admin_id: i64, summary: &str) -> sqlx::Result<()> {
+    let mut tx = crate::db::begin_write(pool).await?;
+    upsert_indicator(&mut tx, row).await?;
+    crate::recent::db::record(
+        &mut tx,
+        crate::recent::db::NewEvent {
+            kind: crate::recent::Kind::Admin,
+            page_id: None,
+            story_id: None,
+            revision: None,
+            actor_id: Some(admin_id),
+            summary,
+        },
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Every indicator's tag and name, to show indicator tags with their names.
+pub async fn labels(pool: &SqlitePool) -> sqlx::Result<std::collections::HashMap<String, String>> {
+    Ok(sqlx::query_as::<_, (String, String)>("SELECT tag, name FROM indicators")
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .collect())
+}

@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod indicators;
+pub mod routes;
 
 use std::fmt;
 
@@ -129,6 +130,23 @@ impl TagList {
     /// Tags in `self` but not in `other`.
     pub fn minus<'a>(&'a self, other: &'a TagList) -> impl Iterator<Item = &'a Tag> + 'a {
         self.0.iter().filter(move |t| !other.contains(t))
+    }
+}
+
+/// A tag as shown: its page, and for an indicator its code and name.
+#[derive(Debug, Clone)]
+pub struct TagLink {
+    pub tag: String,
+    pub url: String,
+    /// The indicator's name, for an indicator tag.
+    pub label: Option<String>,
+}
+
+impl TagLink {
+    pub fn all(tags: &TagList, labels: &std::collections::HashMap<String, String>) -> Vec<TagLink> {
+        tags.iter()
+            .map(|t| TagLink { tag: t.as_str().to_owned(), url: t.url(), label: labels.get(t.as_str()).cloned() })
+            .collect()
     }
 }
 

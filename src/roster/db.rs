@@ -1,0 +1,95 @@
+//! All SQL about roster entries.
+
+use sqlx::{FromRow, SqlitePool};
+
+use super::EntryText;
+use crate::db::begin_write;
+use crate::recent::Kind;
+use crate::recent::db::{NewEvent, record};
+
+/// Someone on a page's roster.
+#[derive(Debug, FromRow)]
+pub struct Entry {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub tip: String,
+    pub location: String,
+    pub created_at: String,
+}
+
+pub async fn for_page(pool: &SqlitePool, page_id: i64) -> sqlx::Result<Vec<Entry>> {
+    sqlx::query_as::<_, Entry>(
+        "SELECT r.user_id, u.username, u.display_name, r.tip, r.location, r.created_at
+         FROM roster r JOIN users u ON u.id = r.user_id
+         WHERE r.page_id = ? ORDER BY r.created_at, u.username",
+    )
+    .bind(page_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// A method someone uses (for their profile).
+#[derive(Debug, FromRow)]
+pub struct MethodUsed {
+    pub slug: String,
+    pub title: String,
+    pub tip: String,
+    pub location: String,
+    pub created_at: String,
+}
+
+pub async fn for_user(pool: &SqlitePool, user_id: i64) -> sqlx::Result<Vec<MethodUsed>> {
+    sqlx::query_as::<_, MethodUsed>(
+        "SELECT p.slug, p.title, r.tip, r.location, r.created_at
+         FROM roster r JOIN pages p ON p.id = r.page_id
+         WHERE r.user_id = ? ORDER BY p.title COLLATE NOCASE",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Adds the user to the page's roster, or updates their entry: posting
+/// twice never makes two entries. Joining is recorded in recent changes.
+pub async fn upsert(pool: &SqlitePool, page_id: i64, user_id: i64, entry: &EntryText) -> sqlx::Result<()> {
+    let mut tx = begin_write(pool).await?;
+    let now = crate::clock::now();
+    let existed = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM roster WHERE page_id = ? AND user_id = ?")
+        .bind(page_id)
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?
+        > 0;
+    sqlx::query(
+        "INSERT INTO roster (page_id, user_id, tip, location, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (page_id, user_id) DO UPDATE SET tip = excluded.tip, location = excluded.location,
+             updated_at = excluded.updated_at",
+    )
+    .bind(page_id)
+    .bind(user_id)
+    .bind(&entry.tip)
+    .bind(&entry.location)
+    .bind(&now)
+    .bind(&now)
+    .execute(&mut *tx)
+    .await?;
+    let summary = if existed { "Updated their roster entry" } else { "Joined the roster" };
+    record(&mut tx, NewEvent { kind: Kind::Roster, page_id: Some(page_id), story_id: None, revision: None, actor_id: Some(user_id), summary }).await?;
+    tx.commit().await
+}
+
+/// Removes the user's own entry (if any).
+pub async fn remove(pool: &SqlitePool, page_id: i64, user_id: i64) -> sqlx::Result<()> {
+    let mut tx = begin_write(pool).await?;
+    let removed = sqlx::query("DELETE FROM roster WHERE page_id = ? AND user_id = ?")
+        .bind(page_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if removed > 0 {
+        record(&mut tx, NewEvent { kind: Kind::Roster, page_id: Some(page_id), story_id: None, revision: None, actor_id: Some(user_id), summary: "Left the roster" }).await?;
+    }
+    tx.commit().await
+}

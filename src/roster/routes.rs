@@ -1,0 +1,55 @@
+//! Joining, updating and leaving a page's roster. The forms live on the
+//! method page; errors re-show it with a message.
+
+use axum::extract::{Path, State};
+use axum::response::{Redirect, Response, IntoResponse};
+use axum::routing::post;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::EntryText;
+use crate::app::AppState;
+use crate::context::Ctx;
+use crate::error::AppResult;
+use crate::pages::routes::{load_page, show_page_with_errors, ShowErrors};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/methods/{slug}/roster", post(join))
+        .route("/methods/{slug}/roster/remove", post(leave))
+}
+
+/// The roster form's fields (also re-shown on the method page).
+#[derive(Debug, Default, Deserialize)]
+pub struct RosterForm {
+    #[serde(default)]
+    pub tip: String,
+    #[serde(default)]
+    pub location: String,
+}
+
+async fn join(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(slug): Path<String>,
+    Form(form): Form<RosterForm>,
+) -> AppResult<Response> {
+    let page = load_page(&state, &slug).await?;
+    let user_id = ctx.member()?.id;
+    let entry = match EntryText::parse(&form.tip, &form.location) {
+        Ok(entry) => entry,
+        Err(errors) => {
+            let errors = ShowErrors { roster: errors, roster_form: Some(form), ..ShowErrors::default() };
+            return show_page_with_errors(&state, ctx, page, errors).await;
+        }
+    };
+    super::db::upsert(&state.pool, page.id, user_id, &entry).await?;
+    Ok(Redirect::to(&format!("/methods/{}#roster", page.slug)).into_response())
+}
+
+async fn leave(State(state): State<AppState>, ctx: Ctx, Path(slug): Path<String>) -> AppResult<Redirect> {
+    let page = load_page(&state, &slug).await?;
+    let user_id = ctx.member()?.id;
+    super::db::remove(&state.pool, page.id, user_id).await?;
+    Ok(Redirect::to(&format!("/methods/{}#roster", page.slug)))
+}

@@ -1,0 +1,311 @@
+//! All SQL about stories, their revisions and replies.
+
+use sqlx::{FromRow, SqlitePool};
+
+use super::{Outcome, StoryText};
+use crate::db::begin_write;
+use crate::pages::db::render_markdown;
+use crate::recent::Kind;
+use crate::recent::db::{NewEvent, record};
+
+/// A story as listed and shown.
+#[derive(Debug, FromRow)]
+pub struct Story {
+    pub id: i64,
+    pub page_id: i64,
+    pub author_id: i64,
+    pub title: String,
+    pub body: String,
+    pub html: String,
+    pub outcome: String,
+    pub location: String,
+    pub revision: i64,
+    pub hidden: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub author_username: String,
+    pub author_name: String,
+    pub reply_count: i64,
+}
+
+impl Story {
+    pub fn outcome_label(&self) -> &'static str {
+        super::outcome_label(&self.outcome)
+    }
+}
+
+const STORY_COLUMNS: &str = "s.id, s.page_id, s.author_id, s.title, s.body, s.html, s.outcome, s.location,
+    s.revision, s.hidden, s.created_at, s.updated_at, u.username AS author_username,
+    u.display_name AS author_name,
+    (SELECT count(*) FROM replies r WHERE r.story_id = s.id AND r.hidden = 0) AS reply_count";
+
+/// The stories of a page, newest first; hidden ones only for admins; only
+/// one outcome when `outcome` is given.
+pub async fn for_page(pool: &SqlitePool, page_id: i64, show_hidden: bool, outcome: Option<Outcome>) -> sqlx::Result<Vec<Story>> {
+    sqlx::query_as::<_, Story>(&format!(
+        "SELECT {STORY_COLUMNS} FROM stories s JOIN users u ON u.id = s.author_id
+         WHERE s.page_id = ? AND (s.hidden = 0 OR ?) AND (? IS NULL OR s.outcome = ?)
+         ORDER BY s.id DESC"
+    ))
+    .bind(page_id)
+    .bind(show_hidden)
+    .bind(outcome.map(Outcome::as_str))
+    .bind(outcome.map(Outcome::as_str))
+    .fetch_all(pool)
+    .await
+}
+
+/// Visible stories of a page per outcome, in [`Outcome::ALL`] order.
+pub async fn tally(pool: &SqlitePool, page_id: i64) -> sqlx::Result<Vec<(Outcome, i64)>> {
+    let rows = sqlx::query_as::<_, (String, i64)>(
+        "SELECT outcome, count(*) FROM stories WHERE page_id = ? AND hidden = 0 GROUP BY outcome",
+    )
+    .bind(page_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(Outcome::ALL
+        .into_iter()
+        .map(|o| (o, rows.iter().find(|(name, _)| name == o.as_str()).map_or(0, |(_, n)| *n)))
+        .collect())
+}
+
+pub async fn find(pool: &SqlitePool, page_id: i64, id: i64) -> sqlx::Result<Option<Story>> {
+    sqlx::query_as::<_, Story>(&format!(
+        "SELECT {STORY_COLUMNS} FROM stories s JOIN users u ON u.id = s.author_id WHERE s.page_id = ? AND s.id = ?"
+    ))
+    .bind(page_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A user's visible stories, newest first, with their page.
+#[derive(Debug, FromRow)]
+pub struct UserStory {
+    pub id: i64,
+    pub title: String,
+    pub outcome: String,
+    pub created_at: String,
+    pub slug: String,
+    pub page_title: String,
+}
+
+impl UserStory {
+    pub fn outcome_label(&self) -> &'static str {
+        super::outcome_label(&self.outcome)
+    }
+}
+
+pub async fn by_user(pool: &SqlitePool, user_id: i64) -> sqlx::Result<Vec<UserStory>> {
+    sqlx::query_as::<_, UserStory>(
+        "SELECT s.id, s.title, s.outcome, s.created_at, p.slug, p.title AS page_title
+         FROM stories s JOIN pages p ON p.id = s.page_id
+         WHERE s.author_id = ? AND s.hidden = 0 ORDER BY s.id DESC",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Tells a new story (revision 1) and records it in recent changes.
+pub async fn create(pool: &SqlitePool, page_id: i64, author_id: i64, text: &StoryText) -> sqlx::Result<i64> {
+    let mut tx = begin_write(pool).await?;
+    let html = render_markdown(&mut tx, &text.body).await?;
+    let now = crate::clock::now();
+    let id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO stories (page_id, author_id, title, body, html, outcome, location, revision, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
+    )
+    .bind(page_id)
+    .bind(author_id)
+    .bind(&text.title)
+    .bind(&text.body)
+    .bind(&html)
+    .bind(text.outcome.as_str())
+    .bind(&text.location)
+    .bind(&now)
+    .bind(&now)
+    .fetch_one(&mut *tx)
+    .await?;
+    insert_revision(&mut tx, id, 1, text, "", author_id, &now).await?;
+    record(&mut tx, NewEvent { kind: Kind::Story, page_id: Some(page_id), story_id: Some(id), revision: Some(1), actor_id: Some(author_id), summary: &text.title }).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn insert_revision(
+    conn: &mut sqlx::SqliteConnection,
+    story_id: i64,
+    number: i64,
+    text: &StoryText,
+    summary: &str,
+    author_id: i64,
+    now: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO story_revisions (story_id, number, title, body, outcome, location, summary, author_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(story_id)
+    .bind(number)
+    .bind(&text.title)
+    .bind(&text.body)
+    .bind(text.outcome.as_str())
+    .bind(&text.location)
+    .bind(summary)
+    .bind(author_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Saves an edit as a new story revision; the old text stays viewable.
+pub async fn update(pool: &SqlitePool, story: &Story, editor_id: i64, text: &StoryText, summary: &str) -> sqlx::Result<i64> {
+    let mut tx = begin_write(pool).await?;
+    let html = render_markdown(&mut tx, &text.body).await?;
+    let now = crate::clock::now();
+    let number = sqlx::query_scalar::<_, i64>(
+        "UPDATE stories SET title = ?, body = ?, html = ?, outcome = ?, location = ?, revision = revision + 1, updated_at = ?
+         WHERE id = ? RETURNING revision",
+    )
+    .bind(&text.title)
+    .bind(&text.body)
+    .bind(&html)
+    .bind(text.outcome.as_str())
+    .bind(&text.location)
+    .bind(&now)
+    .bind(story.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    insert_revision(&mut tx, story.id, number, text, summary, editor_id, &now).await?;
+    let line = format!("Edited the story “{}”{}", text.title, if summary.is_empty() { String::new() } else { format!(": {summary}") });
+    record(&mut tx, NewEvent { kind: Kind::Story, page_id: Some(story.page_id), story_id: Some(story.id), revision: Some(number), actor_id: Some(editor_id), summary: &line }).await?;
+    tx.commit().await?;
+    Ok(number)
+}
+
+/// A story revision.
+#[derive(Debug, FromRow)]
+pub struct StoryRevision {
+    pub number: i64,
+    pub title: String,
+    pub body: String,
+    pub outcome: String,
+    pub location: String,
+    pub summary: String,
+    pub created_at: String,
+    pub author_username: String,
+    pub author_name: String,
+}
+
+impl StoryRevision {
+    pub fn outcome_label(&self) -> &'static str {
+        super::outcome_label(&self.outcome)
+    }
+}
+
+const REVISION_COLUMNS: &str = "r.number, r.title, r.body, r.outcome, r.location, r.summary, r.created_at,
+    u.username AS author_username, u.display_name AS author_name";
+
+pub async fn revisions(pool: &SqlitePool, story_id: i64) -> sqlx::Result<Vec<StoryRevision>> {
+    sqlx::query_as::<_, StoryRevision>(&format!(
+        "SELECT {REVISION_COLUMNS} FROM story_revisions r JOIN users u ON u.id = r.author_id
+         WHERE r.story_id = ? ORDER BY r.number DESC"
+    ))
+    .bind(story_id)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn revision(pool: &SqlitePool, story_id: i64, number: i64) -> sqlx::Result<Option<StoryRevision>> {
+    sqlx::query_as::<_, StoryRevision>(&format!(
+        "SELECT {REVISION_COLUMNS} FROM story_revisions r JOIN users u ON u.id = r.author_id
+         WHERE r.story_id = ? AND r.number = ?"
+    ))
+    .bind(story_id)
+    .bind(number)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A reply in a thread.
+#[derive(Debug, FromRow)]
+pub struct Reply {
+    pub id: i64,
+    pub html: String,
+    pub hidden: bool,
+    pub created_at: String,
+    pub author_username: String,
+    pub author_name: String,
+}
+
+/// A story's replies, oldest first; hidden ones only for admins.
+pub async fn replies(pool: &SqlitePool, story_id: i64, show_hidden: bool) -> sqlx::Result<Vec<Reply>> {
+    sqlx::query_as::<_, Reply>(
+        "SELECT r.id, r.html, r.hidden, r.created_at, u.username AS author_username, u.display_name AS author_name
+         FROM replies r JOIN users u ON u.id = r.author_id
+         WHERE r.story_id = ? AND (r.hidden = 0 OR ?) ORDER BY r.id",
+    )
+    .bind(story_id)
+    .bind(show_hidden)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn add_reply(pool: &SqlitePool, story: &Story, author_id: i64, body: &str) -> sqlx::Result<i64> {
+    let mut tx = begin_write(pool).await?;
+    let html = render_markdown(&mut tx, body).await?;
+    let id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO replies (story_id, author_id, body, html, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(story.id)
+    .bind(author_id)
+    .bind(body)
+    .bind(&html)
+    .bind(crate::clock::now())
+    .fetch_one(&mut *tx)
+    .await?;
+    let summary = format!("Replied to “{}”", story.title);
+    record(&mut tx, NewEvent { kind: Kind::Reply, page_id: Some(story.page_id), story_id: Some(story.id), revision: None, actor_id: Some(author_id), summary: &summary }).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Hides or shows a story (admins). The story stays in the database.
+pub async fn set_story_hidden(pool: &SqlitePool, story: &Story, hidden: bool, admin_id: i64) -> sqlx::Result<()> {
+    let mut tx = begin_write(pool).await?;
+    sqlx::query("UPDATE stories SET hidden = ? WHERE id = ?").bind(hidden).bind(story.id).execute(&mut *tx).await?;
+    let summary = format!("{} the story “{}”", if hidden { "Hid" } else { "Unhid" }, story.title);
+    record(&mut tx, NewEvent { kind: Kind::Admin, page_id: Some(story.page_id), story_id: Some(story.id), revision: None, actor_id: Some(admin_id), summary: &summary }).await?;
+    tx.commit().await
+}
+
+/// Hides or shows a reply (admins). Returns false when the reply is not in this story.
+pub async fn set_reply_hidden(pool: &SqlitePool, story: &Story, reply_id: i64, hidden: bool, admin_id: i64) -> sqlx::Result<bool> {
+    let mut tx = begin_write(pool).await?;
+    let changed = sqlx::query("UPDATE replies SET hidden = ? WHERE id = ? AND story_id = ?")
+        .bind(hidden)
+        .bind(reply_id)
+        .bind(story.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if changed == 0 {
+        return Ok(false);
+    }
+    let summary = format!("{} a reply to “{}”", if hidden { "Hid" } else { "Unhid" }, story.title);
+    record(&mut tx, NewEvent { kind: Kind::Admin, page_id: Some(story.page_id), story_id: Some(story.id), revision: None, actor_id: Some(admin_id), summary: &summary }).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Stories told on pages carrying `tag` (for indicator coverage).
+pub async fn count_by_page_tag(pool: &SqlitePool) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as::<_, (String, i64)>(
+        "SELECT t.tag, count(s.id) FROM page_tags t JOIN stories s ON s.page_id = t.page_id AND s.hidden = 0
+         GROUP BY t.tag",
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,119 @@
+//! Story threads: a member's account of using a method (title, Markdown
+//! body, outcome, where), with replies. Edits are kept as story revisions.
+
+pub mod db;
+pub mod routes;
+
+/// How it went. Failures are as welcome as successes: both teach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Mixed,
+    Failure,
+    TooEarly,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [Outcome::Success, Outcome::Mixed, Outcome::Failure, Outcome::TooEarly];
+
+    pub fn parse(raw: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == raw.trim())
+    }
+
+    /// As stored and used in URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Mixed => "mixed",
+            Outcome::Failure => "failure",
+            Outcome::TooEarly => "too-early",
+        }
+    }
+
+    /// As shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Mixed => "mixed",
+            Outcome::Failure => "failure",
+            Outcome::TooEarly => "too early to tell",
+        }
+    }
+}
+
+/// The label of a stored outcome string.
+pub fn outcome_label(stored: &str) -> &'static str {
+    Outcome::parse(stored).map_or("unknown", Outcome::label)
+}
+
+/// A story as typed in the form, validated.
+#[derive(Debug, Clone)]
+pub struct StoryText {
+    pub title: String,
+    pub body: String,
+    pub outcome: Outcome,
+    pub location: String,
+}
+
+impl StoryText {
+    /// Checks the story form; `Err` holds every message for the re-shown form.
+    pub fn parse(title: &str, body: &str, outcome: &str, location: &str) -> Result<StoryText, Vec<String>> {
+        let mut errors = Vec::new();
+        let title = crate::text::one_line("The title", title, 150).map_err(|e| errors.push(e)).unwrap_or_default();
+        if title.is_empty() && errors.is_empty() {
+            errors.push("Please give your story a title.".to_owned());
+        }
+        let body = crate::pages::normalise_body(body);
+        if body.trim().is_empty() {
+            errors.push("Please tell the story: the text is empty.".to_owned());
+        } else if body.len() > 64 * 1024 {
+            errors.push("A story can be at most 64 KiB of text.".to_owned());
+        }
+        let outcome = Outcome::parse(outcome);
+        if outcome.is_none() {
+            errors.push("Please choose how it went: success, mixed, failure or too early to tell.".to_owned());
+        }
+        let location = crate::text::one_line("Where", location, 120).map_err(|e| errors.push(e)).unwrap_or_default();
+        match outcome {
+            Some(outcome) if errors.is_empty() => Ok(StoryText { title, body, outcome, location }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A reply's text, validated.
+pub fn parse_reply(body: &str) -> Result<String, String> {
+    let body = crate::pages::normalise_body(body);
+    if body.trim().is_empty() {
+        return Err("The reply is empty.".to_owned());
+    }
+    if body.len() > 32 * 1024 {
+        return Err("A reply can be at most 32 KiB of text.".to_owned());
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_parse_from_their_stored_names() {
+        assert_eq!(Outcome::parse("too-early"), Some(Outcome::TooEarly));
+        assert_eq!(Outcome::parse("great"), None);
+        assert_eq!(Outcome::TooEarly.label(), "too early to tell");
+    }
+
+    #[test]
+    fn an_empty_story_or_unknown_outcome_is_refused() {
+        let errors = StoryText::parse("", "  ", "great", "").unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(StoryText::parse("It worked", "We did it.", "success", "Kenya").is_ok());
+    }
+
+    #[test]
+    fn an_empty_reply_is_refused() {
+        assert!(parse_reply(" \n ").is_err());
+        assert_eq!(parse_reply("Thanks!").unwrap(), "Thanks!\n");
+    }
+}

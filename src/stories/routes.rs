@@ -1,0 +1,267 @@
+//! Handlers for story threads: tell, show, edit (with history), reply, and
+//! hide (admins).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::db::{self, Reply, Story, StoryRevision};
+use super::{Outcome, StoryText, parse_reply};
+use crate::app::AppState;
+use crate::context::Ctx;
+use crate::error::{AppError, AppResult};
+use crate::pages::db::Page;
+use crate::pages::routes::{ShowErrors, load_page, show_page_with_errors};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/methods/{slug}/stories", post(tell))
+        .route("/methods/{slug}/stories/{id}", get(thread))
+        .route("/methods/{slug}/stories/{id}/edit", get(edit_form).post(edit))
+        .route("/methods/{slug}/stories/{id}/history", get(history))
+        .route("/methods/{slug}/stories/{id}/revisions/{number}", get(revision))
+        .route("/methods/{slug}/stories/{id}/replies", post(reply))
+        .route("/methods/{slug}/stories/{id}/hide", post(hide_story))
+        .route("/methods/{slug}/stories/{id}/replies/{reply}/hide", post(hide_reply))
+}
+
+/// The story form's fields (also re-shown on the method page).
+#[derive(Debug, Default, Deserialize)]
+pub struct StoryForm {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub outcome: String,
+    #[serde(default)]
+    pub location: String,
+    #[serde(default)]
+    pub summary: String,
+}
+
+impl StoryForm {
+    /// The outcome choices with whether each is selected.
+    pub fn outcome_choices(&self) -> Vec<(&'static str, &'static str, bool)> {
+        Outcome::ALL.iter().map(|o| (o.as_str(), o.label(), o.as_str() == self.outcome)).collect()
+    }
+}
+
+/// A story of this page that the visitor may see: hidden ones only for admins.
+async fn load_story(state: &AppState, ctx: &Ctx, page: &Page, id: &str) -> AppResult<Story> {
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    let story = db::find(&state.pool, page.id, id).await?.ok_or(AppError::NotFound)?;
+    if story.hidden && !ctx.is_admin() {
+        return Err(AppError::NotFound);
+    }
+    Ok(story)
+}
+
+/// The author or an admin may edit a story.
+fn may_edit(ctx: &Ctx, story: &Story) -> AppResult<i64> {
+    let user = ctx.member()?;
+    if user.id != story.author_id && !user.is_admin {
+        return Err(AppError::Forbidden("Only the story's author (or an administrator) can edit it."));
+    }
+    Ok(user.id)
+}
+
+fn require_admin(ctx: &Ctx) -> AppResult<i64> {
+    let user = ctx.member()?;
+    if !user.is_admin {
+        return Err(AppError::Forbidden("Only administrators can do that."));
+    }
+    Ok(user.id)
+}
+
+async fn tell(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(slug): Path<String>,
+    Form(form): Form<StoryForm>,
+) -> AppResult<Response> {
+    let page = load_page(&state, &slug).await?;
+    let author = ctx.member()?.id;
+    let text = match StoryText::parse(&form.title, &form.body, &form.outcome, &form.location) {
+        Ok(text) => text,
+        Err(errors) => {
+            let errors = ShowErrors { story: errors, story_form: Some(form), ..ShowErrors::default() };
+            return show_page_with_errors(&state, ctx, page, errors).await;
+        }
+    };
+    let id = db::create(&state.pool, page.id, author, &text).await?;
+    Ok(Redirect::to(&format!("/methods/{}/stories/{id}", page.slug)).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "stories/thread.html")]
+struct ThreadPage {
+    ctx: Ctx,
+    page: Page,
+    story: Story,
+    replies: Vec<Reply>,
+    reply_body: String,
+    errors: Vec<String>,
+}
+
+async fn thread(State(state): State<AppState>, ctx: Ctx, Path((slug, id)): Path<(String, String)>) -> AppResult<ThreadPage> {
+    let page = load_page(&state, &slug).await?;
+    let story = load_story(&state, &ctx, &page, &id).await?;
+    let replies = db::replies(&state.pool, story.id, ctx.is_admin()).await?;
+    Ok(ThreadPage { ctx, page, story, replies, reply_body: String::new(), errors: Vec::new() })
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    #[serde(default)]
+    body: String,
+}
+
+async fn reply(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<ReplyForm>,
+) -> AppResult<Response> {
+    let page = load_page(&state, &slug).await?;
+    let story = load_story(&state, &ctx, &page, &id).await?;
+    let author = ctx.member()?.id;
+    match parse_reply(&form.body) {
+        Ok(body) => {
+            let reply_id = db::add_reply(&state.pool, &story, author, &body).await?;
+            Ok(Redirect::to(&format!("/methods/{}/stories/{}#reply-{reply_id}", page.slug, story.id)).into_response())
+        }
+        Err(error) => {
+            let replies = db::replies(&state.pool, story.id, ctx.is_admin()).await?;
+            let thread = ThreadPage { ctx, page, story, replies, reply_body: form.body, errors: vec![error] };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, thread).into_response())
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "stories/edit.html")]
+struct EditPage {
+    ctx: Ctx,
+    page: Page,
+    story: Story,
+    form: StoryForm,
+    errors: Vec<String>,
+}
+
+async fn edit_form(State(state): State<AppState>, ctx: Ctx, Path((slug, id)): Path<(String, String)>) -> AppResult<EditPage> {
+    let page = load_page(&state, &slug).await?;
+    let story = load_story(&state, &ctx, &page, &id).await?;
+    may_edit(&ctx, &story)?;
+    let form = StoryForm {
+        title: story.title.clone(),
+        body: story.body.clone(),
+        outcome: story.outcome.clone(),
+        location: story.location.clone(),
+        summary: String::new(),
+    };
+    Ok(EditPage { ctx, page, story, form, errors: Vec::new() })
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<StoryForm>,
+) -> AppResult<Response> {
+    let page = load_page(&state, &slug).await?;
+    let story = load_story(&state, &ctx, &page, &id).await?;
+    let editor = may_edit(&ctx, &story)?;
+    let parsed = StoryText::parse(&form.title, &form.body, &form.outcome, &form.location);
+    let summary = crate::text::one_line("The summary", &form.summary, 300);
+    let (text, summary) = match (parsed, summary) {
+        (Ok(text), Ok(summary)) => (text, summary),
+        (parsed, summary) => {
+            let mut errors = parsed.err().unwrap_or_default();
+            errors.extend(summary.err());
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, EditPage { ctx, page, story, form, errors }).into_response());
+        }
+    };
+    db::update(&state.pool, &story, editor, &text, &summary).await?;
+    Ok(Redirect::to(&format!("/methods/{}/stories/{}", page.slug, story.id)).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "stories/history.html")]
+struct HistoryPage {
+    ctx: Ctx,
+    page: Page,
+    story: Story,
+    revisions: Vec<StoryRevision>,
+}
+
+async fn history(State(state): State<AppState>, ctx: Ctx, Path((slug, id)): Path<(String, String)>) -> AppResult<HistoryPage> {
+    let page = load_page(&state, &slug).await?;
+    let story = load_story(&state, &ctx, &page, &id).await?;
+    let revisions = db::revisions(&state.pool, story.id).await?;
+    Ok(HistoryPage { ctx, page, story, revisions })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "stories/revision.html")]
+struct RevisionPage {
+    ctx: Ctx,
+    page: Page,
+    story: Story,
+    revision: StoryRevision,
+    html: String,
+}
+
+async fn revision(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((slug, id, number)): Path<(String, String, String)>,
+) -> AppResult<RevisionPage> {
+    let page = load_page(&state, &slug).await?;
+    let story = load_story(&state, &ctx, &page, &id).await?;
+    let number: i64 = number.parse().map_err(|_| AppError::NotFound)?;
+    let revision = db::revision(&state.pool, story.id, number).await?.ok_or(AppError::NotFound)?;
+    // Old story revisions are rare views, rendered on demand.
+    let html = crate::markdown::render_plain(&revision.body);
+    Ok(RevisionPage { ctx, page, story, revision, html })
+}
+
+#[derive(Deserialize)]
+struct HideForm {
+    #[serde(default)]
+    hidden: String,
+}
+
+async fn hide_story(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<HideForm>,
+) -> AppResult<Redirect> {
+    let page = load_page(&state, &slug).await?;
+    let admin = require_admin(&ctx)?;
+    let story = load_story(&state, &ctx, &page, &id).await?;
+    db::set_story_hidden(&state.pool, &story, form.hidden == "1", admin).await?;
+    Ok(Redirect::to(&format!("/methods/{}/stories/{}", page.slug, story.id)))
+}
+
+async fn hide_reply(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((slug, id, reply_id)): Path<(String, String, String)>,
+    Form(form): Form<HideForm>,
+) -> AppResult<Redirect> {
+    let page = load_page(&state, &slug).await?;
+    let admin = require_admin(&ctx)?;
+    let story = load_story(&state, &ctx, &page, &id).await?;
+    let reply_id: i64 = reply_id.parse().map_err(|_| AppError::NotFound)?;
+    if !db::set_reply_hidden(&state.pool, &story, reply_id, form.hidden == "1", admin).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(Redirect::to(&format!("/methods/{}/stories/{}#reply-{reply_id}", page.slug, story.id)))
+}
