@@ -1,0 +1,63 @@
+//! The page-view fast path: a method page view parses no Markdown and runs a
+//! small, fixed number of SQL queries, whatever the page holds. Its own test
+//! binary, because it counts queries with a process-wide tracing subscriber.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::http::StatusCode;
+use tracing::Subscriber;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+static QUERIES: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts the statements sqlx logs (target `sqlx::query`, one event each).
+struct CountQueries;
+
+impl<S: Subscriber> Layer<S> for CountQueries {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" {
+            QUERIES.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Most queries a page view may run (page, stories, tally, roster, tag
+/// names, backlinks, related, and the session's user when signed in).
+const MAX_QUERIES: usize = 10;
+
+#[tokio::test]
+async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
+    let subscriber = tracing_subscriber::registry().with(CountQueries);
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber in this binary");
+
+    let app = common::TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let path = "/methods/communities-of-practice";
+    for n in 0..5 {
+        let title = format!("Story {n}");
+        alice
+            .post(&format!("{path}/stories"), &[("title", &title), ("body", "It **went** well. See [[Peer Assist]]."), ("outcome", "success")])
+            .await
+            .assert_status(StatusCode::SEE_OTHER);
+    }
+    alice.post(&format!("{path}/roster"), &[("tip", "Start small"), ("location", "Lima")]).await;
+
+    for (who, client) in [("a visitor", &mut app.client()), ("a member", &mut alice)] {
+        let parses_before = cafe::markdown::parses_on_this_thread();
+        QUERIES.store(0, Ordering::SeqCst);
+        let page = client.get(path).await;
+        let queries = QUERIES.load(Ordering::SeqCst);
+        page.assert_status(StatusCode::OK).assert_contains("Story 4").assert_contains("Start small");
+        assert_eq!(cafe::markdown::parses_on_this_thread(), parses_before, "a page view by {who} parsed Markdown");
+        assert!(queries > 0, "the query counter saw nothing: is sqlx still logging statements?");
+        assert!(queries <= MAX_QUERIES, "a page view by {who} ran {queries} queries (at most {MAX_QUERIES})");
+    }
+
+    // A save does parse: proof that the counter would see a parse on this path.
+    let parses_before = cafe::markdown::parses_on_this_thread();
+    let base = alice.base_revision(path).await;
+    alice.edit_page(path, &base, "## Brief Description\n\nChanged.\n", "learning", "test").await;
+    assert!(cafe::markdown::parses_on_this_thread() > parses_before, "saving should render Markdown on this thread");
+}
