@@ -1,0 +1,213 @@
+/* Cafe: small progressive enhancements. Everything works without this file.
+ *
+ * - A warning before leaving a method page form with unsaved changes.
+ * - "N characters left" under fields with a maxlength, near the limit.
+ * - confirm() before submitting a form (or pressing a button) that carries
+ *   data-confirm="Question?".
+ * - A rough live preview of the Markdown being edited (textarea[data-preview]),
+ *   built from DOM nodes and text only, never from HTML strings, so nothing
+ *   typed can run as script. The saved page is rendered by the server.
+ *
+ * The CSP allows only script from 'self': no inline handlers, no element.style;
+ * state is shown by toggling attributes and classes.
+ */
+(function () {
+  'use strict';
+
+  function formState(form) {
+    var parts = [];
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name || field.type === 'hidden' || field.type === 'submit') return;
+      if ((field.type === 'checkbox' || field.type === 'radio') && !field.checked) return;
+      parts.push(field.name + '=' + field.value);
+    });
+    return parts.join('\u0000');
+  }
+
+  /* (a) Unsaved changes on the page edit form. */
+  function warnOnLeave(form) {
+    var saved = formState(form);
+    var submitting = false;
+    form.addEventListener('submit', function () { submitting = true; });
+    window.addEventListener('beforeunload', function (event) {
+      if (submitting || formState(form) === saved) return;
+      event.preventDefault();
+      event.returnValue = '';
+    });
+    /* Back/forward cache may restore the page after a submit. */
+    window.addEventListener('pageshow', function () { submitting = false; });
+  }
+
+  /* (b) Characters left, shown only near the limit. */
+  function countCharacters(field) {
+    var max = parseInt(field.getAttribute('maxlength'), 10);
+    if (!(max >= 100)) return;
+    var note = document.createElement('p');
+    note.className = 'help char-count';
+    note.hidden = true;
+    field.insertAdjacentElement('afterend', note);
+    function update() {
+      var left = max - field.value.length;
+      var near = left <= Math.max(20, Math.round(max * 0.2));
+      note.hidden = !near;
+      note.classList.toggle('at-limit', left <= 0);
+      if (near) note.textContent = left === 1 ? '1 character left' : left + ' characters left';
+    }
+    field.addEventListener('input', update);
+    update();
+  }
+
+  /* (c) Confirm before a destructive submit. */
+  document.addEventListener('submit', function (event) {
+    var form = event.target;
+    var button = event.submitter;
+    var question = (button && button.getAttribute('data-confirm')) || form.getAttribute('data-confirm');
+    if (question && !window.confirm(question)) event.preventDefault();
+  }, true);
+
+  /* (d) A rough Markdown preview, text nodes only. */
+  function slugify(title) {
+    return title.trim().toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '-').replace(/^-+|-+$/g, '').slice(0, 80).replace(/-+$/, '');
+  }
+  var SAFE_URL = /^(https?:|mailto:|\/(?!\/)|#)/i;
+  var INLINE = new RegExp([
+    '(`+)([^`]|[^`][\\s\\S]*?[^`])\\1(?!`)',          // 1,2 code
+    '\\[\\[([^\\]|]+)(?:\\|([^\\]]+))?\\]\\]',         // 3,4 wiki link
+    '\\[([^\\]]+)\\]\\(([^)\\s]+)(?:\\s+"[^"]*")?\\)', // 5,6 link
+    '<((?:https?:|mailto:)[^>\\s]+)>',                 // 7 autolink
+    '\\*\\*([\\s\\S]+?)\\*\\*|__([\\s\\S]+?)__',       // 8,9 strong
+    '~~([\\s\\S]+?)~~',                                // 10 strikethrough
+    '\\*(\\S(?:[\\s\\S]*?\\S)?)\\*|\\b_(\\S(?:[\\s\\S]*?\\S)?)_\\b' // 11,12 emphasis
+  ].join('|'), 'g');
+
+  function make(tag, text) {
+    var node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function link(href, label, className) {
+    if (!label.trim()) return document.createTextNode(label);
+    var a = make('a');
+    if (SAFE_URL.test(href)) a.setAttribute('href', href);
+    if (className) a.className = className;
+    inline(a, label);
+    return a;
+  }
+  function inline(parent, text) {
+    var last = 0, m;
+    INLINE.lastIndex = 0;
+    var matches = [];
+    while ((m = INLINE.exec(text)) !== null) matches.push(m);
+    matches.forEach(function (m) {
+      if (m.index > last) parent.append(text.slice(last, m.index));
+      last = m.index + m[0].length;
+      if (m[2] !== undefined) parent.append(make('code', m[2]));
+      else if (m[3] !== undefined) {
+        if (slugify(m[3])) parent.append(link('/methods/' + slugify(m[3]), (m[4] || m[3]).trim(), 'wikilink'));
+        else parent.append(m[0]);   /* the template's empty [[ ]] */
+      }
+      else if (m[5] !== undefined) parent.append(link(m[6], m[5]));
+      else if (m[7] !== undefined) parent.append(link(m[7], m[7]));
+      else {
+        var tag = m[8] || m[9] ? 'strong' : m[10] ? 'del' : 'em';
+        var node = make(tag);
+        inline(node, m[8] || m[9] || m[10] || m[11] || m[12]);
+        parent.append(node);
+      }
+    });
+    if (last < text.length) parent.append(text.slice(last));
+  }
+
+  var FENCE = /^ {0,3}(`{3,}|~{3,})/;
+  var HEADING = /^ {0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*$/;
+  var RULE = /^ {0,3}([-*_])(?:\s*\1){2,}\s*$/;
+  var QUOTE = /^ {0,3}>\s?/;
+  var ITEM = /^ {0,3}([-*+]|\d{1,9}[.)])\s+(.*)$/;
+  function startsBlock(line) {
+    return FENCE.test(line) || HEADING.test(line) || RULE.test(line) || QUOTE.test(line) || ITEM.test(line);
+  }
+
+  function blocks(parent, lines) {
+    var i = 0, m;
+    while (i < lines.length) {
+      var line = lines[i];
+      if (!line.trim()) { i++; continue; }
+      if ((m = FENCE.exec(line))) {
+        var code = [];
+        for (i++; i < lines.length && lines[i].trim().indexOf(m[1]) !== 0; i++) code.push(lines[i]);
+        i++;
+        var pre = make('pre');
+        pre.append(make('code', code.join('\n')));
+        parent.append(pre);
+      } else if ((m = HEADING.exec(line))) {
+        var h = make('h' + m[1].length);
+        inline(h, m[2]);
+        parent.append(h);
+        i++;
+      } else if (RULE.test(line)) {
+        parent.append(make('hr'));
+        i++;
+      } else if (QUOTE.test(line)) {
+        var quoted = [];
+        while (i < lines.length && QUOTE.test(lines[i])) quoted.push(lines[i++].replace(QUOTE, ''));
+        var bq = make('blockquote');
+        blocks(bq, quoted);
+        parent.append(bq);
+      } else if ((m = ITEM.exec(line))) {
+        var ordered = /\d/.test(m[1]);
+        var list = make(ordered ? 'ol' : 'ul');
+        while (i < lines.length && (m = ITEM.exec(lines[i])) && /\d/.test(m[1]) === ordered) {
+          var text = m[2];
+          for (i++; i < lines.length && /^\s{2,}\S/.test(lines[i]) && !ITEM.test(lines[i]); i++) text += ' ' + lines[i].trim();
+          var li = make('li');
+          var task = /^\[([ xX])\]\s+/.exec(text);
+          if (task) {
+            var box = make('span', task[1] === ' ' ? '\u2610' : '\u2611');
+            box.className = 'task';
+            li.append(box, ' ');
+            text = text.slice(task[0].length);
+          }
+          inline(li, text);
+          list.append(li);
+        }
+        parent.append(list);
+      } else {
+        var para = [line.trim()];
+        for (i++; i < lines.length && lines[i].trim() && !startsBlock(lines[i]); i++) para.push(lines[i].trim());
+        var p = make('p');
+        inline(p, para.join(' '));
+        parent.append(p);
+      }
+    }
+  }
+
+  function livePreview(textarea) {
+    var target = document.getElementById(textarea.getAttribute('data-preview'));
+    if (!target) return;
+    var section = target.closest('section') || target;
+    var note = make('p', 'A quick preview while you type. Tables, footnotes and links to pages that do not exist yet show properly once you save.');
+    note.className = 'help';
+    target.insertAdjacentElement('beforebegin', note);
+    var timer = 0;
+    function render() {
+      var fresh = make('div');
+      blocks(fresh, textarea.value.replace(/\r\n?/g, '\n').split('\n'));
+      target.replaceChildren.apply(target, Array.prototype.slice.call(fresh.childNodes));
+    }
+    textarea.addEventListener('input', function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(render, 250);
+    });
+    render();
+    section.hidden = false;
+  }
+
+  function init() {
+    Array.prototype.forEach.call(document.querySelectorAll('form.page-form'), warnOnLeave);
+    Array.prototype.forEach.call(document.querySelectorAll('input[maxlength], textarea[maxlength]'), countCharacters);
+    Array.prototype.forEach.call(document.querySelectorAll('textarea[data-preview]'), livePreview);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+}());
