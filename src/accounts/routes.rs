@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/join", get(join_form).post(join))
         .route("/signin", get(signin_form).post(signin))
         .route("/signout", post(signout))
+        .route("/account/password", get(password_form).post(change_password))
         .route("/users/{username}", get(profile))
         .route("/users/{username}/block", post(block))
 }
@@ -216,6 +217,67 @@ async fn signin(
 async fn signout(session: Session) -> AppResult<Redirect> {
     session.flush().await.map_err(|e| AppError::Internal(e.into()))?;
     Ok(Redirect::to("/"))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/password.html")]
+struct PasswordPage {
+    ctx: Ctx,
+    errors: Vec<String>,
+}
+
+async fn password_form(ctx: Ctx) -> AppResult<PasswordPage> {
+    ctx.member()?;
+    Ok(PasswordPage { ctx, errors: Vec::new() })
+}
+
+/// No `Debug`: holds passwords.
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+/// Changes the signed-in user's password. The epoch bump in
+/// [`db::set_password`] signs out every other session of the user; this
+/// session is signed in again with the new epoch (and a new id).
+async fn change_password(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    Form(form): Form<PasswordForm>,
+) -> AppResult<Response> {
+    let user = ctx.member()?.clone();
+    let mut errors = Vec::new();
+    let username = Username::parse(&user.username).map_err(|_| AppError::NotFound)?;
+    // Guessing the current password from a stolen session counts as failed sign-ins.
+    let limit = state.config.signin_failures_per_user;
+    state
+        .throttle
+        .check(Bucket::FailuresPerUser, username.as_str(), limit, FAILURE_WINDOW)
+        .map_err(|retry_after| AppError::TooManyAttempts { retry_after })?;
+    let hash = db::credentials(&state.pool, &username).await?.map(|c| c.password_hash);
+    if !auth::verify_password(form.current_password.clone(), hash).await {
+        state.throttle.record(Bucket::FailuresPerUser, username.as_str());
+        errors.push("Your current password is not right.".to_owned());
+    }
+    if let Err(e) = check_new_password(&form.password) {
+        errors.push(e);
+    } else if form.password != form.password_confirm {
+        errors.push("The two new passwords differ.".to_owned());
+    }
+    if !errors.is_empty() {
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, PasswordPage { ctx, errors }).into_response());
+    }
+    let hash = auth::hash_password(form.password.clone()).await?;
+    let epoch = db::set_password(&state.pool, user.id, &hash).await?;
+    tracing::info!(username = user.username.as_str(), "password changed");
+    auth::start_session(&session, user.id, epoch).await.map_err(|e| AppError::Internal(e.into()))?;
+    Ok(Redirect::to(&format!("/users/{}", user.username)).into_response())
 }
 
 #[derive(Template, WebTemplate)]
