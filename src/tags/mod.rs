@@ -115,7 +115,7 @@ impl TagList {
     pub fn merge(base: &TagList, ours: &TagList, theirs: &TagList) -> TagList {
         let mut out: Vec<Tag> = theirs
             .iter()
-            .filter(|t| !(base.contains(t) && !ours.contains(t)))
+            .filter(|t| !base.contains(t) || ours.contains(t))
             .cloned()
             .collect();
         for tag in ours.iter() {
