@@ -47,6 +47,15 @@ impl Ctx {
         })
     }
 
+    /// The signed-in administrator, else 403 (or the sign-in redirect).
+    pub fn admin(&self) -> Result<&SessionUser, AppError> {
+        let user = self.member()?;
+        if !user.is_admin {
+            return Err(AppError::Forbidden("Only administrators can do that."));
+        }
+        Ok(user)
+    }
+
     pub fn is_admin(&self) -> bool {
         self.user.as_ref().is_some_and(|u| u.is_admin)
     }

@@ -319,10 +319,7 @@ async fn block(
     Path(username): Path<String>,
     Form(form): Form<BlockForm>,
 ) -> AppResult<Redirect> {
-    let admin = ctx.member()?;
-    if !admin.is_admin {
-        return Err(AppError::Forbidden("Only administrators can block users."));
-    }
+    let admin = ctx.admin()?;
     let username = Username::parse(&username).map_err(|_| AppError::NotFound)?;
     let profile = db::profile(&state.pool, username.as_str()).await?.ok_or(AppError::NotFound)?;
     if profile.id == admin.id {

@@ -545,10 +545,7 @@ async fn protect(
     Form(form): Form<ProtectForm>,
 ) -> AppResult<Redirect> {
     let page = load_page(&state, &slug).await?;
-    let admin = ctx.member()?;
-    if !admin.is_admin {
-        return Err(AppError::Forbidden("Only administrators can protect pages."));
-    }
+    let admin = ctx.admin()?;
     db::set_protected(&state.pool, page.id, form.protected == "1", admin.id).await?;
     Ok(Redirect::to(&format!("/methods/{}", page.slug)))
 }

@@ -20,14 +20,28 @@ use crate::pages::routes::{ShowErrors, load_page, show_page_with_errors};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/methods/{slug}/stories", post(tell))
+        .route("/methods/{slug}/stories", get(to_stories).post(tell))
         .route("/methods/{slug}/stories/{id}", get(thread))
         .route("/methods/{slug}/stories/{id}/edit", get(edit_form).post(edit))
         .route("/methods/{slug}/stories/{id}/history", get(history))
         .route("/methods/{slug}/stories/{id}/revisions/{number}", get(revision))
-        .route("/methods/{slug}/stories/{id}/replies", post(reply))
+        .route("/methods/{slug}/stories/{id}/replies", get(to_thread).post(reply))
         .route("/methods/{slug}/stories/{id}/hide", post(hide_story))
         .route("/methods/{slug}/stories/{id}/replies/{reply}/hide", post(hide_reply))
+}
+
+/// Where the story form lives. Its address is only posted to, but a visitor
+/// whose post was sent to sign in comes back here with a GET.
+async fn to_stories(State(state): State<AppState>, Path(slug): Path<String>) -> AppResult<Redirect> {
+    let page = load_page(&state, &slug).await?;
+    Ok(Redirect::to(&format!("/methods/{}#stories", page.slug)))
+}
+
+/// Where the reply form lives (see [`to_stories`]).
+async fn to_thread(State(state): State<AppState>, Path((slug, id)): Path<(String, String)>) -> AppResult<Redirect> {
+    let page = load_page(&state, &slug).await?;
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    Ok(Redirect::to(&format!("/methods/{}/stories/{id}", page.slug)))
 }
 
 /// The story form's fields (also re-shown on the method page).
@@ -67,14 +81,6 @@ fn may_edit(ctx: &Ctx, story: &Story) -> AppResult<i64> {
     let user = ctx.member()?;
     if user.id != story.author_id && !user.is_admin {
         return Err(AppError::Forbidden("Only the story's author (or an administrator) can edit it."));
-    }
-    Ok(user.id)
-}
-
-fn require_admin(ctx: &Ctx) -> AppResult<i64> {
-    let user = ctx.member()?;
-    if !user.is_admin {
-        return Err(AppError::Forbidden("Only administrators can do that."));
     }
     Ok(user.id)
 }
@@ -244,7 +250,7 @@ async fn hide_story(
     Form(form): Form<HideForm>,
 ) -> AppResult<Redirect> {
     let page = load_page(&state, &slug).await?;
-    let admin = require_admin(&ctx)?;
+    let admin = ctx.admin()?.id;
     let story = load_story(&state, &ctx, &page, &id).await?;
     db::set_story_hidden(&state.pool, &story, form.hidden == "1", admin).await?;
     Ok(Redirect::to(&format!("/methods/{}/stories/{}", page.slug, story.id)))
@@ -257,7 +263,7 @@ async fn hide_reply(
     Form(form): Form<HideForm>,
 ) -> AppResult<Redirect> {
     let page = load_page(&state, &slug).await?;
-    let admin = require_admin(&ctx)?;
+    let admin = ctx.admin()?.id;
     let story = load_story(&state, &ctx, &page, &id).await?;
     let reply_id: i64 = reply_id.parse().map_err(|_| AppError::NotFound)?;
     if !db::set_reply_hidden(&state.pool, &story, reply_id, form.hidden == "1", admin).await? {

@@ -117,14 +117,6 @@ async fn indicators(State(state): State<AppState>, ctx: Ctx) -> AppResult<Indica
     Ok(IndicatorsPage { ctx, groups })
 }
 
-fn require_admin(ctx: &Ctx) -> AppResult<i64> {
-    let user = ctx.member()?;
-    if !user.is_admin {
-        return Err(AppError::Forbidden("Only administrators can edit the indicator table."));
-    }
-    Ok(user.id)
-}
-
 /// The indicator form's fields.
 #[derive(Debug, Default, Deserialize)]
 struct IndicatorForm {
@@ -153,7 +145,7 @@ struct IndicatorFormPage {
 }
 
 async fn new_indicator(ctx: Ctx) -> AppResult<IndicatorFormPage> {
-    require_admin(&ctx)?;
+    ctx.admin()?;
     Ok(IndicatorFormPage { ctx, editing: None, form: IndicatorForm::default(), errors: Vec::new() })
 }
 
@@ -166,7 +158,7 @@ fn parse_form(form: &IndicatorForm) -> Result<IndicatorRow, Vec<String>> {
 }
 
 async fn create_indicator(State(state): State<AppState>, ctx: Ctx, Form(form): Form<IndicatorForm>) -> AppResult<Response> {
-    let admin = require_admin(&ctx)?;
+    let admin = ctx.admin()?.id;
     let row = match parse_form(&form) {
         Ok(row) => row,
         Err(errors) => return Ok(reshow(ctx, None, form, errors)),
@@ -180,7 +172,7 @@ async fn create_indicator(State(state): State<AppState>, ctx: Ctx, Form(form): F
 }
 
 async fn edit_indicator_form(State(state): State<AppState>, ctx: Ctx, Path(code): Path<String>) -> AppResult<IndicatorFormPage> {
-    require_admin(&ctx)?;
+    ctx.admin()?;
     let found = db::indicator(&state.pool, &code).await?.ok_or(AppError::NotFound)?;
     let form = IndicatorForm {
         code: found.code.clone(),
@@ -201,7 +193,7 @@ async fn edit_indicator(
     Path(code): Path<String>,
     Form(form): Form<IndicatorForm>,
 ) -> AppResult<Response> {
-    let admin = require_admin(&ctx)?;
+    let admin = ctx.admin()?.id;
     let found = db::indicator(&state.pool, &code).await?.ok_or(AppError::NotFound)?;
     let editing = Some(found.code.clone());
     let mut row = match parse_form(&form) {
