@@ -17,6 +17,8 @@ pub const USER_ID: &str = "user_id";
 pub const AUTH_EPOCH: &str = "auth_epoch";
 /// Session key: unix time of sign-in, for the absolute session lifetime.
 pub const SIGNED_IN_AT: &str = "signed_in_at";
+/// Session key: unix time the session was last re-saved to extend its idle expiry.
+pub const SEEN_AT: &str = "seen_at";
 /// Session key: the CSRF token every form of this session carries.
 pub const CSRF: &str = "csrf";
 
@@ -113,9 +115,9 @@ pub async fn start_session(
     session.cycle_id().await?;
     session.insert(USER_ID, user_id).await?;
     session.insert(AUTH_EPOCH, auth_epoch).await?;
-    session
-        .insert(SIGNED_IN_AT, time::OffsetDateTime::now_utc().unix_timestamp())
-        .await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    session.insert(SIGNED_IN_AT, now).await?;
+    session.insert(SEEN_AT, now).await?;
     session.insert(CSRF, random_token()).await?;
     Ok(())
 }

@@ -143,10 +143,14 @@ async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, 
             .await
             .map_err(session_error)?
             .unwrap_or(0);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let max_age = state.config.session_max_hours.saturating_mul(3600);
-        let fresh = time::OffsetDateTime::now_utc().unix_timestamp() - signed_in_at < max_age;
+        let fresh = now - signed_in_at < max_age;
         match crate::accounts::db::session_user(&state.pool, user_id).await? {
-            Some((found, db_epoch)) if Some(db_epoch) == epoch && fresh => user = Some(found),
+            Some((found, db_epoch)) if Some(db_epoch) == epoch && fresh => {
+                user = Some(found);
+                keep_alive(state, session, now).await.map_err(session_error)?;
+            }
             _ => session.flush().await.map_err(session_error)?,
         }
     }
@@ -161,6 +165,19 @@ async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, 
         site: state.site.clone(),
         path,
     })
+}
+
+/// The session store only moves a session's expiry when the session is
+/// saved, so an active member is re-saved now and then (not on every
+/// request, which would make every page view a write): the idle timeout
+/// then counts from the last activity, give or take this interval.
+async fn keep_alive(state: &AppState, session: &Session, now: i64) -> Result<(), tower_sessions::session::Error> {
+    let interval = (state.config.session_idle_minutes.saturating_mul(60) / 4).clamp(1, 600);
+    let seen = session.get::<i64>(auth::SEEN_AT).await?.unwrap_or(0);
+    if now - seen >= interval {
+        session.insert(auth::SEEN_AT, now).await?;
+    }
+    Ok(())
 }
 
 /// Reads the (size-limited) form body, compares its `csrf_token` with the
