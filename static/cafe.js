@@ -41,7 +41,7 @@
   /* (b) Characters left, shown only near the limit. */
   function countCharacters(field) {
     var max = parseInt(field.getAttribute('maxlength'), 10);
-    if (!(max >= 100)) return;
+    if (!(max >= 100) || field.type === 'password') return;
     var note = document.createElement('p');
     note.className = 'help char-count';
     note.hidden = true;
