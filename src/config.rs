@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 /// `cafe [serve] [flags]` or `cafe <subcommand>`.
+///
+/// No `args_conflicts_with_subcommands`: clap counts the global `--db` as a
+/// conflicting argument too, which refused `cafe --db FILE export DIR`.
 #[derive(Debug, Parser)]
 #[command(name = "cafe", version, about = "Cafe: a wiki of methods, stories and rosters for communities of practice")]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// The SQLite database: a file path or a `sqlite:` URL. Used by every subcommand.
     #[arg(long, env = "CAFE_DB", default_value = "cafe.db", global = true)]
