@@ -129,8 +129,58 @@ pub async fn middleware(
         };
     }
     request.extensions_mut().insert(ctx.clone());
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    ascii_location(&mut response);
     render_error(&ctx, response)
+}
+
+/// Slugs and usernames may hold letters of any script, but a `Location`
+/// header is a URI: its non-ASCII bytes are percent-encoded (RFC 3987 3.1).
+fn ascii_location(response: &mut Response) {
+    let Some(location) = response.headers().get(header::LOCATION) else {
+        return;
+    };
+    if location.as_bytes().is_ascii() {
+        return;
+    }
+    let mut encoded = String::with_capacity(location.len() * 3);
+    for &byte in location.as_bytes() {
+        if byte.is_ascii() {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(&encoded) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+}
+
+/// True when every name and value of a form body percent-decodes to UTF-8:
+/// form extraction would silently turn bad bytes into U+FFFD and save them.
+fn form_is_utf8(bytes: &[u8]) -> bool {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    bytes.split(|&b| b == b'&' || b == b'=').all(|part| {
+        let mut decoded = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            let escape = (
+                part.get(i + 1).copied().and_then(hex),
+                part.get(i + 2).copied().and_then(hex),
+            );
+            match (part[i], escape) {
+                (b'%', (Some(high), Some(low))) => {
+                    decoded.extend(u8::try_from(high * 16 + low).ok());
+                    i += 3;
+                }
+                (byte, _) => {
+                    decoded.push(byte);
+                    i += 1;
+                }
+            }
+        }
+        std::str::from_utf8(&decoded).is_ok()
+    })
 }
 
 async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, AppError> {
@@ -195,6 +245,13 @@ async fn check_csrf(ctx: &Ctx, request: Request) -> Result<Request, Response> {
         let mut page = ErrorPage::for_status(StatusCode::FORBIDDEN);
         page.message = "This form has expired or did not come from this site. Go back, reload the page and try again.".to_owned();
         let mut response = StatusCode::FORBIDDEN.into_response();
+        response.extensions_mut().insert(page);
+        return Err(response);
+    }
+    if !form_is_utf8(&bytes) {
+        let mut page = ErrorPage::for_status(StatusCode::BAD_REQUEST);
+        page.message = "The form held bytes that are not valid text (UTF-8). Check what was pasted and try again.".to_owned();
+        let mut response = StatusCode::BAD_REQUEST.into_response();
         response.extensions_mut().insert(page);
         return Err(response);
     }
