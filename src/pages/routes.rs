@@ -102,6 +102,24 @@ pub fn tags_from_query(query: Option<&str>) -> Vec<Tag> {
     tags
 }
 
+/// True when the query asks for a tag no page can carry (one that is not a
+/// valid tag, or more tags than a page may have): such a filter matches no
+/// page, rather than being dropped and widening the list.
+fn asks_for_impossible_tags(query: Option<&str>) -> bool {
+    let mut distinct: Vec<Tag> = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key != "tag" || value.trim().is_empty() {
+            continue;
+        }
+        match Tag::parse(&value) {
+            Ok(tag) if !distinct.contains(&tag) => distinct.push(tag),
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+    }
+    distinct.len() > crate::tags::MAX_TAGS
+}
+
 /// `/methods?tag=…&tag=…` for a set of tags.
 pub fn filter_url(tags: &[&Tag]) -> String {
     if tags.is_empty() {
@@ -116,7 +134,11 @@ pub fn filter_url(tags: &[&Tag]) -> String {
 
 async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(query): RawQuery) -> AppResult<ListPage> {
     let chosen = tags_from_query(query.as_deref());
-    let pages = db::list(&state.pool, &chosen).await?;
+    let pages = if asks_for_impossible_tags(query.as_deref()) {
+        Vec::new()
+    } else {
+        db::list(&state.pool, &chosen).await?
+    };
     let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for page in &pages {
         for tag in page.tag_list().iter() {

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::{Redirect, Response, IntoResponse};
-use axum::routing::post;
+use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 
@@ -15,8 +15,15 @@ use crate::pages::routes::{load_page, show_page_with_errors, ShowErrors};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/methods/{slug}/roster", post(join))
-        .route("/methods/{slug}/roster/remove", post(leave))
+        .route("/methods/{slug}/roster", get(to_roster).post(join))
+        .route("/methods/{slug}/roster/remove", get(to_roster).post(leave))
+}
+
+/// Where the roster forms live. Their addresses are only posted to, but a
+/// visitor whose post was sent to sign in comes back here with a GET.
+async fn to_roster(State(state): State<AppState>, Path(slug): Path<String>) -> AppResult<Redirect> {
+    let page = load_page(&state, &slug).await?;
+    Ok(Redirect::to(&format!("/methods/{}#roster", page.slug)))
 }
 
 /// The roster form's fields (also re-shown on the method page).

@@ -35,14 +35,15 @@ pub async fn indicator(pool: &SqlitePool, code: &str) -> sqlx::Result<Option<Ind
     .await
 }
 
-/// Inserts an indicator or updates the one with the same code. The tag is
-/// the lower-cased code, so pages tagged with it keep pointing at it
-/// whatever the name becomes.
+/// Inserts an indicator or updates the one with the same code, whatever its
+/// case (`lkm-1` updates `LKM-1`, which keeps its spelling). The tag is the
+/// lower-cased code, so pages tagged with it keep pointing at it whatever
+/// the name becomes.
 pub async fn upsert_indicator(conn: &mut SqliteConnection, row: &IndicatorRow) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO indicators (code, tag, name, description, grp, sort, retired)
          VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (code) DO UPDATE SET name = excluded.name, description = excluded.description,
+         ON CONFLICT (tag) DO UPDATE SET name = excluded.name, description = excluded.description,
              grp = excluded.grp, sort = excluded.sort, retired = excluded.retired",
     )
     .bind(&row.code)
