@@ -76,6 +76,8 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::stories::routes::router())
         .merge(crate::roster::routes::router())
         .merge(crate::tags::routes::router())
+        .merge(crate::search::routes::router())
+        .merge(crate::recent::routes::router())
         .merge(statics)
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { AppError::NotFound })

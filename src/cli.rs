@@ -16,13 +16,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => serve(&cli.db, cli.serve).await,
         Some(Command::Serve(args)) => serve(&cli.db, args).await,
-        Some(Command::User(UserCommand::Add { username, display_name, admin })) => {
-            user_add(&cli.db, &username, display_name.as_deref(), admin).await
-        }
+        Some(Command::User(UserCommand::Add {
+            username,
+            display_name,
+            admin,
+        })) => user_add(&cli.db, &username, display_name.as_deref(), admin).await,
         Some(Command::Import { dir }) => import(&cli.db, &dir).await,
         Some(Command::Export { dir }) => export(&cli.db, &dir).await,
         Some(Command::Backup { file }) => backup(&cli.db, &file).await,
-        Some(Command::Indicators(IndicatorsCommand::Import { file })) => indicators_import(&cli.db, &file).await,
+        Some(Command::Indicators(IndicatorsCommand::Import { file })) => {
+            indicators_import(&cli.db, &file).await
+        }
     }
 }
 
@@ -91,18 +95,31 @@ fn read_password() -> anyhow::Result<String> {
     Ok(first)
 }
 
-async fn user_add(db: &str, username: &str, display_name: Option<&str>, admin: bool) -> anyhow::Result<()> {
+async fn user_add(
+    db: &str,
+    username: &str,
+    display_name: Option<&str>,
+    admin: bool,
+) -> anyhow::Result<()> {
     let username = Username::parse(username).map_err(anyhow::Error::msg)?;
-    let display_name = parse_display_name(display_name.unwrap_or(username.as_str())).map_err(anyhow::Error::msg)?;
+    let display_name = parse_display_name(display_name.unwrap_or(username.as_str()))
+        .map_err(anyhow::Error::msg)?;
     let password = read_password()?;
     check_new_password(&password).map_err(anyhow::Error::msg)?;
     let pool = crate::db::connect(db).await?;
     if crate::accounts::db::is_taken(&pool, &username).await? {
-        bail!("the username {} (or a look-alike) is taken", username.as_str());
+        bail!(
+            "the username {} (or a look-alike) is taken",
+            username.as_str()
+        );
     }
     let hash = crate::auth::hash_password(password).await?;
     crate::accounts::db::create(&pool, &username, &display_name, &hash, admin).await?;
-    println!("created {}{}", username.as_str(), if admin { " (administrator)" } else { "" });
+    println!(
+        "created {}{}",
+        username.as_str(),
+        if admin { " (administrator)" } else { "" }
+    );
     Ok(())
 }
 
@@ -118,8 +135,13 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 }
 
 /// Loads every `*.md` file of `dir`: new pages are created, existing ones
-/// (same slug from the title) get a new revision. All files or none: a bad
+/// get a new revision (none when nothing changed). All files or none: a bad
 /// file is reported by name and nothing is written.
+///
+/// A page's slug comes from its title, except that a file named like a
+/// numbered variant of it (`peer-assist-2.md`, which export writes for a
+/// second page titled "Peer Assist") keeps that slug: so an export imported
+/// into an empty database gives back the same pages under the same URLs.
 pub async fn import(db: &str, dir: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -132,49 +154,190 @@ pub async fn import(db: &str, dir: &Path) -> anyhow::Result<()> {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
     for path in &files {
-        let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| parse_page_file(&t)) {
-            Ok(doc) => docs.push((name, doc)),
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let stem = path
+            .file_stem()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| parse_page_file(&t))
+        {
+            Ok((title, text)) => match ImportTarget::new(&stem, &title) {
+                Some(target) => docs.push(ImportDoc {
+                    name,
+                    target,
+                    title,
+                    text,
+                }),
+                None => errors.push(format!("{name}: the title has no letter or digit")),
+            },
             Err(e) => errors.push(format!("{name}: {e}")),
         }
     }
     if !errors.is_empty() {
-        bail!("nothing was imported; fix these files first:\n  {}", errors.join("\n  "));
+        bail!(
+            "nothing was imported; fix these files first:\n  {}",
+            errors.join("\n  ")
+        );
     }
+    let total = docs.len();
     let pool = crate::db::connect(db).await?;
-    let bar = progress(docs.len() as u64, "importing");
-    let (mut created, mut updated) = (0, 0);
+    let bar = progress(total as u64, "importing");
+    let mut report = ImportReport::default();
     let mut tx = crate::db::begin_write(&pool).await?;
-    for (name, (title, text)) in &docs {
-        let slug = Slug::from_title(title).context("title without slug")?;
-        let text = PageText { summary: format!("Imported from {name}"), ..text.clone() };
-        match crate::pages::db::current_revision_in(&mut tx, &slug).await? {
-            Some((id, revision)) => {
-                crate::pages::db::save_in(&mut tx, id, revision, &text, None).await?;
-                updated += 1;
-            }
-            None => {
-                crate::pages::db::create_in(&mut tx, title, &text, None).await?;
-                created += 1;
+    // A new page takes the first free slug of `base`, `base-2`, `base-3`…:
+    // so pages under their title's own slug go first, and each numbered
+    // one once the slugs below its number exist, as in the exporting wiki.
+    let (mut ready, mut waiting): (Vec<ImportDoc>, Vec<ImportDoc>) =
+        docs.into_iter().partition(|d| d.target.number == 1);
+    loop {
+        for doc in ready.drain(..) {
+            import_one(&mut tx, &doc, &mut report).await?;
+            bar.inc(1);
+        }
+        if waiting.is_empty() {
+            break;
+        }
+        let mut still = Vec::new();
+        for doc in waiting {
+            if doc.target.lower_slugs_exist(&mut tx).await? {
+                ready.push(doc);
+            } else {
+                still.push(doc);
             }
         }
-        bar.inc(1);
+        waiting = still;
+        if ready.is_empty() {
+            // Nothing can be placed exactly: import the rest as they come.
+            ready = std::mem::take(&mut waiting);
+        }
     }
     tx.commit().await?;
     bar.finish_and_clear();
+    for line in &report.moved {
+        println!("note: {line}");
+    }
     println!(
-        "imported {} files: {created} new pages, {updated} updated, in {:.1} s",
-        docs.len(),
+        "imported {total} files: {} new pages, {} updated, {} unchanged, in {:.1} s",
+        report.created,
+        report.updated,
+        report.unchanged,
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+struct ImportDoc {
+    name: String,
+    target: ImportTarget,
+    title: String,
+    text: PageText,
+}
+
+#[derive(Default)]
+struct ImportReport {
+    created: usize,
+    updated: usize,
+    unchanged: usize,
+    /// New pages that could not get the slug their file name asked for.
+    moved: Vec<String>,
+}
+
+/// Creates the page or saves a new revision of it.
+async fn import_one(
+    tx: &mut sqlx::SqliteConnection,
+    doc: &ImportDoc,
+    report: &mut ImportReport,
+) -> anyhow::Result<()> {
+    use crate::pages::db::{SaveOutcome, create_in, current_revision_in, save_in};
+    let text = PageText {
+        summary: format!("Imported from {}", doc.name),
+        ..doc.text.clone()
+    };
+    match current_revision_in(&mut *tx, &doc.target.slug).await? {
+        Some((id, revision)) => match save_in(&mut *tx, id, revision, &text, None).await? {
+            SaveOutcome::Unchanged => report.unchanged += 1,
+            _ => report.updated += 1,
+        },
+        None => {
+            let given = create_in(&mut *tx, &doc.title, &text, None).await?;
+            if given != doc.target.slug {
+                report.moved.push(format!(
+                    "{} became /methods/{given} ({} was taken)",
+                    doc.name, doc.target.slug
+                ));
+            }
+            report.created += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Highest `-N` a file name may carry to keep its numbered slug.
+const MAX_SLUG_NUMBER: u32 = 1000;
+
+/// The slug a page file imports to.
+#[derive(Debug, PartialEq, Eq)]
+struct ImportTarget {
+    /// The title's own slug.
+    base: Slug,
+    /// `base`, or `base-N` when the file is named so.
+    slug: Slug,
+    /// N, or 1 for `base` itself.
+    number: u32,
+}
+
+impl ImportTarget {
+    fn new(stem: &str, title: &str) -> Option<ImportTarget> {
+        let base = Slug::from_title(title)?;
+        let number = stem
+            .strip_prefix(base.as_str())
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|&n| (2..=MAX_SLUG_NUMBER).contains(&n) && base.with_suffix(n).as_str() == stem)
+            .unwrap_or(1);
+        let slug = if number == 1 {
+            base.clone()
+        } else {
+            base.with_suffix(number)
+        };
+        Some(ImportTarget { base, slug, number })
+    }
+
+    /// Whether `base`, `base-2` … `base-(N-1)` all exist, so that creating
+    /// the page gives it `base-N`.
+    async fn lower_slugs_exist(&self, tx: &mut sqlx::SqliteConnection) -> sqlx::Result<bool> {
+        for n in 1..self.number {
+            let slug = if n == 1 {
+                self.base.clone()
+            } else {
+                self.base.with_suffix(n)
+            };
+            if crate::pages::db::current_revision_in(&mut *tx, &slug)
+                .await?
+                .is_none()
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 }
 
 fn parse_page_file(text: &str) -> Result<(String, PageText), String> {
     let doc = crate::transfer::parse(text)?;
     let title = parse_title(&doc.title)?;
     let tags = TagList::parse(&doc.tags.join(","))?;
-    Ok((title, PageText { body: normalise_body(&doc.body), tags, summary: String::new() }))
+    Ok((
+        title,
+        PageText {
+            body: normalise_body(&doc.body),
+            tags,
+            summary: String::new(),
+        },
+    ))
 }
 
 /// Writes every page as `SLUG.md` into `dir` (created if needed).
@@ -189,7 +352,12 @@ pub async fn export(db: &str, dir: &Path) -> anyhow::Result<()> {
         let tags: Vec<&str> = tags.iter().map(|t| t.as_str()).collect();
         let extra = [
             ("revision", page.revision.to_string()),
-            ("last_editor", page.editor_username.clone().unwrap_or_else(|| "cafe".to_owned())),
+            (
+                "last_editor",
+                page.editor_username
+                    .clone()
+                    .unwrap_or_else(|| "cafe".to_owned()),
+            ),
             ("updated", page.updated_at.clone()),
         ];
         let text = crate::transfer::render(&page.title, &tags, &extra, &page.body);
@@ -198,35 +366,74 @@ pub async fn export(db: &str, dir: &Path) -> anyhow::Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!("exported {} pages to {} in {:.1} s", pages.len(), dir.display(), started.elapsed().as_secs_f64());
+    println!(
+        "exported {} pages to {} in {:.1} s",
+        pages.len(),
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
-/// A consistent copy of the live database (`VACUUM INTO`, which reads one
-/// snapshot while writers go on), then checked with `integrity_check`.
+/// A consistent copy of the live database while the server runs: `VACUUM
+/// INTO` reads one snapshot (every save committed before it started) while
+/// writers go on. The copy is flushed to disk, then checked with
+/// `integrity_check`. The live database is opened as it is: not created,
+/// not migrated.
 pub async fn backup(db: &str, file: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
     if file.exists() {
         bail!("{} exists already; choose a new file name", file.display());
     }
-    let pool = crate::db::connect(db).await?;
-    let target = file.to_str().context("the backup path is not valid UTF-8")?;
-    sqlx::query("VACUUM INTO ?").bind(target).execute(&pool).await.context("backup failed")?;
-    pool.close().await;
-    let copy = sqlx::SqlitePool::connect_with(crate::db::options(target)?.read_only(true)).await?;
-    let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&copy).await?;
+    let target = file
+        .to_str()
+        .context("the backup path is not valid UTF-8")?;
+    let live = sqlx::SqlitePool::connect_with(crate::db::options(db)?.create_if_missing(false))
+        .await
+        .with_context(|| format!("cannot open the database {db}"))?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(target)
+        .execute(&live)
+        .await
+        .context("backup failed")?;
+    live.close().await;
+    // SQLite does not sync the file VACUUM INTO writes.
+    std::fs::File::open(file)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot flush {} to disk", file.display()))?;
+    let copy = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(file)
+            .read_only(true),
+    )
+    .await?;
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&copy)
+        .await?;
     copy.close().await;
     if check != "ok" {
-        bail!("the backup at {} failed its integrity check: {check}", file.display());
+        bail!(
+            "the backup at {} failed its integrity check: {check}",
+            file.display()
+        );
     }
     let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    println!("backup written to {} ({size} bytes), integrity_check: ok", file.display());
+    println!(
+        "backup written to {} ({size} bytes) in {:.1} s, integrity_check: ok",
+        file.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
 async fn indicators_import(db: &str, file: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let rows = crate::tags::indicators::parse_csv(&text).map_err(|errors| {
-        anyhow::anyhow!("nothing was imported; fix these rows first:\n  {}", errors.join("\n  "))
+        anyhow::anyhow!(
+            "nothing was imported; fix these rows first:\n  {}",
+            errors.join("\n  ")
+        )
     })?;
     let pool = crate::db::connect(db).await?;
     let mut tx = crate::db::begin_write(&pool).await?;
@@ -237,4 +444,51 @@ async fn indicators_import(db: &str, file: &Path) -> anyhow::Result<()> {
     let _ = std::io::stdout().flush();
     println!("imported {} indicators", rows.len());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(stem: &str, title: &str) -> (String, u32) {
+        let t = ImportTarget::new(stem, title).expect("a slug");
+        (t.slug.as_str().to_owned(), t.number)
+    }
+
+    #[test]
+    fn a_file_keeps_the_numbered_slug_export_gave_it() {
+        assert_eq!(
+            target("peer-assist-2", "Peer Assist"),
+            ("peer-assist-2".to_owned(), 2)
+        );
+        assert_eq!(
+            target("peer-assist-2-2", "Peer Assist 2"),
+            ("peer-assist-2-2".to_owned(), 2)
+        );
+    }
+
+    #[test]
+    fn otherwise_the_slug_comes_from_the_title() {
+        assert_eq!(
+            target("peer-assist", "Peer Assist"),
+            ("peer-assist".to_owned(), 1)
+        );
+        assert_eq!(
+            target("peer-assist-2", "Peer Assist 2"),
+            ("peer-assist-2".to_owned(), 1)
+        );
+        assert_eq!(
+            target("my notes", "Peer Assist"),
+            ("peer-assist".to_owned(), 1)
+        );
+        assert_eq!(
+            target("peer-assist-02", "Peer Assist"),
+            ("peer-assist".to_owned(), 1)
+        );
+        assert_eq!(
+            target("peer-assist-99999", "Peer Assist"),
+            ("peer-assist".to_owned(), 1)
+        );
+        assert!(ImportTarget::new("x", "???").is_none());
+    }
 }

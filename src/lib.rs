@@ -14,6 +14,7 @@ pub mod error;
 pub mod markdown;
 pub mod pages;
 pub mod recent;
+pub mod search;
 pub mod seed;
 pub mod roster;
 pub mod static_files;

@@ -63,12 +63,15 @@ struct HomePage {
     ctx: Ctx,
     pages: Vec<PageSummary>,
     recent: Vec<PageSummary>,
+    /// The latest edits, stories, replies and roster joins.
+    activity: Vec<crate::recent::Activity>,
 }
 
 async fn home(State(state): State<AppState>, ctx: Ctx) -> AppResult<HomePage> {
     let pages = db::list(&state.pool, &[]).await?;
     let recent = db::recently_updated(&state.pool, 8).await?;
-    Ok(HomePage { ctx, pages, recent })
+    let activity = crate::recent::activity(&state.pool, None, 8, 0).await?;
+    Ok(HomePage { ctx, pages, recent, activity })
 }
 
 /// One tag offered to narrow (or widen) the list, with how many listed pages carry it.

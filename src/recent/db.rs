@@ -1,8 +1,9 @@
-//! All SQL about events (recent changes).
+//! All SQL about events (recent changes) and what the feeds list.
 
-use sqlx::SqliteConnection;
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
 use super::Kind;
+use crate::tags::Tag;
 
 /// One thing that happened, as recorded inside the transaction that did it.
 pub struct NewEvent<'a> {
@@ -31,4 +32,87 @@ pub async fn record(conn: &mut SqliteConnection, event: NewEvent<'_>) -> sqlx::R
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// An event with the names needed to show it.
+#[derive(Debug, FromRow)]
+pub struct Entry {
+    pub id: i64,
+    pub kind: String,
+    pub page_id: Option<i64>,
+    pub revision: Option<i64>,
+    pub summary: String,
+    pub created_at: String,
+    pub slug: Option<String>,
+    pub page_title: Option<String>,
+    pub story_id: Option<i64>,
+    pub story_title: Option<String>,
+    pub actor_username: Option<String>,
+    pub actor_name: Option<String>,
+}
+
+const ENTRY_COLUMNS: &str = "SELECT e.id, e.kind, e.page_id, e.revision, e.summary, e.created_at,
+        p.slug, p.title AS page_title, e.story_id, st.title AS story_title,
+        u.username AS actor_username, u.display_name AS actor_name
+    FROM events e
+    LEFT JOIN pages p ON p.id = e.page_id
+    LEFT JOIN stories st ON st.id = e.story_id
+    LEFT JOIN users u ON u.id = e.actor_id
+    WHERE (st.id IS NULL OR st.hidden = 0)";
+
+/// Events newest first, all kinds or one; what is about a hidden story is
+/// left out, as the story itself is.
+pub async fn latest(
+    pool: &SqlitePool,
+    kind: Option<Kind>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Entry>> {
+    let sql = match kind {
+        Some(_) => format!("{ENTRY_COLUMNS} AND e.kind = ?3 ORDER BY e.id DESC LIMIT ?1 OFFSET ?2"),
+        None => format!("{ENTRY_COLUMNS} ORDER BY e.id DESC LIMIT ?1 OFFSET ?2"),
+    };
+    let mut query = sqlx::query_as::<_, Entry>(&sql).bind(limit).bind(offset);
+    if let Some(kind) = kind {
+        query = query.bind(kind.as_str());
+    }
+    query.fetch_all(pool).await
+}
+
+/// A page's current state, for the feed of pages with some tags.
+#[derive(Debug, FromRow)]
+pub struct PageChange {
+    pub page_id: i64,
+    pub slug: String,
+    pub title: String,
+    pub revision: i64,
+    pub summary: String,
+    pub updated_at: String,
+    pub editor_name: Option<String>,
+}
+
+/// Pages carrying every one of `tags` (all pages when empty), most
+/// recently changed first, with the summary of their last revision.
+pub async fn changed_pages(
+    pool: &SqlitePool,
+    tags: &[Tag],
+    limit: i64,
+) -> sqlx::Result<Vec<PageChange>> {
+    let tags = serde_json::to_string(&tags.iter().map(Tag::as_str).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".to_owned());
+    sqlx::query_as::<_, PageChange>(
+        "SELECT p.id AS page_id, p.slug, p.title, p.revision, r.summary, p.updated_at,
+                u.display_name AS editor_name
+         FROM pages p
+         JOIN revisions r ON r.page_id = p.id AND r.number = p.revision
+         LEFT JOIN users u ON u.id = p.updated_by
+         WHERE json_array_length(?1) = 0 OR p.id IN (
+             SELECT page_id FROM page_tags WHERE tag IN (SELECT value FROM json_each(?1))
+             GROUP BY page_id HAVING count(*) = json_array_length(?1))
+         ORDER BY p.updated_at DESC, p.id DESC LIMIT ?2",
+    )
+    .bind(tags)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }

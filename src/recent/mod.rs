@@ -1,7 +1,13 @@
 //! Recent changes: every edit, new page, story, reply, roster join and admin
-//! action is recorded as an event, listed at `/recent` and in Atom feeds.
+//! action is recorded as an event, listed at `/recent` and on the home page,
+//! and followed in Atom feeds (`feed`): `/recent.atom`, a page's
+//! `/methods/{slug}/history.atom`, and `/methods.atom?tag=…`.
 
 pub mod db;
+pub mod feed;
+pub mod routes;
+
+use sqlx::SqlitePool;
 
 /// What kind of thing happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +21,14 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [Kind::Page, Kind::Edit, Kind::Story, Kind::Reply, Kind::Roster, Kind::Admin];
+    pub const ALL: [Kind; 6] = [
+        Kind::Page,
+        Kind::Edit,
+        Kind::Story,
+        Kind::Reply,
+        Kind::Roster,
+        Kind::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,4 +44,119 @@ impl Kind {
     pub fn parse(raw: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == raw)
     }
+
+    /// The filter's name on `/recent`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Page => "New pages",
+            Kind::Edit => "Edits",
+            Kind::Story => "Stories",
+            Kind::Reply => "Replies",
+            Kind::Roster => "Roster",
+            Kind::Admin => "Administration",
+        }
+    }
+}
+
+/// One thing that happened, ready to show or to put in a feed.
+pub struct Activity {
+    /// A stable, unique id for feeds: a page revision has the same id in
+    /// every feed it appears in.
+    pub id: String,
+    pub kind: String,
+    /// What happened, in a few words (plain text).
+    pub headline: String,
+    /// Where to see it: the diff, the story, or the page.
+    pub url: Option<String>,
+    pub who: Option<Person>,
+    pub when: String,
+    pub summary: String,
+}
+
+/// Someone who did something.
+pub struct Person {
+    pub username: String,
+    pub name: String,
+}
+
+/// Prefix of every id Cafe gives a feed or an entry (RFC 4151 tag URIs).
+pub const TAG_PREFIX: &str = "tag:cafe,2026:";
+
+/// The feed id of a page revision.
+pub fn revision_id(page_id: i64, number: i64) -> String {
+    format!("{TAG_PREFIX}page/{page_id}/revision/{number}")
+}
+
+impl From<db::Entry> for Activity {
+    fn from(e: db::Entry) -> Activity {
+        let page = e.page_title.clone().unwrap_or_default();
+        let story = e.story_title.clone().unwrap_or_default();
+        let page_url = e.slug.as_ref().map(|slug| format!("/methods/{slug}"));
+        let story_url = match (&page_url, e.story_id) {
+            (Some(page_url), Some(id)) => Some(format!("{page_url}/stories/{id}")),
+            _ => None,
+        };
+        let (headline, url) = match Kind::parse(&e.kind) {
+            Some(Kind::Page) => (format!("New page: {page}"), page_url),
+            Some(Kind::Edit) => (
+                match e.revision {
+                    Some(n) => format!("{page}: revision {n}"),
+                    None => format!("{page}: edited"),
+                },
+                match (&e.slug, e.revision) {
+                    (Some(slug), Some(n)) if n > 1 => {
+                        Some(format!("/methods/{slug}/diff?from={}&to={n}", n - 1))
+                    }
+                    _ => page_url,
+                },
+            ),
+            Some(Kind::Story) => (
+                match e.revision {
+                    Some(n) if n > 1 => format!("Story “{story}” on {page}: revision {n}"),
+                    _ => format!("Story “{story}” on {page}"),
+                },
+                story_url.or(page_url),
+            ),
+            Some(Kind::Reply) => (
+                format!("Reply to “{story}” on {page}"),
+                story_url.or(page_url),
+            ),
+            Some(Kind::Roster) => (format!("Who is using {page}"), page_url),
+            Some(Kind::Admin) if e.page_title.is_some() => {
+                (format!("Administration: {page}"), page_url)
+            }
+            _ => ("Administration".to_owned(), None),
+        };
+        let id = match (Kind::parse(&e.kind), e.page_id, e.revision) {
+            (Some(Kind::Page | Kind::Edit), Some(page_id), Some(n)) => revision_id(page_id, n),
+            _ => format!("{TAG_PREFIX}event/{}", e.id),
+        };
+        let who = e.actor_username.map(|username| Person {
+            name: e.actor_name.unwrap_or_else(|| username.clone()),
+            username,
+        });
+        Activity {
+            id,
+            kind: e.kind,
+            headline,
+            url,
+            who,
+            when: e.created_at,
+            summary: e.summary,
+        }
+    }
+}
+
+/// Events newest first (all kinds, or one), ready to show.
+pub async fn activity(
+    pool: &SqlitePool,
+    kind: Option<Kind>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Activity>> {
+    Ok(db::latest(pool, kind, limit, offset)
+        .await?
+        .into_iter()
+        .map(Activity::from)
+        .collect())
 }

@@ -1,0 +1,116 @@
+//! All SQL about search. The index (`search_index`, FTS5) is written by
+//! triggers; this module only reads it.
+//!
+//! A row of the index is a page when its rowid is positive (the page's id)
+//! and a story when negative (minus the story's id): see
+//! `migrations/0002_search.sql`.
+
+use sqlx::{FromRow, SqlitePool};
+
+use crate::tags::Tag;
+
+/// One result, as the index and the tables give it. `title` and `snippet`
+/// carry \u{2}/\u{3} around matched words: see [`super::marked_html`].
+#[derive(Debug, FromRow)]
+pub struct HitRow {
+    pub title: String,
+    pub snippet: String,
+    pub slug: String,
+    pub page_title: String,
+    pub tags: String,
+    pub story_id: Option<i64>,
+    pub outcome: Option<String>,
+    pub location: Option<String>,
+}
+
+/// What to look for: the safe FTS5 expressions built by [`super::Query`]
+/// and the filters. Never user text as typed.
+pub struct Search<'a> {
+    /// Rows must match this (words, phrases, prefixes, `NOT`s).
+    pub matching: Option<&'a str>,
+    /// Rows must not match this (used when there is no `matching`).
+    pub excluding: Option<&'a str>,
+    pub tags: &'a [Tag],
+    pub outcomes: &'a [&'static str],
+}
+
+impl Search<'_> {
+    /// The `WHERE` clause's first part, and the expression bound to `?1`.
+    fn condition(&self) -> (&'static str, Option<&str>) {
+        match (self.matching, self.excluding) {
+            (Some(matching), _) => (MATCHING, Some(matching)),
+            (None, Some(excluding)) => (EXCLUDING, Some(excluding)),
+            (None, None) => (EVERYTHING, None),
+        }
+    }
+}
+
+/// Columns of a ranked hit: the title with matched words marked, and the
+/// best passage of the body.
+const RANKED: &str = "SELECT highlight(search_index, 0, char(2), char(3)) AS title,
+        snippet(search_index, 1, char(2), char(3), '…', 30) AS snippet,";
+/// Columns of a hit when the query only filters (nothing to mark).
+const UNRANKED: &str =
+    "SELECT search_index.title AS title, substr(search_index.body, 1, 300) AS snippet,";
+const COLUMNS: &str = "
+        p.slug AS slug, p.title AS page_title, p.tags AS tags,
+        st.id AS story_id, st.outcome AS outcome, st.location AS location";
+const FROM: &str = "
+    FROM search_index
+    LEFT JOIN stories st ON st.id = -search_index.rowid
+    JOIN pages p ON p.id = coalesce(st.page_id, search_index.rowid)
+    WHERE ";
+const MATCHING: &str = "search_index MATCH ?1";
+const EXCLUDING: &str =
+    "search_index.rowid NOT IN (SELECT rowid FROM search_index WHERE search_index MATCH ?1)";
+const EVERYTHING: &str = "?1 IS NULL";
+const FILTERS: &str = "
+      AND (json_array_length(?2) = 0 OR p.id IN (
+            SELECT page_id FROM page_tags WHERE tag IN (SELECT value FROM json_each(?2))
+            GROUP BY page_id HAVING count(*) = json_array_length(?2)))
+      AND (json_array_length(?3) = 0 OR st.outcome IN (SELECT value FROM json_each(?3)))";
+/// Weights of `bm25` (title, body, tags, extra): a word in the title counts
+/// ten times a word in the body, so title matches come first.
+const BY_RANK: &str =
+    " ORDER BY bm25(search_index, 10.0, 1.0, 5.0, 2.0), search_index.rowid DESC LIMIT ?4 OFFSET ?5";
+const BY_DATE: &str = " ORDER BY coalesce(st.updated_at, p.updated_at) DESC, search_index.rowid DESC LIMIT ?4 OFFSET ?5";
+
+/// One page of results: best first when there are words to rank by, newest
+/// first when the query only filters.
+pub async fn search(
+    pool: &SqlitePool,
+    search: &Search<'_>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<HitRow>> {
+    let (condition, expression) = search.condition();
+    let sql = if search.matching.is_some() {
+        [RANKED, COLUMNS, FROM, condition, FILTERS, BY_RANK].concat()
+    } else {
+        [UNRANKED, COLUMNS, FROM, condition, FILTERS, BY_DATE].concat()
+    };
+    sqlx::query_as::<_, HitRow>(&sql)
+        .bind(expression)
+        .bind(json_list(search.tags.iter().map(Tag::as_str)))
+        .bind(json_list(search.outcomes.iter().copied()))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await
+}
+
+/// How many rows match in all, for "N results" and the pager.
+pub async fn count(pool: &SqlitePool, search: &Search<'_>) -> sqlx::Result<i64> {
+    let (condition, expression) = search.condition();
+    let sql = ["SELECT count(*)", FROM, condition, FILTERS].concat();
+    sqlx::query_scalar::<_, i64>(&sql)
+        .bind(expression)
+        .bind(json_list(search.tags.iter().map(Tag::as_str)))
+        .bind(json_list(search.outcomes.iter().copied()))
+        .fetch_one(pool)
+        .await
+}
+
+fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
+}

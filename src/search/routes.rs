@@ -1,0 +1,92 @@
+//! `/search?q=…&page=N`: full-text search over pages and stories.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::routing::get;
+
+use super::{Hit, MAX_PAGES, PER_PAGE, Query};
+use crate::app::AppState;
+use crate::context::Ctx;
+use crate::error::AppResult;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/search", get(search))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "search/results.html")]
+struct SearchPage {
+    ctx: Ctx,
+    /// What was typed, for the search box.
+    q: String,
+    /// Whether anything was typed at all (an empty box shows only the help).
+    asked: bool,
+    problem: Option<String>,
+    notes: Vec<String>,
+    hits: Vec<Hit>,
+    total: i64,
+    /// The number of the first result on this page.
+    first: i64,
+    number: i64,
+    last: i64,
+}
+
+impl SearchPage {
+    /// The link to another page of the same results.
+    fn page_url(&self, number: i64) -> String {
+        format!(
+            "/search?q={}&page={number}",
+            crate::text::url_encode(&self.q)
+        )
+    }
+}
+
+/// `q` and `page` read leniently: a repeated, missing or malformed value is
+/// never a 400, only a search for what could be read.
+fn params(raw: Option<&str>) -> (String, i64) {
+    let mut q = None;
+    let mut page = None;
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match &*key {
+            "q" if q.is_none() => q = Some(value.into_owned()),
+            "page" if page.is_none() => page = value.parse::<i64>().ok(),
+            _ => {}
+        }
+    }
+    (q.unwrap_or_default(), page.unwrap_or(1).clamp(1, MAX_PAGES))
+}
+
+async fn search(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    RawQuery(raw): RawQuery,
+) -> AppResult<SearchPage> {
+    let (q, number) = params(raw.as_deref());
+    let asked = !q.trim().is_empty();
+    let query = Query::parse(&q);
+    let (hits, total) = match (&query.problem, asked) {
+        (None, true) => {
+            let results = super::run(&state.pool, &query, number).await?;
+            (results.hits, results.total)
+        }
+        _ => (Vec::new(), 0),
+    };
+    let last = ((total + PER_PAGE - 1) / PER_PAGE).clamp(1, MAX_PAGES);
+    let problem = if asked { query.problem } else { None };
+    let q: String = q.chars().take(super::MAX_QUERY_CHARS).collect();
+    let first = (number - 1) * PER_PAGE + 1;
+    Ok(SearchPage {
+        ctx,
+        q,
+        asked,
+        problem,
+        notes: query.notes,
+        hits,
+        total,
+        first,
+        number,
+        last,
+    })
+}

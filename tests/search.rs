@@ -1,0 +1,580 @@
+//! Full-text search: each piece of the query syntax on a fixture corpus,
+//! title-over-body ranking, hostile input, and an index that follows every
+//! save at once.
+
+mod common;
+
+use axum::http::StatusCode;
+use cafe::pages::PageText;
+use cafe::stories::StoryText;
+use cafe::tags::TagList;
+use common::{Client, TestApp};
+use scraper::{Html, Selector};
+
+/// Made-up words, so the seeded pages never match.
+struct Corpus {
+    app: TestApp,
+    author: i64,
+}
+
+async fn page(app: &TestApp, title: &str, body: &str, tags: &str) -> i64 {
+    let text = PageText {
+        body: cafe::pages::normalise_body(body),
+        tags: TagList::parse(tags).expect("tags"),
+        summary: String::new(),
+    };
+    let slug = cafe::pages::db::create(&app.state.pool, title, &text, None)
+        .await
+        .expect("create page");
+    cafe::pages::db::find(&app.state.pool, &slug)
+        .await
+        .expect("find")
+        .expect("page")
+        .id
+}
+
+async fn story(
+    app: &TestApp,
+    page_id: i64,
+    author: i64,
+    title: &str,
+    body: &str,
+    outcome: &str,
+    location: &str,
+) -> i64 {
+    let text = StoryText::parse(title, body, outcome, location).expect("story text");
+    cafe::stories::db::create(&app.state.pool, page_id, author, &text)
+        .await
+        .expect("create story")
+}
+
+async fn corpus() -> Corpus {
+    let app = TestApp::new().await;
+    let name = cafe::accounts::Username::parse("teller").expect("name");
+    let author =
+        cafe::accounts::db::create(&app.state.pool, &name, "Story Teller", "not-a-hash", false)
+            .await
+            .expect("user");
+    let circles = page(
+        &app,
+        "Quillworth Circles",
+        "A gathering where people share notes.",
+        "learning, lkm-1, quill tag",
+    )
+    .await;
+    let harbour = page(
+        &app,
+        "Harbour Method",
+        "The quillworth idea appears here in the body only.",
+        "learning, peer learning",
+    )
+    .await;
+    page(
+        &app,
+        "Atelier zélotrope",
+        "Une évaluation faite avec les participants.",
+        "evaluation",
+    )
+    .await;
+    page(
+        &app,
+        "Tidewater Review",
+        "A review after the tidewater exercise. After action thinking in practice.",
+        "lkm-1",
+    )
+    .await;
+    page(
+        &app,
+        "Zephyrine Drill",
+        "Drill notes, army style, tidewater.",
+        "",
+    )
+    .await;
+    page(&app, "Brackenfold Walks", "Walking together.", "").await;
+    page(
+        &app,
+        "Moorland Notes",
+        "brackenfold brackenfold brackenfold, three times in the body.",
+        "",
+    )
+    .await;
+    story(
+        &app,
+        circles,
+        author,
+        "Our quillworth pilot failed",
+        "The zephyrine budget ran out.",
+        "failure",
+        "Nairobi office",
+    )
+    .await;
+    story(
+        &app,
+        harbour,
+        author,
+        "Harbour in Lima",
+        "It went well with quillworth fans.",
+        "success",
+        "Lima",
+    )
+    .await;
+    Corpus { app, author }
+}
+
+/// Result titles, in order, as a visitor sees them.
+async fn titles(client: &mut Client, query: &str) -> Vec<String> {
+    let page = client
+        .get(&format!("/search?q={}", cafe::text::url_encode(query)))
+        .await;
+    page.assert_status(StatusCode::OK);
+    let html = Html::parse_document(&page.body);
+    let selector = Selector::parse("ol.search-results a.result-title").expect("selector");
+    html.select(&selector)
+        .map(|a| a.text().collect::<String>())
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn several_words_must_all_match() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    assert_eq!(
+        titles(&mut client, "quillworth zephyrine").await,
+        ["Our quillworth pilot failed"]
+    );
+}
+
+#[tokio::test]
+async fn a_quoted_phrase_matches_only_the_words_in_that_order() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    assert_eq!(
+        titles(&mut client, "\"after action thinking\"").await,
+        ["Tidewater Review"]
+    );
+    assert!(
+        titles(&mut client, "\"thinking action after\"")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_minus_leaves_out_results_with_that_word() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    assert_eq!(
+        sorted(titles(&mut client, "tidewater").await),
+        ["Tidewater Review", "Zephyrine Drill"]
+    );
+    assert_eq!(
+        titles(&mut client, "tidewater -army").await,
+        ["Tidewater Review"]
+    );
+    assert_eq!(
+        titles(&mut client, "tidewater -\"army style\"").await,
+        ["Tidewater Review"]
+    );
+}
+
+#[tokio::test]
+async fn a_star_matches_words_by_their_start() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    assert_eq!(
+        sorted(titles(&mut client, "quillw*").await),
+        [
+            "Harbour Method",
+            "Harbour in Lima",
+            "Our quillworth pilot failed",
+            "Quillworth Circles"
+        ]
+    );
+    assert!(
+        titles(&mut client, "quillw").await.is_empty(),
+        "without the star only whole words match"
+    );
+}
+
+#[tokio::test]
+async fn accents_and_case_do_not_matter() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    assert_eq!(
+        titles(&mut client, "ZELOTROPE").await,
+        ["Atelier zélotrope"]
+    );
+    assert_eq!(
+        titles(&mut client, "zélotrope").await,
+        ["Atelier zélotrope"]
+    );
+    assert_eq!(
+        titles(&mut client, "zelotrope evaluation").await,
+        ["Atelier zélotrope"]
+    );
+}
+
+#[tokio::test]
+async fn a_tag_filter_keeps_pages_with_the_tag_and_their_stories() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    assert_eq!(
+        sorted(titles(&mut client, "quillworth tag:lkm-1").await),
+        ["Our quillworth pilot failed", "Quillworth Circles"]
+    );
+    assert_eq!(
+        sorted(titles(&mut client, "quillworth tag:\"Peer Learning\"").await),
+        ["Harbour Method", "Harbour in Lima"]
+    );
+    assert_eq!(
+        sorted(titles(&mut client, "tag:\"quill tag\"").await),
+        ["Our quillworth pilot failed", "Quillworth Circles"],
+        "a filter alone lists what it keeps"
+    );
+    assert!(
+        titles(&mut client, "quillworth tag:lkm-1 tag:\"peer learning\"")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn an_outcome_filter_keeps_only_stories_with_that_outcome() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    assert_eq!(
+        titles(&mut client, "quillworth outcome:failure").await,
+        ["Our quillworth pilot failed"]
+    );
+    assert_eq!(
+        titles(&mut client, "outcome:success").await,
+        ["Harbour in Lima"]
+    );
+    assert!(titles(&mut client, "outcome:mixed").await.is_empty());
+    let page = client.get("/search?q=outcome%3Agreat").await;
+    page.assert_status(StatusCode::OK)
+        .assert_contains("is not an outcome");
+}
+
+#[tokio::test]
+async fn title_matches_rank_above_body_matches() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    assert_eq!(
+        titles(&mut client, "brackenfold").await,
+        ["Brackenfold Walks", "Moorland Notes"]
+    );
+    let found = titles(&mut client, "quillworth").await;
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert_eq!(
+        sorted(found[..2].to_vec()),
+        ["Our quillworth pilot failed", "Quillworth Circles"],
+        "{found:?}"
+    );
+    assert_eq!(
+        sorted(found[2..].to_vec()),
+        ["Harbour Method", "Harbour in Lima"],
+        "{found:?}"
+    );
+}
+
+#[tokio::test]
+async fn results_show_marked_snippets_tags_and_story_outcomes() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    let page = client.get("/search?q=quillworth").await;
+    page.assert_status(StatusCode::OK)
+        .assert_contains("4 results")
+        .assert_contains("<mark>quillworth</mark> idea appears")
+        .assert_contains("<mark>Quillworth</mark> Circles")
+        .assert_contains(r#"href="/tags/lkm-1""#)
+        .assert_contains("outcome: failure")
+        .assert_contains("Nairobi office")
+        .assert_contains(r#"href="/methods/quillworth-circles""#);
+    let story = client.get("/search?q=zephyrine+budget").await;
+    assert!(
+        story.body.contains("/methods/quillworth-circles/stories/"),
+        "{}",
+        story.body
+    );
+}
+
+#[tokio::test]
+async fn hostile_text_in_results_is_escaped_and_only_the_marks_are_html() {
+    let c = corpus().await;
+    page(
+        &c.app,
+        "<script>alert(\"x\")</script> Quorlax",
+        "Body with <b onclick=\"evil()\">quorlax</b> & friends.",
+        "",
+    )
+    .await;
+    let mut client = c.app.client();
+    let page = client.get("/search?q=quorlax").await;
+    page.assert_status(StatusCode::OK);
+    assert!(!page.body.contains("<script>alert"), "{}", page.body);
+    assert!(!page.body.contains("<b onclick"), "{}", page.body);
+    page.assert_contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; <mark>Quorlax</mark>")
+        .assert_contains(
+            "&lt;b onclick=&quot;evil()&quot;&gt;<mark>quorlax</mark>&lt;/b&gt; &amp; friends",
+        );
+}
+
+#[tokio::test]
+async fn results_are_paginated() {
+    let c = corpus().await;
+    for i in 0..45 {
+        page(&c.app, &format!("Paginated fernwick {i}"), "Same body.", "").await;
+    }
+    let mut client = c.app.client();
+    let first = client.get("/search?q=fernwick").await;
+    first
+        .assert_status(StatusCode::OK)
+        .assert_contains("45 results")
+        .assert_contains("page 1 of 3");
+    assert_eq!(titles(&mut client, "fernwick").await.len(), 20);
+    let third = client.get("/search?q=fernwick&page=3").await;
+    third.assert_contains("page 3 of 3");
+    let html = Html::parse_document(&third.body);
+    let selector = Selector::parse("ol.search-results > li").expect("selector");
+    assert_eq!(html.select(&selector).count(), 5);
+    let pager = Selector::parse("nav.pager a").expect("selector");
+    let links: Vec<&str> = html
+        .select(&pager)
+        .filter_map(|a| a.value().attr("href"))
+        .collect();
+    assert_eq!(
+        links,
+        ["/search?q=fernwick&page=2"],
+        "only a link back from the last page"
+    );
+}
+
+#[tokio::test]
+async fn a_search_that_only_excludes_says_so_instead_of_listing_everything() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    let page = client.get("/search?q=-army").await;
+    page.assert_status(StatusCode::OK)
+        .assert_contains("not only what to leave out");
+    assert!(titles(&mut client, "-army").await.is_empty());
+}
+
+#[tokio::test]
+async fn nasty_queries_give_results_or_a_clear_message_never_an_error() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    let ten_kb_words = "quillworth ".repeat(1000);
+    let ten_kb_quotes = "\"".repeat(10_240);
+    let ten_kb_parens = "(".repeat(10_240);
+    let one_long_word = "a".repeat(10_240);
+    let nasty: Vec<&str> = vec![
+        "\"",
+        "\"\"",
+        "\"unbalanced quillworth",
+        "quillworth\"",
+        "AND",
+        "OR",
+        "NOT",
+        "quillworth AND",
+        "OR quillworth",
+        "NOT quillworth",
+        "NEAR(quillworth zephyrine)",
+        "quillworth NEAR zephyrine",
+        "NEAR/3",
+        "^quillworth",
+        "title:quillworth",
+        "search_index:x",
+        "{title body}: quillworth",
+        "rowid:1",
+        "(",
+        ")",
+        "((quillworth)",
+        "*",
+        "**",
+        "*quillworth",
+        "quill*worth*",
+        "-",
+        "--",
+        "- -",
+        "quillworth -",
+        "-\"\"",
+        "'",
+        "\\",
+        "\\\"",
+        "%",
+        "%00",
+        "'; DROP TABLE pages; --",
+        "x\" OR 1=1 --",
+        "<script>alert(1)</script>",
+        "学习 社区",
+        "\u{301}\u{301}",
+        "\u{200b}",
+        "\u{202e}quillworth",
+        "🙂*",
+        "a\"b\"c",
+        "\"a\" \"b",
+        "\"*\"",
+        "\"quill\"*\"worth\"",
+        "tag:",
+        "tag:\"\"",
+        "tag:,",
+        "outcome:",
+        "outcome:nope",
+        "-tag:lkm-1 quillworth",
+        "-outcome:failure quillworth",
+        "tag:a,b",
+        "+quillworth",
+        "a:b:c",
+        "quillworth:",
+        ":quillworth",
+        "\0",
+        "\t\n\r",
+        &ten_kb_words,
+        &ten_kb_quotes,
+        &ten_kb_parens,
+        &one_long_word,
+    ];
+    assert!(nasty.len() >= 30);
+    for query in nasty {
+        let url = format!("/search?q={}", cafe::text::url_encode(query));
+        let page = client.get(&url).await;
+        let shown: String = query.chars().take(40).collect();
+        assert_eq!(
+            page.status,
+            StatusCode::OK,
+            "query {shown:?} gave {}",
+            page.status
+        );
+        if !query.trim().is_empty() {
+            assert!(
+                page.body.contains("role=\"status\""),
+                "query {shown:?} gave neither results nor a message"
+            );
+        }
+    }
+    for raw in [
+        "q=%FF%FE",
+        "q=a&q=b",
+        "q=quillworth&page=-5",
+        "q=quillworth&page=99999999999999999999",
+        "page=abc",
+        "q",
+        "",
+    ] {
+        let page = client.get(&format!("/search?{raw}")).await;
+        assert_eq!(page.status, StatusCode::OK, "query string {raw:?}");
+    }
+}
+
+#[tokio::test]
+async fn search_reflects_an_edit_immediately() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let path = alice
+        .create_page("Gloaming Exchange", "Swapping notes at dusk.\n", "")
+        .await;
+    assert!(titles(&mut alice, "glimmerfen").await.is_empty());
+    let base = alice.base_revision(&path).await;
+    alice
+        .edit_page(
+            &path,
+            &base,
+            "Swapping glimmerfen notes at dusk.\n",
+            "",
+            "new word",
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(
+        titles(&mut alice, "glimmerfen").await,
+        ["Gloaming Exchange"]
+    );
+    let base = alice.base_revision(&path).await;
+    alice
+        .edit_page(
+            &path,
+            &base,
+            "Swapping notes at dusk.\n",
+            "dusk work",
+            "word gone",
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert!(
+        titles(&mut alice, "glimmerfen").await.is_empty(),
+        "the old text is no longer found"
+    );
+    assert_eq!(
+        titles(&mut alice, "tag:\"dusk work\"").await,
+        ["Gloaming Exchange"],
+        "new tags are found too"
+    );
+}
+
+#[tokio::test]
+async fn a_story_is_found_when_told_and_edited_and_not_once_hidden() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    let circles = cafe::pages::db::find(
+        &c.app.state.pool,
+        &cafe::pages::Slug::parse("quillworth-circles").expect("slug"),
+    )
+    .await
+    .expect("find")
+    .expect("page");
+    let id = story(
+        &c.app,
+        circles.id,
+        c.author,
+        "Vantorine week",
+        "We tried it.",
+        "mixed",
+        "Dakar",
+    )
+    .await;
+    assert_eq!(titles(&mut client, "vantorine").await, ["Vantorine week"]);
+    assert_eq!(
+        titles(&mut client, "dakar outcome:mixed").await,
+        ["Vantorine week"]
+    );
+    let found = cafe::stories::db::find(&c.app.state.pool, circles.id, id)
+        .await
+        .expect("find")
+        .expect("story");
+    let edited = StoryText::parse(
+        "Vantorine month",
+        "We tried it for longer.",
+        "success",
+        "Dakar",
+    )
+    .expect("text");
+    cafe::stories::db::update(&c.app.state.pool, &found, c.author, &edited, "longer")
+        .await
+        .expect("update");
+    assert_eq!(
+        titles(&mut client, "vantorine outcome:success").await,
+        ["Vantorine month"]
+    );
+    assert!(
+        titles(&mut client, "vantorine outcome:mixed")
+            .await
+            .is_empty()
+    );
+    let found = cafe::stories::db::find(&c.app.state.pool, circles.id, id)
+        .await
+        .expect("find")
+        .expect("story");
+    cafe::stories::db::set_story_hidden(&c.app.state.pool, &found, true, c.author)
+        .await
+        .expect("hide");
+    assert!(
+        titles(&mut client, "vantorine").await.is_empty(),
+        "a hidden story is never found"
+    );
+}

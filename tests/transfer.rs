@@ -1,0 +1,444 @@
+//! Operators' tools and links between pages: export → import round trip,
+//! all-or-nothing import, a backup taken under write load, and backlinks
+//! and missing links as pages are created.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use cafe::pages::PageText;
+use cafe::tags::TagList;
+use common::TestApp;
+use scraper::{Html, Selector};
+use sqlx::SqlitePool;
+
+fn text(body: &str, tags: &str) -> PageText {
+    PageText {
+        body: cafe::pages::normalise_body(body),
+        tags: TagList::parse(tags).expect("tags"),
+        summary: String::new(),
+    }
+}
+
+/// Every page as export sees it: slug, title, body, tags (as a set), and
+/// the rendered HTML (which shows whether wiki links resolved).
+async fn snapshot(
+    pool: &SqlitePool,
+) -> BTreeSet<(String, String, String, BTreeSet<String>, String)> {
+    let html: std::collections::HashMap<String, String> =
+        sqlx::query_as::<_, (String, String)>("SELECT slug, html FROM pages")
+            .fetch_all(pool)
+            .await
+            .expect("html")
+            .into_iter()
+            .collect();
+    cafe::pages::db::all_for_export(pool)
+        .await
+        .expect("pages")
+        .into_iter()
+        .map(|p| {
+            let tags = p
+                .tags
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect();
+            let rendered = html.get(&p.slug).cloned().unwrap_or_default();
+            (p.slug, p.title, p.body, tags, rendered)
+        })
+        .collect()
+}
+
+async fn count(pool: &SqlitePool, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn an_export_imported_into_an_empty_database_gives_the_same_pages_and_tags() {
+    let app = TestApp::new().await;
+    let pool = &app.state.pool;
+    // A second "Peer Assist" (the seed has one) gets peer-assist-2, which
+    // then makes "Peer Assist 2" take peer-assist-2-2.
+    let twin = cafe::pages::db::create(
+        pool,
+        "Peer Assist",
+        &text("A twin of a seeded title.", "learning, twin"),
+        None,
+    )
+    .await
+    .expect("twin");
+    assert_eq!(twin.as_str(), "peer-assist-2");
+    let two = cafe::pages::db::create(
+        pool,
+        "Peer Assist 2",
+        &text("Links to [[Peer Assist]].", ""),
+        None,
+    )
+    .await
+    .expect("two");
+    assert_eq!(two.as_str(), "peer-assist-2-2");
+    cafe::pages::db::create(
+        pool,
+        r#"Quotes "inside": a \ backslash"#,
+        &text(
+            "---\ntitle: not front matter\n---\n\nBody after a rule. [[Not Yet Written]]",
+            "a b, c\"d, lkm-1",
+        ),
+        None,
+    )
+    .await
+    .expect("odd title");
+    let accented = cafe::pages::db::create(
+        pool,
+        "Évaluation à 360°",
+        &text("Avec des pairs.", "évaluation"),
+        None,
+    )
+    .await
+    .expect("accented");
+    let page = cafe::pages::db::find(pool, &accented)
+        .await
+        .expect("find")
+        .expect("page");
+    for (n, body) in [
+        (1, "Avec des pairs, encore."),
+        (2, "Avec des pairs, trois fois."),
+    ] {
+        cafe::pages::db::save(
+            pool,
+            page.id,
+            n,
+            &text(body, "évaluation, peer learning"),
+            None,
+        )
+        .await
+        .expect("save");
+    }
+
+    let export_dir = tempfile::tempdir().expect("dir");
+    cafe::cli::export(&app.db_path(), export_dir.path())
+        .await
+        .expect("export");
+    let files = std::fs::read_dir(export_dir.path()).expect("read").count() as i64;
+    assert_eq!(
+        files,
+        count(pool, "SELECT count(*) FROM pages").await,
+        "one file per page"
+    );
+    let exported =
+        std::fs::read_to_string(export_dir.path().join(format!("{accented}.md"))).expect("file");
+    assert!(exported.contains("revision: \"3\""), "{exported}");
+    assert!(exported.contains("last_editor:"), "{exported}");
+
+    let empty_dir = tempfile::tempdir().expect("dir");
+    let empty = empty_dir
+        .path()
+        .join("empty.db")
+        .to_string_lossy()
+        .into_owned();
+    let fresh = cafe::db::connect(&empty).await.expect("empty db");
+    assert_eq!(count(&fresh, "SELECT count(*) FROM pages").await, 0);
+    cafe::cli::import(&empty, export_dir.path())
+        .await
+        .expect("import");
+
+    assert_eq!(snapshot(&fresh).await, snapshot(pool).await);
+    let tags = cafe::tags::db::tag_counts(&fresh).await.expect("tags");
+    assert_eq!(tags, cafe::tags::db::tag_counts(pool).await.expect("tags"));
+    assert_eq!(
+        count(&fresh, "SELECT count(*) FROM search_index").await,
+        count(&fresh, "SELECT count(*) FROM pages").await,
+        "imported pages are searchable"
+    );
+}
+
+#[tokio::test]
+async fn importing_an_unchanged_export_again_makes_no_new_revision() {
+    let app = TestApp::new().await;
+    let dir = tempfile::tempdir().expect("dir");
+    cafe::cli::export(&app.db_path(), dir.path())
+        .await
+        .expect("export");
+    let before = count(&app.state.pool, "SELECT count(*) FROM revisions").await;
+    cafe::cli::import(&app.db_path(), dir.path())
+        .await
+        .expect("import");
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM revisions").await,
+        before
+    );
+    let edited = std::fs::read_to_string(dir.path().join("peer-assist.md")).expect("file")
+        + "\nOne more line.\n";
+    std::fs::write(dir.path().join("peer-assist.md"), edited).expect("write");
+    cafe::cli::import(&app.db_path(), dir.path())
+        .await
+        .expect("import");
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM revisions").await,
+        before + 1,
+        "only the changed file"
+    );
+    let body: String = sqlx::query_scalar("SELECT body FROM pages WHERE slug = 'peer-assist'")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("body");
+    assert!(body.ends_with("One more line.\n"));
+}
+
+#[tokio::test]
+async fn a_bad_file_is_reported_by_name_and_nothing_is_imported() {
+    let app = TestApp::new().await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("good.md"),
+        "---\ntitle: Good Page\ntags: [fine]\n---\nFine.\n",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("no-front-matter.md"), "Just text.\n").expect("write");
+    std::fs::write(
+        dir.path().join("too-many-tags.md"),
+        format!(
+            "---\ntitle: Tagged\ntags: [{}]\n---\nx\n",
+            (0..25)
+                .map(|i| format!("t{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("notes.txt"), "not a page").expect("write");
+    let before = count(&app.state.pool, "SELECT count(*) FROM pages").await;
+    let err = cafe::cli::import(&app.db_path(), dir.path())
+        .await
+        .expect_err("import must refuse");
+    let message = format!("{err:#}");
+    assert!(message.contains("no-front-matter.md"), "{message}");
+    assert!(message.contains("too-many-tags.md"), "{message}");
+    assert!(!message.contains("good.md"), "{message}");
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM pages").await,
+        before,
+        "nothing half-imported"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_a_writer_saves_holds_every_save_acknowledged_before_it() {
+    let app = TestApp::new().await;
+    let pool = app.state.pool.clone();
+    // A few megabytes, so the copy takes long enough for saves to land during it.
+    let mut tx = cafe::db::begin_write(&pool).await.expect("tx");
+    let filler = "Notes on practice, written at some length. ".repeat(60);
+    for i in 0..1500 {
+        cafe::pages::db::create_in(
+            &mut tx,
+            &format!("Filler {i}"),
+            &text(&filler, "filler"),
+            None,
+        )
+        .await
+        .expect("filler");
+    }
+    tx.commit().await.expect("commit");
+
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (pool, acknowledged, stop) = (pool.clone(), acknowledged.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let slug = cafe::pages::db::create(
+                    &pool,
+                    &format!("Saved under load {i}"),
+                    &text("Saved.", ""),
+                    None,
+                )
+                .await
+                .expect("save");
+                acknowledged
+                    .lock()
+                    .expect("lock")
+                    .push(slug.as_str().to_owned());
+                i += 1;
+            }
+        })
+    };
+    while acknowledged.lock().expect("lock").len() < 10 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let before: Vec<String> = acknowledged.lock().expect("lock").clone();
+    let file = app.dir.path().join("backup.db");
+    let started = Instant::now();
+    cafe::cli::backup(&app.db_path(), &file)
+        .await
+        .expect("backup");
+    let took = started.elapsed();
+    let during = acknowledged.lock().expect("lock").len() - before.len();
+    stop.store(true, Ordering::Relaxed);
+    writer.await.expect("writer");
+    println!(
+        "backup of {} bytes took {took:?}; {during} saves were acknowledged meanwhile",
+        std::fs::metadata(&file).expect("file").len()
+    );
+    assert!(during > 0, "the writer was not saving during the backup");
+
+    let copy = SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&file)
+            .read_only(true),
+    )
+    .await
+    .expect("open copy");
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&copy)
+        .await
+        .expect("check");
+    assert_eq!(check, "ok");
+    let saved: BTreeSet<String> = sqlx::query_scalar::<_, String>("SELECT slug FROM pages")
+        .fetch_all(&copy)
+        .await
+        .expect("slugs")
+        .into_iter()
+        .collect();
+    let missing: Vec<&String> = before.iter().filter(|s| !saved.contains(*s)).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged before the backup but not in it: {missing:?}"
+    );
+    assert!(saved.contains("filler-1499"));
+    copy.close().await;
+
+    // Restoring is copying the file into place: it opens and serves as is.
+    let restored = cafe::db::connect(file.to_str().expect("utf-8"))
+        .await
+        .expect("restore");
+    assert_eq!(
+        count(&restored, "SELECT count(*) FROM pages").await as usize,
+        saved.len()
+    );
+    assert!(
+        cafe::cli::backup(&app.db_path(), &file).await.is_err(),
+        "an existing file is never overwritten"
+    );
+}
+
+#[tokio::test]
+async fn the_binary_exports_imports_and_backs_up_the_database_given_by_db() {
+    let app = TestApp::new().await;
+    let cafe = env!("CARGO_BIN_EXE_cafe");
+    let out = app.dir.path().join("out");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(cafe)
+            .args(args)
+            .output()
+            .expect("run cafe");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "cafe {args:?}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let db = app.db_path();
+    let exported = run(&["--db", &db, "export", out.to_str().expect("utf-8")]);
+    assert!(exported.contains("exported 6 pages"), "{exported}");
+    let copy = app.dir.path().join("copy.db");
+    let backed_up = run(&["--db", &db, "backup", copy.to_str().expect("utf-8")]);
+    assert!(backed_up.contains("integrity_check: ok"), "{backed_up}");
+    let other = app.dir.path().join("other.db");
+    let imported = run(&[
+        "--db",
+        other.to_str().expect("utf-8"),
+        "import",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(imported.contains("6 new pages"), "{imported}");
+}
+
+/// The wiki links of a page's body: text, target, and whether shown as missing.
+fn wikilinks(body: &str) -> Vec<(String, String, bool)> {
+    let html = Html::parse_document(body);
+    let selector = Selector::parse("a.wikilink").expect("selector");
+    html.select(&selector)
+        .map(|a| {
+            let href = a.value().attr("href").unwrap_or_default().to_owned();
+            (
+                a.text().collect(),
+                href,
+                a.value().classes().any(|c| c == "missing"),
+            )
+        })
+        .collect()
+}
+
+/// Links inside a section of a page, by the section's heading id.
+fn section_links(body: &str, heading: &str) -> Vec<String> {
+    let html = Html::parse_document(body);
+    let selector =
+        Selector::parse(&format!(r#"section[aria-labelledby="{heading}"] a"#)).expect("selector");
+    html.select(&selector)
+        .filter_map(|a| a.value().attr("href").map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_missing_link_becomes_real_when_its_page_is_created_and_backlinks_follow() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let osprey = alice
+        .create_page(
+            "Osprey Guide",
+            "See [[Kestrel Method|the kestrel]] first.\n",
+            "",
+        )
+        .await;
+    let before = alice.get(&osprey).await;
+    assert_eq!(
+        wikilinks(&before.body),
+        [(
+            "the kestrel".to_owned(),
+            "/methods/new?title=Kestrel+Method".to_owned(),
+            true
+        )]
+    );
+    let absent = alice.get("/methods/kestrel-method").await;
+    assert_eq!(absent.status, StatusCode::NOT_FOUND);
+
+    let kestrel = alice.create_page("Kestrel Method", "Hovering.\n", "").await;
+    let after = alice.get(&osprey).await;
+    assert_eq!(
+        wikilinks(&after.body),
+        [(
+            "the kestrel".to_owned(),
+            "/methods/kestrel-method".to_owned(),
+            false
+        )]
+    );
+    assert_eq!(
+        section_links(&after.body, "related-heading"),
+        ["/methods/kestrel-method"]
+    );
+    let target = alice.get(&kestrel).await;
+    assert_eq!(
+        section_links(&target.body, "backlinks-heading"),
+        ["/methods/osprey-guide"]
+    );
+
+    let base = alice.base_revision(&osprey).await;
+    alice
+        .edit_page(&osprey, &base, "No links now.\n", "", "unlink")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let target = alice.get(&kestrel).await;
+    assert!(section_links(&target.body, "backlinks-heading").is_empty());
+    target.assert_contains("No other page links here yet.");
+}
