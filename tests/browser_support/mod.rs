@@ -1,0 +1,879 @@
+//! The browser harness: Cafe served on a random port over a temporary
+//! database, Debian's `chromedriver` on a free port, and headless `chromium`
+//! with a fresh profile, driven through fantoccini.
+//!
+//! `Browser` wraps the WebDriver client with the moves a person makes: follow
+//! a link by its text, fill a field by its label, press a button, press keys,
+//! plus the axe-core check and screenshots.
+//!
+//! Paths can be overridden with `CAFE_CHROMEDRIVER` and `CAFE_CHROMIUM`.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::common::TestApp;
+
+/// axe-core 4.14.1: `axe.min.js` from the npm package `axe-core`, unmodified;
+/// MPL-2.0, see tests/data/axe-core-LICENSE.txt.
+const AXE_SOURCE: &str = include_str!("../data/axe.min.js");
+
+const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+    "--lang=en-GB",
+];
+
+/// Desktop window size used unless a test asks for another.
+pub const DESKTOP: (u32, u32) = (1280, 900);
+
+/// How long to wait for a page or an element before giving up.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+fn env_path(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default))
+}
+
+fn under_ci() -> bool {
+    match std::env::var("CI") {
+        Ok(value) => !matches!(value.trim(), "" | "0" | "false"),
+        Err(_) => false,
+    }
+}
+
+/// The chromedriver and chromium binaries, or `None` (after saying so) when
+/// they are missing on a developer's machine. Under `CI` a missing browser
+/// is a failure: CI must run the browser tests.
+pub fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
+    let driver = env_path("CAFE_CHROMEDRIVER", "/usr/bin/chromedriver");
+    let chromium = env_path("CAFE_CHROMIUM", "/usr/bin/chromium");
+    for path in [&driver, &chromium] {
+        if !path.exists() {
+            let missing = format!(
+                "{} not found (install chromium chromium-driver)",
+                path.display()
+            );
+            if under_ci() {
+                panic!(
+                    "browser tests cannot run: {missing}; CI is set, so they fail instead of skipping"
+                );
+            }
+            let message = format!("browser tests skipped: {missing}");
+            // Written straight to stderr so that `cargo test` shows it even
+            // though the test passes (print! output of passing tests is hidden).
+            let _ = writeln!(std::io::stderr(), "\n*** {message} ***\n");
+            return None;
+        }
+    }
+    Some((driver, chromium))
+}
+
+/// A running chromedriver; killed on drop (after asking it to end its
+/// browser sessions so no chromium is left behind).
+struct Driver {
+    child: Child,
+    port: u16,
+    sessions: Vec<String>,
+}
+
+impl Driver {
+    fn start(binary: &Path, log: &Path) -> Result<Driver> {
+        let port = free_port()?;
+        let log_file = std::fs::File::create(log)?;
+        let child = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log_file.try_clone()?))
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut driver = Driver {
+            child,
+            port,
+            sessions: Vec::new(),
+        };
+        let started = Instant::now();
+        loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(driver);
+            }
+            if let Some(status) = driver.child.try_wait()? {
+                let log = std::fs::read_to_string(log).unwrap_or_default();
+                bail!("chromedriver exited with {status} before listening:\n{log}");
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                bail!("chromedriver did not listen on port {port} within 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// DELETE /session/{id} with a plain blocking request (usable in Drop).
+    fn delete_session(&self, id: &str) {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let request = format!(
+            "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        );
+        if stream.write_all(request.as_bytes()).is_ok() {
+            let mut sink = Vec::new();
+            let _ = stream.read_to_end(&mut sink);
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        for id in std::mem::take(&mut self.sessions) {
+            self.delete_session(&id);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Everything one browser test needs. Drop order: browsers, then the
+/// driver (which ends their sessions), then the app and its folder.
+pub struct Harness {
+    pub browser: Browser,
+    driver: Driver,
+    profiles: tempfile::TempDir,
+    pub app: TestApp,
+    pub base: String,
+    chromium: PathBuf,
+    started: Instant,
+}
+
+impl Harness {
+    /// Starts everything, or returns `None` when the browser is missing
+    /// (see [`browser_binaries`]).
+    pub async fn start() -> Option<Harness> {
+        let (driver_path, chromium) = browser_binaries()?;
+        Some(
+            Self::start_with(&driver_path, chromium)
+                .await
+                .expect("starting the browser harness"),
+        )
+    }
+
+    async fn start_with(driver_path: &Path, chromium: PathBuf) -> Result<Harness> {
+        let started = Instant::now();
+        let app = TestApp::new().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let router = app.router.clone();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .expect("serving cafe");
+        });
+        let profiles = tempfile::tempdir()?;
+        let mut driver = Driver::start(driver_path, &profiles.path().join("chromedriver.log"))?;
+        let browser = open_browser(&mut driver, &chromium, profiles.path(), &base, "first").await?;
+        Ok(Harness {
+            browser,
+            driver,
+            profiles,
+            app,
+            base,
+            chromium,
+            started,
+        })
+    }
+
+    /// A second, independent browser (its own profile and cookies), for
+    /// two people working at once.
+    pub async fn second_browser(&mut self) -> Result<Browser> {
+        open_browser(
+            &mut self.driver,
+            &self.chromium,
+            self.profiles.path(),
+            &self.base,
+            "second",
+        )
+        .await
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Ends the browser sessions cleanly.
+    pub async fn finish(self) {
+        let _ = self.browser.client.clone().close().await;
+    }
+}
+
+async fn open_browser(
+    driver: &mut Driver,
+    chromium: &Path,
+    profiles: &Path,
+    base: &str,
+    name: &str,
+) -> Result<Browser> {
+    let profile = profiles.join(format!("profile-{name}"));
+    std::fs::create_dir_all(&profile)?;
+    let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| (*s).to_owned()).collect();
+    args.push(format!("--user-data-dir={}", profile.display()));
+    args.push(format!("--window-size={},{}", DESKTOP.0, DESKTOP.1));
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("chrome"));
+    caps.insert("pageLoadStrategy".into(), json!("normal"));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({ "binary": chromium.to_string_lossy(), "args": args }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .context("opening a chromium session through chromedriver")?;
+    if let Some(id) = client.session_id().await? {
+        driver.sessions.push(id);
+    }
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("screenshots");
+    Ok(Browser {
+        client,
+        base: base.to_owned(),
+        shots,
+    })
+}
+
+/// Where the keyboard focus is.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Focus {
+    pub tag: String,
+    pub id: String,
+    /// The text of a link or button, or the label of a form field.
+    pub name: String,
+    pub class: String,
+    /// An outline or a box shadow is drawn around it.
+    pub ring: bool,
+    /// Its box is at least partly inside the viewport.
+    pub on_screen: bool,
+}
+
+impl std::fmt::Display for Focus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{}", self.tag)?;
+        if !self.id.is_empty() {
+            write!(f, " id={:?}", self.id)?;
+        }
+        if !self.class.is_empty() {
+            write!(f, " class={:?}", self.class)?;
+        }
+        write!(f, "> {:?}", self.name)
+    }
+}
+
+/// One browser window, driven like a person would.
+pub struct Browser {
+    pub client: fantoccini::Client,
+    pub base: String,
+    shots: PathBuf,
+}
+
+/// An XPath string literal for any text.
+pub fn xpath_literal(text: &str) -> String {
+    if !text.contains('\'') {
+        format!("'{text}'")
+    } else if !text.contains('"') {
+        format!("\"{text}\"")
+    } else {
+        let parts: Vec<String> = text.split('\'').map(|p| format!("'{p}'")).collect();
+        format!("concat({})", parts.join(", \"'\", "))
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(max).collect();
+        format!("{cut}…")
+    }
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Opens a path of the site (typing the address, which people do too).
+    pub async fn goto(&self, path: &str) -> Result<()> {
+        self.client
+            .goto(&self.url(path))
+            .await
+            .with_context(|| format!("opening {path}"))
+    }
+
+    /// The current path and query.
+    pub async fn path(&self) -> Result<String> {
+        let url = self.client.current_url().await?;
+        Ok(match url.query() {
+            Some(query) => format!("{}?{}", url.path(), query),
+            None => url.path().to_owned(),
+        })
+    }
+
+    /// "on /path (“title”)", for messages.
+    pub async fn place(&self) -> String {
+        let path = self.path().await.unwrap_or_else(|_| "?".into());
+        let title = self.client.title().await.unwrap_or_default();
+        format!("on {path} (“{title}”)")
+    }
+
+    pub async fn js(&self, script: &str) -> Result<Value> {
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .with_context(|| format!("running {}", shorten(script, 80)))
+    }
+
+    /// The visible text of the page.
+    pub async fn text(&self) -> Result<String> {
+        Ok(self
+            .js("return document.body.innerText")
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    pub async fn h1(&self) -> Result<String> {
+        Ok(self
+            .js("const h = document.querySelector('h1'); return h ? h.innerText.trim() : ''")
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// Fails unless the page shows `needle`.
+    pub async fn expect_text(&self, needle: &str) -> Result<()> {
+        let text = self.text().await?;
+        if !text.contains(needle) {
+            bail!(
+                "expected to see {needle:?} {}; the page shows:\n{}",
+                self.place().await,
+                shorten(&text, 1500)
+            );
+        }
+        Ok(())
+    }
+
+    pub async fn expect_no_text(&self, needle: &str) -> Result<()> {
+        let text = self.text().await?;
+        if text.contains(needle) {
+            bail!("did not expect {needle:?} {}", self.place().await);
+        }
+        Ok(())
+    }
+
+    /// Fails unless the page's first heading contains `needle`.
+    pub async fn expect_heading(&self, needle: &str) -> Result<()> {
+        let h1 = self.h1().await?;
+        if !h1.contains(needle) {
+            bail!(
+                "expected the heading to contain {needle:?} {}; it is {h1:?}",
+                self.place().await
+            );
+        }
+        Ok(())
+    }
+
+    pub async fn expect_path(&self, expected: &str) -> Result<()> {
+        let path = self.path().await?;
+        if path != expected {
+            bail!("expected to be on {expected}, but {}", self.place().await);
+        }
+        Ok(())
+    }
+
+    /// Marks the current document so that [`Self::wait_for_new_page`] can
+    /// tell when another one has loaded.
+    async fn mark_page(&self) -> Result<()> {
+        self.js("window.__cafeOldPage = true; return null")
+            .await
+            .map(|_| ())
+    }
+
+    async fn wait_for_new_page(&self) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let done = self
+                .client
+                .execute("return window.__cafeOldPage === undefined && document.readyState === 'complete'", Vec::new())
+                .await;
+            if let Ok(Value::Bool(true)) = done {
+                return Ok(());
+            }
+            if started.elapsed() > PATIENCE {
+                bail!(
+                    "no new page loaded within {PATIENCE:?} {}",
+                    self.place().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks something that loads another page and waits for it.
+    pub async fn click_and_wait(&self, element: &Element) -> Result<()> {
+        self.mark_page().await?;
+        if let Err(error) = element.click().await {
+            let what = self
+                .client
+                .execute(
+                    "const r = arguments[0].getBoundingClientRect(); \
+                     const e = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2); \
+                     return [arguments[0].outerHTML.slice(0, 200), e ? e.outerHTML.slice(0, 300) : 'nothing', JSON.stringify(r)]",
+                    vec![serde_json::to_value(element)?],
+                )
+                .await
+                .unwrap_or_default();
+            bail!(
+                "clicking failed {}: {error}\n  wanted: {}\n  covered by: {}\n  at {}",
+                self.place().await,
+                what[0],
+                what[1],
+                what[2]
+            );
+        }
+        self.wait_for_new_page().await
+    }
+
+    async fn find_xpath(&self, xpath: &str) -> Option<Element> {
+        self.client.find(Locator::XPath(xpath)).await.ok()
+    }
+
+    /// Texts of every link or button matching `css`, to explain a miss.
+    async fn texts_of(&self, css: &str) -> String {
+        let script = format!(
+            "return Array.from(document.querySelectorAll({css:?})).map(e => (e.innerText || e.value || '').trim()).filter(t => t).join(' | ')"
+        );
+        self.js(&script)
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// The first link whose text is `text` (inside `scope`, an XPath prefix
+    /// such as `//aside`, or anywhere when empty).
+    pub async fn link_in(&self, scope: &str, text: &str) -> Result<Element> {
+        let lit = xpath_literal(text);
+        let exact = format!("{scope}//a[normalize-space(.)={lit}]");
+        if let Some(found) = self.find_xpath(&exact).await {
+            return Ok(found);
+        }
+        bail!(
+            "no link {text:?} {}; the links are: {}",
+            self.place().await,
+            shorten(&self.texts_of("a").await, 2000)
+        )
+    }
+
+    pub async fn link(&self, text: &str) -> Result<Element> {
+        self.link_in("", text).await
+    }
+
+    /// Follows the link whose text is `text`.
+    pub async fn follow(&self, text: &str) -> Result<()> {
+        let link = self.link(text).await?;
+        self.click_and_wait(&link)
+            .await
+            .with_context(|| format!("following the link {text:?}"))
+    }
+
+    pub async fn follow_in(&self, scope: &str, text: &str) -> Result<()> {
+        let link = self.link_in(scope, text).await?;
+        self.click_and_wait(&link)
+            .await
+            .with_context(|| format!("following the link {text:?} in {scope}"))
+    }
+
+    /// The first button whose text is `text`.
+    pub async fn button(&self, text: &str) -> Result<Element> {
+        let lit = xpath_literal(text);
+        let xpath = format!(
+            "//button[normalize-space(.)={lit}] | //input[@type='submit' and @value={lit}]"
+        );
+        match self.find_xpath(&xpath).await {
+            Some(found) => Ok(found),
+            None => bail!(
+                "no button {text:?} {}; the buttons are: {}",
+                self.place().await,
+                self.texts_of("button, input[type=submit]").await
+            ),
+        }
+    }
+
+    /// Presses the button `text`, which submits a form, and waits for the
+    /// next page.
+    pub async fn press(&self, text: &str) -> Result<()> {
+        let button = self.button(text).await?;
+        self.click_and_wait(&button)
+            .await
+            .with_context(|| format!("pressing {text:?}"))
+    }
+
+    /// The form control labelled `label`: a `<label>` whose text is
+    /// `label` (or starts with it), through its `for` or by nesting.
+    pub async fn field(&self, label: &str) -> Result<Element> {
+        let lit = xpath_literal(label);
+        let label_el = match self
+            .find_xpath(&format!("//label[normalize-space(.)={lit}]"))
+            .await
+        {
+            Some(found) => found,
+            None => match self
+                .find_xpath(&format!("//label[starts-with(normalize-space(.), {lit})]"))
+                .await
+            {
+                Some(found) => found,
+                None => bail!(
+                    "no field labelled {label:?} {}; the labels are: {}",
+                    self.place().await,
+                    self.texts_of("label").await
+                ),
+            },
+        };
+        if let Some(id) = label_el.attr("for").await? {
+            return self
+                .client
+                .find(Locator::Id(&id))
+                .await
+                .with_context(|| format!("the label {label:?} points at #{id}, which is missing"));
+        }
+        label_el
+            .find(Locator::XPath(".//input | .//textarea | .//select"))
+            .await
+            .with_context(|| format!("the label {label:?} has neither `for` nor a control inside"))
+    }
+
+    /// Replaces the text of the field labelled `label` by typing `value`.
+    pub async fn fill(&self, label: &str, value: &str) -> Result<()> {
+        let field = self.field(label).await?;
+        field
+            .clear()
+            .await
+            .with_context(|| format!("clearing {label:?}"))?;
+        field
+            .send_keys(value)
+            .await
+            .with_context(|| format!("typing into {label:?}"))
+    }
+
+    /// Types `value` at the end of the field labelled `label`.
+    pub async fn append(&self, label: &str, value: &str) -> Result<()> {
+        let field = self.field(label).await?;
+        field.click().await?;
+        self.chord(&[Key::Control], Key::End).await?;
+        field
+            .send_keys(value)
+            .await
+            .with_context(|| format!("typing into {label:?}"))
+    }
+
+    /// The current value of the field labelled `label`.
+    pub async fn value(&self, label: &str) -> Result<String> {
+        Ok(self
+            .field(label)
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Picks the radio button or checkbox labelled `label` by clicking it.
+    pub async fn choose(&self, label: &str) -> Result<()> {
+        let field = self.field(label).await?;
+        field
+            .click()
+            .await
+            .with_context(|| format!("choosing {label:?}"))
+    }
+
+    /// Clicks something that does not load a page (a `<summary>`, say).
+    pub async fn click_text(&self, tag: &str, text: &str) -> Result<()> {
+        let lit = xpath_literal(text);
+        match self
+            .find_xpath(&format!("//{tag}[normalize-space(.)={lit}]"))
+            .await
+        {
+            Some(found) => found
+                .click()
+                .await
+                .with_context(|| format!("clicking {text:?}")),
+            None => bail!("no <{tag}> {text:?} {}", self.place().await),
+        }
+    }
+
+    // ---- keyboard -------------------------------------------------------
+
+    /// Presses and releases one key.
+    pub async fn key(&self, key: Key) -> Result<()> {
+        let c: char = key.into();
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: c })
+            .then(KeyAction::Up { value: c });
+        self.client
+            .perform_actions(actions)
+            .await
+            .context("pressing a key")
+    }
+
+    /// Presses `key` while holding `modifiers`.
+    pub async fn chord(&self, modifiers: &[Key], key: Key) -> Result<()> {
+        let mut actions = KeyActions::new("keyboard".into());
+        for m in modifiers {
+            actions = actions.then(KeyAction::Down { value: (*m).into() });
+        }
+        let c: char = key.into();
+        actions = actions
+            .then(KeyAction::Down { value: c })
+            .then(KeyAction::Up { value: c });
+        for m in modifiers.iter().rev() {
+            actions = actions.then(KeyAction::Up { value: (*m).into() });
+        }
+        self.client
+            .perform_actions(actions)
+            .await
+            .context("pressing keys")
+    }
+
+    /// Types text on the keyboard into whatever has the focus.
+    pub async fn type_text(&self, text: &str) -> Result<()> {
+        let mut actions = KeyActions::new("keyboard".into());
+        for c in text.chars() {
+            let c = if c == '\n' { Key::Enter.into() } else { c };
+            actions = actions
+                .then(KeyAction::Down { value: c })
+                .then(KeyAction::Up { value: c });
+        }
+        self.client.perform_actions(actions).await.context("typing")
+    }
+
+    /// Presses a key that loads another page (Enter on a link or a
+    /// button) and waits for it.
+    pub async fn key_to_navigate(&self, key: Key) -> Result<()> {
+        self.mark_page().await?;
+        self.key(key).await?;
+        self.wait_for_new_page().await
+    }
+
+    /// Where the keyboard focus is now.
+    pub async fn focused(&self) -> Result<Focus> {
+        let value = self
+            .js(r#"
+const el = document.activeElement;
+if (!el || el === document.body) return {tag: 'body', id: '', name: '', class: '', ring: false, on_screen: true};
+let name = '';
+if (el.labels && el.labels.length) name = el.labels[0].innerText;
+else if (el.getAttribute('aria-label')) name = el.getAttribute('aria-label');
+else name = el.innerText || el.value || '';
+const style = getComputedStyle(el);
+const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+const shadow = style.boxShadow && style.boxShadow !== 'none';
+const r = el.getBoundingClientRect();
+const onScreen = r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
+return {tag: el.tagName.toLowerCase(), id: el.id || '', name: name.replace(/\s+/g, ' ').trim(),
+        class: (typeof el.className === 'string') ? el.className : '', ring: !!(outline || shadow), on_screen: onScreen};
+"#)
+            .await?;
+        serde_json::from_value(value).context("reading the focused element")
+    }
+
+    /// Presses Tab until the focus is on something named `name` (the text
+    /// of a link or button, or a field's label, compared from the start);
+    /// fails after `max` presses. Every stop on the way must show a focus
+    /// ring.
+    pub async fn tab_to(&self, name: &str, max: usize) -> Result<Focus> {
+        let mut seen = Vec::new();
+        for _ in 0..max {
+            self.key(Key::Tab).await?;
+            let focus = self.focused().await?;
+            if focus.tag != "body" && !focus.ring {
+                bail!(
+                    "keyboard focus on {focus} {} has no visible focus indicator",
+                    self.place().await
+                );
+            }
+            if focus.name == name || (focus.name.starts_with(name) && !name.is_empty()) {
+                return Ok(focus);
+            }
+            seen.push(focus.to_string());
+        }
+        bail!(
+            "{max} presses of Tab never reached {name:?} {}; focus went to:\n  {}",
+            self.place().await,
+            seen.join("\n  ")
+        )
+    }
+
+    // ---- checks ----------------------------------------------------------
+
+    /// Runs axe-core in the page; fails listing every violation by rule,
+    /// impact and element.
+    pub async fn axe(&self, what: &str) -> Result<()> {
+        let loaded = self
+            .client
+            .execute(&format!("{AXE_SOURCE}\n;return typeof axe;"), Vec::new())
+            .await?;
+        if loaded != json!("object") {
+            bail!(
+                "axe-core did not load {} (typeof axe = {loaded})",
+                self.place().await
+            );
+        }
+        let script = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']})
+  .then(r => done(r.violations.map(v => ({
+      id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.map(n => ({target: n.target.map(String), html: n.html, summary: n.failureSummary || ''}))}))))
+  .catch(e => done({error: String(e)}));
+"#;
+        let result = self
+            .client
+            .execute_async(script, Vec::new())
+            .await
+            .context("running axe")?;
+        if let Some(error) = result.get("error") {
+            bail!("axe failed {}: {error}", self.place().await);
+        }
+        let violations = result
+            .as_array()
+            .ok_or_else(|| anyhow!("axe returned {result}"))?;
+        if violations.is_empty() {
+            return Ok(());
+        }
+        let mut report = format!(
+            "axe: {} violation(s) on {what} {}:",
+            violations.len(),
+            self.place().await
+        );
+        for v in violations {
+            let s = |key: &str| v.get(key).and_then(Value::as_str).unwrap_or("?").to_owned();
+            report.push_str(&format!(
+                "\n  [{}] {} — {}",
+                s("impact"),
+                s("id"),
+                s("help")
+            ));
+            for node in v
+                .get("nodes")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let target = node.get("target").map(Value::to_string).unwrap_or_default();
+                let html = node.get("html").and_then(Value::as_str).unwrap_or_default();
+                let summary = node
+                    .get("summary")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                report.push_str(&format!(
+                    "\n      at {target}: {}\n        {}",
+                    shorten(html, 200),
+                    shorten(&summary.replace('\n', " "), 300)
+                ));
+            }
+        }
+        bail!(report)
+    }
+
+    /// Saves a PNG of the whole page at `width` CSS pixels under
+    /// target/screenshots/NAME-WIDTH.png; returns its path and whether
+    /// the page scrolls sideways at that width.
+    pub async fn screenshot(&self, name: &str, width: u32) -> Result<(PathBuf, bool)> {
+        std::fs::create_dir_all(&self.shots)?;
+        self.resize_viewport(width, 800).await?;
+        let height = self
+            .js("return document.documentElement.scrollHeight")
+            .await?
+            .as_u64()
+            .unwrap_or(800);
+        let height = height.clamp(400, 8000) as u32;
+        self.resize_viewport(width, height).await?;
+        let sideways = self
+            .js("return document.documentElement.scrollWidth > window.innerWidth")
+            .await?
+            .as_bool()
+            .unwrap_or(false);
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .context("taking a screenshot")?;
+        let path = self.shots.join(format!("{name}-{width}.png"));
+        std::fs::write(&path, png)?;
+        self.client.set_window_size(DESKTOP.0, DESKTOP.1).await?;
+        Ok((path, sideways))
+    }
+
+    /// Sizes the window so that the page's viewport is `width`×`height`.
+    pub async fn resize_viewport(&self, width: u32, height: u32) -> Result<()> {
+        self.client.set_window_size(width, height).await?;
+        let inner = self
+            .js("return [window.innerWidth, window.innerHeight]")
+            .await?;
+        let iw = inner[0].as_u64().unwrap_or(width as u64) as i64;
+        let ih = inner[1].as_u64().unwrap_or(height as u64) as i64;
+        let (dw, dh) = (width as i64 - iw, height as i64 - ih);
+        if dw != 0 || dh != 0 {
+            self.client
+                .set_window_size((width as i64 + dw) as u32, (height as i64 + dh) as u32)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the cookies (a fresh visitor).
+    pub async fn forget_cookies(&self) -> Result<()> {
+        self.client
+            .delete_all_cookies()
+            .await
+            .context("deleting cookies")
+    }
+}
