@@ -80,12 +80,6 @@ macro_rules! step {
     }};
 }
 
-/// Whether the app answers `path` with something other than 404 (for
-/// features that other work adds: search, recent changes).
-async fn routed(app: &TestApp, path: &str) -> bool {
-    app.client().get(path).await.status != StatusCode::NOT_FOUND
-}
-
 /// The texts of the links in the method list on the page.
 async fn listed_methods(b: &Browser) -> Result<Vec<String>> {
     let value = b
@@ -139,6 +133,7 @@ const ALICE: &str = "Alice Achieng";
 const BRUNO: &str = "Bruno Baptiste";
 const PAGE: &str = "Open Space Technology";
 const PAGE_PATH: &str = "/methods/open-space-technology";
+const STORY: &str = "Open Space at the regional retreat";
 
 async fn join_and_sign_in(b: &Browser) -> Result<()> {
     b.goto("/").await?;
@@ -250,20 +245,18 @@ async fn tell_a_story(b: &Browser) -> Result<()> {
     b.goto(PAGE_PATH).await?;
     b.click_text("summary", "Tell your story of this method")
         .await?;
-    b.fill("Title", "Open Space at the regional retreat")
-        .await?;
+    b.fill("Title", STORY).await?;
     b.choose("mixed").await?;
     b.fill("Where (country office", "Kenya country office")
         .await?;
     b.fill("Your story", "Forty people came; the topic wall filled in ten minutes.\n\nTwo sessions had nobody: next time we merge topics.").await?;
     b.press("Tell the story").await?;
-    b.expect_heading("Open Space at the regional retreat")
-        .await?;
+    b.expect_heading(STORY).await?;
     b.expect_text("mixed").await?;
     b.expect_text("Kenya country office").await?;
     b.follow(PAGE).await?;
     b.expect_text("1 story").await?;
-    b.link("Open Space at the regional retreat").await?;
+    b.link(STORY).await?;
     Ok(())
 }
 
@@ -277,7 +270,7 @@ async fn another_member_replies(b: &Browser) -> Result<()> {
     b.press("Join").await?;
     b.follow("Methods").await?;
     b.follow(PAGE).await?;
-    b.follow("Open Space at the regional retreat").await?;
+    b.follow(STORY).await?;
     b.fill(
         "Your reply",
         "We had the same empty sessions: a topic-merging round before lunch helped.",
@@ -346,6 +339,31 @@ async fn narrow_methods_by_two_tags(b: &Browser) -> Result<()> {
     Ok(())
 }
 
+async fn recent_changes(b: &Browser) -> Result<()> {
+    b.goto("/").await?;
+    b.follow("Recent changes").await?;
+    b.expect_heading("Recent changes").await?;
+    b.link(&format!("{PAGE}: revision 2")).await?;
+    let feed = b
+        .link("Follow these changes in a feed reader (Atom)")
+        .await?;
+    let href = feed.attr("href").await?.unwrap_or_default();
+    ensure!(
+        href.contains(".atom"),
+        "the feed link should point at an Atom feed: {href}"
+    );
+    b.follow("Stories").await?;
+    let path = b.path().await?;
+    ensure!(
+        path == "/recent?kind=story",
+        "the Stories filter should lead to /recent?kind=story, not {path}"
+    );
+    b.expect_no_text(&format!("{PAGE}: revision 2")).await?;
+    b.follow(&format!("Story “{STORY}” on {PAGE}")).await?;
+    b.expect_heading(STORY).await?;
+    Ok(())
+}
+
 async fn search_and_open_a_result(b: &Browser) -> Result<()> {
     b.goto("/").await?;
     b.fill("Search methods and stories", "marketplace").await?;
@@ -408,15 +426,12 @@ async fn member_journeys() {
         "pick a tag on Cafe Tags and narrow by a second",
         narrow_methods_by_two_tags(b)
     );
-    if routed(&harness.app, "/search?q=x").await {
-        step!(
-            steps,
-            "search and open a result",
-            search_and_open_a_result(b)
-        );
-    } else {
-        eprintln!("[member_journeys] search journey not run: /search is not routed yet");
-    }
+    step!(steps, "follow recent changes to a story", recent_changes(b));
+    step!(
+        steps,
+        "search and open a result",
+        search_and_open_a_result(b)
+    );
     step!(steps, "sign out", sign_out(b));
     harness.finish().await;
     steps.finish();
@@ -529,7 +544,49 @@ async fn keyboard_story(b: &Browser) -> Result<()> {
     Ok(())
 }
 
-async fn keyboard_roster_and_sign_out(b: &Browser) -> Result<()> {
+async fn keyboard_search(b: &Browser) -> Result<()> {
+    b.goto("/").await?;
+    b.tab_to("Search methods and stories", 20).await?;
+    b.type_text("visiting team").await?;
+    b.key_to_navigate(Key::Enter).await?;
+    let path = b.path().await?;
+    ensure!(
+        path.starts_with("/search?"),
+        "Enter in the search box should search, not lead to {path}"
+    );
+    skip_to_content(b).await?;
+    b.tab_to("Peer Assist", 10).await?;
+    b.key_to_navigate(Key::Enter).await?;
+    b.expect_heading("Peer Assist").await?;
+    Ok(())
+}
+
+async fn keyboard_tags(b: &Browser) -> Result<()> {
+    b.tab_to("Cafe Tags", 20).await?;
+    b.key_to_navigate(Key::Enter).await?;
+    skip_to_content(b).await?;
+    b.tab_to("facilitation", 60).await?;
+    b.key_to_navigate(Key::Enter).await?;
+    b.expect_heading("Tag: facilitation").await?;
+    skip_to_content(b).await?;
+    b.tab_to("Narrow these down by more tags", 10).await?;
+    b.key_to_navigate(Key::Enter).await?;
+    skip_to_content(b).await?;
+    b.tab_to_within("aside", "meetings", 40).await?;
+    b.key_to_navigate(Key::Enter).await?;
+    let path = b.path().await?;
+    ensure!(
+        path.contains("tag=facilitation") && path.contains("tag=meetings"),
+        "the facet should add a second tag: {path}"
+    );
+    ensure!(
+        listed_methods(b).await? == vec!["Peer Assist".to_owned()],
+        "only Peer Assist has both tags"
+    );
+    Ok(())
+}
+
+async fn keyboard_roster(b: &Browser) -> Result<()> {
     skip_to_content(b).await?;
     b.tab_to("Peer Assist", 5).await?; // the breadcrumb back to the page
     // The breadcrumb leads to /methods/peer-assist#stories: the next Tab
@@ -548,6 +605,10 @@ async fn keyboard_roster_and_sign_out(b: &Browser) -> Result<()> {
             .contains("Send the questions a week ahead"),
         "the roster should show the tip: {roster}"
     );
+    Ok(())
+}
+
+async fn keyboard_sign_out(b: &Browser) -> Result<()> {
     b.tab_to("Sign out", 40).await?;
     b.key_to_navigate(Key::Enter).await?;
     b.link("Sign in").await?;
@@ -576,9 +637,20 @@ async fn keyboard_only() {
     step!(steps, "tell a story with the keyboard", keyboard_story(b));
     step!(
         steps,
-        "join the roster and sign out with the keyboard",
-        keyboard_roster_and_sign_out(b)
+        "join the roster with the keyboard",
+        keyboard_roster(b)
     );
+    step!(
+        steps,
+        "search and open a result with the keyboard",
+        keyboard_search(b)
+    );
+    step!(
+        steps,
+        "narrow methods by two tags with the keyboard",
+        keyboard_tags(b)
+    );
+    step!(steps, "sign out with the keyboard", keyboard_sign_out(b));
     harness.finish().await;
     steps.finish();
 }
@@ -790,8 +862,6 @@ async fn axe_on_every_kind_of_page() {
         .await
         .expect("seeding the rich page");
     let story = format!("{FAIR_PATH}/stories/{story_id}");
-    let search = routed(&harness.app, "/search?q=x").await;
-    let recent = routed(&harness.app, "/recent").await;
     let b = &harness.browser;
     let mut steps = Steps::new("axe_on_every_kind_of_page");
     step!(
@@ -834,28 +904,18 @@ async fn axe_on_every_kind_of_page() {
             axe_at(b, what, path)
         );
     }
-    if search {
+    for (what, path) in [
+        ("search results", "/search?q=fair"),
+        ("search without results", "/search?q=zzzzqqq"),
+        ("the search page", "/search"),
+        ("recent changes", "/recent"),
+        ("recent changes: stories", "/recent?kind=story"),
+    ] {
         step!(
             steps,
-            "axe: search results",
-            axe_at(b, "search results", "/search?q=fair")
+            &format!("axe: {what} ({path})"),
+            axe_at(b, what, path)
         );
-        step!(
-            steps,
-            "axe: search without results",
-            axe_at(b, "search without results", "/search?q=zzzzqqq")
-        );
-    } else {
-        eprintln!("[axe_on_every_kind_of_page] /search is not routed yet: not checked");
-    }
-    if recent {
-        step!(
-            steps,
-            "axe: recent changes",
-            axe_at(b, "recent changes", "/recent")
-        );
-    } else {
-        eprintln!("[axe_on_every_kind_of_page] /recent is not routed yet: not checked");
     }
     step!(
         steps,

@@ -290,6 +290,8 @@ pub struct Focus {
     pub ring: bool,
     /// Its box is at least partly inside the viewport.
     pub on_screen: bool,
+    /// The landmarks and forms around it, outermost first, e.g. "main>aside".
+    pub within: String,
 }
 
 impl std::fmt::Display for Focus {
@@ -707,7 +709,11 @@ impl Browser {
         let value = self
             .js(r#"
 const el = document.activeElement;
-if (!el || el === document.body) return {tag: 'body', id: '', name: '', class: '', ring: false, on_screen: true};
+if (!el || el === document.body) return {tag: 'body', id: '', name: '', class: '', ring: false, on_screen: true, within: ''};
+const within = [];
+for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+  if (['header', 'nav', 'main', 'aside', 'footer', 'form', 'section'].includes(a.tagName.toLowerCase())) within.unshift(a.tagName.toLowerCase());
+}
 let name = '';
 if (el.labels && el.labels.length) name = el.labels[0].innerText;
 else if (el.getAttribute('aria-label')) name = el.getAttribute('aria-label');
@@ -718,7 +724,7 @@ const shadow = style.boxShadow && style.boxShadow !== 'none';
 const r = el.getBoundingClientRect();
 const onScreen = r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0 && r.top < innerHeight && r.left < innerWidth;
 return {tag: el.tagName.toLowerCase(), id: el.id || '', name: name.replace(/\s+/g, ' ').trim(),
-        class: (typeof el.className === 'string') ? el.className : '', ring: !!(outline || shadow), on_screen: onScreen};
+        class: (typeof el.className === 'string') ? el.className : '', ring: !!(outline || shadow), on_screen: onScreen, within: within.join('>')};
 "#)
             .await?;
         serde_json::from_value(value).context("reading the focused element")
@@ -727,8 +733,24 @@ return {tag: el.tagName.toLowerCase(), id: el.id || '', name: name.replace(/\s+/
     /// Presses Tab until the focus is on something named `name` (the text
     /// of a link or button, or a field's label, compared from the start);
     /// fails after `max` presses. Every stop on the way must show a focus
-    /// ring.
+    /// ring and be on screen.
     pub async fn tab_to(&self, name: &str, max: usize) -> Result<Focus> {
+        self.tab_until(name, max, |_| true).await
+    }
+
+    /// Like [`Self::tab_to`], for a `name` inside a `landmark` (such as
+    /// "aside") when the same name appears elsewhere on the page.
+    pub async fn tab_to_within(&self, landmark: &str, name: &str, max: usize) -> Result<Focus> {
+        self.tab_until(name, max, |f| f.within.split('>').any(|l| l == landmark))
+            .await
+    }
+
+    async fn tab_until(
+        &self,
+        name: &str,
+        max: usize,
+        also: impl Fn(&Focus) -> bool,
+    ) -> Result<Focus> {
         let mut seen = Vec::new();
         for _ in 0..max {
             self.key(Key::Tab).await?;
@@ -739,10 +761,17 @@ return {tag: el.tagName.toLowerCase(), id: el.id || '', name: name.replace(/\s+/
                     self.place().await
                 );
             }
-            if focus.name == name || (focus.name.starts_with(name) && !name.is_empty()) {
+            if focus.tag != "body" && !focus.on_screen {
+                bail!(
+                    "keyboard focus on {focus} {} is off screen",
+                    self.place().await
+                );
+            }
+            let named = focus.name == name || (!name.is_empty() && focus.name.starts_with(name));
+            if named && also(&focus) {
                 return Ok(focus);
             }
-            seen.push(focus.to_string());
+            seen.push(format!("{focus} in {}", focus.within));
         }
         bail!(
             "{max} presses of Tab never reached {name:?} {}; focus went to:\n  {}",
