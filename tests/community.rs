@@ -177,7 +177,7 @@ async fn the_tally_counts_each_outcome_and_the_filter_shows_only_the_chosen_one(
     let all = alice.get(AAR).await;
     assert_eq!(
         tally(&all.body),
-        "4 stories: 1 success 2 failure 1 too early to tell"
+        "4 stories: 1 success · 2 failure · 1 too early to tell"
     );
     assert_eq!(story_titles(&all.body).len(), 4);
 
@@ -194,7 +194,7 @@ async fn the_tally_counts_each_outcome_and_the_filter_shows_only_the_chosen_one(
     );
     assert_eq!(
         tally(&failures.body),
-        "4 stories: 1 success 2 failure 1 too early to tell",
+        "4 stories: 1 success · 2 failure · 1 too early to tell",
         "the tally still counts all"
     );
 
@@ -775,9 +775,13 @@ async fn an_admin_hides_a_story_which_readers_no_longer_see_but_the_database_kee
         ["A useful story", "Off-topic rant"],
         "admins still see it"
     );
+    let hidden_id: i64 = sqlx::query_scalar("SELECT id FROM stories WHERE title = 'Off-topic rant'")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("the hidden story is still in the database");
     assert!(admin_events(&app).await.contains(&(
         "root".to_owned(),
-        "Hid the story “Off-topic rant”".to_owned()
+        format!("Hid story #{hidden_id}")
     )));
 
     root.post(&format!("{thread}/hide"), &[("hidden", "0")])
@@ -1322,11 +1326,16 @@ async fn every_admin_action_is_recorded_with_who_did_it() {
 
     let events = admin_events(&app).await;
     let summaries: Vec<&str> = events.iter().map(|(_, s)| s.as_str()).collect();
+    let story_id: i64 = sqlx::query_scalar("SELECT id FROM stories WHERE title = 'A story'")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("the story");
+    let hid_story = format!("Hid story #{story_id}");
     assert_eq!(
         summaries,
         [
             "Protected the page",
-            "Hid the story “A story”",
+            hid_story.as_str(),
             "Hid a reply to “A story”",
             "Edited indicator PC-3 (Partnerships reviewed yearly)",
             "Added indicator KM-9 (A new indicator)",

@@ -180,7 +180,8 @@ async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(query): RawQuery
     Ok(ListPage { ctx, pages, selected, facets })
 }
 
-/// One outcome in a page's story tally, with the link that shows only it.
+/// One outcome in a page's story tally.
+#[derive(Clone)]
 pub struct TallyItem {
     pub outcome: &'static str,
     pub label: &'static str,
@@ -198,6 +199,8 @@ struct ShowPage {
     stories: Vec<crate::stories::db::Story>,
     tally: Vec<TallyItem>,
     story_total: i64,
+    /// The outcomes with at least one story, for the tally line.
+    tally_nonzero: Vec<TallyItem>,
     /// The outcome the stories are filtered by, if any.
     outcome: Option<&'static str>,
     roster: Vec<crate::roster::db::Entry>,
@@ -263,6 +266,7 @@ async fn render_show(state: &AppState, ctx: Ctx, page: Page, outcome: Option<Out
         on_roster: mine.is_some(),
         tags: TagLink::all(&page.tag_list(), &labels),
         story_total: tally.iter().map(|t| t.count).sum(),
+        tally_nonzero: tally.iter().filter(|t| t.count > 0).cloned().collect(),
         outcome: outcome.map(Outcome::as_str),
         ctx,
         page,
@@ -452,9 +456,27 @@ struct PageQuery {
 struct HistoryPage {
     ctx: Ctx,
     page: Page,
-    revisions: Vec<RevisionMeta>,
+    /// Each revision with the tags it added and removed.
+    revisions: Vec<(RevisionMeta, TagChange)>,
     number: i64,
     last: i64,
+}
+
+/// Tags a revision added and removed, compared with the one before it.
+#[derive(Default)]
+pub struct TagChange {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl TagChange {
+    fn between(older: &str, newer: &str) -> TagChange {
+        let (older, newer) = (TagList::from_stored(older), TagList::from_stored(newer));
+        TagChange {
+            added: newer.minus(&older).map(|t| t.as_str().to_owned()).collect(),
+            removed: older.minus(&newer).map(|t| t.as_str().to_owned()).collect(),
+        }
+    }
 }
 
 async fn history(
@@ -466,7 +488,18 @@ async fn history(
     let page = load_page(&state, &slug).await?;
     let last = (page.revision + HISTORY_PAGE - 1) / HISTORY_PAGE;
     let number = q.page.unwrap_or(1).clamp(1, last.max(1));
-    let revisions = db::history(&state.pool, page.id, HISTORY_PAGE, (number - 1) * HISTORY_PAGE).await?;
+    // One revision more than shown, to tell the tag changes of the oldest shown.
+    let mut revisions = db::history(&state.pool, page.id, HISTORY_PAGE + 1, (number - 1) * HISTORY_PAGE).await?;
+    let older_tags: Vec<String> = revisions.iter().skip(1).map(|r| r.tags.clone()).chain([String::new()]).collect();
+    revisions.truncate(HISTORY_PAGE as usize);
+    let revisions = revisions
+        .into_iter()
+        .zip(older_tags)
+        .map(|(rev, older)| {
+            let change = TagChange::between(&older, &rev.tags);
+            (rev, change)
+        })
+        .collect();
     Ok(HistoryPage { ctx, page, revisions, number, last })
 }
 
@@ -541,7 +574,7 @@ async fn diff(
 ) -> AppResult<DiffPage> {
     let page = load_page(&state, &slug).await?;
     let to_number = q.to.unwrap_or(page.revision);
-    let from_number = q.from.unwrap_or(to_number - 1).max(1);
+    let from_number = q.from.unwrap_or(to_number.saturating_sub(1)).max(1);
     let from = load_revision(&state, &page, &from_number.to_string()).await?;
     let to = load_revision(&state, &page, &to_number.to_string()).await?;
     let (old_tags, new_tags) = (from.tag_list(), to.tag_list());

@@ -276,7 +276,8 @@ pub async fn add_reply(pool: &SqlitePool, story: &Story, author_id: i64, body: &
 pub async fn set_story_hidden(pool: &SqlitePool, story: &Story, hidden: bool, admin_id: i64) -> sqlx::Result<()> {
     let mut tx = begin_write(pool).await?;
     sqlx::query("UPDATE stories SET hidden = ? WHERE id = ?").bind(hidden).bind(story.id).execute(&mut *tx).await?;
-    let summary = format!("{} the story “{}”", if hidden { "Hid" } else { "Unhid" }, story.title);
+    // The title is left out: a hidden story's title should not stay on /recent.
+    let summary = format!("{} story #{}", if hidden { "Hid" } else { "Unhid" }, story.id);
     record(&mut tx, NewEvent { kind: Kind::Admin, page_id: Some(story.page_id), story_id: Some(story.id), revision: None, actor_id: Some(admin_id), summary: &summary }).await?;
     tx.commit().await
 }
