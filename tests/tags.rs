@@ -349,7 +349,7 @@ async fn the_edit_form_offers_the_tag_vocabulary_and_links_to_cafe_tags() {
 }
 
 #[tokio::test]
-async fn tag_changes_show_in_the_diff_and_old_revisions_keep_their_tags() {
+async fn tag_changes_show_in_the_diff_and_history_and_old_revisions_keep_their_tags() {
     let app = TestApp::new().await;
     let mut alice = app.member("alice").await;
     let path = new_page(&mut alice, "Retro", "alpha, beta").await;
@@ -370,6 +370,12 @@ async fn tag_changes_show_in_the_diff_and_old_revisions_keep_their_tags() {
     assert_eq!(
         texts(&diff.body, ".tag-changes li"),
         ["Added tag: gamma", "Removed tag: alpha"]
+    );
+    let history = alice.get(&format!("{path}/history")).await;
+    assert_eq!(
+        texts(&history.body, ".tag-change"),
+        ["+gamma", "−alpha", "+alpha", "+beta"],
+        "history shows what each revision did to the tags, newest first"
     );
     let old = alice.get(&format!("{path}/revisions/1")).await;
     assert_eq!(page_tags(&old.body), ["alpha", "beta"]);
