@@ -345,7 +345,7 @@ async fn the_tag_feed_keeps_pages_having_every_tag_newest_first() {
 /// The links of the entries on `/recent` (or the home page), in order.
 fn activity_links(body: &str) -> Vec<(String, String)> {
     let html = Html::parse_document(body);
-    let selector = Selector::parse("ol.activity > li > a:first-child").expect("selector");
+    let selector = Selector::parse("ol.activity > li > a.headline").expect("selector");
     html.select(&selector)
         .map(|a| {
             (

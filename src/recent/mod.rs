@@ -45,6 +45,18 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.as_str() == raw)
     }
 
+    /// The badge before an entry.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Page => "new page",
+            Kind::Edit => "edit",
+            Kind::Story => "story",
+            Kind::Reply => "reply",
+            Kind::Roster => "roster",
+            Kind::Admin => "admin",
+        }
+    }
+
     /// The filter's name on `/recent`.
     pub fn label(self) -> &'static str {
         match self {
@@ -64,6 +76,8 @@ pub struct Activity {
     /// every feed it appears in.
     pub id: String,
     pub kind: String,
+    /// The kind as a badge: "edit", "new page"…
+    pub kind_noun: &'static str,
     /// What happened, in a few words (plain text).
     pub headline: String,
     /// Where to see it: the diff, the story, or the page.
@@ -137,6 +151,7 @@ impl From<db::Entry> for Activity {
         });
         Activity {
             id,
+            kind_noun: Kind::parse(&e.kind).map_or("change", Kind::noun),
             kind: e.kind,
             headline,
             url,

@@ -35,6 +35,18 @@ pub struct Search<'a> {
 }
 
 impl Search<'_> {
+    /// The filters in use, as `AND …` clauses.
+    fn filters(&self) -> String {
+        let mut filters = String::new();
+        if !self.tags.is_empty() {
+            filters.push_str(TAG_FILTER);
+        }
+        if !self.outcomes.is_empty() {
+            filters.push_str(OUTCOME_FILTER);
+        }
+        filters
+    }
+
     /// The `WHERE` clause's first part, and the expression bound to `?1`.
     fn condition(&self) -> (&'static str, Option<&str>) {
         match (self.matching, self.excluding) {
@@ -45,35 +57,54 @@ impl Search<'_> {
     }
 }
 
-/// Columns of a ranked hit: the title with matched words marked, and the
-/// best passage of the body.
-const RANKED: &str = "SELECT highlight(search_index, 0, char(2), char(3)) AS title,
-        snippet(search_index, 1, char(2), char(3), '…', 30) AS snippet,";
-/// Columns of a hit when the query only filters (nothing to mark).
-const UNRANKED: &str =
-    "SELECT search_index.title AS title, substr(search_index.body, 1, 300) AS snippet,";
-const COLUMNS: &str = "
-        p.slug AS slug, p.title AS page_title, p.tags AS tags,
-        st.id AS story_id, st.outcome AS outcome, st.location AS location";
-const FROM: &str = "
-    FROM search_index
-    LEFT JOIN stories st ON st.id = -search_index.rowid
-    JOIN pages p ON p.id = coalesce(st.page_id, search_index.rowid)
-    WHERE ";
+/// The filters' sets: pages carrying every tag of `?2`, and the outcomes
+/// of `?3`.
+const FILTER_SETS: &str = "WITH tagged(page_id) AS (
+        SELECT page_id FROM page_tags WHERE tag IN (SELECT value FROM json_each(?2))
+        GROUP BY page_id HAVING count(*) = json_array_length(?2)),
+    outcomes(outcome) AS (SELECT value FROM json_each(?3))";
 const MATCHING: &str = "search_index MATCH ?1";
 const EXCLUDING: &str =
     "search_index.rowid NOT IN (SELECT rowid FROM search_index WHERE search_index MATCH ?1)";
 const EVERYTHING: &str = "?1 IS NULL";
-const FILTERS: &str = "
-      AND (json_array_length(?2) = 0 OR p.id IN (
-            SELECT page_id FROM page_tags WHERE tag IN (SELECT value FROM json_each(?2))
-            GROUP BY page_id HAVING count(*) = json_array_length(?2)))
-      AND (json_array_length(?3) = 0 OR st.outcome IN (SELECT value FROM json_each(?3)))";
-/// Weights of `bm25` (title, body, tags, extra): a word in the title counts
-/// ten times a word in the body, so title matches come first.
-const BY_RANK: &str =
-    " ORDER BY bm25(search_index, 10.0, 1.0, 5.0, 2.0), search_index.rowid DESC LIMIT ?4 OFFSET ?5";
-const BY_DATE: &str = " ORDER BY coalesce(st.updated_at, p.updated_at) DESC, search_index.rowid DESC LIMIT ?4 OFFSET ?5";
+/// `tag:` keeps the tagged pages and the stories told on them. Written
+/// as a set of rowids, so a query that only filters looks its rows up
+/// instead of reading the whole index.
+const TAG_FILTER: &str = "
+        AND search_index.rowid IN (
+            SELECT page_id FROM tagged
+            UNION ALL SELECT -id FROM stories WHERE page_id IN (SELECT page_id FROM tagged))";
+/// `outcome:` keeps the stories with one of the outcomes.
+const OUTCOME_FILTER: &str = "
+        AND search_index.rowid IN (SELECT -id FROM stories WHERE outcome IN (SELECT outcome FROM outcomes))";
+/// The page of hits is chosen from the index alone; pages and stories are
+/// read only for the rows shown. Weights of `bm25` (title, body, tags,
+/// extra): a word in the title counts ten times a word in the body, so
+/// title matches come first.
+const RANKED_HITS: &str = ",
+    hits AS (
+        SELECT search_index.rowid AS rowid,
+               highlight(search_index, 0, char(2), char(3)) AS title,
+               snippet(search_index, 1, char(2), char(3), '…', 30) AS snippet,
+               bm25(search_index, 10.0, 1.0, 5.0, 2.0) AS score
+        FROM search_index WHERE ";
+const RANKED_ORDER: &str = "
+        ORDER BY score, search_index.rowid DESC LIMIT ?4 OFFSET ?5)";
+/// Without words to rank by, the newest first.
+const UNRANKED_HITS: &str = ",
+    hits AS (
+        SELECT search_index.rowid AS rowid, search_index.title AS title,
+               substr(search_index.body, 1, 300) AS snippet, 0 AS score
+        FROM search_index WHERE ";
+const SHOWN: &str = "
+    SELECT hits.title, hits.snippet, p.slug AS slug, p.title AS page_title, p.tags AS tags,
+           st.id AS story_id, st.outcome AS outcome, st.location AS location
+    FROM hits
+    LEFT JOIN stories st ON st.id = -hits.rowid
+    JOIN pages p ON p.id = coalesce(st.page_id, hits.rowid)";
+const BY_SCORE: &str = " ORDER BY hits.score, hits.rowid DESC";
+const BY_DATE: &str =
+    " ORDER BY coalesce(st.updated_at, p.updated_at) DESC, hits.rowid DESC LIMIT ?4 OFFSET ?5";
 
 /// One page of results: best first when there are words to rank by, newest
 /// first when the query only filters.
@@ -85,9 +116,29 @@ pub async fn search(
 ) -> sqlx::Result<Vec<HitRow>> {
     let (condition, expression) = search.condition();
     let sql = if search.matching.is_some() {
-        [RANKED, COLUMNS, FROM, condition, FILTERS, BY_RANK].concat()
+        let filters = search.filters();
+        [
+            FILTER_SETS,
+            RANKED_HITS,
+            condition,
+            &filters,
+            RANKED_ORDER,
+            SHOWN,
+            BY_SCORE,
+        ]
+        .concat()
     } else {
-        [UNRANKED, COLUMNS, FROM, condition, FILTERS, BY_DATE].concat()
+        let filters = search.filters();
+        [
+            FILTER_SETS,
+            UNRANKED_HITS,
+            condition,
+            &filters,
+            ")",
+            SHOWN,
+            BY_DATE,
+        ]
+        .concat()
     };
     sqlx::query_as::<_, HitRow>(&sql)
         .bind(expression)
@@ -99,10 +150,18 @@ pub async fn search(
         .await
 }
 
-/// How many rows match in all, for "N results" and the pager.
+/// How many rows match in all, for "N results" and the pager: counted in
+/// the index alone (every row of it has its page).
 pub async fn count(pool: &SqlitePool, search: &Search<'_>) -> sqlx::Result<i64> {
     let (condition, expression) = search.condition();
-    let sql = ["SELECT count(*)", FROM, condition, FILTERS].concat();
+    let filters = search.filters();
+    let sql = [
+        FILTER_SETS,
+        " SELECT count(*) FROM search_index WHERE ",
+        condition,
+        &filters,
+    ]
+    .concat();
     sqlx::query_scalar::<_, i64>(&sql)
         .bind(expression)
         .bind(json_list(search.tags.iter().map(Tag::as_str)))

@@ -339,11 +339,12 @@ pub async fn run(pool: &SqlitePool, query: &Query, page: i64) -> sqlx::Result<Re
 impl Hit {
     fn from_row(row: db::HitRow, ranked: bool) -> Hit {
         let page_url = format!("/methods/{}", row.slug);
-        let snippet = if ranked {
+        let passage = if ranked {
             row.snippet
         } else {
             shorten(&row.snippet, 200)
         };
+        let snippet = readable(&passage);
         let story = row.story_id.map(|_| StoryHit {
             outcome: outcome_label(row.outcome.as_deref().unwrap_or_default()).to_owned(),
             location: row.location.unwrap_or_default(),
@@ -361,6 +362,29 @@ impl Hit {
             story,
         }
     }
+}
+
+/// A passage of Markdown as reading text: one line, without heading and
+/// list markers, emphasis or wiki-link brackets (the \u{2}/\u{3} marks stay).
+fn readable(markdown: &str) -> String {
+    let mut out = Vec::new();
+    for line in markdown.lines() {
+        let line = line.trim_start().trim_start_matches('#').trim_start();
+        let line = ["- ", "* ", "+ ", "> "]
+            .iter()
+            .find_map(|m| line.strip_prefix(m))
+            .unwrap_or(line);
+        let line = line
+            .replace("[[", "")
+            .replace("]]", "")
+            .replace("**", "")
+            .replace("__", "")
+            .replace('`', "");
+        if !line.trim().is_empty() {
+            out.push(line.trim().to_owned());
+        }
+    }
+    out.join(" ")
 }
 
 /// How an outcome reads in a sentence.
@@ -506,6 +530,16 @@ mod tests {
         );
         assert_eq!(q.include.len(), MAX_TERMS);
         assert!(!q.notes.is_empty());
+    }
+
+    #[test]
+    fn snippets_read_as_text_not_markdown() {
+        assert_eq!(
+            readable(
+                "…end.\n\n## Related \u{2}Methods\u{3}\n\n- [[After-Action Review]]\n- **bold** `code`"
+            ),
+            "…end. Related \u{2}Methods\u{3} After-Action Review bold code"
+        );
     }
 
     #[test]
