@@ -835,6 +835,52 @@ async fn screenshots(b: &Browser) -> Result<()> {
     Ok(())
 }
 
+/// The same checks (contrast above all) with the dark colour scheme.
+async fn dark_scheme(harness: &Harness) -> Result<()> {
+    let dark = harness.dark_browser().await?;
+    let dark_mode = dark
+        .js("return matchMedia('(prefers-color-scheme: dark)').matches")
+        .await?;
+    ensure!(
+        dark_mode == serde_json::json!(true),
+        "the dark browser should prefer a dark scheme"
+    );
+    sign_in(&dark, "erin").await?;
+    let mut problems = Vec::new();
+    for path in [
+        "/".to_owned(),
+        "/methods?tag=learning&tag=lkm-1".to_owned(),
+        FAIR_PATH.to_owned(),
+        format!("{FAIR_PATH}/edit"),
+        format!("{FAIR_PATH}/history"),
+        format!("{FAIR_PATH}/diff?from=1&to=2"),
+        format!("{FAIR_PATH}/revisions/1"),
+        format!("{FAIR_PATH}/stories/1"),
+        "/tags".to_owned(),
+        "/indicators".to_owned(),
+        "/search?q=fair".to_owned(),
+        "/recent".to_owned(),
+        "/users/erin".to_owned(),
+        "/methods/no-such-method".to_owned(),
+    ] {
+        if let Err(error) = axe_at(&dark, "the dark scheme", &path).await {
+            problems.push(format!("{error:#}"));
+        }
+    }
+    dark.goto(FAIR_PATH).await?;
+    let (file, _) = dark.screenshot("method-page-dark", 1280).await?;
+    eprintln!("[axe_on_every_kind_of_page] screenshot {}", file.display());
+    dark.goto("/signin").await?;
+    if let Err(error) = dark.axe("sign in, signed out, dark").await {
+        problems.push(format!("{error:#}"));
+    }
+    let _ = dark.client.clone().close().await;
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
+    }
+    Ok(())
+}
+
 /// axe must catch a fault planted in a page, or a clean run means nothing.
 async fn axe_catches_a_planted_fault(b: &Browser) -> Result<()> {
     b.goto("/").await?;
@@ -926,6 +972,11 @@ async fn axe_on_every_kind_of_page() {
         steps,
         "axe: a 409 edit conflict",
         produce_conflict(&harness)
+    );
+    step!(
+        steps,
+        "axe in the dark colour scheme",
+        dark_scheme(&harness)
     );
     step!(steps, "sign in as an administrator", sign_in(b, "gina"));
     for (what, path) in [

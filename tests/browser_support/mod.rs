@@ -97,7 +97,7 @@ pub fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
 struct Driver {
     child: Child,
     port: u16,
-    sessions: Vec<String>,
+    sessions: std::sync::Mutex<Vec<String>>,
 }
 
 impl Driver {
@@ -115,7 +115,7 @@ impl Driver {
         let mut driver = Driver {
             child,
             port,
-            sessions: Vec::new(),
+            sessions: Default::default(),
         };
         let started = Instant::now();
         loop {
@@ -152,7 +152,9 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        for id in std::mem::take(&mut self.sessions) {
+        let sessions =
+            std::mem::take(&mut *self.sessions.lock().unwrap_or_else(|e| e.into_inner()));
+        for id in sessions {
             self.delete_session(&id);
         }
         let _ = self.child.kill();
@@ -204,8 +206,9 @@ impl Harness {
             .expect("serving cafe");
         });
         let profiles = tempfile::tempdir()?;
-        let mut driver = Driver::start(driver_path, &profiles.path().join("chromedriver.log"))?;
-        let browser = open_browser(&mut driver, &chromium, profiles.path(), &base, "first").await?;
+        let driver = Driver::start(driver_path, &profiles.path().join("chromedriver.log"))?;
+        let browser =
+            open_browser(&driver, &chromium, profiles.path(), &base, "first", &[]).await?;
         Ok(Harness {
             browser,
             driver,
@@ -217,15 +220,16 @@ impl Harness {
         })
     }
 
-    /// A second, independent browser (its own profile and cookies), for
-    /// two people working at once.
-    pub async fn second_browser(&mut self) -> Result<Browser> {
+    /// Another, independent browser (its own profile and cookies) that
+    /// prefers a dark colour scheme, for checking the dark styles.
+    pub async fn dark_browser(&self) -> Result<Browser> {
         open_browser(
-            &mut self.driver,
+            &self.driver,
             &self.chromium,
             self.profiles.path(),
             &self.base,
-            "second",
+            "dark",
+            &["--blink-settings=preferredColorScheme=0"],
         )
         .await
     }
@@ -241,16 +245,18 @@ impl Harness {
 }
 
 async fn open_browser(
-    driver: &mut Driver,
+    driver: &Driver,
     chromium: &Path,
     profiles: &Path,
     base: &str,
     name: &str,
+    extra_flags: &[&str],
 ) -> Result<Browser> {
     let profile = profiles.join(format!("profile-{name}"));
     std::fs::create_dir_all(&profile)?;
     let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| (*s).to_owned()).collect();
     args.push(format!("--user-data-dir={}", profile.display()));
+    args.extend(extra_flags.iter().map(|s| (*s).to_owned()));
     args.push(format!("--window-size={},{}", DESKTOP.0, DESKTOP.1));
     let mut caps = serde_json::Map::new();
     caps.insert("browserName".into(), json!("chrome"));
@@ -266,7 +272,11 @@ async fn open_browser(
         .await
         .context("opening a chromium session through chromedriver")?;
     if let Some(id) = client.session_id().await? {
-        driver.sessions.push(id);
+        driver
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(id);
     }
     let shots = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target")
