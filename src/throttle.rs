@@ -61,6 +61,25 @@ impl Throttle {
     }
 }
 
+/// The client's address as the throttles key it ("local" when the server
+/// was not started with connection info, as in router tests).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "local".to_owned(), |info| info.0.ip().to_string());
+        Ok(ClientAddr(addr))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,24 +97,5 @@ mod tests {
         assert!(throttle.check(Bucket::FailuresPerUser, "bob", 5, window).is_ok());
         throttle.clear(Bucket::FailuresPerUser, "alice");
         assert!(throttle.check(Bucket::FailuresPerUser, "alice", 5, window).is_ok());
-    }
-}
-
-/// The client's address as the throttles key it ("local" when the server
-/// was not started with connection info, as in router tests).
-pub struct ClientAddr(pub String);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or_else(|| "local".to_owned(), |info| info.0.ip().to_string());
-        Ok(ClientAddr(addr))
     }
 }

@@ -81,7 +81,7 @@ pub async fn list(pool: &SqlitePool, tags: &[Tag]) -> sqlx::Result<Vec<PageSumma
                       GROUP BY page_id HAVING count(*) = json_array_length(?1))
          ORDER BY title COLLATE NOCASE",
     )
-    .bind(json_list(tags.iter().map(Tag::as_str)))
+    .bind(crate::db::json_list(tags.iter().map(Tag::as_str)))
     .fetch_all(pool)
     .await
 }
@@ -120,9 +120,6 @@ pub async fn links_from(pool: &SqlitePool, page_id: i64) -> sqlx::Result<Vec<Pag
     .await
 }
 
-fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
-}
 
 /// Renders a body to HTML, marking wiki links to pages that do not exist
 /// (other than `own_slug`) as missing. Returns the HTML and the link targets.
@@ -132,7 +129,7 @@ async fn render(conn: &mut SqliteConnection, body: &str, own_slug: &str) -> sqlx
         HashSet::new()
     } else {
         sqlx::query_scalar::<_, String>("SELECT slug FROM pages WHERE slug IN (SELECT value FROM json_each(?))")
-            .bind(json_list(targets.iter().map(Slug::as_str)))
+            .bind(crate::db::json_list(targets.iter().map(Slug::as_str)))
             .fetch_all(&mut *conn)
             .await?
             .into_iter()

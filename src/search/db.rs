@@ -142,8 +142,8 @@ pub async fn search(
     };
     sqlx::query_as::<_, HitRow>(&sql)
         .bind(expression)
-        .bind(json_list(search.tags.iter().map(Tag::as_str)))
-        .bind(json_list(search.outcomes.iter().copied()))
+        .bind(crate::db::json_list(search.tags.iter().map(Tag::as_str)))
+        .bind(crate::db::json_list(search.outcomes.iter().copied()))
         .bind(limit)
         .bind(offset)
         .fetch_all(pool)
@@ -164,12 +164,9 @@ pub async fn count(pool: &SqlitePool, search: &Search<'_>) -> sqlx::Result<i64> 
     .concat();
     sqlx::query_scalar::<_, i64>(&sql)
         .bind(expression)
-        .bind(json_list(search.tags.iter().map(Tag::as_str)))
-        .bind(json_list(search.outcomes.iter().copied()))
+        .bind(crate::db::json_list(search.tags.iter().map(Tag::as_str)))
+        .bind(crate::db::json_list(search.outcomes.iter().copied()))
         .fetch_one(pool)
         .await
 }
 
-fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
-}
