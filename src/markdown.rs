@@ -59,27 +59,75 @@ pub fn link_targets(md: &str) -> Vec<Slug> {
     out
 }
 
+/// Deepest nesting of Markdown elements (quotes, lists, emphasis…) kept;
+/// deeper ones keep their text but lose their markup. The HTML parser inside
+/// the sanitiser takes time quadratic in the nesting depth: 10,000 nested
+/// `>` or `- ` (20 KB of text) took over a second, a wiki page needs a few levels.
+pub const MAX_NESTING: usize = 48;
+
+/// Most raw HTML tags a text may hold before all of its raw HTML is shown as
+/// text instead: the same quadratic cost as above, reached with
+/// `<div><div>…`, whose depth the Markdown parser cannot see.
+pub const MAX_RAW_HTML_TAGS: usize = 2_000;
+
+/// The parser's events with the start and end of every element nested deeper
+/// than [`MAX_NESTING`] dropped (its content stays). Starts and ends come in
+/// matching pairs, so a stack of "kept?" flags pairs them up.
+fn shallow<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = Event<'a>> {
+    let mut kept: Vec<bool> = Vec::new();
+    let mut depth = 0;
+    events.filter(move |event| match event {
+        Event::Start(_) => {
+            let keep = depth < MAX_NESTING;
+            kept.push(keep);
+            depth += usize::from(keep);
+            keep
+        }
+        Event::End(_) => {
+            let keep = kept.pop().unwrap_or(true);
+            depth -= usize::from(keep && depth > 0);
+            keep
+        }
+        _ => true,
+    })
+}
+
+/// Counts what may open an HTML tag: `<` then a letter.
+fn raw_tags(html: &str) -> usize {
+    html.as_bytes().windows(2).filter(|w| w[0] == b'<' && w[1].is_ascii_alphabetic()).count()
+}
+
 /// Renders `md` to sanitised HTML; `exists` says whether a wiki link's
 /// target page exists (else the link is shown as missing).
 pub fn render(md: &str, exists: &dyn Fn(&Slug) -> bool) -> String {
     let mut events: Vec<Event> = Vec::new();
     let mut in_wikilink = false;
+    let mut linked = false;
     let mut heading: Option<Vec<Event>> = None;
     let mut heading_ids: HashMap<String, usize> = HashMap::new();
+    // Counted in the source: an upper bound of the raw HTML tags (code spans
+    // and autolinks count too), without a second parse.
+    let raw_as_text = raw_tags(md) > MAX_RAW_HTML_TAGS;
 
-    for event in parser(md) {
+    for event in shallow(parser(md)) {
         let event = match event {
+            // Too much raw HTML to sanitise quickly: the author's raw HTML is
+            // shown as text. (Cafe's own markup below is not affected.)
+            Event::Html(raw) | Event::InlineHtml(raw) if raw_as_text => Event::Text(raw),
             Event::Start(Tag::Link {
                 link_type: LinkType::WikiLink { .. },
                 dest_url,
                 ..
             }) => {
+                // A link to nothing (`[[ ]]`) keeps its text and loses the link.
+                let open = wikilink_open(&dest_url, exists);
                 in_wikilink = true;
-                Event::InlineHtml(wikilink_open(&dest_url, exists).into())
+                linked = open.is_some();
+                Event::InlineHtml(open.unwrap_or_default().into())
             }
             Event::End(TagEnd::Link) if in_wikilink => {
                 in_wikilink = false;
-                Event::InlineHtml("</a>".into())
+                Event::InlineHtml(if linked { "</a>" } else { "" }.into())
             }
             Event::TaskListMarker(done) => Event::InlineHtml(
                 if done {
@@ -110,17 +158,18 @@ pub fn render(md: &str, exists: &dyn Fn(&Slug) -> bool) -> String {
     sanitize(&html)
 }
 
-fn wikilink_open(target: &str, exists: &dyn Fn(&Slug) -> bool) -> String {
-    match Slug::from_title(target) {
-        Some(slug) if exists(&slug) => {
-            format!(r#"<a href="/methods/{}" class="wikilink">"#, slug.as_str())
-        }
-        Some(_) => format!(
+/// The opening tag of a wiki link; `None` when the target has no letter
+/// or digit to make a page of.
+fn wikilink_open(target: &str, exists: &dyn Fn(&Slug) -> bool) -> Option<String> {
+    let slug = Slug::from_title(target)?;
+    Some(if exists(&slug) {
+        format!(r#"<a href="/methods/{}" class="wikilink">"#, slug.as_str())
+    } else {
+        format!(
             r#"<a href="/methods/new?title={}" class="wikilink missing">"#,
             crate::text::url_encode(target.trim())
-        ),
-        None => r#"<a href="/methods" class="wikilink missing">"#.to_owned(),
-    }
+        )
+    })
 }
 
 fn set_heading_id(buffer: &mut [Event], used: &mut HashMap<String, usize>) {
@@ -205,6 +254,12 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_wiki_link_is_no_link() {
+        let out = html("- [[ ]] and [[!!|x]]");
+        assert!(!out.contains("<a"), "{out}");
+    }
+
+    #[test]
     fn link_targets_are_slugs_without_duplicates() {
         let targets = link_targets("[[A b]] [[a B|x]] [[C]] `[[not a link]]`");
         let slugs: Vec<&str> = targets.iter().map(Slug::as_str).collect();
@@ -243,6 +298,25 @@ mod tests {
                 assert!(!lower.contains(bad), "{bad} survived in {lower} (from {input})");
             }
         }
+    }
+
+    #[test]
+    fn deep_nesting_keeps_its_text_and_renders_quickly() {
+        let started = std::time::Instant::now();
+        let out = html(&format!("{}deep", "> ".repeat(10_000)));
+        assert_eq!(out.matches("<blockquote>").count(), MAX_NESTING, "{}", &out[..200]);
+        assert!(out.contains("deep"));
+        let out = html(&format!("{}item", "- ".repeat(10_000)));
+        assert!(out.matches("<ul>").count() <= MAX_NESTING && out.contains("item"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_flood_of_raw_html_is_shown_as_text() {
+        let out = html(&format!("x {}", "<span>".repeat(MAX_RAW_HTML_TAGS + 1)));
+        assert!(out.contains("&lt;span&gt;") && !out.contains("<span>"), "{}", &out[..200]);
+        let out = html("<details><summary>More</summary>\n\nHidden [[Learning communities]].\n\n</details>\n");
+        assert!(out.contains("<details>") && out.contains("wikilink"), "{out}");
     }
 
     #[test]

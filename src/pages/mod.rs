@@ -105,7 +105,7 @@ impl PageText {
 }
 
 /// The body a new method page starts from.
-pub const METHOD_TEMPLATE: &str = "## Brief Description\n\n\n\n## Example Applications\n\n- \n\n## Full Description\n\n\n\n## Related Methods/Tools/Practices\n\n- [[ ]]\n\n## More Information/References/Related Resources\n\n- \n";
+pub const METHOD_TEMPLATE: &str = "## Brief Description\n\n\n\n## Example Applications\n\n- \n\n## Full Description\n\n\n\n## Related Methods/Tools/Practices\n\n- \n\n## More Information/References/Related Resources\n\n- \n";
 
 #[cfg(test)]
 mod tests {
