@@ -807,10 +807,11 @@ return {tag: el.tagName.toLowerCase(), id: el.id || '', name: name.replace(/\s+/
         }
         let script = r#"
 const done = arguments[arguments.length - 1];
-axe.run(document, {resultTypes: ['violations']})
-  .then(r => done(r.violations.map(v => ({
-      id: v.id, impact: v.impact, help: v.help,
-      nodes: v.nodes.map(n => ({target: n.target.map(String), html: n.html, summary: n.failureSummary || ''}))}))))
+const brief = list => list.map(v => ({
+  id: v.id, impact: v.impact, help: v.help,
+  nodes: v.nodes.map(n => ({target: n.target.map(String), html: n.html, summary: n.failureSummary || ''}))}));
+axe.run(document, {resultTypes: ['violations', 'incomplete']})
+  .then(r => done({violations: brief(r.violations), incomplete: brief(r.incomplete)}))
   .catch(e => done({error: String(e)}));
 "#;
         let result = self
@@ -821,8 +822,36 @@ axe.run(document, {resultTypes: ['violations']})
         if let Some(error) = result.get("error") {
             bail!("axe failed {}: {error}", self.place().await);
         }
+        if std::env::var_os("CAFE_AXE_INCOMPLETE").is_some() {
+            // What axe could not decide (for a person to check), on request.
+            for v in result
+                .get("incomplete")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let nodes = v
+                    .get("nodes")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let targets: Vec<String> = nodes
+                    .iter()
+                    .filter_map(|n| n.get("target"))
+                    .map(Value::to_string)
+                    .collect();
+                eprintln!(
+                    "axe incomplete on {what} {}: {} ({}) at {}",
+                    self.place().await,
+                    v.get("id").and_then(Value::as_str).unwrap_or("?"),
+                    v.get("help").and_then(Value::as_str).unwrap_or("?"),
+                    targets.join(", ")
+                );
+            }
+        }
         let violations = result
-            .as_array()
+            .get("violations")
+            .and_then(Value::as_array)
             .ok_or_else(|| anyhow!("axe returned {result}"))?;
         if violations.is_empty() {
             return Ok(());
