@@ -28,11 +28,25 @@ pub fn options(db: &str) -> anyhow::Result<SqliteConnectOptions> {
         .pragma("cache_size", "-8000"))
 }
 
+/// Whether a connection going back to the pool can be reused. A write that
+/// fails on a full disk (SQLITE_FULL) makes SQLite roll the transaction back
+/// by itself; sqlx's own ROLLBACK then fails and it goes on believing the
+/// connection is inside a transaction, so every later `BEGIN` on it failed
+/// (a 500 for each save on that connection, even once space came back).
+/// Such a connection is closed instead. The ping waits for a rollback that
+/// a dropped transaction queued.
+async fn still_usable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::{Connection as _, TransactionManager as _};
+    conn.ping().await?;
+    Ok(<sqlx::Sqlite as sqlx::Database>::TransactionManager::get_transaction_depth(conn) == 0)
+}
+
 /// Opens (creating if needed) and migrates the database.
 pub async fn connect(db: &str) -> anyhow::Result<SqlitePool> {
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .min_connections(1)
+        .after_release(|conn, _| Box::pin(async move { still_usable(conn).await }))
         .connect_with(options(db)?)
         .await
         .with_context(|| format!("cannot open the database {db}"))?;

@@ -1,0 +1,803 @@
+//! Faults, through the real binary (`target/debug/cafe`) and real HTTP:
+//! SIGTERM with requests in flight, `kill -9` in the middle of 200
+//! concurrent edits, a full disk (a small tmpfs, when run as root), a
+//! read-only database, and `cafe backup` under write load.
+//!
+//! Each test prints its figures (`cargo test --test faults -- --nocapture`).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, LOCATION};
+
+const PASSWORD: &str = common::PASSWORD;
+
+// ------------------------------------------------------------ the server
+
+/// A `cafe` process serving a database on a free local port.
+struct Server {
+    child: Child,
+    base: String,
+    log: PathBuf,
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("addr").port()
+}
+
+impl Server {
+    /// Starts the server on `db` and waits until `/healthz` answers.
+    async fn start(db: &Path) -> Server {
+        let port = free_port();
+        // Not beside the database: that disk may be full.
+        let log = std::env::temp_dir().join(format!("cafe-faults-{port}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_cafe"))
+            .arg("--db")
+            .arg(db)
+            .arg("--addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("CAFE_JOINS_PER_ADDR", "100000")
+            .env("CAFE_SIGNIN_FAILURES_PER_ADDR", "100000")
+            .env("CAFE_SIGNIN_FAILURES_PER_USER", "100000")
+            .env("RUST_LOG", "cafe=info,tower_http=warn,sqlx=warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("the cafe binary starts");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            if let Ok(response) = http.get(format!("{}/healthz", self.base)).send().await
+                && response.status() == StatusCode::OK
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not start; its log:\n{}", self.log_text());
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// Waits (at most `limit`) for the process to end.
+    async fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the server did not stop within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// ------------------------------------------------------------ a member
+
+fn csrf(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html
+        .find(marker)
+        .map(|i| i + marker.len())
+        .expect("a csrf token");
+    let end = html[start..].find('"').expect("end of token") + start;
+    html[start..end].to_owned()
+}
+
+/// A browser session of one member: cookies, CSRF token, no redirects followed.
+#[derive(Clone)]
+struct Member {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Member {
+    async fn join(base: &str, username: &str) -> Member {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let form = http
+            .get(format!("{base}/join"))
+            .send()
+            .await
+            .expect("join form")
+            .text()
+            .await
+            .expect("text");
+        let mut member = Member {
+            http,
+            base: base.to_owned(),
+            token: csrf(&form),
+        };
+        let fields = [
+            ("username", username),
+            ("display_name", username),
+            ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
+        ];
+        let (status, _, body) = member.post("/join", &fields).await.expect("join");
+        assert_eq!(
+            status,
+            StatusCode::SEE_OTHER,
+            "joining as {username}: {body}"
+        );
+        let page = member
+            .http
+            .get(format!("{base}/methods/new"))
+            .send()
+            .await
+            .expect("form")
+            .text()
+            .await
+            .expect("text");
+        member.token = csrf(&page);
+        member
+    }
+
+    /// POSTs a form with the token: (status, Location, body), or the
+    /// transport error (a dead server).
+    async fn post(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<(StatusCode, String, String), reqwest::Error> {
+        let mut all = vec![("csrf_token", self.token.as_str())];
+        all.extend_from_slice(fields);
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(common::encode(&all))
+            .send()
+            .await?;
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.text().await?;
+        Ok((status, location, body))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status();
+        (status, response.text().await.expect("text"))
+    }
+
+    async fn create_page(&self, title: &str, body: &str) -> String {
+        let (status, location, text) = self
+            .post(
+                "/methods",
+                &[
+                    ("title", title),
+                    ("body", body),
+                    ("tags", ""),
+                    ("summary", ""),
+                ],
+            )
+            .await
+            .expect("create");
+        assert_eq!(status, StatusCode::SEE_OTHER, "creating {title}: {text}");
+        location
+    }
+
+    async fn edit(
+        &self,
+        page: &str,
+        base_revision: i64,
+        body: &str,
+    ) -> Result<(StatusCode, String), reqwest::Error> {
+        let base = base_revision.to_string();
+        let fields = [
+            ("base_revision", base.as_str()),
+            ("body", body),
+            ("tags", ""),
+            ("summary", "fault test"),
+        ];
+        self.post(&format!("{page}/edit"), &fields)
+            .await
+            .map(|(status, _, body)| (status, body))
+    }
+}
+
+/// Plain read-only options (no pragmas: setting WAL mode would be a write).
+fn read_only(db: &Path) -> sqlx::sqlite::SqliteConnectOptions {
+    sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .read_only(true)
+}
+
+async fn integrity_check(db: &Path) -> String {
+    let pool = sqlx::SqlitePool::connect_with(read_only(db))
+        .await
+        .expect("open the database");
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .expect("integrity_check");
+    pool.close().await;
+    check
+}
+
+/// Whether the stored body is the saved one: the same first line (bodies
+/// are normalised at save, e.g. trailing spaces dropped).
+fn same(stored: Option<&String>, saved: &str) -> bool {
+    stored.is_some_and(|s| s.lines().next() == saved.lines().next())
+}
+
+/// Revision bodies by (slug, number) in the database file at `db`.
+async fn revision_bodies(db: &Path) -> BTreeMap<(String, i64), String> {
+    let pool = sqlx::SqlitePool::connect_with(read_only(db))
+        .await
+        .expect("open the database");
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT p.slug, r.number, r.body FROM revisions r JOIN pages p ON p.id = r.page_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("revisions");
+    pool.close().await;
+    rows.into_iter()
+        .map(|(slug, number, body)| ((slug, number), body))
+        .collect()
+}
+
+fn slug(path: &str) -> String {
+    path.trim_start_matches("/methods/").to_owned()
+}
+
+// ---------------------------------------------------------------- SIGTERM
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_requests_finish_and_the_process_exits_zero() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("cafe.db");
+    let mut server = Server::start(&db).await;
+    let alice = Member::join(&server.base, "alice").await;
+    let page = alice.create_page("Shutdown page", "First.\n").await;
+
+    // Sign-ins hash passwords (at most two at a time), so twenty of them
+    // take a while: they are still in flight when the signal comes. Edits go
+    // alongside.
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let member = alice.clone();
+        let page = page.clone();
+        tasks.push(tokio::spawn(async move {
+            if n % 4 == 0 {
+                member
+                    .edit(&page, 1, &format!("Edit {n}.\n"))
+                    .await
+                    .map(|(status, _)| status)
+            } else {
+                let fields = [
+                    ("username", "alice"),
+                    ("password", "not the password at all"),
+                ];
+                member
+                    .post("/signin", &fields)
+                    .await
+                    .map(|(status, _, _)| status)
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let signalled = Instant::now();
+    server.signal("TERM");
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(
+            task.await
+                .expect("task")
+                .expect("an in-flight request got its answer"),
+        );
+    }
+    let status = server.wait(Duration::from_secs(30)).await;
+    eprintln!(
+        "SIGTERM: {} in-flight requests answered ({:?}), exit {:?} after {:?}",
+        statuses.len(),
+        statuses.iter().fold(BTreeMap::new(), |mut m, s| {
+            *m.entry(s.as_u16()).or_insert(0) += 1;
+            m
+        }),
+        status.code(),
+        signalled.elapsed()
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| matches!(s.as_u16(), 303 | 401 | 409)),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status; log:\n{}",
+        server.log_text()
+    );
+    assert!(
+        reqwest::get(format!("{}/healthz", server.base))
+            .await
+            .is_err(),
+        "still answering after exit"
+    );
+    assert_eq!(integrity_check(&db).await, "ok");
+}
+
+// ---------------------------------------------------------------- kill -9
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_200_concurrent_edits_loses_no_acknowledged_save() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("cafe.db");
+    let mut server = Server::start(&db).await;
+    let mut members = Vec::new();
+    for n in 0..10 {
+        members.push(Member::join(&server.base, &format!("writer{n}")).await);
+    }
+    // 200 pages, one per editing task, so that no edit conflicts.
+    let mut creators = Vec::new();
+    for (n, member) in members.iter().enumerate() {
+        let member = member.clone();
+        creators.push(tokio::spawn(async move {
+            let mut pages = Vec::new();
+            for i in 0..20 {
+                pages.push(
+                    member
+                        .create_page(&format!("Crash page {n} {i}"), "Start.\n")
+                        .await,
+                );
+            }
+            pages
+        }));
+    }
+    let mut pages = Vec::new();
+    for creator in creators {
+        pages.extend(creator.await.expect("creator"));
+    }
+    assert_eq!(pages.len(), 200);
+
+    // 200 concurrent editors, each saving its page again and again.
+    let acks: Arc<Mutex<Vec<(String, i64, String)>>> = Arc::default();
+    let server_errors = Arc::new(Mutex::new(Vec::new()));
+    let mut editors = Vec::new();
+    for (n, page) in pages.iter().enumerate() {
+        let member = members[n % members.len()].clone();
+        let (page, acks, server_errors) = (page.clone(), acks.clone(), server_errors.clone());
+        editors.push(tokio::spawn(async move {
+            for revision in 1.. {
+                let body = format!(
+                    "Editor {n}, save {revision}: {}\n",
+                    "text ".repeat(40).trim_end()
+                );
+                match member.edit(&page, revision, &body).await {
+                    Ok((StatusCode::SEE_OTHER, _)) => {
+                        acks.lock().unwrap().push((slug(&page), revision + 1, body))
+                    }
+                    Ok((status, text)) => {
+                        server_errors
+                            .lock()
+                            .unwrap()
+                            .push(format!("{status}: {}", &text[..text.len().min(300)]));
+                        return;
+                    }
+                    Err(_) => return, // the server is gone
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let acked_at_kill = acks.lock().unwrap().len();
+    server.child.kill().expect("kill -9");
+    let killed = server.wait(Duration::from_secs(10)).await;
+    for editor in editors {
+        editor.await.expect("editor");
+    }
+    let acks = acks.lock().unwrap().clone();
+    let errors = server_errors.lock().unwrap().clone();
+    assert!(
+        errors.is_empty(),
+        "answers other than 303 before the kill: {errors:?}"
+    );
+    assert!(
+        acks.len() >= 200,
+        "too few saves before the kill to prove much: {}",
+        acks.len()
+    );
+
+    // Restart on the same file: no repair step, it just starts.
+    let started = Instant::now();
+    let server = Server::start(&db).await;
+    let restart = started.elapsed();
+    let check = integrity_check(&db).await;
+    let stored = revision_bodies(&db).await;
+    let missing: Vec<_> = acks
+        .iter()
+        .filter(|(slug, number, body)| !same(stored.get(&(slug.clone(), *number)), body))
+        .collect();
+    let visitor = reqwest::Client::new();
+    let (slug, number, body) = acks.last().expect("a save");
+    let shown = visitor
+        .get(format!("{}/methods/{slug}/revisions/{number}", server.base))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(shown.status(), StatusCode::OK);
+    let marker = body.split(':').next().unwrap_or_default();
+    assert!(
+        shown.text().await.unwrap_or_default().contains(marker),
+        "{marker} not shown"
+    );
+    eprintln!(
+        "kill -9 ({killed}) with 200 editors: {} saves acknowledged ({} when the kill was sent), {} found after restart, {} missing; \
+         integrity_check: {check}; restarted in {restart:?}",
+        acks.len(),
+        acked_at_kill,
+        acks.len() - missing.len(),
+        missing.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "acknowledged saves lost: {:?}",
+        &missing[..missing.len().min(5)]
+    );
+    assert_eq!(check, "ok");
+}
+
+// ------------------------------------------------------- backup under load
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_under_write_load_holds_every_save_acknowledged_before_it_started() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("cafe.db");
+    let server = Server::start(&db).await;
+    let mut writers = Vec::new();
+    let acks: Arc<Mutex<Vec<(String, i64, String)>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for n in 0..4 {
+        let member = Member::join(&server.base, &format!("backup{n}")).await;
+        let page = member
+            .create_page(&format!("Backup page {n}"), "Start.\n")
+            .await;
+        let (acks, stop) = (acks.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let mut revision = 1;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let body = format!(
+                    "Writer {n}, save {revision}.\n\n{}\n",
+                    "Some words of a method page. ".repeat(30).trim_end()
+                );
+                let (status, text) = member
+                    .edit(&page, revision, &body)
+                    .await
+                    .expect("the server answers");
+                assert_eq!(status, StatusCode::SEE_OTHER, "{text}");
+                revision += 1;
+                acks.lock().unwrap().push((slug(&page), revision, body));
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before: Vec<_> = acks.lock().unwrap().clone();
+    let copy = dir.path().join("backup.db");
+    let started = Instant::now();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_cafe"))
+        .arg("--db")
+        .arg(&db)
+        .arg("backup")
+        .arg(&copy)
+        .output()
+        .await
+        .expect("cafe backup runs");
+    let took = started.elapsed();
+    let during = acks.lock().unwrap().len() - before.len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "backup failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("integrity_check: ok"), "{stdout}");
+    assert_eq!(integrity_check(&copy).await, "ok");
+    let stored = revision_bodies(&copy).await;
+    let missing: Vec<_> = before
+        .iter()
+        .filter(|(slug, number, body)| !same(stored.get(&(slug.clone(), *number)), body))
+        .collect();
+    eprintln!(
+        "backup under load: {} saves acknowledged before it started, {} of them in the copy; {during} more during the {took:?} it took; \
+         copy integrity_check ok",
+        before.len(),
+        before.len() - missing.len()
+    );
+    assert!(before.len() >= 20, "too little load: {}", before.len());
+    assert!(
+        missing.is_empty(),
+        "saves missing from the backup: {:?}",
+        &missing[..missing.len().min(5)]
+    );
+}
+
+// ------------------------------------------------------------- full disk
+
+/// A tmpfs mounted for the test (as root), unmounted when dropped.
+struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(path: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(path).ok()?;
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| SmallDisk {
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+/// Fills the file system holding `dir` with a ballast file, then frees
+/// `leave` bytes of it.
+fn fill(dir: &Path, leave: u64) -> PathBuf {
+    use std::io::Write;
+    let ballast = dir.join("ballast");
+    let mut file = std::fs::File::create(&ballast).expect("ballast");
+    let chunk = vec![0u8; 64 * 1024];
+    let mut written = 0u64;
+    while file.write_all(&chunk).is_ok() {
+        written += chunk.len() as u64;
+    }
+    let _ = file.sync_all();
+    file.set_len(written.saturating_sub(leave))
+        .expect("shrink the ballast");
+    ballast
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_gets_a_503_page_on_saves_while_reads_go_on_and_nothing_is_half_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(disk) = SmallDisk::mount(&dir.path().join("disk"), "16m") else {
+        eprintln!("SKIPPED: mounting a tmpfs needs root; the full-disk test did not run");
+        return;
+    };
+    let db = disk.path.join("cafe.db");
+    let mut server = Server::start(&db).await;
+    let alice = Member::join(&server.base, "alice").await;
+    let page = alice.create_page("Full disk page", "First text.\n").await;
+    // A first save checkpoints nothing yet; the WAL has room to grow only
+    // into what is left on the disk.
+    let ballast = fill(&disk.path, 768 * 1024);
+
+    let mut revision = 1;
+    let mut last_saved = "First text.\n".to_owned();
+    let mut refused = None;
+    for n in 0..200 {
+        let body = format!(
+            "Save {n}.\n\n{}\n",
+            format!("Paragraph {n} of a long story. ")
+                .repeat(2500)
+                .trim_end()
+        );
+        let (status, text) = alice.edit(&page, revision, &body).await.expect("an answer");
+        match status {
+            StatusCode::SEE_OTHER => {
+                revision += 1;
+                last_saved = body;
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                refused = Some(text);
+                break;
+            }
+            other => panic!("save {n}: {other}\n{text}\nlog:\n{}", server.log_text()),
+        }
+    }
+    let refused = refused.expect("the disk never filled up");
+    assert!(refused.contains("Cafe cannot save right now"), "{refused}");
+    assert!(refused.contains("<html"), "a page in the site layout");
+    let saves_before_full = revision - 1;
+
+    // Other writes are refused the same way; reads go on, signed in or not.
+    let words = "words ".repeat(10_000);
+    let story = [
+        ("title", "A story"),
+        ("body", words.as_str()),
+        ("outcome", "success"),
+        ("location", ""),
+    ];
+    let (status, _, text) = alice
+        .post(&format!("{page}/stories"), &story)
+        .await
+        .expect("an answer");
+    assert!(
+        matches!(status.as_u16(), 303 | 503),
+        "a story on a full disk: {status}\n{text}"
+    );
+    let visitor = reqwest::Client::new();
+    for path in ["/", page.as_str(), "/methods", &format!("{page}/history")] {
+        let response = visitor
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "anonymous GET {path} on a full disk"
+        );
+    }
+    let (status, shown) = alice.get(&page).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "signed-in GET on a full disk; log:\n{}",
+        server.log_text()
+    );
+    assert!(shown.contains(last_saved.lines().next().unwrap_or_default()));
+
+    // Nothing half-written: the current text is the last acknowledged save,
+    // and there is exactly one revision per acknowledged save.
+    let (_, source) = alice.get(&format!("{page}/source")).await;
+    assert_eq!(source, last_saved);
+    let stored = revision_bodies(&db).await;
+    let revisions = stored.keys().filter(|(s, _)| *s == slug(&page)).count() as i64;
+    assert_eq!(revisions, revision, "one revision per acknowledged save");
+
+    // Space comes back: saves work again without a restart, on every pooled
+    // connection (a connection that saw the full disk used to stay broken).
+    std::fs::remove_file(&ballast).expect("remove the ballast");
+    for n in 0..12 {
+        let (status, text) = alice
+            .edit(
+                &page,
+                revision,
+                &format!("After the disk was freed, save {n}.\n"),
+            )
+            .await
+            .expect("an answer");
+        assert_eq!(
+            status,
+            StatusCode::SEE_OTHER,
+            "save {n} after freeing space: {text}"
+        );
+        revision += 1;
+    }
+    let story = [
+        ("title", "Told after"),
+        ("body", "It works again."),
+        ("outcome", "success"),
+        ("location", ""),
+    ];
+    let (status, _, text) = alice
+        .post(&format!("{page}/stories"), &story)
+        .await
+        .expect("an answer");
+    assert_eq!(status, StatusCode::SEE_OTHER, "{text}");
+    server.signal("TERM");
+    let exit = server.wait(Duration::from_secs(30)).await;
+    let check = integrity_check(&db).await;
+    eprintln!(
+        "full disk: {saves_before_full} large saves fitted, then 503 \"Cafe cannot save right now\"; reads 200; \
+         revisions match acknowledged saves; after freeing space a save worked; exit {exit}; integrity_check: {check}"
+    );
+    assert_eq!(check, "ok");
+    drop(disk);
+}
+
+// --------------------------------------------------------- read-only file
+
+/// The database opened read-only (as SQLite does when the file cannot be
+/// written): the same SQLITE_READONLY errors a read-only disk gives.
+#[tokio::test]
+async fn a_read_only_database_gets_a_503_page_on_saves_while_reads_go_on() {
+    use axum::http::StatusCode as Status;
+    let app = common::TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let path = alice
+        .create_page("Read only page", "Written before.\n", "")
+        .await;
+    let base = alice.base_revision(&path).await;
+
+    let options = cafe::db::options(&app.db_path())
+        .expect("options")
+        .read_only(true);
+    let pool = sqlx::SqlitePool::connect_with(options)
+        .await
+        .expect("read-only pool");
+    let state = cafe::AppState::new(pool, cafe::config::ServeArgs::defaults())
+        .await
+        .expect("state over a read-only pool");
+    let mut reader = common::Client {
+        router: cafe::app(state),
+        cookie: alice.cookie.clone(),
+    };
+
+    reader.get("/").await.assert_status(Status::OK);
+    reader
+        .get(&path)
+        .await
+        .assert_status(Status::OK)
+        .assert_contains("Written before.");
+    let mut visitor = common::Client {
+        router: reader.router.clone(),
+        cookie: None,
+    };
+    visitor.get(&path).await.assert_status(Status::OK);
+    let saved = reader
+        .edit_page(&path, &base, "Written after.\n", "", "read-only")
+        .await;
+    saved
+        .assert_status(Status::SERVICE_UNAVAILABLE)
+        .assert_contains("Cafe cannot save right now");
+    alice
+        .get(&path)
+        .await
+        .assert_status(Status::OK)
+        .assert_contains("Written before.");
+}
