@@ -801,3 +801,110 @@ async fn a_read_only_database_gets_a_503_page_on_saves_while_reads_go_on() {
         .assert_status(Status::OK)
         .assert_contains("Written before.");
 }
+
+// ------------------------------------------------------------ mixed load
+
+/// A short version of `bench/reliability/run.sh` (60 s on a release build):
+/// 8 writers and 32 readers for 5 s against the debug binary. No 5xx, no
+/// "database is locked"; the read p99 is printed, not asserted (debug build,
+/// shared machine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_seconds_of_mixed_load_give_no_server_error_and_no_locked_database() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("cafe.db");
+    let mut server = Server::start(&db).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let statuses: Arc<Mutex<BTreeMap<(&str, u16), u64>>> = Arc::default();
+    let read_times: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let mut tasks = Vec::new();
+    let mut pages = vec![
+        "/methods/communities-of-practice".to_owned(),
+        "/methods/peer-assist".to_owned(),
+    ];
+    for n in 0..8 {
+        let member = Member::join(&server.base, &format!("loader{n}")).await;
+        let page = member
+            .create_page(&format!("Load page {n}"), "Start.\n")
+            .await;
+        pages.push(page.clone());
+        let statuses = statuses.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut revision = 1;
+            while Instant::now() < deadline {
+                let body = format!(
+                    "Save {revision} by writer {n}.\n\n{}\n",
+                    "Method text. ".repeat(40).trim_end()
+                );
+                let (status, _) = member
+                    .edit(&page, revision, &body)
+                    .await
+                    .expect("an answer");
+                *statuses
+                    .lock()
+                    .unwrap()
+                    .entry(("save", status.as_u16()))
+                    .or_default() += 1;
+                revision += i64::from(status == StatusCode::SEE_OTHER);
+            }
+        }));
+    }
+    pages.extend(["/", "/methods", "/tags", "/recent", "/search?q=method"].map(str::to_owned));
+    let pages = Arc::new(pages);
+    for n in 0..32 {
+        let (base, pages, statuses, read_times) = (
+            server.base.clone(),
+            pages.clone(),
+            statuses.clone(),
+            read_times.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut i = n;
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                let response = http
+                    .get(format!("{base}{}", pages[i % pages.len()]))
+                    .send()
+                    .await
+                    .expect("an answer");
+                let status = response.status().as_u16();
+                let _ = response.bytes().await;
+                read_times.lock().unwrap().push(started.elapsed());
+                *statuses
+                    .lock()
+                    .unwrap()
+                    .entry(("read", status))
+                    .or_default() += 1;
+                i += 5;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    server.signal("TERM");
+    server.wait(Duration::from_secs(30)).await;
+    let log = server.log_text();
+    let statuses = statuses.lock().unwrap().clone();
+    let mut times = read_times.lock().unwrap().clone();
+    times.sort();
+    let p99 = times[(times.len() * 99).div_ceil(100).max(1) - 1];
+    let total: u64 = statuses.values().sum();
+    let server_errors: u64 = statuses
+        .iter()
+        .filter(|((_, code), _)| *code >= 500)
+        .map(|(_, n)| n)
+        .sum();
+    let locked = log.matches("database is locked").count();
+    eprintln!(
+        "mixed load 5 s (debug build): {total} requests {statuses:?}; 5xx {server_errors}; locked {locked}; read p99 {p99:?}"
+    );
+    assert_eq!(server_errors, 0, "{statuses:?}\n{log}");
+    assert_eq!(locked, 0, "{log}");
+    assert!(
+        statuses
+            .keys()
+            .all(|(kind, code)| matches!((*kind, *code), ("save", 303) | ("read", 200))),
+        "{statuses:?}"
+    );
+}
