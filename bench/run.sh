@@ -102,7 +102,9 @@ gen_cpu=$(awk -v u="$gen_user" -v s="$gen_sys" 'BEGIN { printf "%.1f", u + s }')
 log "$(cat "$RUN/corpus.txt") (wall ${gen_wall} s, CPU ${gen_cpu} s)"
 
 # The page-view sample (every page up to BENCH_SAMPLE), shared by Cafe and nginx.
-shuf -n "$SAMPLE" --random-source=<(yes) "$CORPUS/slugs.txt" >"$RUN/sample.txt"
+# slugs.tsv: the slug, then the slug percent-encoded (slugs keep non-ASCII letters).
+shuf -n "$SAMPLE" --random-source=<(yes) "$CORPUS/slugs.tsv" >"$RUN/sample.tsv"
+cut -f2 "$RUN/sample.tsv" >"$RUN/sample.txt"
 sed 's|^|/methods/|' "$RUN/sample.txt" >"$RUN/paths/page.txt"
 sed 's|^|/methods?|' "$CORPUS/tag_pairs.txt" >"$RUN/paths/list.txt"
 echo /tags >"$RUN/paths/tags.txt"
@@ -132,9 +134,9 @@ rss_idle=$(vm VmRSS)
 log "first 200: /healthz after ${startup_health_ms} ms, first page view after ${startup_page_ms} ms; RSS ${rss_idle} MiB"
 
 # --- the static twin: the same pages, fetched once, served by nginx ----------
-log "rendering $(wc -l <"$RUN/sample.txt") pages to static HTML"
-awk -v base="$CAFE_URL" -v dir="$RUN/static/methods" \
-  '{ printf "url = \"%s/methods/%s\"\noutput = \"%s/%s.html\"\n", base, $0, dir, $0 }' "$RUN/sample.txt" >"$RUN/curl.conf"
+log "rendering $(wc -l <"$RUN/sample.tsv") pages to static HTML"
+awk -F'\t' -v base="$CAFE_URL" -v dir="$RUN/static/methods" \
+  '{ printf "url = \"%s/methods/%s\"\noutput = \"%s/%s.html\"\n", base, $2, dir, $1 }' "$RUN/sample.tsv" >"$RUN/curl.conf"
 curl -s -S -f --no-progress-meter --parallel --parallel-max 4 -K "$RUN/curl.conf" 2>>"$RUN/curl.log"
 user_line=; [[ $(id -u) -eq 0 ]] && user_line="user root;"
 cat >"$RUN/nginx/nginx.conf" <<EOF
@@ -238,7 +240,7 @@ stop_all
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src migrations templates 2>/dev/null || echo ' (+ uncommitted src changes)'),"\
        "$(nproc) cores, load average at the end $(cut -d' ' -f1-3 /proc/loadavg); wrk -t$THREADS, ${SECONDS_EACH} s per row."
   echo "Corpus: $(sed -n 's/^corpus: //p' "$RUN/corpus.txt"); database ${db_mb} MB; generated in ${gen_wall} s wall, ${gen_cpu} s CPU (user+sys)."
-  echo "Page views pick from $(wc -l <"$RUN/sample.txt") pages; nginx serves the same pages fetched once from Cafe."
+  echo "Page views pick from $(wc -l <"$RUN/sample.tsv") pages; nginx serves the same pages fetched once from Cafe."
   echo
   echo "| scenario | conns | req/s | p50 ms | p99 ms | ratio to static | errors | VmHWM after (MiB) | notes |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"

@@ -6,8 +6,8 @@
 //! cargo run --release --example bench_corpus -- --db bench/out/bench.db --pages 1000 --out bench/out
 //!
 //! Writes, next to the database, the lists the load scripts read:
-//! `slugs.txt` (every generated page), `history_slugs.txt` (pages with many
-//! revisions), `tag_pairs.txt` (two-tag filters), `queries.txt` (search
+//! `slugs.tsv` (every generated page: slug, then the slug percent-encoded for
+//! URLs), `history_slugs.txt` (pages with many revisions, percent-encoded), `tag_pairs.txt` (two-tag filters), `queries.txt` (search
 //! queries: words, phrases, prefixes) and `users.txt` (`username password`).
 //!
 //! Generation only: the corpus connection runs with `synchronous=OFF` and a
@@ -23,7 +23,7 @@ use anyhow::Context as _;
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
-use sqlx::sqlite::{SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
 
 use cafe::accounts::Username;
 use cafe::pages::{PageText, normalise_body};
@@ -229,12 +229,9 @@ async fn main() -> anyhow::Result<()> {
     let pool = cafe::db::open_and_seed(&args.db).await?;
     pool.close().await;
 
-    // One connection for the whole load, durability off while generating: no
-    // fsync, and a rollback journal in memory instead of the WAL (so every page
-    // is written once, not to the WAL and then again at checkpoint). The WAL
-    // mode is switched back on at the end; the server's pragmas are unchanged.
+    // One connection for the whole load, durability off while generating (no
+    // fsync); the file stays in WAL mode. The server's pragmas are unchanged.
     let options = cafe::db::options(&args.db)?
-        .journal_mode(SqliteJournalMode::Memory)
         .synchronous(SqliteSynchronous::Off)
         .pragma("cache_size", "-262144");
     let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
@@ -329,12 +326,13 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await?;
     pool.close().await;
 
     // The lists the load scripts read.
-    write_lines(args.out.join("slugs.txt"), slugs.iter().cloned())?;
-    write_lines(args.out.join("history_slugs.txt"), history_slugs.iter().cloned())?;
+    // Slugs keep letters of any script (`…-café`): URLs need them percent-encoded.
+    write_lines(args.out.join("slugs.tsv"), slugs.iter().map(|s| format!("{s}\t{}", cafe::text::url_encode(s))))?;
+    write_lines(args.out.join("history_slugs.txt"), history_slugs.iter().map(|s| cafe::text::url_encode(s)))?;
     write_lines(args.out.join("users.txt"), bench_users.iter().map(|u| format!("{u} {PASSWORD}")))?;
     let mut pairs = Vec::new();
     for (a, x) in indicator_tags.iter().enumerate() {
