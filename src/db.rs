@@ -25,7 +25,9 @@ pub fn options(db: &str) -> anyhow::Result<SqliteConnectOptions> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
         .pragma("temp_store", "memory")
-        .pragma("cache_size", "-8000"))
+        // 2 MiB of page cache per connection: eight connections stay small
+        // (bench: peak RSS after page views 95-105 MiB at 8 MiB, 38-41 MiB at 2).
+        .pragma("cache_size", "-2000"))
 }
 
 /// Whether a connection going back to the pool can be reused. A write that
@@ -46,6 +48,9 @@ pub async fn connect(db: &str) -> anyhow::Result<SqlitePool> {
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .min_connections(1)
+        // Every connection is checked as it comes back (`still_usable`), so a
+        // second check on the way out would only add a round trip per query.
+        .test_before_acquire(false)
         .after_release(|conn, _| Box::pin(async move { still_usable(conn).await }))
         .connect_with(options(db)?)
         .await

@@ -85,9 +85,28 @@ pub struct Facet {
 #[template(path = "pages/list.html")]
 struct ListPage {
     ctx: Ctx,
+    /// The methods on this page of the list.
     pages: Vec<(PageSummary, Vec<TagLink>)>,
+    /// How many methods match, over all pages of the list.
+    total: usize,
     selected: Vec<Facet>,
     facets: Vec<Facet>,
+    /// Links to the previous and next pages of the list.
+    newer: Option<String>,
+    older: Option<String>,
+}
+
+/// Methods shown per page of the list: a tag matching thousands of pages
+/// must not make one answer of megabytes.
+const LIST_PAGE: usize = 100;
+
+/// The `page` number of a query string (1 when absent or malformed).
+fn page_from_query(query: Option<&str>) -> usize {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(key, _)| key == "page")
+        .and_then(|(_, value)| value.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// The `tag` values of a query string, in order, normalised; invalid ones are dropped.
@@ -169,15 +188,27 @@ async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(query): RawQuery
         })
         .collect();
     facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.tag.cmp(&b.tag)));
+    let total = pages.len();
+    let last = total.div_ceil(LIST_PAGE).max(1);
+    let number = page_from_query(query.as_deref()).min(last);
+    let page_url = |n: usize| {
+        let base = filter_url(&chosen.iter().collect::<Vec<_>>());
+        let joiner = if base.contains('?') { '&' } else { '?' };
+        format!("{base}{joiner}page={n}")
+    };
+    let newer = (number > 1).then(|| page_url(number - 1));
+    let older = (number < last).then(|| page_url(number + 1));
     let labels = crate::tags::db::labels(&state.pool).await?;
     let pages = pages
         .into_iter()
+        .skip((number - 1) * LIST_PAGE)
+        .take(LIST_PAGE)
         .map(|p| {
             let links = TagLink::all(&p.tag_list(), &labels);
             (p, links)
         })
         .collect();
-    Ok(ListPage { ctx, pages, selected, facets })
+    Ok(ListPage { ctx, pages, total, selected, facets, newer, older })
 }
 
 /// One outcome in a page's story tally.
