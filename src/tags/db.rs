@@ -60,7 +60,8 @@ pub async fn upsert_indicator(conn: &mut SqliteConnection, row: &IndicatorRow) -
 
 /// Pages per tag, over the current revisions.
 pub async fn tag_counts(pool: &SqlitePool) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query_as::<_, (String, i64)>("SELECT tag, count(*) FROM page_tags GROUP BY tag ORDER BY tag")
+    // Kept by triggers on page_tags (migrations/0003_tag_counts.sql).
+    sqlx::query_as::<_, (String, i64)>("SELECT tag, pages FROM tag_counts WHERE pages > 0 ORDER BY tag")
         .fetch_all(pool)
         .await
 }
@@ -71,7 +72,7 @@ pub async fn vocabulary(pool: &SqlitePool) -> sqlx::Result<Vec<(String, String)>
     sqlx::query_as::<_, (String, String)>(
         "SELECT tag, code || ' — ' || name FROM indicators WHERE retired = 0
          UNION ALL
-         SELECT DISTINCT tag, '' FROM page_tags WHERE tag NOT IN (SELECT tag FROM indicators)
+         SELECT tag, '' FROM tag_counts WHERE pages > 0 AND tag NOT IN (SELECT tag FROM indicators)
          ORDER BY 1",
     )
     .fetch_all(pool)
@@ -104,4 +105,26 @@ pub async fn labels(pool: &SqlitePool) -> sqlx::Result<std::collections::HashMap
         .await?
         .into_iter()
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The counts kept by triggers equal a fresh count after creates and edits.
+    #[tokio::test]
+    async fn tag_counts_follow_page_saves() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pool = crate::db::open_and_seed(dir.path().join("t.db").to_str().expect("utf-8")).await.expect("db");
+        let text = crate::pages::PageText::parse("Body\n", "alpha, beta", "").expect("text");
+        crate::pages::db::create(&pool, "Counted", &text, None).await.expect("create");
+        let edit = crate::pages::PageText::parse("Body\n", "beta, gamma", "").expect("text");
+        let id: i64 = sqlx::query_scalar("SELECT id FROM pages WHERE slug = 'counted'").fetch_one(&pool).await.expect("id");
+        crate::pages::db::save(&pool, id, 1, &edit, None).await.expect("save");
+        let kept = super::tag_counts(&pool).await.expect("kept");
+        let fresh: Vec<(String, i64)> = sqlx::query_as("SELECT tag, count(*) FROM page_tags GROUP BY tag ORDER BY tag")
+            .fetch_all(&pool)
+            .await
+            .expect("fresh");
+        assert_eq!(kept, fresh);
+        assert!(!kept.iter().any(|(tag, _)| tag == "alpha"), "{kept:?}");
+    }
 }
