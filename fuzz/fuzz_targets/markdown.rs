@@ -12,6 +12,10 @@ fuzz_target!(|data: &[u8]| {
     };
     // Some wiki links exist, some do not: both branches get exercised.
     let html = cafe::markdown::render(md, &|slug| slug.as_str().len() % 2 == 0);
-    assert_eq!(cafe::markdown::sanitize(&html), html, "sanitising the rendered HTML again changed it");
+    assert_eq!(
+        cafe::markdown::sanitize(&html),
+        html,
+        "sanitising the rendered HTML again changed it"
+    );
     let _ = cafe::markdown::link_targets(md);
 });
