@@ -29,5 +29,5 @@ echo "== mixed load, ${SECONDS_LOAD} s"
 if [ "${RELIABILITY_NO_FAULTS:-}" != 1 ]; then
     echo "== faults (cargo test --test faults)"
     cargo test --quiet --test faults -- --nocapture --test-threads 1 2>&1 \
-        | grep -E '^(SIGTERM|kill -9|backup under load|full disk|SKIPPED)|test result|panicked|FAILED'
+        | grep -oE '(SIGTERM|kill -9|backup under load|full disk|mixed load 5 s|SKIPPED).*|test result.*|panicked.*|FAILED.*'
 fi
