@@ -7,8 +7,8 @@
 //! the page-creation form. Whatever the author typed, the output goes through
 //! ammonia: no script, style, event handler or non-http(s)/mailto URL survives.
 
-use std::collections::{HashMap, HashSet};
 use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
@@ -94,7 +94,10 @@ fn shallow<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = 
 
 /// Counts what may open an HTML tag: `<` then a letter.
 fn raw_tags(html: &str) -> usize {
-    html.as_bytes().windows(2).filter(|w| w[0] == b'<' && w[1].is_ascii_alphabetic()).count()
+    html.as_bytes()
+        .windows(2)
+        .filter(|w| w[0] == b'<' && w[1].is_ascii_alphabetic())
+        .count()
 }
 
 /// Renders `md` to sanitised HTML; `exists` says whether a wiki link's
@@ -149,7 +152,9 @@ pub fn render(md: &str, exists: &dyn Fn(&Slug) -> bool) -> String {
                 events.push(event);
             }
             Some(buffer) => buffer.push(event),
-            None if matches!(event, Event::Start(Tag::Heading { .. })) => heading = Some(vec![event]),
+            None if matches!(event, Event::Start(Tag::Heading { .. })) => {
+                heading = Some(vec![event])
+            }
             None => events.push(event),
         }
     }
@@ -202,10 +207,18 @@ fn set_heading_id(buffer: &mut [Event], used: &mut HashMap<String, usize>) {
             Some(given) => crate::text::slugify(given, 60),
             None => crate::text::slugify(&text, 60),
         };
-        let base = if base.is_empty() { "section".to_owned() } else { base };
+        let base = if base.is_empty() {
+            "section".to_owned()
+        } else {
+            base
+        };
         let count = used.entry(base.clone()).or_insert(0);
         *count += 1;
-        let unique = if *count == 1 { base } else { format!("{base}-{count}") };
+        let unique = if *count == 1 {
+            base
+        } else {
+            format!("{base}-{count}")
+        };
         *id = Some(CowStr::from(unique));
     }
 }
@@ -252,14 +265,20 @@ mod tests {
     #[test]
     fn wiki_links_point_to_method_pages() {
         let out = html("See [[Learning communities]].");
-        assert!(out.contains(r#"href="/methods/learning-communities""#), "{out}");
+        assert!(
+            out.contains(r#"href="/methods/learning-communities""#),
+            "{out}"
+        );
         assert!(out.contains(">Learning communities</a>"), "{out}");
     }
 
     #[test]
     fn piped_wiki_links_show_their_label() {
         let out = html("[[Learning communities|our circles]]");
-        assert!(out.contains(r#"href="/methods/learning-communities""#), "{out}");
+        assert!(
+            out.contains(r#"href="/methods/learning-communities""#),
+            "{out}"
+        );
         assert!(out.contains(">our circles</a>"), "{out}");
     }
 
@@ -292,7 +311,9 @@ mod tests {
 
     #[test]
     fn tables_footnotes_strikethrough_and_tasks_render() {
-        let out = html("| a | b |\n|---|---|\n| 1 | 2 |\n\n~~old~~ note[^1]\n\n[^1]: the note\n\n- [x] done\n- [ ] todo\n");
+        let out = html(
+            "| a | b |\n|---|---|\n| 1 | 2 |\n\n~~old~~ note[^1]\n\n[^1]: the note\n\n- [x] done\n- [ ] todo\n",
+        );
         assert!(out.contains("<table>"), "{out}");
         assert!(out.contains("<del>old</del>"), "{out}");
         assert!(out.contains("footnote-definition"), "{out}");
@@ -311,8 +332,19 @@ mod tests {
         ];
         for input in inputs {
             let lower = html(input).to_lowercase();
-            for bad in ["<script", "onerror=", "onload=", "href=\"javascript:", "href=\"data:", "style=", "<svg"] {
-                assert!(!lower.contains(bad), "{bad} survived in {lower} (from {input})");
+            for bad in [
+                "<script",
+                "onerror=",
+                "onload=",
+                "href=\"javascript:",
+                "href=\"data:",
+                "style=",
+                "<svg",
+            ] {
+                assert!(
+                    !lower.contains(bad),
+                    "{bad} survived in {lower} (from {input})"
+                );
             }
         }
     }
@@ -321,19 +353,37 @@ mod tests {
     fn deep_nesting_keeps_its_text_and_renders_quickly() {
         let started = std::time::Instant::now();
         let out = html(&format!("{}deep", "> ".repeat(10_000)));
-        assert_eq!(out.matches("<blockquote>").count(), MAX_NESTING, "{}", &out[..200]);
+        assert_eq!(
+            out.matches("<blockquote>").count(),
+            MAX_NESTING,
+            "{}",
+            &out[..200]
+        );
         assert!(out.contains("deep"));
         let out = html(&format!("{}item", "- ".repeat(10_000)));
         assert!(out.matches("<ul>").count() <= MAX_NESTING && out.contains("item"));
-        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
     fn a_flood_of_raw_html_is_shown_as_text() {
         let out = html(&format!("x {}", "<span>".repeat(MAX_RAW_HTML_TAGS + 1)));
-        assert!(out.contains("&lt;span&gt;") && !out.contains("<span>"), "{}", &out[..200]);
-        let out = html("<details><summary>More</summary>\n\nHidden [[Learning communities]].\n\n</details>\n");
-        assert!(out.contains("<details>") && out.contains("wikilink"), "{out}");
+        assert!(
+            out.contains("&lt;span&gt;") && !out.contains("<span>"),
+            "{}",
+            &out[..200]
+        );
+        let out = html(
+            "<details><summary>More</summary>\n\nHidden [[Learning communities]].\n\n</details>\n",
+        );
+        assert!(
+            out.contains("<details>") && out.contains("wikilink"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -25,7 +25,10 @@ pub fn router() -> Router<AppState> {
         .route("/join", get(join_form).post(join))
         .route("/signin", get(signin_form).post(signin))
         .route("/signout", post(signout))
-        .route("/account/password", get(password_form).post(change_password))
+        .route(
+            "/account/password",
+            get(password_form).post(change_password),
+        )
         .route("/users/{username}", get(profile))
         .route("/users/{username}/block", post(block))
 }
@@ -34,7 +37,11 @@ pub fn router() -> Router<AppState> {
 /// which browsers treat as another host.
 pub fn safe_next(next: &str) -> &str {
     let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
-    if local && !next.chars().any(char::is_control) { next } else { "/" }
+    if local && !next.chars().any(char::is_control) {
+        next
+    } else {
+        "/"
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -53,8 +60,14 @@ struct JoinPage {
     errors: Vec<String>,
 }
 
-async fn join_form(mut ctx: Ctx, session: Session, Query(q): Query<NextQuery>) -> AppResult<JoinPage> {
-    ctx.csrf = auth::ensure_csrf(&session).await.map_err(|e| AppError::Internal(e.into()))?;
+async fn join_form(
+    mut ctx: Ctx,
+    session: Session,
+    Query(q): Query<NextQuery>,
+) -> AppResult<JoinPage> {
+    ctx.csrf = auth::ensure_csrf(&session)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     Ok(JoinPage {
         ctx,
         username: String::new(),
@@ -89,12 +102,21 @@ async fn join(
     let limit = state.config.joins_per_addr;
     state
         .throttle
-        .check(Bucket::JoinsPerAddr, &addr, limit, Duration::from_secs(3600))
+        .check(
+            Bucket::JoinsPerAddr,
+            &addr,
+            limit,
+            Duration::from_secs(3600),
+        )
         .map_err(|retry_after| AppError::TooManyAttempts { retry_after })?;
 
     let mut errors = Vec::new();
-    let username = Username::parse(&form.username).map_err(|e| errors.push(e)).ok();
-    let display_name = parse_display_name(&form.display_name).map_err(|e| errors.push(e)).ok();
+    let username = Username::parse(&form.username)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let display_name = parse_display_name(&form.display_name)
+        .map_err(|e| errors.push(e))
+        .ok();
     if let Err(e) = check_new_password(&form.password) {
         errors.push(e);
     } else if form.password != form.password_confirm {
@@ -105,21 +127,25 @@ async fn join(
     {
         errors.push("That username (or one that looks just like it) is taken.".to_owned());
     }
-    let (Some(username), Some(display_name), true) = (username, display_name, errors.is_empty()) else {
+    let (Some(username), Some(display_name), true) = (username, display_name, errors.is_empty())
+    else {
         return Ok(rejoin(ctx, form, errors));
     };
     let hash = auth::hash_password(form.password.clone()).await?;
     let id = match db::create(&state.pool, &username, &display_name, &hash, false).await {
         Ok(id) => id,
         Err(CreateUserError::Taken) => {
-            let errors = vec!["That username (or one that looks just like it) is taken.".to_owned()];
+            let errors =
+                vec!["That username (or one that looks just like it) is taken.".to_owned()];
             return Ok(rejoin(ctx, form, errors));
         }
         Err(CreateUserError::Db(err)) => return Err(err.into()),
     };
     state.throttle.record(Bucket::JoinsPerAddr, &addr);
     tracing::info!(username = username.as_str(), "account created");
-    auth::start_session(&session, id, 0).await.map_err(|e| AppError::Internal(e.into()))?;
+    auth::start_session(&session, id, 0)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     Ok(Redirect::to(safe_next(&form.next)).into_response())
 }
 
@@ -143,8 +169,14 @@ struct SigninPage {
     error: Option<String>,
 }
 
-async fn signin_form(mut ctx: Ctx, session: Session, Query(q): Query<NextQuery>) -> AppResult<SigninPage> {
-    ctx.csrf = auth::ensure_csrf(&session).await.map_err(|e| AppError::Internal(e.into()))?;
+async fn signin_form(
+    mut ctx: Ctx,
+    session: Session,
+    Query(q): Query<NextQuery>,
+) -> AppResult<SigninPage> {
+    ctx.csrf = auth::ensure_csrf(&session)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     Ok(SigninPage {
         ctx,
         username: String::new(),
@@ -175,11 +207,24 @@ async fn signin(
 ) -> AppResult<Response> {
     let config = &state.config;
     let throttle = &state.throttle;
-    let key = Username::parse(&form.username).map_or_else(|_| form.username.trim().to_lowercase(), |u| u.as_str().to_owned());
+    let key = Username::parse(&form.username).map_or_else(
+        |_| form.username.trim().to_lowercase(),
+        |u| u.as_str().to_owned(),
+    );
     throttle
-        .check(Bucket::FailuresPerUser, &key, config.signin_failures_per_user, FAILURE_WINDOW)
+        .check(
+            Bucket::FailuresPerUser,
+            &key,
+            config.signin_failures_per_user,
+            FAILURE_WINDOW,
+        )
         .and_then(|()| {
-            throttle.check(Bucket::FailuresPerAddr, &addr, config.signin_failures_per_addr, Duration::from_secs(60))
+            throttle.check(
+                Bucket::FailuresPerAddr,
+                &addr,
+                config.signin_failures_per_addr,
+                Duration::from_secs(60),
+            )
         })
         .map_err(|retry_after| AppError::TooManyAttempts { retry_after })?;
 
@@ -215,7 +260,10 @@ async fn signin(
 }
 
 async fn signout(session: Session) -> AppResult<Redirect> {
-    session.flush().await.map_err(|e| AppError::Internal(e.into()))?;
+    session
+        .flush()
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     Ok(Redirect::to("/"))
 }
 
@@ -228,7 +276,10 @@ struct PasswordPage {
 
 async fn password_form(ctx: Ctx) -> AppResult<PasswordPage> {
     ctx.member()?;
-    Ok(PasswordPage { ctx, errors: Vec::new() })
+    Ok(PasswordPage {
+        ctx,
+        errors: Vec::new(),
+    })
 }
 
 /// No `Debug`: holds passwords.
@@ -258,11 +309,20 @@ async fn change_password(
     let limit = state.config.signin_failures_per_user;
     state
         .throttle
-        .check(Bucket::FailuresPerUser, username.as_str(), limit, FAILURE_WINDOW)
+        .check(
+            Bucket::FailuresPerUser,
+            username.as_str(),
+            limit,
+            FAILURE_WINDOW,
+        )
         .map_err(|retry_after| AppError::TooManyAttempts { retry_after })?;
-    let hash = db::credentials(&state.pool, &username).await?.map(|c| c.password_hash);
+    let hash = db::credentials(&state.pool, &username)
+        .await?
+        .map(|c| c.password_hash);
     if !auth::verify_password(form.current_password.clone(), hash).await {
-        state.throttle.record(Bucket::FailuresPerUser, username.as_str());
+        state
+            .throttle
+            .record(Bucket::FailuresPerUser, username.as_str());
         errors.push("Your current password is not right.".to_owned());
     }
     if let Err(e) = check_new_password(&form.password) {
@@ -271,12 +331,18 @@ async fn change_password(
         errors.push("The two new passwords differ.".to_owned());
     }
     if !errors.is_empty() {
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, PasswordPage { ctx, errors }).into_response());
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            PasswordPage { ctx, errors },
+        )
+            .into_response());
     }
     let hash = auth::hash_password(form.password.clone()).await?;
     let epoch = db::set_password(&state.pool, user.id, &hash).await?;
     tracing::info!(username = user.username.as_str(), "password changed");
-    auth::start_session(&session, user.id, epoch).await.map_err(|e| AppError::Internal(e.into()))?;
+    auth::start_session(&session, user.id, epoch)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     Ok(Redirect::to(&format!("/users/{}", user.username)).into_response())
 }
 
@@ -302,7 +368,13 @@ async fn profile(
     let edits = crate::pages::db::edits_by_user(&state.pool, profile.id, 50).await?;
     let methods = crate::roster::db::for_user(&state.pool, profile.id).await?;
     let stories = crate::stories::db::by_user(&state.pool, profile.id).await?;
-    Ok(ProfilePage { ctx, profile, edits, methods, stories })
+    Ok(ProfilePage {
+        ctx,
+        profile,
+        edits,
+        methods,
+        stories,
+    })
 }
 
 #[derive(Deserialize)]
@@ -321,11 +393,20 @@ async fn block(
 ) -> AppResult<Redirect> {
     let admin = ctx.admin()?;
     let username = Username::parse(&username).map_err(|_| AppError::NotFound)?;
-    let profile = db::profile(&state.pool, username.as_str()).await?.ok_or(AppError::NotFound)?;
+    let profile = db::profile(&state.pool, username.as_str())
+        .await?
+        .ok_or(AppError::NotFound)?;
     if profile.id == admin.id {
         return Err(AppError::Forbidden("You cannot block yourself."));
     }
-    db::set_blocked(&state.pool, profile.id, form.blocked == "1", admin.id, &profile.username).await?;
+    db::set_blocked(
+        &state.pool,
+        profile.id,
+        form.blocked == "1",
+        admin.id,
+        &profile.username,
+    )
+    .await?;
     Ok(Redirect::to(&format!("/users/{}", profile.username)))
 }
 
