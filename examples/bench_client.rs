@@ -48,7 +48,8 @@ struct Args {
 fn parse_args() -> anyhow::Result<Args> {
     let mut it = std::env::args().skip(1);
     let mode = it.next().context("usage: bench_client saves|signin --base URL --users FILE [--slugs FILE] --conns N --seconds S")?;
-    let (mut base, mut users, mut slugs, mut conns, mut seconds) = (String::new(), Vec::new(), Vec::new(), 4, 10.0);
+    let (mut base, mut users, mut slugs, mut conns, mut seconds) =
+        (String::new(), Vec::new(), Vec::new(), 4, 10.0);
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -59,7 +60,12 @@ fn parse_args() -> anyhow::Result<Args> {
                     .filter_map(|l| l.split_once(' ').map(|(u, p)| (u.to_owned(), p.to_owned())))
                     .collect()
             }
-            "--slugs" => slugs = std::fs::read_to_string(&value)?.lines().map(str::to_owned).collect(),
+            "--slugs" => {
+                slugs = std::fs::read_to_string(&value)?
+                    .lines()
+                    .map(str::to_owned)
+                    .collect()
+            }
             "--conns" => conns = value.parse()?,
             "--seconds" => seconds = value.parse()?,
             _ => bail!("unknown flag {flag}"),
@@ -68,7 +74,14 @@ fn parse_args() -> anyhow::Result<Args> {
     if base.is_empty() || users.is_empty() {
         bail!("--base and --users are needed");
     }
-    Ok(Args { mode, base, users, slugs, conns, seconds })
+    Ok(Args {
+        mode,
+        base,
+        users,
+        slugs,
+        conns,
+        seconds,
+    })
 }
 
 /// Undoes askama's HTML escaping of a form value.
@@ -110,13 +123,28 @@ fn client() -> anyhow::Result<reqwest::Client> {
 }
 
 /// Signs `client` in; returns the POST's status and how long it took.
-async fn sign_in(client: &reqwest::Client, base: &str, user: &str, password: &str) -> anyhow::Result<(StatusCode, Duration)> {
-    let form = client.get(format!("{base}/signin")).send().await?.text().await?;
+async fn sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<(StatusCode, Duration)> {
+    let form = client
+        .get(format!("{base}/signin"))
+        .send()
+        .await?
+        .text()
+        .await?;
     let csrf = input_value(&form, "csrf_token").context("no csrf_token on /signin")?;
     let started = Instant::now();
     let response = client
         .post(format!("{base}/signin"))
-        .form(&[("username", user), ("password", password), ("csrf_token", &csrf), ("next", "/")])
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("csrf_token", &csrf),
+            ("next", "/"),
+        ])
         .send()
         .await?;
     let status = response.status();
@@ -124,7 +152,12 @@ async fn sign_in(client: &reqwest::Client, base: &str, user: &str, password: &st
     Ok((status, started.elapsed()))
 }
 
-async fn editor(base: String, user: (String, String), slugs: Arc<Vec<String>>, deadline: Instant) -> anyhow::Result<Tally> {
+async fn editor(
+    base: String,
+    user: (String, String),
+    slugs: Arc<Vec<String>>,
+    deadline: Instant,
+) -> anyhow::Result<Tally> {
     let client = client()?;
     let (status, _) = sign_in(&client, &base, &user.0, &user.1).await?;
     if status != StatusCode::SEE_OTHER {
@@ -134,7 +167,10 @@ async fn editor(base: String, user: (String, String), slugs: Arc<Vec<String>>, d
     let mut n = 0u64;
     while Instant::now() < deadline {
         let slug = &slugs[rand::rng().random_range(0..slugs.len())];
-        let response = client.get(format!("{base}/methods/{slug}/edit")).send().await?;
+        let response = client
+            .get(format!("{base}/methods/{slug}/edit"))
+            .send()
+            .await?;
         if response.status() != StatusCode::OK {
             tally.other += 1;
             continue;

@@ -41,71 +41,307 @@ const MEMBERS: usize = 200;
 const BATCH: usize = 4000;
 
 const ADJECTIVES: &[&str] = &[
-    "Participatory", "Rapid", "Appreciative", "Structured", "Reflective", "Collaborative", "Open", "Iterative",
-    "Community", "Adaptive", "Inclusive", "Remote", "Outcome", "Peer", "Facilitated", "Visual", "Joint",
-    "Narrative", "Strategic", "Quick", "Deep", "Shared", "Local", "Regional", "Seasonal", "Guided", "Field",
-    "Digital", "Silent", "Rotating", "Mentored", "Cross-team", "Youth-led", "Women-led", "Village", "Mobile",
-    "Annual", "Weekly", "Learning", "Hybrid",
+    "Participatory",
+    "Rapid",
+    "Appreciative",
+    "Structured",
+    "Reflective",
+    "Collaborative",
+    "Open",
+    "Iterative",
+    "Community",
+    "Adaptive",
+    "Inclusive",
+    "Remote",
+    "Outcome",
+    "Peer",
+    "Facilitated",
+    "Visual",
+    "Joint",
+    "Narrative",
+    "Strategic",
+    "Quick",
+    "Deep",
+    "Shared",
+    "Local",
+    "Regional",
+    "Seasonal",
+    "Guided",
+    "Field",
+    "Digital",
+    "Silent",
+    "Rotating",
+    "Mentored",
+    "Cross-team",
+    "Youth-led",
+    "Women-led",
+    "Village",
+    "Mobile",
+    "Annual",
+    "Weekly",
+    "Learning",
+    "Hybrid",
 ];
 const NOUNS: &[&str] = &[
-    "Learning", "Story", "Budget", "Mapping", "Outcome", "Evidence", "Knowledge", "Partner", "Risk", "Harvest",
-    "Dialogue", "Feedback", "Journey", "Timeline", "Network", "Inquiry", "Reflection", "Practice", "Decision",
-    "Scenario", "Stakeholder", "Capacity", "Lesson", "Monitoring", "Planning", "Listening", "Exchange",
-    "Coaching", "Action", "Change", "Results", "Gender", "Power", "Problem", "Solution", "Asset", "Horizon",
-    "Trust", "Value", "Impact",
+    "Learning",
+    "Story",
+    "Budget",
+    "Mapping",
+    "Outcome",
+    "Evidence",
+    "Knowledge",
+    "Partner",
+    "Risk",
+    "Harvest",
+    "Dialogue",
+    "Feedback",
+    "Journey",
+    "Timeline",
+    "Network",
+    "Inquiry",
+    "Reflection",
+    "Practice",
+    "Decision",
+    "Scenario",
+    "Stakeholder",
+    "Capacity",
+    "Lesson",
+    "Monitoring",
+    "Planning",
+    "Listening",
+    "Exchange",
+    "Coaching",
+    "Action",
+    "Change",
+    "Results",
+    "Gender",
+    "Power",
+    "Problem",
+    "Solution",
+    "Asset",
+    "Horizon",
+    "Trust",
+    "Value",
+    "Impact",
 ];
 const KINDS: &[&str] = &[
-    "Review", "Circle", "Workshop", "Walk", "Clinic", "Café", "Retreat", "Lab", "Sprint", "Audit", "Forum",
-    "Board", "Tree", "Matrix", "Canvas", "Diary", "Assembly", "Session", "Huddle", "Interview", "Survey",
-    "Game", "Fair", "Exercise", "Check-in", "Debrief", "Roundtable", "Playbook", "Mapping", "Log",
+    "Review",
+    "Circle",
+    "Workshop",
+    "Walk",
+    "Clinic",
+    "Café",
+    "Retreat",
+    "Lab",
+    "Sprint",
+    "Audit",
+    "Forum",
+    "Board",
+    "Tree",
+    "Matrix",
+    "Canvas",
+    "Diary",
+    "Assembly",
+    "Session",
+    "Huddle",
+    "Interview",
+    "Survey",
+    "Game",
+    "Fair",
+    "Exercise",
+    "Check-in",
+    "Debrief",
+    "Roundtable",
+    "Playbook",
+    "Mapping",
+    "Log",
 ];
 /// Plain words for prose; some are rare on purpose so searches have a spread of hit counts.
 const WORDS: &[&str] = &[
-    "team", "partners", "community", "facilitator", "learning", "evidence", "project", "office", "staff",
-    "questions", "session", "results", "change", "stories", "participants", "budget", "plan", "review",
-    "meeting", "notes", "findings", "village", "district", "women", "youth", "leaders", "volunteers",
-    "feedback", "report", "indicator", "baseline", "timeline", "workshop", "practice", "method", "tools",
-    "group", "circle", "action", "decision", "trust", "listening", "harvest", "mapping", "dialogue",
-    "reflection", "agenda", "monitoring", "evaluation", "knowledge", "sharing", "exchange", "coaching",
-    "mentoring", "network", "priorities", "risks", "assumptions", "outcomes", "impact", "context",
-    "season", "market", "school", "clinic", "water", "farmers", "cooperative", "savings", "radio",
-    "translation", "consent", "safeguarding", "accessibility", "sticky", "flipchart", "whiteboard",
-    "photographs", "drawings", "interviews", "surveys", "follow-up", "handover", "archive", "wiki",
-    "glossary", "checklist", "template", "calendar", "budgeting", "procurement", "logistics",
-    "quarterly", "annual", "weekly", "informal", "formal", "quiet", "energising", "careful", "candid",
+    "team",
+    "partners",
+    "community",
+    "facilitator",
+    "learning",
+    "evidence",
+    "project",
+    "office",
+    "staff",
+    "questions",
+    "session",
+    "results",
+    "change",
+    "stories",
+    "participants",
+    "budget",
+    "plan",
+    "review",
+    "meeting",
+    "notes",
+    "findings",
+    "village",
+    "district",
+    "women",
+    "youth",
+    "leaders",
+    "volunteers",
+    "feedback",
+    "report",
+    "indicator",
+    "baseline",
+    "timeline",
+    "workshop",
+    "practice",
+    "method",
+    "tools",
+    "group",
+    "circle",
+    "action",
+    "decision",
+    "trust",
+    "listening",
+    "harvest",
+    "mapping",
+    "dialogue",
+    "reflection",
+    "agenda",
+    "monitoring",
+    "evaluation",
+    "knowledge",
+    "sharing",
+    "exchange",
+    "coaching",
+    "mentoring",
+    "network",
+    "priorities",
+    "risks",
+    "assumptions",
+    "outcomes",
+    "impact",
+    "context",
+    "season",
+    "market",
+    "school",
+    "clinic",
+    "water",
+    "farmers",
+    "cooperative",
+    "savings",
+    "radio",
+    "translation",
+    "consent",
+    "safeguarding",
+    "accessibility",
+    "sticky",
+    "flipchart",
+    "whiteboard",
+    "photographs",
+    "drawings",
+    "interviews",
+    "surveys",
+    "follow-up",
+    "handover",
+    "archive",
+    "wiki",
+    "glossary",
+    "checklist",
+    "template",
+    "calendar",
+    "budgeting",
+    "procurement",
+    "logistics",
+    "quarterly",
+    "annual",
+    "weekly",
+    "informal",
+    "formal",
+    "quiet",
+    "energising",
+    "careful",
+    "candid",
 ];
 const VERBS: &[&str] = &[
-    "agree", "collect", "compare", "discuss", "document", "explore", "gather", "invite", "listen to",
-    "map", "note", "plan", "prioritise", "question", "record", "revisit", "share", "sort", "summarise",
-    "test", "track", "vote on", "write up", "prepare", "review",
+    "agree",
+    "collect",
+    "compare",
+    "discuss",
+    "document",
+    "explore",
+    "gather",
+    "invite",
+    "listen to",
+    "map",
+    "note",
+    "plan",
+    "prioritise",
+    "question",
+    "record",
+    "revisit",
+    "share",
+    "sort",
+    "summarise",
+    "test",
+    "track",
+    "vote on",
+    "write up",
+    "prepare",
+    "review",
 ];
 const PLACES: &[&str] = &[
-    "Nairobi office", "Dhaka field team", "Lima project", "Kampala office", "Hanoi partners",
-    "Accra programme", "Amman office", "Lusaka district team", "Quito project", "Manila office", "",
+    "Nairobi office",
+    "Dhaka field team",
+    "Lima project",
+    "Kampala office",
+    "Hanoi partners",
+    "Accra programme",
+    "Amman office",
+    "Lusaka district team",
+    "Quito project",
+    "Manila office",
+    "",
 ];
-const FREE_TAGS: &[&str] = &["facilitation", "remote", "workshop", "quick win", "evaluation", "youth", "field work"];
+const FREE_TAGS: &[&str] = &[
+    "facilitation",
+    "remote",
+    "workshop",
+    "quick win",
+    "evaluation",
+    "youth",
+    "field work",
+];
 
 /// Rarer domain terms: made-up but pronounceable words, drawn with a Zipf-like
 /// (log-uniform) law, so a term's share of pages ranges from most of them to a
 /// handful, as in real prose. Searches pick from the middle of that range.
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ra", "ven", "to", "sa", "ne", "bi", "du", "fe", "gor", "ha", "ji", "ku", "la", "mo",
-    "nu", "pa", "qui", "re", "si", "ta", "vo", "wi", "ya", "ze", "bra", "cle", "dri",
+    "ka", "lo", "mi", "ra", "ven", "to", "sa", "ne", "bi", "du", "fe", "gor", "ha", "ji", "ku",
+    "la", "mo", "nu", "pa", "qui", "re", "si", "ta", "vo", "wi", "ya", "ze", "bra", "cle", "dri",
 ];
 const TERMS: usize = 4000;
 
 fn term(rank: usize) -> String {
     // Three syllables from the rank's digits in base 30: distinct for every rank below 27,000.
     let n = SYLLABLES.len();
-    format!("{}{}{}", SYLLABLES[rank % n], SYLLABLES[(rank / n) % n], SYLLABLES[(rank / n / n) % n])
+    format!(
+        "{}{}{}",
+        SYLLABLES[rank % n],
+        SYLLABLES[(rank / n) % n],
+        SYLLABLES[(rank / n / n) % n]
+    )
 }
 
 fn zipf_rank(rng: &mut StdRng) -> usize {
-    ((TERMS as f64).powf(rng.random::<f64>()) as usize).saturating_sub(1).min(TERMS - 1)
+    ((TERMS as f64).powf(rng.random::<f64>()) as usize)
+        .saturating_sub(1)
+        .min(TERMS - 1)
 }
 
 fn word(rng: &mut StdRng) -> String {
-    if rng.random_bool(0.3) { term(zipf_rank(rng)) } else { (*WORDS.choose(rng).unwrap()).to_owned() }
+    if rng.random_bool(0.3) {
+        term(zipf_rank(rng))
+    } else {
+        (*WORDS.choose(rng).unwrap()).to_owned()
+    }
 }
 
 fn sentence(rng: &mut StdRng, words: usize) -> String {
@@ -121,7 +357,13 @@ fn sentence(rng: &mut StdRng, words: usize) -> String {
 }
 
 fn paragraph(rng: &mut StdRng, sentences: usize) -> String {
-    (0..sentences).map(|_| { let n = rng.random_range(5..12); sentence(rng, n) }).collect::<Vec<_>>().join(" ")
+    (0..sentences)
+        .map(|_| {
+            let n = rng.random_range(5..12);
+            sentence(rng, n)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The i-th generated title; unique for every i.
@@ -130,7 +372,11 @@ fn title(i: usize) -> String {
     let n = NOUNS[(i / ADJECTIVES.len()) % NOUNS.len()];
     let k = KINDS[(i / (ADJECTIVES.len() * NOUNS.len())) % KINDS.len()];
     let round = i / (ADJECTIVES.len() * NOUNS.len() * KINDS.len());
-    if round == 0 { format!("{a} {n} {k}") } else { format!("{a} {n} {k} {}", round + 1) }
+    if round == 0 {
+        format!("{a} {n} {k}")
+    } else {
+        format!("{a} {n} {k} {}", round + 1)
+    }
 }
 
 /// A ~1.5 KB method page in the method template's shape, with wiki links to
@@ -139,7 +385,11 @@ fn title(i: usize) -> String {
 fn body(rng: &mut StdRng, i: usize, titles: &[String]) -> String {
     let mut b = String::with_capacity(1800);
     let link = |rng: &mut StdRng| -> String {
-        if i == 0 { "Communities of Practice".to_owned() } else { titles[rng.random_range(0..i)].clone() }
+        if i == 0 {
+            "Communities of Practice".to_owned()
+        } else {
+            titles[rng.random_range(0..i)].clone()
+        }
     };
     let _ = writeln!(b, "## Brief Description\n\n{}\n", paragraph(rng, 2));
     b.push_str("## Example Applications\n\n");
@@ -147,7 +397,12 @@ fn body(rng: &mut StdRng, i: usize, titles: &[String]) -> String {
         let n = rng.random_range(5..10);
         let _ = writeln!(b, "- {}", sentence(rng, n));
     }
-    let _ = write!(b, "\n## Full Description\n\n{} It works well after a [[{}]]. ", paragraph(rng, 3), link(rng));
+    let _ = write!(
+        b,
+        "\n## Full Description\n\n{} It works well after a [[{}]]. ",
+        paragraph(rng, 3),
+        link(rng)
+    );
     let _ = writeln!(b, "**Tip:** {}\n", sentence(rng, 6));
     for step in 1..=rng.random_range(3..6) {
         let n = rng.random_range(4..9);
@@ -191,7 +446,12 @@ struct Args {
 }
 
 fn parse_args() -> anyhow::Result<Args> {
-    let mut args = Args { db: "bench/out/bench.db".into(), pages: 1000, out: "bench/out".into(), seed: 6 };
+    let mut args = Args {
+        db: "bench/out/bench.db".into(),
+        pages: 1000,
+        out: "bench/out".into(),
+        seed: 6,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
@@ -200,14 +460,18 @@ fn parse_args() -> anyhow::Result<Args> {
             "--pages" => args.pages = value()?.parse()?,
             "--out" => args.out = value()?.into(),
             "--seed" => args.seed = value()?.parse()?,
-            _ => anyhow::bail!("usage: bench_corpus [--db FILE] [--pages N] [--out DIR] [--seed N]"),
+            _ => {
+                anyhow::bail!("usage: bench_corpus [--db FILE] [--pages N] [--out DIR] [--seed N]")
+            }
         }
     }
     Ok(args)
 }
 
 fn write_lines(path: PathBuf, lines: impl IntoIterator<Item = String>) -> anyhow::Result<()> {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).with_context(|| format!("{}", path.display()))?);
+    let mut f = std::io::BufWriter::new(
+        std::fs::File::create(&path).with_context(|| format!("{}", path.display()))?,
+    );
     for line in lines {
         writeln!(f, "{line}")?;
     }
@@ -234,7 +498,10 @@ async fn main() -> anyhow::Result<()> {
     let options = cafe::db::options(&args.db)?
         .synchronous(SqliteSynchronous::Off)
         .pragma("cache_size", "-262144");
-    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await?;
 
     // Accounts: one argon2 hash shared by all (hashing 216 passwords would take seconds).
     let hash = cafe::auth::hash_password(PASSWORD.to_owned()).await?;
@@ -251,12 +518,23 @@ async fn main() -> anyhow::Result<()> {
         let id = cafe::accounts::db::create(&pool, &username, &display, &hash, false)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create {name}: {e}"))?;
-        if i < BENCH_USERS { bench_users.push(name) } else { members.push(id) }
+        if i < BENCH_USERS {
+            bench_users.push(name)
+        } else {
+            members.push(id)
+        }
     }
 
-    let indicator_tags: Vec<String> =
-        cafe::tags::db::indicators(&pool).await?.into_iter().filter(|i| !i.retired).map(|i| i.tag).collect();
-    anyhow::ensure!(indicator_tags.len() >= 6, "the indicator table has fewer than 6 indicators");
+    let indicator_tags: Vec<String> = cafe::tags::db::indicators(&pool)
+        .await?
+        .into_iter()
+        .filter(|i| !i.retired)
+        .map(|i| i.tag)
+        .collect();
+    anyhow::ensure!(
+        indicator_tags.len() >= 6,
+        "the indicator table has fewer than 6 indicators"
+    );
 
     // Pages, a few thousand per transaction; 2% of them get 3–12 more revisions.
     let titles: Vec<String> = (0..args.pages).map(title).collect();
@@ -266,17 +544,27 @@ async fn main() -> anyhow::Result<()> {
     for chunk in (0..args.pages).collect::<Vec<_>>().chunks(BATCH) {
         let mut tx = cafe::db::begin_write(&pool).await?;
         for &i in chunk {
-            let text = PageText { body: body(&mut rng, i, &titles), tags: tags(&mut rng, &indicator_tags), summary: String::new() };
+            let text = PageText {
+                body: body(&mut rng, i, &titles),
+                tags: tags(&mut rng, &indicator_tags),
+                summary: String::new(),
+            };
             let author = *members.choose(&mut rng).unwrap();
             let slug = cafe::pages::db::create_in(&mut tx, &titles[i], &text, Some(author)).await?;
             revisions += 1;
             if rng.random_bool(0.02) {
-                let (id, _) = cafe::pages::db::current_revision_in(&mut tx, &slug).await?.context("page just made")?;
+                let (id, _) = cafe::pages::db::current_revision_in(&mut tx, &slug)
+                    .await?
+                    .context("page just made")?;
                 let mut current = text;
                 for n in 1..=rng.random_range(3..=12) {
                     let mut next = current.body.clone();
                     let _ = writeln!(next, "\nUpdate {n}: {}", sentence(&mut rng, 8));
-                    let edit = PageText { body: normalise_body(&next), tags: current.tags.clone(), summary: format!("Update {n}") };
+                    let edit = PageText {
+                        body: normalise_body(&next),
+                        tags: current.tags.clone(),
+                        summary: format!("Update {n}"),
+                    };
                     let author = *members.choose(&mut rng).unwrap();
                     cafe::pages::db::save_in(&mut tx, id, n, &edit, Some(author)).await?;
                     revisions += 1;
@@ -287,30 +575,53 @@ async fn main() -> anyhow::Result<()> {
             slugs.push(slug.to_string());
         }
         tx.commit().await?;
-        eprint!("\r  {} / {} pages, {:.1} s", slugs.len(), args.pages, started.elapsed().as_secs_f64());
+        eprint!(
+            "\r  {} / {} pages, {:.1} s",
+            slugs.len(),
+            args.pages,
+            started.elapsed().as_secs_f64()
+        );
     }
     eprintln!();
 
     // Stories (one page in 8), replies (about three per four stories), roster entries (one page in 6).
-    let ids: Vec<(i64, String)> = sqlx::query_as("SELECT id, slug FROM pages ORDER BY id").fetch_all(&pool).await?;
+    let ids: Vec<(i64, String)> = sqlx::query_as("SELECT id, slug FROM pages ORDER BY id")
+        .fetch_all(&pool)
+        .await?;
     let outcomes = Outcome::ALL;
     let (mut stories, mut replies, mut roster) = (0usize, 0usize, 0usize);
     for (page_id, _) in &ids {
         if rng.random_bool(1.0 / 8.0) {
             let author = *members.choose(&mut rng).unwrap();
             let text = StoryText {
-                title: format!("How the {} went in the {}", WORDS.choose(&mut rng).unwrap(), WORDS.choose(&mut rng).unwrap()),
-                body: normalise_body(&format!("{}\n\n{}", paragraph(&mut rng, 3), paragraph(&mut rng, 2))),
+                title: format!(
+                    "How the {} went in the {}",
+                    WORDS.choose(&mut rng).unwrap(),
+                    WORDS.choose(&mut rng).unwrap()
+                ),
+                body: normalise_body(&format!(
+                    "{}\n\n{}",
+                    paragraph(&mut rng, 3),
+                    paragraph(&mut rng, 2)
+                )),
                 outcome: *outcomes.choose(&mut rng).unwrap(),
                 location: (*PLACES.choose(&mut rng).unwrap()).to_owned(),
             };
             let story_id = cafe::stories::db::create(&pool, *page_id, author, &text).await?;
             stories += 1;
             if rng.random_bool(0.5) {
-                let story = cafe::stories::db::find(&pool, *page_id, story_id).await?.context("story just made")?;
+                let story = cafe::stories::db::find(&pool, *page_id, story_id)
+                    .await?
+                    .context("story just made")?;
                 for _ in 0..rng.random_range(1..=2) {
                     let who = *members.choose(&mut rng).unwrap();
-                    cafe::stories::db::add_reply(&pool, &story, who, &normalise_body(&paragraph(&mut rng, 2))).await?;
+                    cafe::stories::db::add_reply(
+                        &pool,
+                        &story,
+                        who,
+                        &normalise_body(&paragraph(&mut rng, 2)),
+                    )
+                    .await?;
                     replies += 1;
                 }
             }
@@ -319,21 +630,37 @@ async fn main() -> anyhow::Result<()> {
             let mut who: Vec<i64> = members.clone();
             who.shuffle(&mut rng);
             for user in who.into_iter().take(rng.random_range(1..=2)) {
-                let entry = EntryText { tip: sentence(&mut rng, 6), location: (*PLACES.choose(&mut rng).unwrap()).to_owned() };
+                let entry = EntryText {
+                    tip: sentence(&mut rng, 6),
+                    location: (*PLACES.choose(&mut rng).unwrap()).to_owned(),
+                };
                 cafe::roster::db::upsert(&pool, *page_id, user, &entry).await?;
                 roster += 1;
             }
         }
     }
 
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await?;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&pool)
+        .await?;
     pool.close().await;
 
     // The lists the load scripts read.
     // Slugs keep letters of any script (`…-café`): URLs need them percent-encoded.
-    write_lines(args.out.join("slugs.tsv"), slugs.iter().map(|s| format!("{s}\t{}", cafe::text::url_encode(s))))?;
-    write_lines(args.out.join("history_slugs.txt"), history_slugs.iter().map(|s| cafe::text::url_encode(s)))?;
-    write_lines(args.out.join("users.txt"), bench_users.iter().map(|u| format!("{u} {PASSWORD}")))?;
+    write_lines(
+        args.out.join("slugs.tsv"),
+        slugs
+            .iter()
+            .map(|s| format!("{s}\t{}", cafe::text::url_encode(s))),
+    )?;
+    write_lines(
+        args.out.join("history_slugs.txt"),
+        history_slugs.iter().map(|s| cafe::text::url_encode(s)),
+    )?;
+    write_lines(
+        args.out.join("users.txt"),
+        bench_users.iter().map(|u| format!("{u} {PASSWORD}")),
+    )?;
     let mut pairs = Vec::new();
     for (a, x) in indicator_tags.iter().enumerate() {
         for y in &indicator_tags[a + 1..] {
@@ -354,7 +681,11 @@ async fn main() -> anyhow::Result<()> {
                 format!("\"{}\"", words.join(" ").to_lowercase())
             }
             _ => {
-                let w = if rng.random_bool(0.5) { term(rng.random_range(0..400)) } else { (*WORDS.choose(&mut rng).unwrap()).to_owned() };
+                let w = if rng.random_bool(0.5) {
+                    term(rng.random_range(0..400))
+                } else {
+                    (*WORDS.choose(&mut rng).unwrap()).to_owned()
+                };
                 format!("{}*", w.chars().take(4).collect::<String>())
             }
         };

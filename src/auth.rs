@@ -4,8 +4,8 @@
 use std::sync::LazyLock;
 
 use anyhow::Context as _;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rand::RngCore;
 use tokio::sync::Semaphore;
 use tower_sessions::Session;
@@ -29,7 +29,10 @@ pub static HASHING: Semaphore = Semaphore::const_new(2);
 
 /// Hashes a password with argon2id and the crate's default (OWASP) parameters.
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
-    let _permit = HASHING.acquire().await.context("hashing semaphore closed")?;
+    let _permit = HASHING
+        .acquire()
+        .await
+        .context("hashing semaphore closed")?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())

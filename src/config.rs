@@ -10,7 +10,11 @@ use clap::{Args, Parser, Subcommand};
 /// No `args_conflicts_with_subcommands`: clap counts the global `--db` as a
 /// conflicting argument too, which refused `cafe --db FILE export DIR`.
 #[derive(Debug, Parser)]
-#[command(name = "cafe", version, about = "Cafe: a wiki of methods, stories and rosters for communities of practice")]
+#[command(
+    name = "cafe",
+    version,
+    about = "Cafe: a wiki of methods, stories and rosters for communities of practice"
+)]
 pub struct Cli {
     /// The SQLite database: a file path or a `sqlite:` URL. Used by every subcommand.
     #[arg(long, env = "CAFE_DB", default_value = "cafe.db", global = true)]

@@ -186,8 +186,15 @@ fn form_is_utf8(bytes: &[u8]) -> bool {
 async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, AppError> {
     let session_error = |err: tower_sessions::session::Error| AppError::Internal(err.into());
     let mut user = None;
-    if let Some(user_id) = session.get::<i64>(auth::USER_ID).await.map_err(session_error)? {
-        let epoch = session.get::<i64>(auth::AUTH_EPOCH).await.map_err(session_error)?;
+    if let Some(user_id) = session
+        .get::<i64>(auth::USER_ID)
+        .await
+        .map_err(session_error)?
+    {
+        let epoch = session
+            .get::<i64>(auth::AUTH_EPOCH)
+            .await
+            .map_err(session_error)?;
         let signed_in_at = session
             .get::<i64>(auth::SIGNED_IN_AT)
             .await
@@ -199,7 +206,9 @@ async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, 
         match crate::accounts::db::session_user(&state.pool, user_id).await? {
             Some((found, db_epoch)) if Some(db_epoch) == epoch && fresh => {
                 user = Some(found);
-                keep_alive(state, session, now).await.map_err(session_error)?;
+                keep_alive(state, session, now)
+                    .await
+                    .map_err(session_error)?;
             }
             _ => session.flush().await.map_err(session_error)?,
         }
@@ -221,7 +230,11 @@ async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, 
 /// saved, so an active member is re-saved now and then (not on every
 /// request, which would make every page view a write): the idle timeout
 /// then counts from the last activity, give or take this interval.
-async fn keep_alive(state: &AppState, session: &Session, now: i64) -> Result<(), tower_sessions::session::Error> {
+async fn keep_alive(
+    state: &AppState,
+    session: &Session,
+    now: i64,
+) -> Result<(), tower_sessions::session::Error> {
     let interval = (state.config.session_idle_minutes.saturating_mul(60) / 4).clamp(1, 600);
     let seen = session.get::<i64>(auth::SEEN_AT).await?.unwrap_or(0);
     if now - seen >= interval {

@@ -89,11 +89,29 @@ mod tests {
     fn a_changed_word_is_marked_inside_its_line() {
         let hunks = hunks("one\ntwo three\nfour\n", "one\ntwo THREE\nfour\n");
         assert_eq!(hunks.len(), 1);
-        let removed = hunks[0].lines.iter().find(|l| l.kind == LineKind::Removed).unwrap();
-        let added = hunks[0].lines.iter().find(|l| l.kind == LineKind::Added).unwrap();
-        assert!(removed.pieces.iter().any(|p| p.changed && p.text == "three"));
+        let removed = hunks[0]
+            .lines
+            .iter()
+            .find(|l| l.kind == LineKind::Removed)
+            .unwrap();
+        let added = hunks[0]
+            .lines
+            .iter()
+            .find(|l| l.kind == LineKind::Added)
+            .unwrap();
+        assert!(
+            removed
+                .pieces
+                .iter()
+                .any(|p| p.changed && p.text == "three")
+        );
         assert!(added.pieces.iter().any(|p| p.changed && p.text == "THREE"));
-        assert!(added.pieces.iter().any(|p| !p.changed && p.text.starts_with("two")));
+        assert!(
+            added
+                .pieces
+                .iter()
+                .any(|p| !p.changed && p.text.starts_with("two"))
+        );
     }
 
     #[test]

@@ -69,19 +69,28 @@ impl ErrorPage {
             400 => ("Bad request", "The request could not be understood."),
             403 => ("Not allowed", "You are not allowed to do that."),
             404 => ("Not found", "There is nothing at this address."),
-            405 => ("Not allowed", "This address does not accept that kind of request."),
+            405 => (
+                "Not allowed",
+                "This address does not accept that kind of request.",
+            ),
             409 => ("Conflict", "Someone else changed this at the same time."),
             413 => (
                 "Too large",
                 "What you sent is larger than 1 MiB. Shorten it and try again.",
             ),
-            415 | 422 => ("Invalid form", "The form could not be read. Please try again."),
+            415 | 422 => (
+                "Invalid form",
+                "The form could not be read. Please try again.",
+            ),
             429 => ("Too many attempts", "Please wait a little and try again."),
             503 => (
                 "Temporarily unavailable",
                 "Cafe cannot save right now. Reading still works; please try saving again later.",
             ),
-            _ => ("Something went wrong", "Sorry, something went wrong on our side."),
+            _ => (
+                "Something went wrong",
+                "Sorry, something went wrong on our side.",
+            ),
         };
         ErrorPage {
             title,
@@ -105,16 +114,14 @@ impl IntoResponse for AppError {
             }
             AppError::SignInRequired { next } => {
                 let location = format!("/signin?next={}", crate::text::url_encode(next));
-                return (
-                    StatusCode::SEE_OTHER,
-                    [(header::LOCATION, location)],
-                )
-                    .into_response();
+                return (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
             }
         };
         let mut page = ErrorPage::for_status(status);
         match &self {
-            AppError::BadRequest(why) | AppError::Forbidden(why) => page.message = (*why).to_owned(),
+            AppError::BadRequest(why) | AppError::Forbidden(why) => {
+                page.message = (*why).to_owned()
+            }
             AppError::NoSuchPage { title } => {
                 page.message = format!("There is no method page called “{title}” yet.");
                 page.create_title = Some(title.clone());

@@ -25,14 +25,19 @@ pub async fn seed_if_empty(pool: &SqlitePool) -> anyhow::Result<()> {
     if pages > 0 || indicators > 0 {
         return Ok(());
     }
-    let rows = crate::tags::indicators::parse_csv(SAMPLE_INDICATORS)
-        .map_err(|errors| anyhow::anyhow!("the sample indicator table is invalid: {}", errors.join("; ")))?;
+    let rows = crate::tags::indicators::parse_csv(SAMPLE_INDICATORS).map_err(|errors| {
+        anyhow::anyhow!(
+            "the sample indicator table is invalid: {}",
+            errors.join("; ")
+        )
+    })?;
     let mut tx = crate::db::begin_write(pool).await?;
     for row in &rows {
         crate::tags::db::upsert_indicator(&mut tx, row).await?;
     }
     for file in PAGES {
-        let doc = crate::transfer::parse(file).map_err(|e| anyhow::anyhow!("bad seed page: {e}"))?;
+        let doc =
+            crate::transfer::parse(file).map_err(|e| anyhow::anyhow!("bad seed page: {e}"))?;
         let text = PageText {
             body: normalise_body(&doc.body),
             tags: TagList::parse(&doc.tags.join(",")).map_err(|e| anyhow::anyhow!(e))?,
@@ -41,6 +46,10 @@ pub async fn seed_if_empty(pool: &SqlitePool) -> anyhow::Result<()> {
         crate::pages::db::create_in(&mut tx, &doc.title, &text, None).await?;
     }
     tx.commit().await?;
-    tracing::info!(pages = PAGES.len(), indicators = rows.len(), "seeded a new database");
+    tracing::info!(
+        pages = PAGES.len(),
+        indicators = rows.len(),
+        "seeded a new database"
+    );
     Ok(())
 }

@@ -31,14 +31,17 @@ const ASSETS: &[Asset] = &[
 
 /// FNV-1a, enough to tell versions of a file apart in a URL.
 fn fingerprint(bytes: &[u8]) -> String {
-    let hash = bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
     format!("{:08x}", hash >> 32)
 }
 
 fn versioned_url(name: &str) -> String {
-    let bytes = ASSETS.iter().find(|a| a.name == name).map_or(&[][..], |a| a.bytes);
+    let bytes = ASSETS
+        .iter()
+        .find(|a| a.name == name)
+        .map_or(&[][..], |a| a.bytes);
     format!("/static/{name}?v={}", fingerprint(bytes))
 }
 
@@ -55,11 +58,20 @@ pub fn script_url() -> &'static str {
 
 /// `GET /static/{name}` from the embedded copies.
 pub async fn serve(Path(name): Path<String>) -> Result<Response, AppError> {
-    let asset = ASSETS.iter().find(|a| a.name == name).ok_or(AppError::NotFound)?;
+    let asset = ASSETS
+        .iter()
+        .find(|a| a.name == name)
+        .ok_or(AppError::NotFound)?;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(asset.content_type),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
         ],
         asset.bytes,
     )

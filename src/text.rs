@@ -73,9 +73,18 @@ mod tests {
 
     #[test]
     fn slugify_keeps_letters_of_any_script_and_dashes_the_rest() {
-        assert_eq!(slugify("Communities of Practice", 80), "communities-of-practice");
-        assert_eq!(slugify("  After-Action   Review!! ", 80), "after-action-review");
-        assert_eq!(slugify("Évaluation participative", 80), "évaluation-participative");
+        assert_eq!(
+            slugify("Communities of Practice", 80),
+            "communities-of-practice"
+        );
+        assert_eq!(
+            slugify("  After-Action   Review!! ", 80),
+            "after-action-review"
+        );
+        assert_eq!(
+            slugify("Évaluation participative", 80),
+            "évaluation-participative"
+        );
         assert_eq!(slugify("学习 社区", 80), "学习-社区");
         assert_eq!(slugify("...", 80), "");
     }

@@ -26,13 +26,25 @@ pub struct Throttle {
 impl Throttle {
     /// `Err(seconds)` when `key` already has `limit` hits within `window`:
     /// the caller answers 429 and says when to retry.
-    pub fn check(&self, bucket: Bucket, key: &str, limit: usize, window: Duration) -> Result<(), u64> {
+    pub fn check(
+        &self,
+        bucket: Bucket,
+        key: &str,
+        limit: usize,
+        window: Duration,
+    ) -> Result<(), u64> {
         let now = Instant::now();
-        let mut hits = self.hits.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut hits = self
+            .hits
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         let Some(times) = hits.get_mut(&(bucket, key.to_owned())) else {
             return Ok(());
         };
-        while times.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
             times.pop_front();
         }
         if times.len() < limit {
@@ -46,17 +58,29 @@ impl Throttle {
     /// Counts one hit for `key`.
     pub fn record(&self, bucket: Bucket, key: &str) {
         let now = Instant::now();
-        let mut hits = self.hits.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut hits = self
+            .hits
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         if hits.len() > 50_000 {
             // Drop keys whose newest hit is over an hour old, so the map stays small.
-            hits.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < Duration::from_secs(3600)));
+            hits.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(3600))
+            });
         }
-        hits.entry((bucket, key.to_owned())).or_default().push_back(now);
+        hits.entry((bucket, key.to_owned()))
+            .or_default()
+            .push_back(now);
     }
 
     /// Forgets the hits of `key` (a successful sign-in clears its failures).
     pub fn clear(&self, bucket: Bucket, key: &str) {
-        let mut hits = self.hits.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut hits = self
+            .hits
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         hits.remove(&(bucket, key.to_owned()));
     }
 }
@@ -89,13 +113,27 @@ mod tests {
         let throttle = Throttle::default();
         let window = Duration::from_secs(900);
         for _ in 0..5 {
-            assert!(throttle.check(Bucket::FailuresPerUser, "alice", 5, window).is_ok());
+            assert!(
+                throttle
+                    .check(Bucket::FailuresPerUser, "alice", 5, window)
+                    .is_ok()
+            );
             throttle.record(Bucket::FailuresPerUser, "alice");
         }
-        let wait = throttle.check(Bucket::FailuresPerUser, "alice", 5, window).unwrap_err();
+        let wait = throttle
+            .check(Bucket::FailuresPerUser, "alice", 5, window)
+            .unwrap_err();
         assert!(wait > 800 && wait <= 900, "{wait}");
-        assert!(throttle.check(Bucket::FailuresPerUser, "bob", 5, window).is_ok());
+        assert!(
+            throttle
+                .check(Bucket::FailuresPerUser, "bob", 5, window)
+                .is_ok()
+        );
         throttle.clear(Bucket::FailuresPerUser, "alice");
-        assert!(throttle.check(Bucket::FailuresPerUser, "alice", 5, window).is_ok());
+        assert!(
+            throttle
+                .check(Bucket::FailuresPerUser, "alice", 5, window)
+                .is_ok()
+        );
     }
 }

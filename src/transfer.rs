@@ -23,7 +23,10 @@ pub struct Document {
 
 /// Parses a page file; `Err` says what is wrong, for the import report.
 pub fn parse(text: &str) -> Result<Document, String> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text).replace("\r\n", "\n");
+    let text = text
+        .strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .replace("\r\n", "\n");
     let rest = text
         .strip_prefix("---\n")
         .ok_or("the file does not start with a `---` front matter line")?;
@@ -56,21 +59,39 @@ pub fn parse(text: &str) -> Result<Document, String> {
                 let inner = value
                     .strip_prefix('[')
                     .and_then(|v| v.strip_suffix(']'))
-                    .ok_or_else(|| format!("front matter line {}: tags must be a list like [a, b]", n + 2))?;
-                tags.extend(inner.split(',').map(|t| unquote(t.trim())).filter(|t| !t.is_empty()));
+                    .ok_or_else(|| {
+                        format!(
+                            "front matter line {}: tags must be a list like [a, b]",
+                            n + 2
+                        )
+                    })?;
+                tags.extend(
+                    inner
+                        .split(',')
+                        .map(|t| unquote(t.trim()))
+                        .filter(|t| !t.is_empty()),
+                );
             }
             _ => {}
         }
     }
-    let title = title.filter(|t| !t.trim().is_empty()).ok_or("the front matter has no `title`")?;
-    Ok(Document { title, tags, body: body.to_owned() })
+    let title = title
+        .filter(|t| !t.trim().is_empty())
+        .ok_or("the front matter has no `title`")?;
+    Ok(Document {
+        title,
+        tags,
+        body: body.to_owned(),
+    })
 }
 
 fn unquote(value: &str) -> String {
     let double = value.len() >= 2 && value.starts_with('"') && value.ends_with('"');
     let single = value.len() >= 2 && value.starts_with('\'') && value.ends_with('\'');
     if double {
-        value[1..value.len() - 1].replace("\\\"", "\"").replace("\\\\", "\\")
+        value[1..value.len() - 1]
+            .replace("\\\"", "\"")
+            .replace("\\\\", "\\")
     } else if single {
         value[1..value.len() - 1].replace("''", "'")
     } else {
@@ -86,7 +107,11 @@ pub fn quote(value: &str) -> String {
 /// Writes a page file: front matter (title, tags, then `extra` keys) and body.
 pub fn render(title: &str, tags: &[&str], extra: &[(&str, String)], body: &str) -> String {
     let tags: Vec<String> = tags.iter().map(|t| quote(t)).collect();
-    let mut out = format!("---\ntitle: {}\ntags: [{}]\n", quote(title), tags.join(", "));
+    let mut out = format!(
+        "---\ntitle: {}\ntags: [{}]\n",
+        quote(title),
+        tags.join(", ")
+    );
     for (key, value) in extra {
         out.push_str(&format!("{key}: {}\n", quote(value)));
     }
@@ -101,7 +126,9 @@ mod tests {
 
     #[test]
     fn a_page_file_parses_into_title_tags_and_body() {
-        let doc = parse("---\ntitle: Peer Assist\ntags: [facilitation, lkm-2]\n---\n## Brief\n\ntext\n").unwrap();
+        let doc =
+            parse("---\ntitle: Peer Assist\ntags: [facilitation, lkm-2]\n---\n## Brief\n\ntext\n")
+                .unwrap();
         assert_eq!(doc.title, "Peer Assist");
         assert_eq!(doc.tags, ["facilitation", "lkm-2"]);
         assert_eq!(doc.body, "## Brief\n\ntext\n");
@@ -109,7 +136,9 @@ mod tests {
 
     #[test]
     fn block_lists_and_quotes_are_read() {
-        let doc = parse("---\ntitle: \"A: \\\"quoted\\\" title\"\ntags:\n  - 'one'\n  - two\n---\nbody").unwrap();
+        let doc =
+            parse("---\ntitle: \"A: \\\"quoted\\\" title\"\ntags:\n  - 'one'\n  - two\n---\nbody")
+                .unwrap();
         assert_eq!(doc.title, "A: \"quoted\" title");
         assert_eq!(doc.tags, ["one", "two"]);
     }
@@ -123,7 +152,12 @@ mod tests {
 
     #[test]
     fn render_and_parse_round_trip() {
-        let text = render("Odd \"title\": \\ yes", &["a b", "c"], &[("revision", "3".into())], "## Body\n");
+        let text = render(
+            "Odd \"title\": \\ yes",
+            &["a b", "c"],
+            &[("revision", "3".into())],
+            "## Body\n",
+        );
         let doc = parse(&text).unwrap();
         assert_eq!(doc.title, "Odd \"title\": \\ yes");
         assert_eq!(doc.tags, ["a b", "c"]);

@@ -775,14 +775,16 @@ async fn an_admin_hides_a_story_which_readers_no_longer_see_but_the_database_kee
         ["A useful story", "Off-topic rant"],
         "admins still see it"
     );
-    let hidden_id: i64 = sqlx::query_scalar("SELECT id FROM stories WHERE title = 'Off-topic rant'")
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("the hidden story is still in the database");
-    assert!(admin_events(&app).await.contains(&(
-        "root".to_owned(),
-        format!("Hid story #{hidden_id}")
-    )));
+    let hidden_id: i64 =
+        sqlx::query_scalar("SELECT id FROM stories WHERE title = 'Off-topic rant'")
+            .fetch_one(&app.state.pool)
+            .await
+            .expect("the hidden story is still in the database");
+    assert!(
+        admin_events(&app)
+            .await
+            .contains(&("root".to_owned(), format!("Hid story #{hidden_id}")))
+    );
 
     root.post(&format!("{thread}/hide"), &[("hidden", "0")])
         .await

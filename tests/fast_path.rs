@@ -30,7 +30,8 @@ const MAX_QUERIES: usize = 10;
 #[tokio::test]
 async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
     let subscriber = tracing_subscriber::registry().with(CountQueries);
-    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber in this binary");
+    tracing::subscriber::set_global_default(subscriber)
+        .expect("the only subscriber in this binary");
 
     let app = common::TestApp::new().await;
     let mut alice = app.member("alice").await;
@@ -38,26 +39,61 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
     for n in 0..5 {
         let title = format!("Story {n}");
         alice
-            .post(&format!("{path}/stories"), &[("title", &title), ("body", "It **went** well. See [[Peer Assist]]."), ("outcome", "success")])
+            .post(
+                &format!("{path}/stories"),
+                &[
+                    ("title", &title),
+                    ("body", "It **went** well. See [[Peer Assist]]."),
+                    ("outcome", "success"),
+                ],
+            )
             .await
             .assert_status(StatusCode::SEE_OTHER);
     }
-    alice.post(&format!("{path}/roster"), &[("tip", "Start small"), ("location", "Lima")]).await;
+    alice
+        .post(
+            &format!("{path}/roster"),
+            &[("tip", "Start small"), ("location", "Lima")],
+        )
+        .await;
 
     for (who, client) in [("a visitor", &mut app.client()), ("a member", &mut alice)] {
         let parses_before = cafe::markdown::parses_on_this_thread();
         QUERIES.store(0, Ordering::SeqCst);
         let page = client.get(path).await;
         let queries = QUERIES.load(Ordering::SeqCst);
-        page.assert_status(StatusCode::OK).assert_contains("Story 4").assert_contains("Start small");
-        assert_eq!(cafe::markdown::parses_on_this_thread(), parses_before, "a page view by {who} parsed Markdown");
-        assert!(queries > 0, "the query counter saw nothing: is sqlx still logging statements?");
-        assert!(queries <= MAX_QUERIES, "a page view by {who} ran {queries} queries (at most {MAX_QUERIES})");
+        page.assert_status(StatusCode::OK)
+            .assert_contains("Story 4")
+            .assert_contains("Start small");
+        assert_eq!(
+            cafe::markdown::parses_on_this_thread(),
+            parses_before,
+            "a page view by {who} parsed Markdown"
+        );
+        assert!(
+            queries > 0,
+            "the query counter saw nothing: is sqlx still logging statements?"
+        );
+        assert!(
+            queries <= MAX_QUERIES,
+            "a page view by {who} ran {queries} queries (at most {MAX_QUERIES})"
+        );
     }
 
     // A save does parse: proof that the counter would see a parse on this path.
     let parses_before = cafe::markdown::parses_on_this_thread();
     let base = alice.base_revision(path).await;
-    alice.edit_page(path, &base, "## Brief Description\n\nChanged.\n", "learning", "test").await;
-    assert!(cafe::markdown::parses_on_this_thread() > parses_before, "saving should render Markdown on this thread");
+    alice
+        .edit_page(
+            path,
+            &base,
+            "## Brief Description\n\nChanged.\n",
+            "learning",
+            "test",
+        )
+        .await;
+    assert!(
+        cafe::markdown::parses_on_this_thread() > parses_before,
+        "saving should render Markdown on this thread"
+    );
 }

@@ -1299,26 +1299,42 @@ async fn hostile_tags_and_indicator_fields_are_shown_inert() {
 async fn a_long_method_list_comes_in_pages_of_a_hundred_with_facets_over_all_of_it() {
     let app = TestApp::new().await;
     for n in 0..105 {
-        let text = cafe::pages::PageText::parse(&format!("Method {n}.\n"), "bulk, extra", "").expect("valid text");
+        let text = cafe::pages::PageText::parse(&format!("Method {n}.\n"), "bulk, extra", "")
+            .expect("valid text");
         cafe::pages::db::create(&app.state.pool, &format!("Bulk method {n:03}"), &text, None)
             .await
             .expect("create");
     }
     let mut visitor = app.client();
     let first = visitor.get("/methods?tag=bulk").await;
-    first.assert_status(StatusCode::OK).assert_contains("Showing the 105 method(s)");
+    first
+        .assert_status(StatusCode::OK)
+        .assert_contains("Showing the 105 method(s)");
     assert_eq!(listed(&first.body).len(), 100);
     assert!(
         facets(&first.body).contains(&("extra".to_owned(), 105)),
         "facets count every match, not just the shown page: {:?}",
         facets(&first.body)
     );
-    assert_eq!(attr(&first.body, "nav.pager a", "href"), ["/methods?tag=bulk&page=2"]);
+    assert_eq!(
+        attr(&first.body, "nav.pager a", "href"),
+        ["/methods?tag=bulk&page=2"]
+    );
     let second = visitor.get("/methods?tag=bulk&page=2").await;
     let titles = listed(&second.body);
     assert_eq!(titles.len(), 5, "{titles:?}");
-    assert!(titles.iter().all(|t| t.starts_with("Bulk method 10")), "{titles:?}");
-    assert_eq!(attr(&second.body, "nav.pager a", "href"), ["/methods?tag=bulk&page=1"]);
+    assert!(
+        titles.iter().all(|t| t.starts_with("Bulk method 10")),
+        "{titles:?}"
+    );
+    assert_eq!(
+        attr(&second.body, "nav.pager a", "href"),
+        ["/methods?tag=bulk&page=1"]
+    );
     let beyond = visitor.get("/methods?tag=bulk&page=99").await;
-    assert_eq!(listed(&beyond.body).len(), 5, "a page past the end shows the last one");
+    assert_eq!(
+        listed(&beyond.body).len(),
+        5,
+        "a page past the end shows the last one"
+    );
 }

@@ -43,7 +43,11 @@ pub async fn create(
     .await;
     match result {
         Ok(done) => Ok(done.last_insert_rowid()),
-        Err(err) if err.as_database_error().is_some_and(|e| e.is_unique_violation()) => {
+        Err(err)
+            if err
+                .as_database_error()
+                .is_some_and(|e| e.is_unique_violation()) =>
+        {
             Err(CreateUserError::Taken)
         }
         Err(err) => Err(err.into()),
@@ -60,7 +64,10 @@ pub async fn is_taken(pool: &SqlitePool, username: &Username) -> sqlx::Result<bo
         .map(|n| n > 0)
 }
 
-pub async fn credentials(pool: &SqlitePool, username: &Username) -> sqlx::Result<Option<Credentials>> {
+pub async fn credentials(
+    pool: &SqlitePool,
+    username: &Username,
+) -> sqlx::Result<Option<Credentials>> {
     sqlx::query_as::<_, Credentials>(
         "SELECT id, password_hash, auth_epoch, blocked FROM users WHERE username = ?",
     )
@@ -120,14 +127,23 @@ pub async fn set_password(pool: &SqlitePool, id: i64, password_hash: &str) -> sq
 
 /// Blocks or unblocks a user; blocking also ends their sessions (the epoch
 /// bump). Recorded in recent changes with the admin who did it.
-pub async fn set_blocked(pool: &SqlitePool, id: i64, blocked: bool, admin_id: i64, username: &str) -> sqlx::Result<()> {
+pub async fn set_blocked(
+    pool: &SqlitePool,
+    id: i64,
+    blocked: bool,
+    admin_id: i64,
+    username: &str,
+) -> sqlx::Result<()> {
     let mut tx = crate::db::begin_write(pool).await?;
     sqlx::query("UPDATE users SET blocked = ?, auth_epoch = auth_epoch + 1 WHERE id = ?")
         .bind(blocked)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let summary = format!("{} the user {username}", if blocked { "Blocked" } else { "Unblocked" });
+    let summary = format!(
+        "{} the user {username}",
+        if blocked { "Blocked" } else { "Unblocked" }
+    );
     let event = crate::recent::db::NewEvent {
         kind: crate::recent::Kind::Admin,
         page_id: None,

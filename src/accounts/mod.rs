@@ -73,13 +73,18 @@ static COMMON_PASSWORDS: std::sync::LazyLock<std::collections::HashSet<&'static 
 pub fn check_new_password(password: &str) -> Result<(), String> {
     let count = password.chars().count();
     if count < *PASSWORD_CHARS.start() {
-        return Err("A password needs at least 12 characters. A few unrelated words make a good one.".to_owned());
+        return Err(
+            "A password needs at least 12 characters. A few unrelated words make a good one."
+                .to_owned(),
+        );
     }
     if count > *PASSWORD_CHARS.end() {
         return Err("A password can be at most 1024 characters.".to_owned());
     }
     if COMMON_PASSWORDS.contains(password.to_lowercase().as_str()) {
-        return Err("That password is one of the most common ones; please choose another.".to_owned());
+        return Err(
+            "That password is one of the most common ones; please choose another.".to_owned(),
+        );
     }
     Ok(())
 }

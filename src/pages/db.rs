@@ -120,22 +120,29 @@ pub async fn links_from(pool: &SqlitePool, page_id: i64) -> sqlx::Result<Vec<Pag
     .await
 }
 
-
 /// Renders a body to HTML, marking wiki links to pages that do not exist
 /// (other than `own_slug`) as missing. Returns the HTML and the link targets.
-async fn render(conn: &mut SqliteConnection, body: &str, own_slug: &str) -> sqlx::Result<(String, Vec<Slug>)> {
+async fn render(
+    conn: &mut SqliteConnection,
+    body: &str,
+    own_slug: &str,
+) -> sqlx::Result<(String, Vec<Slug>)> {
     let targets = markdown::link_targets(body);
     let existing: HashSet<String> = if targets.is_empty() {
         HashSet::new()
     } else {
-        sqlx::query_scalar::<_, String>("SELECT slug FROM pages WHERE slug IN (SELECT value FROM json_each(?))")
-            .bind(crate::db::json_list(targets.iter().map(Slug::as_str)))
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect()
+        sqlx::query_scalar::<_, String>(
+            "SELECT slug FROM pages WHERE slug IN (SELECT value FROM json_each(?))",
+        )
+        .bind(crate::db::json_list(targets.iter().map(Slug::as_str)))
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect()
     };
-    let html = markdown::render(body, &|slug| slug.as_str() == own_slug || existing.contains(slug.as_str()));
+    let html = markdown::render(body, &|slug| {
+        slug.as_str() == own_slug || existing.contains(slug.as_str())
+    });
     Ok((html, targets))
 }
 
@@ -154,7 +161,10 @@ async fn write_current(
     tags: &TagList,
 ) -> sqlx::Result<String> {
     let (html, targets) = render(conn, body, slug).await?;
-    sqlx::query("DELETE FROM page_tags WHERE page_id = ?").bind(page_id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM page_tags WHERE page_id = ?")
+        .bind(page_id)
+        .execute(&mut *conn)
+        .await?;
     for tag in tags.iter() {
         sqlx::query("INSERT INTO page_tags (page_id, tag) VALUES (?, ?)")
             .bind(page_id)
@@ -162,7 +172,10 @@ async fn write_current(
             .execute(&mut *conn)
             .await?;
     }
-    sqlx::query("DELETE FROM page_links WHERE from_page_id = ?").bind(page_id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM page_links WHERE from_page_id = ?")
+        .bind(page_id)
+        .execute(&mut *conn)
+        .await?;
     for target in &targets {
         sqlx::query("INSERT INTO page_links (from_page_id, to_slug) VALUES (?, ?)")
             .bind(page_id)
@@ -176,7 +189,12 @@ async fn write_current(
 /// Creates a page with its first revision; returns its slug (the title's,
 /// with `-2`, `-3`… when taken). Pages that already linked to the new slug
 /// have their HTML re-rendered, so their missing link becomes a real one.
-pub async fn create(pool: &SqlitePool, title: &str, text: &PageText, author: Option<i64>) -> sqlx::Result<Slug> {
+pub async fn create(
+    pool: &SqlitePool,
+    title: &str,
+    text: &PageText,
+    author: Option<i64>,
+) -> sqlx::Result<Slug> {
     let mut tx = begin_write(pool).await?;
     let slug = create_in(&mut tx, title, text, author).await?;
     tx.commit().await?;
@@ -184,8 +202,14 @@ pub async fn create(pool: &SqlitePool, title: &str, text: &PageText, author: Opt
 }
 
 /// [`create`] inside a caller's transaction (import loads many pages at once).
-pub async fn create_in(conn: &mut SqliteConnection, title: &str, text: &PageText, author: Option<i64>) -> sqlx::Result<Slug> {
-    let base = Slug::from_title(title).ok_or_else(|| sqlx::Error::Protocol("title without a slug".into()))?;
+pub async fn create_in(
+    conn: &mut SqliteConnection,
+    title: &str,
+    text: &PageText,
+    author: Option<i64>,
+) -> sqlx::Result<Slug> {
+    let base = Slug::from_title(title)
+        .ok_or_else(|| sqlx::Error::Protocol("title without a slug".into()))?;
     let mut slug = base.clone();
     let mut n = 1;
     while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pages WHERE slug = ?")
@@ -213,10 +237,29 @@ pub async fn create_in(conn: &mut SqliteConnection, title: &str, text: &PageText
     .await?;
     insert_revision(conn, page_id, 1, title, text, author, &now).await?;
     let html = write_current(conn, page_id, slug.as_str(), &text.body, &text.tags).await?;
-    sqlx::query("UPDATE pages SET html = ? WHERE id = ?").bind(html).bind(page_id).execute(&mut *conn).await?;
+    sqlx::query("UPDATE pages SET html = ? WHERE id = ?")
+        .bind(html)
+        .bind(page_id)
+        .execute(&mut *conn)
+        .await?;
     relink(conn, slug.as_str(), page_id).await?;
-    let summary = if text.summary.is_empty() { "Created the page" } else { &text.summary };
-    record(conn, NewEvent { kind: Kind::Page, page_id: Some(page_id), story_id: None, revision: Some(1), actor_id: author, summary }).await?;
+    let summary = if text.summary.is_empty() {
+        "Created the page"
+    } else {
+        &text.summary
+    };
+    record(
+        conn,
+        NewEvent {
+            kind: Kind::Page,
+            page_id: Some(page_id),
+            story_id: None,
+            revision: Some(1),
+            actor_id: author,
+            summary,
+        },
+    )
+    .await?;
     Ok(slug)
 }
 
@@ -238,7 +281,11 @@ async fn relink(conn: &mut SqliteConnection, slug: &str, page_id: i64) -> sqlx::
     .await?;
     for linker in linkers {
         let (html, _) = render(conn, &linker.body, &linker.slug).await?;
-        sqlx::query("UPDATE pages SET html = ? WHERE id = ?").bind(html).bind(linker.id).execute(&mut *conn).await?;
+        sqlx::query("UPDATE pages SET html = ? WHERE id = ?")
+            .bind(html)
+            .bind(linker.id)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -278,7 +325,11 @@ pub enum SaveOutcome {
     /// The text and tags are what the page already has: no revision made.
     Unchanged,
     /// Someone saved meanwhile and the changes overlap: nothing was saved.
-    Conflict { current_revision: i64, current_body: String, current_tags: String },
+    Conflict {
+        current_revision: i64,
+        current_body: String,
+        current_tags: String,
+    },
 }
 
 #[derive(FromRow)]
@@ -293,7 +344,13 @@ struct Current {
 /// Saves an edit made from revision `base`. If the page moved on since, the
 /// edit is merged three-way with what was saved meanwhile; overlapping
 /// changes are a conflict and nothing is written.
-pub async fn save(pool: &SqlitePool, page_id: i64, base: i64, text: &PageText, author: Option<i64>) -> sqlx::Result<SaveOutcome> {
+pub async fn save(
+    pool: &SqlitePool,
+    page_id: i64,
+    base: i64,
+    text: &PageText,
+    author: Option<i64>,
+) -> sqlx::Result<SaveOutcome> {
     let mut tx = begin_write(pool).await?;
     let outcome = save_in(&mut tx, page_id, base, text, author).await?;
     tx.commit().await?;
@@ -301,20 +358,30 @@ pub async fn save(pool: &SqlitePool, page_id: i64, base: i64, text: &PageText, a
 }
 
 /// [`save`] inside a caller's transaction.
-pub async fn save_in(conn: &mut SqliteConnection, page_id: i64, base: i64, text: &PageText, author: Option<i64>) -> sqlx::Result<SaveOutcome> {
-    let current = sqlx::query_as::<_, Current>("SELECT slug, title, revision, body, tags FROM pages WHERE id = ?")
-        .bind(page_id)
-        .fetch_one(&mut *conn)
-        .await?;
+pub async fn save_in(
+    conn: &mut SqliteConnection,
+    page_id: i64,
+    base: i64,
+    text: &PageText,
+    author: Option<i64>,
+) -> sqlx::Result<SaveOutcome> {
+    let current = sqlx::query_as::<_, Current>(
+        "SELECT slug, title, revision, body, tags FROM pages WHERE id = ?",
+    )
+    .bind(page_id)
+    .fetch_one(&mut *conn)
+    .await?;
     let current_tags = TagList::from_stored(&current.tags);
     let (body, tags, merged) = if base == current.revision {
         (text.body.clone(), text.tags.clone(), false)
     } else {
-        let base_rev = sqlx::query_as::<_, (String, String)>("SELECT body, tags FROM revisions WHERE page_id = ? AND number = ?")
-            .bind(page_id)
-            .bind(base)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let base_rev = sqlx::query_as::<_, (String, String)>(
+            "SELECT body, tags FROM revisions WHERE page_id = ? AND number = ?",
+        )
+        .bind(page_id)
+        .bind(base)
+        .fetch_optional(&mut *conn)
+        .await?;
         let conflict = SaveOutcome::Conflict {
             current_revision: current.revision,
             current_body: current.body.clone(),
@@ -332,11 +399,31 @@ pub async fn save_in(conn: &mut SqliteConnection, page_id: i64, base: i64, text:
     if body == current.body && tags == current_tags {
         return Ok(SaveOutcome::Unchanged);
     }
-    let merged_text = PageText { body, tags, summary: text.summary.clone() };
+    let merged_text = PageText {
+        body,
+        tags,
+        summary: text.summary.clone(),
+    };
     let number = current.revision + 1;
     let now = crate::clock::now();
-    insert_revision(conn, page_id, number, &current.title, &merged_text, author, &now).await?;
-    let html = write_current(conn, page_id, &current.slug, &merged_text.body, &merged_text.tags).await?;
+    insert_revision(
+        conn,
+        page_id,
+        number,
+        &current.title,
+        &merged_text,
+        author,
+        &now,
+    )
+    .await?;
+    let html = write_current(
+        conn,
+        page_id,
+        &current.slug,
+        &merged_text.body,
+        &merged_text.tags,
+    )
+    .await?;
     sqlx::query("UPDATE pages SET revision = ?, body = ?, html = ?, tags = ?, updated_at = ?, updated_by = ? WHERE id = ?")
         .bind(number)
         .bind(&merged_text.body)
@@ -347,7 +434,18 @@ pub async fn save_in(conn: &mut SqliteConnection, page_id: i64, base: i64, text:
         .bind(page_id)
         .execute(&mut *conn)
         .await?;
-    record(conn, NewEvent { kind: Kind::Edit, page_id: Some(page_id), story_id: None, revision: Some(number), actor_id: author, summary: &text.summary }).await?;
+    record(
+        conn,
+        NewEvent {
+            kind: Kind::Edit,
+            page_id: Some(page_id),
+            story_id: None,
+            revision: Some(number),
+            actor_id: author,
+            summary: &text.summary,
+        },
+    )
+    .await?;
     Ok(SaveOutcome::Saved { number, merged })
 }
 
@@ -363,7 +461,12 @@ pub struct RevisionMeta {
     pub size: i64,
 }
 
-pub async fn history(pool: &SqlitePool, page_id: i64, limit: i64, offset: i64) -> sqlx::Result<Vec<RevisionMeta>> {
+pub async fn history(
+    pool: &SqlitePool,
+    page_id: i64,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<RevisionMeta>> {
     sqlx::query_as::<_, RevisionMeta>(
         "SELECT r.number, r.summary, r.tags, r.created_at, u.username AS author_username,
                 u.display_name AS author_name, length(CAST(r.body AS BLOB)) AS size
@@ -396,7 +499,11 @@ impl Revision {
     }
 }
 
-pub async fn revision(pool: &SqlitePool, page_id: i64, number: i64) -> sqlx::Result<Option<Revision>> {
+pub async fn revision(
+    pool: &SqlitePool,
+    page_id: i64,
+    number: i64,
+) -> sqlx::Result<Option<Revision>> {
     sqlx::query_as::<_, Revision>(
         "SELECT r.number, r.title, r.body, r.tags, r.summary, r.created_at,
                 u.username AS author_username, u.display_name AS author_name
@@ -419,7 +526,11 @@ pub struct UserEdit {
     pub created_at: String,
 }
 
-pub async fn edits_by_user(pool: &SqlitePool, user_id: i64, limit: i64) -> sqlx::Result<Vec<UserEdit>> {
+pub async fn edits_by_user(
+    pool: &SqlitePool,
+    user_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<UserEdit>> {
     sqlx::query_as::<_, UserEdit>(
         "SELECT p.slug, p.title, r.number, r.summary, r.created_at
          FROM revisions r JOIN pages p ON p.id = r.page_id
@@ -432,17 +543,43 @@ pub async fn edits_by_user(pool: &SqlitePool, user_id: i64, limit: i64) -> sqlx:
 }
 
 /// Only admins may edit a protected page.
-pub async fn set_protected(pool: &SqlitePool, page_id: i64, protected: bool, admin_id: i64) -> sqlx::Result<()> {
+pub async fn set_protected(
+    pool: &SqlitePool,
+    page_id: i64,
+    protected: bool,
+    admin_id: i64,
+) -> sqlx::Result<()> {
     let mut tx = begin_write(pool).await?;
-    sqlx::query("UPDATE pages SET protected = ? WHERE id = ?").bind(protected).bind(page_id).execute(&mut *tx).await?;
-    let summary = if protected { "Protected the page" } else { "Unprotected the page" };
-    record(&mut tx, NewEvent { kind: Kind::Admin, page_id: Some(page_id), story_id: None, revision: None, actor_id: Some(admin_id), summary }).await?;
+    sqlx::query("UPDATE pages SET protected = ? WHERE id = ?")
+        .bind(protected)
+        .bind(page_id)
+        .execute(&mut *tx)
+        .await?;
+    let summary = if protected {
+        "Protected the page"
+    } else {
+        "Unprotected the page"
+    };
+    record(
+        &mut tx,
+        NewEvent {
+            kind: Kind::Admin,
+            page_id: Some(page_id),
+            story_id: None,
+            revision: None,
+            actor_id: Some(admin_id),
+            summary,
+        },
+    )
+    .await?;
     tx.commit().await
 }
 
 /// How many pages exist.
 pub async fn count(pool: &SqlitePool) -> sqlx::Result<i64> {
-    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pages").fetch_one(pool).await
+    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pages")
+        .fetch_one(pool)
+        .await
 }
 
 /// A page as exported: current text and who last changed it.
@@ -467,7 +604,10 @@ pub async fn all_for_export(pool: &SqlitePool) -> sqlx::Result<Vec<ExportPage>> 
 }
 
 /// The id and current revision of the page with this slug, inside a transaction.
-pub async fn current_revision_in(conn: &mut SqliteConnection, slug: &Slug) -> sqlx::Result<Option<(i64, i64)>> {
+pub async fn current_revision_in(
+    conn: &mut SqliteConnection,
+    slug: &Slug,
+) -> sqlx::Result<Option<(i64, i64)>> {
     sqlx::query_as::<_, (i64, i64)>("SELECT id, revision FROM pages WHERE slug = ?")
         .bind(slug.as_str())
         .fetch_optional(conn)

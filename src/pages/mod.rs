@@ -91,14 +91,21 @@ impl PageText {
         let mut errors = Vec::new();
         let body = normalise_body(body);
         if body.len() > MAX_BODY_BYTES {
-            errors.push(format!("The text is longer than {} KiB.", MAX_BODY_BYTES / 1024));
+            errors.push(format!(
+                "The text is longer than {} KiB.",
+                MAX_BODY_BYTES / 1024
+            ));
         }
         let tags = TagList::parse(tags).map_err(|e| errors.push(e)).ok();
         let summary = crate::text::one_line("The summary", summary, MAX_SUMMARY_CHARS)
             .map_err(|e| errors.push(e))
             .ok();
         match (tags, summary) {
-            (Some(tags), Some(summary)) if errors.is_empty() => Ok(PageText { body, tags, summary }),
+            (Some(tags), Some(summary)) if errors.is_empty() => Ok(PageText {
+                body,
+                tags,
+                summary,
+            }),
             _ => Err(errors),
         }
     }
@@ -113,7 +120,10 @@ mod tests {
 
     #[test]
     fn slugs_come_from_titles() {
-        assert_eq!(Slug::from_title("After-Action Review").unwrap().as_str(), "after-action-review");
+        assert_eq!(
+            Slug::from_title("After-Action Review").unwrap().as_str(),
+            "after-action-review"
+        );
         assert!(Slug::from_title("!!!").is_none());
     }
 

@@ -43,9 +43,11 @@ const HISTORY_PAGE: i64 = 50;
 /// well-formed unknown one offers to create the page.
 pub async fn load_page(state: &AppState, raw: &str) -> AppResult<Page> {
     let slug = Slug::parse(raw).ok_or(AppError::NotFound)?;
-    db::find(&state.pool, &slug).await?.ok_or_else(|| AppError::NoSuchPage {
-        title: title_from_slug(slug.as_str()),
-    })
+    db::find(&state.pool, &slug)
+        .await?
+        .ok_or_else(|| AppError::NoSuchPage {
+            title: title_from_slug(slug.as_str()),
+        })
 }
 
 fn title_from_slug(slug: &str) -> String {
@@ -71,7 +73,12 @@ async fn home(State(state): State<AppState>, ctx: Ctx) -> AppResult<HomePage> {
     let pages = db::list(&state.pool, &[]).await?;
     let recent = db::recently_updated(&state.pool, 8).await?;
     let activity = crate::recent::activity(&state.pool, None, 8, 0).await?;
-    Ok(HomePage { ctx, pages, recent, activity })
+    Ok(HomePage {
+        ctx,
+        pages,
+        recent,
+        activity,
+    })
 }
 
 /// One tag offered to narrow (or widen) the list, with how many listed pages carry it.
@@ -154,7 +161,11 @@ pub fn filter_url(tags: &[&Tag]) -> String {
     format!("/methods?{}", query.join("&"))
 }
 
-async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(query): RawQuery) -> AppResult<ListPage> {
+async fn list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    RawQuery(query): RawQuery,
+) -> AppResult<ListPage> {
     let chosen = tags_from_query(query.as_deref());
     let pages = if asks_for_impossible_tags(query.as_deref()) {
         Vec::new()
@@ -184,7 +195,11 @@ async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(query): RawQuery
             }
             let mut with: Vec<&Tag> = chosen.iter().collect();
             with.push(&tag);
-            Some(Facet { url: filter_url(&with), tag: name, count })
+            Some(Facet {
+                url: filter_url(&with),
+                tag: name,
+                count,
+            })
         })
         .collect();
     facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.tag.cmp(&b.tag)));
@@ -208,7 +223,15 @@ async fn list(State(state): State<AppState>, ctx: Ctx, RawQuery(query): RawQuery
             (p, links)
         })
         .collect();
-    Ok(ListPage { ctx, pages, total, selected, facets, newer, older })
+    Ok(ListPage {
+        ctx,
+        pages,
+        total,
+        selected,
+        facets,
+        newer,
+        older,
+    })
 }
 
 /// One outcome in a page's story tally.
@@ -270,13 +293,24 @@ async fn show(
 }
 
 /// Re-shows the method page with a story or roster form's input and messages.
-pub async fn show_page_with_errors(state: &AppState, ctx: Ctx, page: Page, errors: ShowErrors) -> AppResult<Response> {
+pub async fn show_page_with_errors(
+    state: &AppState,
+    ctx: Ctx,
+    page: Page,
+    errors: ShowErrors,
+) -> AppResult<Response> {
     let mut response = render_show(state, ctx, page, None, errors).await?;
     *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     Ok(response)
 }
 
-async fn render_show(state: &AppState, ctx: Ctx, page: Page, outcome: Option<Outcome>, errors: ShowErrors) -> AppResult<Response> {
+async fn render_show(
+    state: &AppState,
+    ctx: Ctx,
+    page: Page,
+    outcome: Option<Outcome>,
+    errors: ShowErrors,
+) -> AppResult<Response> {
     let pool = &state.pool;
     let backlinks = db::backlinks(pool, &page.slug).await?;
     let related = db::links_from(pool, page.id).await?;
@@ -284,7 +318,11 @@ async fn render_show(state: &AppState, ctx: Ctx, page: Page, outcome: Option<Out
     let tally: Vec<TallyItem> = crate::stories::db::tally(pool, page.id)
         .await?
         .into_iter()
-        .map(|(o, count)| TallyItem { outcome: o.as_str(), label: o.label(), count })
+        .map(|(o, count)| TallyItem {
+            outcome: o.as_str(),
+            label: o.label(),
+            count,
+        })
         .collect();
     let roster = crate::roster::db::for_page(pool, page.id).await?;
     let mine = roster.iter().find(|e| ctx.is_user(&e.user_id));
@@ -337,7 +375,11 @@ struct NewQuery {
     title: String,
 }
 
-async fn new_form(State(state): State<AppState>, ctx: Ctx, Query(q): Query<NewQuery>) -> AppResult<EditPage> {
+async fn new_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<NewQuery>,
+) -> AppResult<EditPage> {
     ctx.member()?;
     Ok(EditPage {
         vocabulary: vocabulary(&state).await?,
@@ -368,7 +410,13 @@ struct PageForm {
 
 impl PageForm {
     /// Re-shows the form with the user's input and what is wrong: 422.
-    async fn reshow(self, state: &AppState, ctx: Ctx, slug: Option<String>, errors: Vec<String>) -> AppResult<Response> {
+    async fn reshow(
+        self,
+        state: &AppState,
+        ctx: Ctx,
+        slug: Option<String>,
+        errors: Vec<String>,
+    ) -> AppResult<Response> {
         let page = EditPage {
             vocabulary: vocabulary(state).await?,
             ctx,
@@ -388,7 +436,11 @@ async fn vocabulary(state: &AppState) -> AppResult<Vec<(String, String)>> {
     Ok(crate::tags::db::vocabulary(&state.pool).await?)
 }
 
-async fn create(State(state): State<AppState>, ctx: Ctx, Form(form): Form<PageForm>) -> AppResult<Response> {
+async fn create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(form): Form<PageForm>,
+) -> AppResult<Response> {
     let author = ctx.member()?.id;
     let title = parse_title(&form.title);
     let text = PageText::parse(&form.body, &form.tags, &form.summary);
@@ -408,12 +460,18 @@ async fn create(State(state): State<AppState>, ctx: Ctx, Form(form): Form<PageFo
 fn may_edit(ctx: &Ctx, page: &Page) -> AppResult<i64> {
     let user = ctx.member()?;
     if page.protected && !user.is_admin {
-        return Err(AppError::Forbidden("This page is protected: only administrators can edit it."));
+        return Err(AppError::Forbidden(
+            "This page is protected: only administrators can edit it.",
+        ));
     }
     Ok(user.id)
 }
 
-async fn edit_form(State(state): State<AppState>, ctx: Ctx, Path(slug): Path<String>) -> AppResult<EditPage> {
+async fn edit_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(slug): Path<String>,
+) -> AppResult<EditPage> {
     let page = load_page(&state, &slug).await?;
     may_edit(&ctx, &page)?;
     Ok(EditPage {
@@ -454,13 +512,30 @@ async fn edit(
         Ok(text) => text,
         Err(errors) => {
             let slug = Some(page.slug);
-            let form = PageForm { title: page.title, ..form };
+            let form = PageForm {
+                title: page.title,
+                ..form
+            };
             return form.reshow(&state, ctx, slug, errors).await;
         }
     };
-    match db::save(&state.pool, page.id, form.base_revision, &text, Some(author)).await? {
-        SaveOutcome::Saved { .. } | SaveOutcome::Unchanged => Ok(Redirect::to(&format!("/methods/{}", page.slug)).into_response()),
-        SaveOutcome::Conflict { current_revision, current_body, current_tags } => {
+    match db::save(
+        &state.pool,
+        page.id,
+        form.base_revision,
+        &text,
+        Some(author),
+    )
+    .await?
+    {
+        SaveOutcome::Saved { .. } | SaveOutcome::Unchanged => {
+            Ok(Redirect::to(&format!("/methods/{}", page.slug)).into_response())
+        }
+        SaveOutcome::Conflict {
+            current_revision,
+            current_body,
+            current_tags,
+        } => {
             let conflict = ConflictPage {
                 ctx,
                 page,
@@ -520,8 +595,19 @@ async fn history(
     let last = (page.revision + HISTORY_PAGE - 1) / HISTORY_PAGE;
     let number = q.page.unwrap_or(1).clamp(1, last.max(1));
     // One revision more than shown, to tell the tag changes of the oldest shown.
-    let mut revisions = db::history(&state.pool, page.id, HISTORY_PAGE + 1, (number - 1) * HISTORY_PAGE).await?;
-    let older_tags: Vec<String> = revisions.iter().skip(1).map(|r| r.tags.clone()).chain([String::new()]).collect();
+    let mut revisions = db::history(
+        &state.pool,
+        page.id,
+        HISTORY_PAGE + 1,
+        (number - 1) * HISTORY_PAGE,
+    )
+    .await?;
+    let older_tags: Vec<String> = revisions
+        .iter()
+        .skip(1)
+        .map(|r| r.tags.clone())
+        .chain([String::new()])
+        .collect();
     revisions.truncate(HISTORY_PAGE as usize);
     let revisions = revisions
         .into_iter()
@@ -531,7 +617,13 @@ async fn history(
             (rev, change)
         })
         .collect();
-    Ok(HistoryPage { ctx, page, revisions, number, last })
+    Ok(HistoryPage {
+        ctx,
+        page,
+        revisions,
+        number,
+        last,
+    })
 }
 
 #[derive(Template, WebTemplate)]
@@ -546,7 +638,9 @@ struct RevisionPage {
 
 async fn load_revision(state: &AppState, page: &Page, number: &str) -> AppResult<Revision> {
     let number: i64 = number.parse().map_err(|_| AppError::NotFound)?;
-    db::revision(&state.pool, page.id, number).await?.ok_or(AppError::NotFound)
+    db::revision(&state.pool, page.id, number)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 async fn revision(
@@ -558,8 +652,17 @@ async fn revision(
     let revision = load_revision(&state, &page, &number).await?;
     // Old revisions are rare views: rendered on demand, links shown as plain links.
     let html = crate::markdown::render_plain(&revision.body);
-    let tags = TagLink::all(&revision.tag_list(), &crate::tags::db::labels(&state.pool).await?);
-    Ok(RevisionPage { ctx, page, revision, html, tags })
+    let tags = TagLink::all(
+        &revision.tag_list(),
+        &crate::tags::db::labels(&state.pool).await?,
+    );
+    Ok(RevisionPage {
+        ctx,
+        page,
+        revision,
+        html,
+        tags,
+    })
 }
 
 async fn restore(
@@ -609,15 +712,33 @@ async fn diff(
     let from = load_revision(&state, &page, &from_number.to_string()).await?;
     let to = load_revision(&state, &page, &to_number.to_string()).await?;
     let (old_tags, new_tags) = (from.tag_list(), to.tag_list());
-    let tags_added = new_tags.minus(&old_tags).map(|t| t.as_str().to_owned()).collect();
-    let tags_removed = old_tags.minus(&new_tags).map(|t| t.as_str().to_owned()).collect();
+    let tags_added = new_tags
+        .minus(&old_tags)
+        .map(|t| t.as_str().to_owned())
+        .collect();
+    let tags_removed = old_tags
+        .minus(&new_tags)
+        .map(|t| t.as_str().to_owned())
+        .collect();
     let hunks = hunks(&from.body, &to.body);
-    Ok(DiffPage { ctx, page, from, to, hunks, tags_added, tags_removed })
+    Ok(DiffPage {
+        ctx,
+        page,
+        from,
+        to,
+        hunks,
+        tags_added,
+        tags_removed,
+    })
 }
 
 async fn source(State(state): State<AppState>, Path(slug): Path<String>) -> AppResult<Response> {
     let page = load_page(&state, &slug).await?;
-    Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], page.body).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        page.body,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -52,14 +52,21 @@ pub async fn for_user(pool: &SqlitePool, user_id: i64) -> sqlx::Result<Vec<Metho
 
 /// Adds the user to the page's roster, or updates their entry: posting
 /// twice never makes two entries. Joining is recorded in recent changes.
-pub async fn upsert(pool: &SqlitePool, page_id: i64, user_id: i64, entry: &EntryText) -> sqlx::Result<()> {
+pub async fn upsert(
+    pool: &SqlitePool,
+    page_id: i64,
+    user_id: i64,
+    entry: &EntryText,
+) -> sqlx::Result<()> {
     let mut tx = begin_write(pool).await?;
     let now = crate::clock::now();
-    let existed = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM roster WHERE page_id = ? AND user_id = ?")
-        .bind(page_id)
-        .bind(user_id)
-        .fetch_one(&mut *tx)
-        .await?
+    let existed = sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM roster WHERE page_id = ? AND user_id = ?",
+    )
+    .bind(page_id)
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?
         > 0;
     sqlx::query(
         "INSERT INTO roster (page_id, user_id, tip, location, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -74,8 +81,23 @@ pub async fn upsert(pool: &SqlitePool, page_id: i64, user_id: i64, entry: &Entry
     .bind(&now)
     .execute(&mut *tx)
     .await?;
-    let summary = if existed { "Updated their roster entry" } else { "Joined the roster" };
-    record(&mut tx, NewEvent { kind: Kind::Roster, page_id: Some(page_id), story_id: None, revision: None, actor_id: Some(user_id), summary }).await?;
+    let summary = if existed {
+        "Updated their roster entry"
+    } else {
+        "Joined the roster"
+    };
+    record(
+        &mut tx,
+        NewEvent {
+            kind: Kind::Roster,
+            page_id: Some(page_id),
+            story_id: None,
+            revision: None,
+            actor_id: Some(user_id),
+            summary,
+        },
+    )
+    .await?;
     tx.commit().await
 }
 
@@ -89,7 +111,18 @@ pub async fn remove(pool: &SqlitePool, page_id: i64, user_id: i64) -> sqlx::Resu
         .await?
         .rows_affected();
     if removed > 0 {
-        record(&mut tx, NewEvent { kind: Kind::Roster, page_id: Some(page_id), story_id: None, revision: None, actor_id: Some(user_id), summary: "Left the roster" }).await?;
+        record(
+            &mut tx,
+            NewEvent {
+                kind: Kind::Roster,
+                page_id: Some(page_id),
+                story_id: None,
+                revision: None,
+                actor_id: Some(user_id),
+                summary: "Left the roster",
+            },
+        )
+        .await?;
     }
     tx.commit().await
 }

@@ -14,9 +14,17 @@ pub struct EntryText {
 impl EntryText {
     pub fn parse(tip: &str, location: &str) -> Result<EntryText, Vec<String>> {
         let mut errors = Vec::new();
-        let tip = crate::text::one_line("The tip", tip, 280).map_err(|e| errors.push(e)).unwrap_or_default();
-        let location = crate::text::one_line("Where", location, 120).map_err(|e| errors.push(e)).unwrap_or_default();
-        if errors.is_empty() { Ok(EntryText { tip, location }) } else { Err(errors) }
+        let tip = crate::text::one_line("The tip", tip, 280)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
+        let location = crate::text::one_line("Where", location, 120)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
+        if errors.is_empty() {
+            Ok(EntryText { tip, location })
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -26,7 +34,10 @@ mod tests {
 
     #[test]
     fn tips_are_one_line_and_short() {
-        assert_eq!(EntryText::parse(" Start \n small ", "").unwrap().tip, "Start small");
+        assert_eq!(
+            EntryText::parse(" Start \n small ", "").unwrap().tip,
+            "Start small"
+        );
         assert!(EntryText::parse(&"x".repeat(281), "").is_err());
     }
 }

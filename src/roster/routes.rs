@@ -2,7 +2,7 @@
 //! method page; errors re-show it with a message.
 
 use axum::extract::{Path, State};
-use axum::response::{Redirect, Response, IntoResponse};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use super::EntryText;
 use crate::app::AppState;
 use crate::context::Ctx;
 use crate::error::AppResult;
-use crate::pages::routes::{load_page, show_page_with_errors, ShowErrors};
+use crate::pages::routes::{ShowErrors, load_page, show_page_with_errors};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -46,7 +46,11 @@ async fn join(
     let entry = match EntryText::parse(&form.tip, &form.location) {
         Ok(entry) => entry,
         Err(errors) => {
-            let errors = ShowErrors { roster: errors, roster_form: Some(form), ..ShowErrors::default() };
+            let errors = ShowErrors {
+                roster: errors,
+                roster_form: Some(form),
+                ..ShowErrors::default()
+            };
             return show_page_with_errors(&state, ctx, page, errors).await;
         }
     };
@@ -54,7 +58,11 @@ async fn join(
     Ok(Redirect::to(&format!("/methods/{}#roster", page.slug)).into_response())
 }
 
-async fn leave(State(state): State<AppState>, ctx: Ctx, Path(slug): Path<String>) -> AppResult<Redirect> {
+async fn leave(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(slug): Path<String>,
+) -> AppResult<Redirect> {
     let page = load_page(&state, &slug).await?;
     let user_id = ctx.member()?.id;
     super::db::remove(&state.pool, page.id, user_id).await?;

@@ -169,4 +169,3 @@ pub async fn count(pool: &SqlitePool, search: &Search<'_>) -> sqlx::Result<i64> 
         .fetch_one(pool)
         .await
 }
-

@@ -34,14 +34,20 @@ impl Story {
     }
 }
 
-const STORY_COLUMNS: &str = "s.id, s.page_id, s.author_id, s.title, s.body, s.html, s.outcome, s.location,
+const STORY_COLUMNS: &str =
+    "s.id, s.page_id, s.author_id, s.title, s.body, s.html, s.outcome, s.location,
     s.revision, s.hidden, s.created_at, s.updated_at, u.username AS author_username,
     u.display_name AS author_name,
     (SELECT count(*) FROM replies r WHERE r.story_id = s.id AND r.hidden = 0) AS reply_count";
 
 /// The stories of a page, newest first; hidden ones only for admins; only
 /// one outcome when `outcome` is given.
-pub async fn for_page(pool: &SqlitePool, page_id: i64, show_hidden: bool, outcome: Option<Outcome>) -> sqlx::Result<Vec<Story>> {
+pub async fn for_page(
+    pool: &SqlitePool,
+    page_id: i64,
+    show_hidden: bool,
+    outcome: Option<Outcome>,
+) -> sqlx::Result<Vec<Story>> {
     sqlx::query_as::<_, Story>(&format!(
         "SELECT {STORY_COLUMNS} FROM stories s JOIN users u ON u.id = s.author_id
          WHERE s.page_id = ? AND (s.hidden = 0 OR ?) AND (? IS NULL OR s.outcome = ?)
@@ -65,7 +71,14 @@ pub async fn tally(pool: &SqlitePool, page_id: i64) -> sqlx::Result<Vec<(Outcome
     .await?;
     Ok(Outcome::ALL
         .into_iter()
-        .map(|o| (o, rows.iter().find(|(name, _)| name == o.as_str()).map_or(0, |(_, n)| *n)))
+        .map(|o| {
+            (
+                o,
+                rows.iter()
+                    .find(|(name, _)| name == o.as_str())
+                    .map_or(0, |(_, n)| *n),
+            )
+        })
         .collect())
 }
 
@@ -108,7 +121,12 @@ pub async fn by_user(pool: &SqlitePool, user_id: i64) -> sqlx::Result<Vec<UserSt
 }
 
 /// Tells a new story (revision 1) and records it in recent changes.
-pub async fn create(pool: &SqlitePool, page_id: i64, author_id: i64, text: &StoryText) -> sqlx::Result<i64> {
+pub async fn create(
+    pool: &SqlitePool,
+    page_id: i64,
+    author_id: i64,
+    text: &StoryText,
+) -> sqlx::Result<i64> {
     let mut tx = begin_write(pool).await?;
     let html = render_markdown(&mut tx, &text.body).await?;
     let now = crate::clock::now();
@@ -128,7 +146,18 @@ pub async fn create(pool: &SqlitePool, page_id: i64, author_id: i64, text: &Stor
     .fetch_one(&mut *tx)
     .await?;
     insert_revision(&mut tx, id, 1, text, "", author_id, &now).await?;
-    record(&mut tx, NewEvent { kind: Kind::Story, page_id: Some(page_id), story_id: Some(id), revision: Some(1), actor_id: Some(author_id), summary: &text.title }).await?;
+    record(
+        &mut tx,
+        NewEvent {
+            kind: Kind::Story,
+            page_id: Some(page_id),
+            story_id: Some(id),
+            revision: Some(1),
+            actor_id: Some(author_id),
+            summary: &text.title,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -161,7 +190,13 @@ async fn insert_revision(
 }
 
 /// Saves an edit as a new story revision; the old text stays viewable.
-pub async fn update(pool: &SqlitePool, story: &Story, editor_id: i64, text: &StoryText, summary: &str) -> sqlx::Result<i64> {
+pub async fn update(
+    pool: &SqlitePool,
+    story: &Story,
+    editor_id: i64,
+    text: &StoryText,
+    summary: &str,
+) -> sqlx::Result<i64> {
     let mut tx = begin_write(pool).await?;
     let html = render_markdown(&mut tx, &text.body).await?;
     let now = crate::clock::now();
@@ -179,8 +214,27 @@ pub async fn update(pool: &SqlitePool, story: &Story, editor_id: i64, text: &Sto
     .fetch_one(&mut *tx)
     .await?;
     insert_revision(&mut tx, story.id, number, text, summary, editor_id, &now).await?;
-    let line = format!("Edited the story “{}”{}", text.title, if summary.is_empty() { String::new() } else { format!(": {summary}") });
-    record(&mut tx, NewEvent { kind: Kind::Story, page_id: Some(story.page_id), story_id: Some(story.id), revision: Some(number), actor_id: Some(editor_id), summary: &line }).await?;
+    let line = format!(
+        "Edited the story “{}”{}",
+        text.title,
+        if summary.is_empty() {
+            String::new()
+        } else {
+            format!(": {summary}")
+        }
+    );
+    record(
+        &mut tx,
+        NewEvent {
+            kind: Kind::Story,
+            page_id: Some(story.page_id),
+            story_id: Some(story.id),
+            revision: Some(number),
+            actor_id: Some(editor_id),
+            summary: &line,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(number)
 }
@@ -205,7 +259,8 @@ impl StoryRevision {
     }
 }
 
-const REVISION_COLUMNS: &str = "r.number, r.title, r.body, r.outcome, r.location, r.summary, r.created_at,
+const REVISION_COLUMNS: &str =
+    "r.number, r.title, r.body, r.outcome, r.location, r.summary, r.created_at,
     u.username AS author_username, u.display_name AS author_name";
 
 pub async fn revisions(pool: &SqlitePool, story_id: i64) -> sqlx::Result<Vec<StoryRevision>> {
@@ -218,7 +273,11 @@ pub async fn revisions(pool: &SqlitePool, story_id: i64) -> sqlx::Result<Vec<Sto
     .await
 }
 
-pub async fn revision(pool: &SqlitePool, story_id: i64, number: i64) -> sqlx::Result<Option<StoryRevision>> {
+pub async fn revision(
+    pool: &SqlitePool,
+    story_id: i64,
+    number: i64,
+) -> sqlx::Result<Option<StoryRevision>> {
     sqlx::query_as::<_, StoryRevision>(&format!(
         "SELECT {REVISION_COLUMNS} FROM story_revisions r JOIN users u ON u.id = r.author_id
          WHERE r.story_id = ? AND r.number = ?"
@@ -241,7 +300,11 @@ pub struct Reply {
 }
 
 /// A story's replies, oldest first; hidden ones only for admins.
-pub async fn replies(pool: &SqlitePool, story_id: i64, show_hidden: bool) -> sqlx::Result<Vec<Reply>> {
+pub async fn replies(
+    pool: &SqlitePool,
+    story_id: i64,
+    show_hidden: bool,
+) -> sqlx::Result<Vec<Reply>> {
     sqlx::query_as::<_, Reply>(
         "SELECT r.id, r.html, r.hidden, r.created_at, u.username AS author_username, u.display_name AS author_name
          FROM replies r JOIN users u ON u.id = r.author_id
@@ -253,7 +316,12 @@ pub async fn replies(pool: &SqlitePool, story_id: i64, show_hidden: bool) -> sql
     .await
 }
 
-pub async fn add_reply(pool: &SqlitePool, story: &Story, author_id: i64, body: &str) -> sqlx::Result<i64> {
+pub async fn add_reply(
+    pool: &SqlitePool,
+    story: &Story,
+    author_id: i64,
+    body: &str,
+) -> sqlx::Result<i64> {
     let mut tx = begin_write(pool).await?;
     let html = render_markdown(&mut tx, body).await?;
     let id = sqlx::query_scalar::<_, i64>(
@@ -267,23 +335,64 @@ pub async fn add_reply(pool: &SqlitePool, story: &Story, author_id: i64, body: &
     .fetch_one(&mut *tx)
     .await?;
     let summary = format!("Replied to “{}”", story.title);
-    record(&mut tx, NewEvent { kind: Kind::Reply, page_id: Some(story.page_id), story_id: Some(story.id), revision: None, actor_id: Some(author_id), summary: &summary }).await?;
+    record(
+        &mut tx,
+        NewEvent {
+            kind: Kind::Reply,
+            page_id: Some(story.page_id),
+            story_id: Some(story.id),
+            revision: None,
+            actor_id: Some(author_id),
+            summary: &summary,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(id)
 }
 
 /// Hides or shows a story (admins). The story stays in the database.
-pub async fn set_story_hidden(pool: &SqlitePool, story: &Story, hidden: bool, admin_id: i64) -> sqlx::Result<()> {
+pub async fn set_story_hidden(
+    pool: &SqlitePool,
+    story: &Story,
+    hidden: bool,
+    admin_id: i64,
+) -> sqlx::Result<()> {
     let mut tx = begin_write(pool).await?;
-    sqlx::query("UPDATE stories SET hidden = ? WHERE id = ?").bind(hidden).bind(story.id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE stories SET hidden = ? WHERE id = ?")
+        .bind(hidden)
+        .bind(story.id)
+        .execute(&mut *tx)
+        .await?;
     // The title is left out: a hidden story's title should not stay on /recent.
-    let summary = format!("{} story #{}", if hidden { "Hid" } else { "Unhid" }, story.id);
-    record(&mut tx, NewEvent { kind: Kind::Admin, page_id: Some(story.page_id), story_id: Some(story.id), revision: None, actor_id: Some(admin_id), summary: &summary }).await?;
+    let summary = format!(
+        "{} story #{}",
+        if hidden { "Hid" } else { "Unhid" },
+        story.id
+    );
+    record(
+        &mut tx,
+        NewEvent {
+            kind: Kind::Admin,
+            page_id: Some(story.page_id),
+            story_id: Some(story.id),
+            revision: None,
+            actor_id: Some(admin_id),
+            summary: &summary,
+        },
+    )
+    .await?;
     tx.commit().await
 }
 
 /// Hides or shows a reply (admins). Returns false when the reply is not in this story.
-pub async fn set_reply_hidden(pool: &SqlitePool, story: &Story, reply_id: i64, hidden: bool, admin_id: i64) -> sqlx::Result<bool> {
+pub async fn set_reply_hidden(
+    pool: &SqlitePool,
+    story: &Story,
+    reply_id: i64,
+    hidden: bool,
+    admin_id: i64,
+) -> sqlx::Result<bool> {
     let mut tx = begin_write(pool).await?;
     let changed = sqlx::query("UPDATE replies SET hidden = ? WHERE id = ? AND story_id = ?")
         .bind(hidden)
@@ -295,8 +404,23 @@ pub async fn set_reply_hidden(pool: &SqlitePool, story: &Story, reply_id: i64, h
     if changed == 0 {
         return Ok(false);
     }
-    let summary = format!("{} a reply to “{}”", if hidden { "Hid" } else { "Unhid" }, story.title);
-    record(&mut tx, NewEvent { kind: Kind::Admin, page_id: Some(story.page_id), story_id: Some(story.id), revision: None, actor_id: Some(admin_id), summary: &summary }).await?;
+    let summary = format!(
+        "{} a reply to “{}”",
+        if hidden { "Hid" } else { "Unhid" },
+        story.title
+    );
+    record(
+        &mut tx,
+        NewEvent {
+            kind: Kind::Admin,
+            page_id: Some(story.page_id),
+            story_id: Some(story.id),
+            revision: None,
+            actor_id: Some(admin_id),
+            summary: &summary,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -14,7 +14,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [Outcome::Success, Outcome::Mixed, Outcome::Failure, Outcome::TooEarly];
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Success,
+        Outcome::Mixed,
+        Outcome::Failure,
+        Outcome::TooEarly,
+    ];
 
     pub fn parse(raw: &str) -> Option<Outcome> {
         Outcome::ALL.into_iter().find(|o| o.as_str() == raw.trim())
@@ -57,9 +62,16 @@ pub struct StoryText {
 
 impl StoryText {
     /// Checks the story form; `Err` holds every message for the re-shown form.
-    pub fn parse(title: &str, body: &str, outcome: &str, location: &str) -> Result<StoryText, Vec<String>> {
+    pub fn parse(
+        title: &str,
+        body: &str,
+        outcome: &str,
+        location: &str,
+    ) -> Result<StoryText, Vec<String>> {
         let mut errors = Vec::new();
-        let title = crate::text::one_line("The title", title, 150).map_err(|e| errors.push(e)).unwrap_or_default();
+        let title = crate::text::one_line("The title", title, 150)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
         if title.is_empty() && errors.is_empty() {
             errors.push("Please give your story a title.".to_owned());
         }
@@ -71,11 +83,21 @@ impl StoryText {
         }
         let outcome = Outcome::parse(outcome);
         if outcome.is_none() {
-            errors.push("Please choose how it went: success, mixed, failure or too early to tell.".to_owned());
+            errors.push(
+                "Please choose how it went: success, mixed, failure or too early to tell."
+                    .to_owned(),
+            );
         }
-        let location = crate::text::one_line("Where", location, 120).map_err(|e| errors.push(e)).unwrap_or_default();
+        let location = crate::text::one_line("Where", location, 120)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
         match outcome {
-            Some(outcome) if errors.is_empty() => Ok(StoryText { title, body, outcome, location }),
+            Some(outcome) if errors.is_empty() => Ok(StoryText {
+                title,
+                body,
+                outcome,
+                location,
+            }),
             _ => Err(errors),
         }
     }

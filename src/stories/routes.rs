@@ -22,26 +22,47 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/methods/{slug}/stories", get(to_stories).post(tell))
         .route("/methods/{slug}/stories/{id}", get(thread))
-        .route("/methods/{slug}/stories/{id}/edit", get(edit_form).post(edit))
+        .route(
+            "/methods/{slug}/stories/{id}/edit",
+            get(edit_form).post(edit),
+        )
         .route("/methods/{slug}/stories/{id}/history", get(history))
-        .route("/methods/{slug}/stories/{id}/revisions/{number}", get(revision))
-        .route("/methods/{slug}/stories/{id}/replies", get(to_thread).post(reply))
+        .route(
+            "/methods/{slug}/stories/{id}/revisions/{number}",
+            get(revision),
+        )
+        .route(
+            "/methods/{slug}/stories/{id}/replies",
+            get(to_thread).post(reply),
+        )
         .route("/methods/{slug}/stories/{id}/hide", post(hide_story))
-        .route("/methods/{slug}/stories/{id}/replies/{reply}/hide", post(hide_reply))
+        .route(
+            "/methods/{slug}/stories/{id}/replies/{reply}/hide",
+            post(hide_reply),
+        )
 }
 
 /// Where the story form lives. Its address is only posted to, but a visitor
 /// whose post was sent to sign in comes back here with a GET.
-async fn to_stories(State(state): State<AppState>, Path(slug): Path<String>) -> AppResult<Redirect> {
+async fn to_stories(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> AppResult<Redirect> {
     let page = load_page(&state, &slug).await?;
     Ok(Redirect::to(&format!("/methods/{}#stories", page.slug)))
 }
 
 /// Where the reply form lives (see [`to_stories`]).
-async fn to_thread(State(state): State<AppState>, Path((slug, id)): Path<(String, String)>) -> AppResult<Redirect> {
+async fn to_thread(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+) -> AppResult<Redirect> {
     let page = load_page(&state, &slug).await?;
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    Ok(Redirect::to(&format!("/methods/{}/stories/{id}", page.slug)))
+    Ok(Redirect::to(&format!(
+        "/methods/{}/stories/{id}",
+        page.slug
+    )))
 }
 
 /// The story form's fields (also re-shown on the method page).
@@ -62,14 +83,19 @@ pub struct StoryForm {
 impl StoryForm {
     /// The outcome choices with whether each is selected.
     pub fn outcome_choices(&self) -> Vec<(&'static str, &'static str, bool)> {
-        Outcome::ALL.iter().map(|o| (o.as_str(), o.label(), o.as_str() == self.outcome)).collect()
+        Outcome::ALL
+            .iter()
+            .map(|o| (o.as_str(), o.label(), o.as_str() == self.outcome))
+            .collect()
     }
 }
 
 /// A story of this page that the visitor may see: hidden ones only for admins.
 async fn load_story(state: &AppState, ctx: &Ctx, page: &Page, id: &str) -> AppResult<Story> {
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    let story = db::find(&state.pool, page.id, id).await?.ok_or(AppError::NotFound)?;
+    let story = db::find(&state.pool, page.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if story.hidden && !ctx.is_admin() {
         return Err(AppError::NotFound);
     }
@@ -80,7 +106,9 @@ async fn load_story(state: &AppState, ctx: &Ctx, page: &Page, id: &str) -> AppRe
 fn may_edit(ctx: &Ctx, story: &Story) -> AppResult<i64> {
     let user = ctx.member()?;
     if user.id != story.author_id && !user.is_admin {
-        return Err(AppError::Forbidden("Only the story's author (or an administrator) can edit it."));
+        return Err(AppError::Forbidden(
+            "Only the story's author (or an administrator) can edit it.",
+        ));
     }
     Ok(user.id)
 }
@@ -96,7 +124,11 @@ async fn tell(
     let text = match StoryText::parse(&form.title, &form.body, &form.outcome, &form.location) {
         Ok(text) => text,
         Err(errors) => {
-            let errors = ShowErrors { story: errors, story_form: Some(form), ..ShowErrors::default() };
+            let errors = ShowErrors {
+                story: errors,
+                story_form: Some(form),
+                ..ShowErrors::default()
+            };
             return show_page_with_errors(&state, ctx, page, errors).await;
         }
     };
@@ -115,11 +147,22 @@ struct ThreadPage {
     errors: Vec<String>,
 }
 
-async fn thread(State(state): State<AppState>, ctx: Ctx, Path((slug, id)): Path<(String, String)>) -> AppResult<ThreadPage> {
+async fn thread(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((slug, id)): Path<(String, String)>,
+) -> AppResult<ThreadPage> {
     let page = load_page(&state, &slug).await?;
     let story = load_story(&state, &ctx, &page, &id).await?;
     let replies = db::replies(&state.pool, story.id, ctx.is_admin()).await?;
-    Ok(ThreadPage { ctx, page, story, replies, reply_body: String::new(), errors: Vec::new() })
+    Ok(ThreadPage {
+        ctx,
+        page,
+        story,
+        replies,
+        reply_body: String::new(),
+        errors: Vec::new(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -140,11 +183,22 @@ async fn reply(
     match parse_reply(&form.body) {
         Ok(body) => {
             let reply_id = db::add_reply(&state.pool, &story, author, &body).await?;
-            Ok(Redirect::to(&format!("/methods/{}/stories/{}#reply-{reply_id}", page.slug, story.id)).into_response())
+            Ok(Redirect::to(&format!(
+                "/methods/{}/stories/{}#reply-{reply_id}",
+                page.slug, story.id
+            ))
+            .into_response())
         }
         Err(error) => {
             let replies = db::replies(&state.pool, story.id, ctx.is_admin()).await?;
-            let thread = ThreadPage { ctx, page, story, replies, reply_body: form.body, errors: vec![error] };
+            let thread = ThreadPage {
+                ctx,
+                page,
+                story,
+                replies,
+                reply_body: form.body,
+                errors: vec![error],
+            };
             Ok((StatusCode::UNPROCESSABLE_ENTITY, thread).into_response())
         }
     }
@@ -160,7 +214,11 @@ struct EditPage {
     errors: Vec<String>,
 }
 
-async fn edit_form(State(state): State<AppState>, ctx: Ctx, Path((slug, id)): Path<(String, String)>) -> AppResult<EditPage> {
+async fn edit_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((slug, id)): Path<(String, String)>,
+) -> AppResult<EditPage> {
     let page = load_page(&state, &slug).await?;
     let story = load_story(&state, &ctx, &page, &id).await?;
     may_edit(&ctx, &story)?;
@@ -171,7 +229,13 @@ async fn edit_form(State(state): State<AppState>, ctx: Ctx, Path((slug, id)): Pa
         location: story.location.clone(),
         summary: String::new(),
     };
-    Ok(EditPage { ctx, page, story, form, errors: Vec::new() })
+    Ok(EditPage {
+        ctx,
+        page,
+        story,
+        form,
+        errors: Vec::new(),
+    })
 }
 
 async fn edit(
@@ -190,7 +254,17 @@ async fn edit(
         (parsed, summary) => {
             let mut errors = parsed.err().unwrap_or_default();
             errors.extend(summary.err());
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, EditPage { ctx, page, story, form, errors }).into_response());
+            return Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                EditPage {
+                    ctx,
+                    page,
+                    story,
+                    form,
+                    errors,
+                },
+            )
+                .into_response());
         }
     };
     db::update(&state.pool, &story, editor, &text, &summary).await?;
@@ -206,11 +280,20 @@ struct HistoryPage {
     revisions: Vec<StoryRevision>,
 }
 
-async fn history(State(state): State<AppState>, ctx: Ctx, Path((slug, id)): Path<(String, String)>) -> AppResult<HistoryPage> {
+async fn history(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((slug, id)): Path<(String, String)>,
+) -> AppResult<HistoryPage> {
     let page = load_page(&state, &slug).await?;
     let story = load_story(&state, &ctx, &page, &id).await?;
     let revisions = db::revisions(&state.pool, story.id).await?;
-    Ok(HistoryPage { ctx, page, story, revisions })
+    Ok(HistoryPage {
+        ctx,
+        page,
+        story,
+        revisions,
+    })
 }
 
 #[derive(Template, WebTemplate)]
@@ -231,10 +314,18 @@ async fn revision(
     let page = load_page(&state, &slug).await?;
     let story = load_story(&state, &ctx, &page, &id).await?;
     let number: i64 = number.parse().map_err(|_| AppError::NotFound)?;
-    let revision = db::revision(&state.pool, story.id, number).await?.ok_or(AppError::NotFound)?;
+    let revision = db::revision(&state.pool, story.id, number)
+        .await?
+        .ok_or(AppError::NotFound)?;
     // Old story revisions are rare views, rendered on demand.
     let html = crate::markdown::render_plain(&revision.body);
-    Ok(RevisionPage { ctx, page, story, revision, html })
+    Ok(RevisionPage {
+        ctx,
+        page,
+        story,
+        revision,
+        html,
+    })
 }
 
 #[derive(Deserialize)]
@@ -253,7 +344,10 @@ async fn hide_story(
     let admin = ctx.admin()?.id;
     let story = load_story(&state, &ctx, &page, &id).await?;
     db::set_story_hidden(&state.pool, &story, form.hidden == "1", admin).await?;
-    Ok(Redirect::to(&format!("/methods/{}/stories/{}", page.slug, story.id)))
+    Ok(Redirect::to(&format!(
+        "/methods/{}/stories/{}",
+        page.slug, story.id
+    )))
 }
 
 async fn hide_reply(
@@ -269,5 +363,8 @@ async fn hide_reply(
     if !db::set_reply_hidden(&state.pool, &story, reply_id, form.hidden == "1", admin).await? {
         return Err(AppError::NotFound);
     }
-    Ok(Redirect::to(&format!("/methods/{}/stories/{}#reply-{reply_id}", page.slug, story.id)))
+    Ok(Redirect::to(&format!(
+        "/methods/{}/stories/{}#reply-{reply_id}",
+        page.slug, story.id
+    )))
 }

@@ -61,9 +61,11 @@ pub async fn upsert_indicator(conn: &mut SqliteConnection, row: &IndicatorRow) -
 /// Pages per tag, over the current revisions.
 pub async fn tag_counts(pool: &SqlitePool) -> sqlx::Result<Vec<(String, i64)>> {
     // Kept by triggers on page_tags (migrations/0003_tag_counts.sql).
-    sqlx::query_as::<_, (String, i64)>("SELECT tag, pages FROM tag_counts WHERE pages > 0 ORDER BY tag")
-        .fetch_all(pool)
-        .await
+    sqlx::query_as::<_, (String, i64)>(
+        "SELECT tag, pages FROM tag_counts WHERE pages > 0 ORDER BY tag",
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// The tag box's suggestions: every current indicator (tag, "CODE — name"),
@@ -80,7 +82,12 @@ pub async fn vocabulary(pool: &SqlitePool) -> sqlx::Result<Vec<(String, String)>
 }
 
 /// Saves an indicator edited by an admin, recorded in recent changes.
-pub async fn save_indicator(pool: &SqlitePool, row: &IndicatorRow, admin_id: i64, summary: &str) -> sqlx::Result<()> {
+pub async fn save_indicator(
+    pool: &SqlitePool,
+    row: &IndicatorRow,
+    admin_id: i64,
+    summary: &str,
+) -> sqlx::Result<()> {
     let mut tx = crate::db::begin_write(pool).await?;
     upsert_indicator(&mut tx, row).await?;
     crate::recent::db::record(
@@ -100,11 +107,13 @@ pub async fn save_indicator(pool: &SqlitePool, row: &IndicatorRow, admin_id: i64
 
 /// Every indicator's tag and name, to show indicator tags with their names.
 pub async fn labels(pool: &SqlitePool) -> sqlx::Result<std::collections::HashMap<String, String>> {
-    Ok(sqlx::query_as::<_, (String, String)>("SELECT tag, name FROM indicators")
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .collect())
+    Ok(
+        sqlx::query_as::<_, (String, String)>("SELECT tag, name FROM indicators")
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -113,17 +122,27 @@ mod tests {
     #[tokio::test]
     async fn tag_counts_follow_page_saves() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let pool = crate::db::open_and_seed(dir.path().join("t.db").to_str().expect("utf-8")).await.expect("db");
-        let text = crate::pages::PageText::parse("Body\n", "alpha, beta", "").expect("text");
-        crate::pages::db::create(&pool, "Counted", &text, None).await.expect("create");
-        let edit = crate::pages::PageText::parse("Body\n", "beta, gamma", "").expect("text");
-        let id: i64 = sqlx::query_scalar("SELECT id FROM pages WHERE slug = 'counted'").fetch_one(&pool).await.expect("id");
-        crate::pages::db::save(&pool, id, 1, &edit, None).await.expect("save");
-        let kept = super::tag_counts(&pool).await.expect("kept");
-        let fresh: Vec<(String, i64)> = sqlx::query_as("SELECT tag, count(*) FROM page_tags GROUP BY tag ORDER BY tag")
-            .fetch_all(&pool)
+        let pool = crate::db::open_and_seed(dir.path().join("t.db").to_str().expect("utf-8"))
             .await
-            .expect("fresh");
+            .expect("db");
+        let text = crate::pages::PageText::parse("Body\n", "alpha, beta", "").expect("text");
+        crate::pages::db::create(&pool, "Counted", &text, None)
+            .await
+            .expect("create");
+        let edit = crate::pages::PageText::parse("Body\n", "beta, gamma", "").expect("text");
+        let id: i64 = sqlx::query_scalar("SELECT id FROM pages WHERE slug = 'counted'")
+            .fetch_one(&pool)
+            .await
+            .expect("id");
+        crate::pages::db::save(&pool, id, 1, &edit, None)
+            .await
+            .expect("save");
+        let kept = super::tag_counts(&pool).await.expect("kept");
+        let fresh: Vec<(String, i64)> =
+            sqlx::query_as("SELECT tag, count(*) FROM page_tags GROUP BY tag ORDER BY tag")
+                .fetch_all(&pool)
+                .await
+                .expect("fresh");
         assert_eq!(kept, fresh);
         assert!(!kept.iter().any(|(tag, _)| tag == "alpha"), "{kept:?}");
     }

@@ -17,7 +17,14 @@ pub struct IndicatorRow {
 
 impl IndicatorRow {
     /// Checks the fields of one indicator; `Err` lists what is wrong.
-    pub fn parse(code: &str, name: &str, description: &str, group: &str, sort: &str, retired: bool) -> Result<IndicatorRow, Vec<String>> {
+    pub fn parse(
+        code: &str,
+        name: &str,
+        description: &str,
+        group: &str,
+        sort: &str,
+        retired: bool,
+    ) -> Result<IndicatorRow, Vec<String>> {
         let mut errors = Vec::new();
         let code = code.trim().to_owned();
         if code.is_empty() {
@@ -27,14 +34,18 @@ impl IndicatorRow {
         } else if code.contains(char::is_whitespace) {
             errors.push("the code cannot contain spaces".to_owned());
         }
-        let name = crate::text::one_line("The name", name, 120).map_err(|e| errors.push(e)).unwrap_or_default();
+        let name = crate::text::one_line("The name", name, 120)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
         if name.is_empty() && errors.is_empty() {
             errors.push("the name is empty".to_owned());
         }
         let description = crate::text::one_line("The description", description, 1000)
             .map_err(|e| errors.push(e))
             .unwrap_or_default();
-        let group = crate::text::one_line("The group", group, 120).map_err(|e| errors.push(e)).unwrap_or_default();
+        let group = crate::text::one_line("The group", group, 120)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
         let sort = match sort.trim() {
             "" => 0,
             s => s.parse::<i64>().unwrap_or_else(|_| {
@@ -43,7 +54,14 @@ impl IndicatorRow {
             }),
         };
         if errors.is_empty() {
-            Ok(IndicatorRow { code, name, description, group, sort, retired })
+            Ok(IndicatorRow {
+                code,
+                name,
+                description,
+                group,
+                sort,
+                retired,
+            })
         } else {
             Err(errors)
         }
@@ -53,16 +71,26 @@ impl IndicatorRow {
 /// Parses an indicator CSV. Every bad row is reported with its line number;
 /// any error means nothing is to be imported.
 pub fn parse_csv(text: &str) -> Result<Vec<IndicatorRow>, Vec<String>> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let headers = match reader.headers() {
         Ok(h) => h.iter().map(|h| h.to_lowercase()).collect::<Vec<_>>(),
         Err(e) => return Err(vec![format!("line 1: {e}")]),
     };
     let column = |name: &str| headers.iter().position(|h| h == name);
     let (Some(code), Some(name)) = (column("code"), column("name")) else {
-        return Err(vec!["line 1: the header must name at least the columns code and name".to_owned()]);
+        return Err(vec![
+            "line 1: the header must name at least the columns code and name".to_owned(),
+        ]);
     };
-    let (description, group, sort, retired) = (column("description"), column("group"), column("sort"), column("retired"));
+    let (description, group, sort, retired) = (
+        column("description"),
+        column("group"),
+        column("sort"),
+        column("retired"),
+    );
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -77,8 +105,18 @@ pub fn parse_csv(text: &str) -> Result<Vec<IndicatorRow>, Vec<String>> {
         };
         let line = record.position().map_or(0, |p| p.line());
         let field = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("");
-        let is_retired = matches!(field(retired).to_lowercase().as_str(), "1" | "yes" | "true" | "retired");
-        match IndicatorRow::parse(field(Some(code)), field(Some(name)), field(description), field(group), field(sort), is_retired) {
+        let is_retired = matches!(
+            field(retired).to_lowercase().as_str(),
+            "1" | "yes" | "true" | "retired"
+        );
+        match IndicatorRow::parse(
+            field(Some(code)),
+            field(Some(name)),
+            field(description),
+            field(group),
+            field(sort),
+            is_retired,
+        ) {
             Ok(row) if !seen.insert(row.code.to_lowercase()) => {
                 errors.push(format!("line {line}: the code {} appears twice", row.code));
             }
@@ -86,7 +124,11 @@ pub fn parse_csv(text: &str) -> Result<Vec<IndicatorRow>, Vec<String>> {
             Err(problems) => errors.push(format!("line {line}: {}", problems.join("; "))),
         }
     }
-    if errors.is_empty() { Ok(rows) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
 }
 
 #[cfg(test)]
@@ -95,7 +137,8 @@ mod tests {
 
     #[test]
     fn a_good_file_parses() {
-        let rows = parse_csv("code,name,description,group,sort\nLKM-1,Learning,\"A, b\",LKM,10\n").unwrap();
+        let rows = parse_csv("code,name,description,group,sort\nLKM-1,Learning,\"A, b\",LKM,10\n")
+            .unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].description, "A, b");
         assert_eq!(rows[0].sort, 10);
@@ -103,7 +146,10 @@ mod tests {
 
     #[test]
     fn bad_rows_are_reported_by_line() {
-        let errors = parse_csv("code,name,description,group,sort\nA-1,Fine,,G,1\n,No code,,G,2\nB-1,Bad sort,,G,x\n").unwrap_err();
+        let errors = parse_csv(
+            "code,name,description,group,sort\nA-1,Fine,,G,1\n,No code,,G,2\nB-1,Bad sort,,G,x\n",
+        )
+        .unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors[0].starts_with("line 3:"), "{errors:?}");
         assert!(errors[1].starts_with("line 4:"), "{errors:?}");

@@ -24,7 +24,9 @@ impl Tag {
             return Err("A tag cannot be empty.".to_owned());
         }
         if tag.contains(',') || tag.chars().any(crate::text::is_forbidden_char) {
-            return Err(format!("The tag “{tag}” contains characters a tag cannot hold."));
+            return Err(format!(
+                "The tag “{tag}” contains characters a tag cannot hold."
+            ));
         }
         if tag.chars().count() > MAX_TAG_CHARS {
             return Err(format!(
@@ -41,7 +43,10 @@ impl Tag {
 
     /// The tag's own page, percent-encoded.
     pub fn url(&self) -> String {
-        format!("/tags/{}", crate::text::url_encode(&self.0).replace('+', "%20"))
+        format!(
+            "/tags/{}",
+            crate::text::url_encode(&self.0).replace('+', "%20")
+        )
     }
 }
 
@@ -95,7 +100,11 @@ impl TagList {
 
     /// As typed in the tag box: `a, b, c`.
     pub fn to_input(&self) -> String {
-        self.0.iter().map(Tag::as_str).collect::<Vec<_>>().join(", ")
+        self.0
+            .iter()
+            .map(Tag::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Tag> {
@@ -145,7 +154,11 @@ pub struct TagLink {
 impl TagLink {
     pub fn all(tags: &TagList, labels: &std::collections::HashMap<String, String>) -> Vec<TagLink> {
         tags.iter()
-            .map(|t| TagLink { tag: t.as_str().to_owned(), url: t.url(), label: labels.get(t.as_str()).cloned() })
+            .map(|t| TagLink {
+                tag: t.as_str().to_owned(),
+                url: t.url(),
+                label: labels.get(t.as_str()).cloned(),
+            })
             .collect()
     }
 }
@@ -156,7 +169,10 @@ mod tests {
 
     #[test]
     fn tags_are_trimmed_lower_cased_and_collapsed() {
-        assert_eq!(Tag::parse("  Peer   Learning ").unwrap().as_str(), "peer learning");
+        assert_eq!(
+            Tag::parse("  Peer   Learning ").unwrap().as_str(),
+            "peer learning"
+        );
         assert_eq!(Tag::parse("LKM-1").unwrap().as_str(), "lkm-1");
     }
 
@@ -194,6 +210,9 @@ mod tests {
 
     #[test]
     fn tag_urls_are_percent_encoded() {
-        assert_eq!(Tag::parse("peer learning").unwrap().url(), "/tags/peer%20learning");
+        assert_eq!(
+            Tag::parse("peer learning").unwrap().url(),
+            "/tags/peer%20learning"
+        );
     }
 }

@@ -26,7 +26,10 @@ pub fn router() -> Router<AppState> {
         .route("/tags/{tag}", get(one_tag))
         .route("/indicators", get(indicators).post(create_indicator))
         .route("/indicators/new", get(new_indicator))
-        .route("/indicators/{code}/edit", get(edit_indicator_form).post(edit_indicator))
+        .route(
+            "/indicators/{code}/edit",
+            get(edit_indicator_form).post(edit_indicator),
+        )
 }
 
 /// An indicator with how many methods and stories address it.
@@ -44,8 +47,12 @@ pub struct Group {
 
 async fn coverage(state: &AppState) -> AppResult<(Vec<Group>, Vec<(String, i64)>)> {
     let indicators = db::indicators(&state.pool).await?;
-    let page_counts: HashMap<String, i64> = db::tag_counts(&state.pool).await?.into_iter().collect();
-    let story_counts: HashMap<String, i64> = crate::stories::db::count_by_page_tag(&state.pool).await?.into_iter().collect();
+    let page_counts: HashMap<String, i64> =
+        db::tag_counts(&state.pool).await?.into_iter().collect();
+    let story_counts: HashMap<String, i64> = crate::stories::db::count_by_page_tag(&state.pool)
+        .await?
+        .into_iter()
+        .collect();
     let mut groups: Vec<Group> = Vec::new();
     for indicator in indicators {
         let item = Coverage {
@@ -55,12 +62,20 @@ async fn coverage(state: &AppState) -> AppResult<(Vec<Group>, Vec<(String, i64)>
         };
         match groups.last_mut() {
             Some(group) if group.name == item.indicator.grp => group.items.push(item),
-            _ => groups.push(Group { name: item.indicator.grp.clone(), items: vec![item] }),
+            _ => groups.push(Group {
+                name: item.indicator.grp.clone(),
+                items: vec![item],
+            }),
         }
     }
-    let indicator_tags: std::collections::HashSet<&str> =
-        groups.iter().flat_map(|g| g.items.iter().map(|i| i.indicator.tag.as_str())).collect();
-    let free = page_counts.iter().filter(|(tag, _)| !indicator_tags.contains(tag.as_str())).map(|(t, n)| (t.clone(), *n));
+    let indicator_tags: std::collections::HashSet<&str> = groups
+        .iter()
+        .flat_map(|g| g.items.iter().map(|i| i.indicator.tag.as_str()))
+        .collect();
+    let free = page_counts
+        .iter()
+        .filter(|(tag, _)| !indicator_tags.contains(tag.as_str()))
+        .map(|(t, n)| (t.clone(), *n));
     let mut free: Vec<(String, i64)> = free.collect();
     free.sort();
     Ok((groups, free))
@@ -89,7 +104,11 @@ struct TagPage {
     filter_url: String,
 }
 
-async fn one_tag(State(state): State<AppState>, ctx: Ctx, Path(raw): Path<String>) -> AppResult<TagPage> {
+async fn one_tag(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(raw): Path<String>,
+) -> AppResult<TagPage> {
     let tag = Tag::parse(&raw).map_err(|_| AppError::NotFound)?;
     let pages = crate::pages::db::list(&state.pool, std::slice::from_ref(&tag)).await?;
     let labels = db::labels(&state.pool).await?;
@@ -100,9 +119,18 @@ async fn one_tag(State(state): State<AppState>, ctx: Ctx, Path(raw): Path<String
             (p, links)
         })
         .collect();
-    let indicator = db::indicators(&state.pool).await?.into_iter().find(|i| i.tag == tag.as_str());
+    let indicator = db::indicators(&state.pool)
+        .await?
+        .into_iter()
+        .find(|i| i.tag == tag.as_str());
     let filter_url = crate::pages::routes::filter_url(&[&tag]);
-    Ok(TagPage { ctx, tag, indicator, pages, filter_url })
+    Ok(TagPage {
+        ctx,
+        tag,
+        indicator,
+        pages,
+        filter_url,
+    })
 }
 
 #[derive(Template, WebTemplate)]
@@ -146,34 +174,74 @@ struct IndicatorFormPage {
 
 async fn new_indicator(ctx: Ctx) -> AppResult<IndicatorFormPage> {
     ctx.admin()?;
-    Ok(IndicatorFormPage { ctx, editing: None, form: IndicatorForm::default(), errors: Vec::new() })
+    Ok(IndicatorFormPage {
+        ctx,
+        editing: None,
+        form: IndicatorForm::default(),
+        errors: Vec::new(),
+    })
 }
 
 fn reshow(ctx: Ctx, editing: Option<String>, form: IndicatorForm, errors: Vec<String>) -> Response {
-    (StatusCode::UNPROCESSABLE_ENTITY, IndicatorFormPage { ctx, editing, form, errors }).into_response()
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        IndicatorFormPage {
+            ctx,
+            editing,
+            form,
+            errors,
+        },
+    )
+        .into_response()
 }
 
 fn parse_form(form: &IndicatorForm) -> Result<IndicatorRow, Vec<String>> {
-    IndicatorRow::parse(&form.code, &form.name, &form.description, &form.group, &form.sort, form.retired.is_some())
+    IndicatorRow::parse(
+        &form.code,
+        &form.name,
+        &form.description,
+        &form.group,
+        &form.sort,
+        form.retired.is_some(),
+    )
 }
 
-async fn create_indicator(State(state): State<AppState>, ctx: Ctx, Form(form): Form<IndicatorForm>) -> AppResult<Response> {
+async fn create_indicator(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(form): Form<IndicatorForm>,
+) -> AppResult<Response> {
     let admin = ctx.admin()?.id;
     let row = match parse_form(&form) {
         Ok(row) => row,
         Err(errors) => return Ok(reshow(ctx, None, form, errors)),
     };
     if db::indicator(&state.pool, &row.code).await?.is_some() {
-        let errors = vec![format!("An indicator with the code {} exists already.", row.code)];
+        let errors = vec![format!(
+            "An indicator with the code {} exists already.",
+            row.code
+        )];
         return Ok(reshow(ctx, None, form, errors));
     }
-    db::save_indicator(&state.pool, &row, admin, &format!("Added indicator {} ({})", row.code, row.name)).await?;
+    db::save_indicator(
+        &state.pool,
+        &row,
+        admin,
+        &format!("Added indicator {} ({})", row.code, row.name),
+    )
+    .await?;
     Ok(Redirect::to("/indicators").into_response())
 }
 
-async fn edit_indicator_form(State(state): State<AppState>, ctx: Ctx, Path(code): Path<String>) -> AppResult<IndicatorFormPage> {
+async fn edit_indicator_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(code): Path<String>,
+) -> AppResult<IndicatorFormPage> {
     ctx.admin()?;
-    let found = db::indicator(&state.pool, &code).await?.ok_or(AppError::NotFound)?;
+    let found = db::indicator(&state.pool, &code)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let form = IndicatorForm {
         code: found.code.clone(),
         name: found.name,
@@ -182,7 +250,12 @@ async fn edit_indicator_form(State(state): State<AppState>, ctx: Ctx, Path(code)
         sort: found.sort.to_string(),
         retired: found.retired.then(|| "1".to_owned()),
     };
-    Ok(IndicatorFormPage { ctx, editing: Some(found.code), form, errors: Vec::new() })
+    Ok(IndicatorFormPage {
+        ctx,
+        editing: Some(found.code),
+        form,
+        errors: Vec::new(),
+    })
 }
 
 /// Edits keep the code: it is the tag pages carry, so renaming or retiring
@@ -194,7 +267,9 @@ async fn edit_indicator(
     Form(form): Form<IndicatorForm>,
 ) -> AppResult<Response> {
     let admin = ctx.admin()?.id;
-    let found = db::indicator(&state.pool, &code).await?.ok_or(AppError::NotFound)?;
+    let found = db::indicator(&state.pool, &code)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let editing = Some(found.code.clone());
     let mut row = match parse_form(&form) {
         Ok(row) => row,
@@ -205,6 +280,12 @@ async fn edit_indicator(
         return Ok(reshow(ctx, editing, form, errors));
     }
     row.code = found.code;
-    db::save_indicator(&state.pool, &row, admin, &format!("Edited indicator {} ({})", row.code, row.name)).await?;
+    db::save_indicator(
+        &state.pool,
+        &row,
+        admin,
+        &format!("Edited indicator {} ({})", row.code, row.name),
+    )
+    .await?;
     Ok(Redirect::to("/indicators").into_response())
 }

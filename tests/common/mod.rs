@@ -32,36 +32,63 @@ impl TestApp {
     pub async fn with_config(config: ServeArgs) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("cafe.db");
-        let pool = cafe::db::open_and_seed(db.to_str().expect("utf-8 path")).await.expect("open db");
+        let pool = cafe::db::open_and_seed(db.to_str().expect("utf-8 path"))
+            .await
+            .expect("open db");
         let state = AppState::new(pool, config).await.expect("state");
-        TestApp { router: app(state.clone()), state, dir }
+        TestApp {
+            router: app(state.clone()),
+            state,
+            dir,
+        }
     }
 
     pub fn db_path(&self) -> String {
-        self.dir.path().join("cafe.db").to_string_lossy().into_owned()
+        self.dir
+            .path()
+            .join("cafe.db")
+            .to_string_lossy()
+            .into_owned()
     }
 
     /// A client without a session.
     pub fn client(&self) -> Client {
-        Client { router: self.router.clone(), cookie: None }
+        Client {
+            router: self.router.clone(),
+            cookie: None,
+        }
     }
 
     /// A client signed in as a new member `username`.
     pub async fn member(&self, username: &str) -> Client {
         let mut client = self.client();
         let page = client.join(username, PASSWORD).await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "joining as {username}: {}", page.body);
+        assert_eq!(
+            page.status,
+            StatusCode::SEE_OTHER,
+            "joining as {username}: {}",
+            page.body
+        );
         client
     }
 
     /// A client signed in as a new administrator `username`.
     pub async fn admin(&self, username: &str) -> Client {
         let name = cafe::accounts::Username::parse(username).expect("valid name");
-        let hash = cafe::auth::hash_password(PASSWORD.to_owned()).await.expect("hash");
-        cafe::accounts::db::create(&self.state.pool, &name, username, &hash, true).await.expect("create admin");
+        let hash = cafe::auth::hash_password(PASSWORD.to_owned())
+            .await
+            .expect("hash");
+        cafe::accounts::db::create(&self.state.pool, &name, username, &hash, true)
+            .await
+            .expect("create admin");
         let mut client = self.client();
         let page = client.signin(username, PASSWORD).await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "signing in as {username}: {}", page.body);
+        assert_eq!(
+            page.status,
+            StatusCode::SEE_OTHER,
+            "signing in as {username}: {}",
+            page.body
+        );
         client
     }
 }
@@ -76,7 +103,9 @@ pub struct Page {
 
 impl Page {
     pub fn location(&self) -> Option<&str> {
-        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok())
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -94,13 +123,21 @@ impl Page {
     /// Fails with the body when the status is not `expected`.
     #[track_caller]
     pub fn assert_status(&self, expected: StatusCode) -> &Self {
-        assert_eq!(self.status, expected, "unexpected status; body:\n{}", self.body);
+        assert_eq!(
+            self.status, expected,
+            "unexpected status; body:\n{}",
+            self.body
+        );
         self
     }
 
     #[track_caller]
     pub fn assert_contains(&self, text: &str) -> &Self {
-        assert!(self.body.contains(text), "expected {text:?} in:\n{}", self.body);
+        assert!(
+            self.body.contains(text),
+            "expected {text:?} in:\n{}",
+            self.body
+        );
         self
     }
 }
@@ -115,7 +152,12 @@ pub struct Client {
 
 impl Client {
     pub async fn send(&mut self, request: Request<Body>) -> Page {
-        let response = self.router.clone().oneshot(request).await.expect("router never fails");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router never fails");
         for value in response.headers().get_all(header::SET_COOKIE) {
             let value = value.to_str().unwrap_or_default();
             let pair = value.split(';').next().unwrap_or_default().to_owned();
@@ -127,8 +169,17 @@ impl Client {
         }
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
-        Page { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        Page {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     pub async fn get(&mut self, path: &str) -> Page {
@@ -136,12 +187,14 @@ impl Client {
         if let Some(cookie) = &self.cookie {
             request = request.header(header::COOKIE, cookie);
         }
-        self.send(request.body(Body::empty()).expect("request")).await
+        self.send(request.body(Body::empty()).expect("request"))
+            .await
     }
 
     /// POSTs a form as is (no token added).
     pub async fn post_raw(&mut self, path: &str, body: impl Into<Body>) -> Page {
-        let mut request = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        let mut request =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(cookie) = &self.cookie {
             request = request.header(header::COOKIE, cookie);
         }
@@ -150,11 +203,19 @@ impl Client {
 
     /// The session's CSRF token, as the site's forms carry it.
     pub async fn csrf(&mut self) -> String {
-        let path = if self.cookie.is_some() { "/methods/new" } else { "/signin" };
+        let path = if self.cookie.is_some() {
+            "/methods/new"
+        } else {
+            "/signin"
+        };
         let page = self.get(path).await;
         match page.csrf_token() {
             Some(token) => token,
-            None => self.get("/signin").await.csrf_token().expect("a csrf token on the sign-in page"),
+            None => self
+                .get("/signin")
+                .await
+                .csrf_token()
+                .expect("a csrf token on the sign-in page"),
         }
     }
 
@@ -169,18 +230,34 @@ impl Client {
     pub async fn join(&mut self, username: &str, password: &str) -> Page {
         self.post(
             "/join",
-            &[("username", username), ("display_name", username), ("password", password), ("password_confirm", password)],
+            &[
+                ("username", username),
+                ("display_name", username),
+                ("password", password),
+                ("password_confirm", password),
+            ],
         )
         .await
     }
 
     pub async fn signin(&mut self, username: &str, password: &str) -> Page {
-        self.post("/signin", &[("username", username), ("password", password)]).await
+        self.post("/signin", &[("username", username), ("password", password)])
+            .await
     }
 
     /// Creates a page and returns its URL path.
     pub async fn create_page(&mut self, title: &str, body: &str, tags: &str) -> String {
-        let page = self.post("/methods", &[("title", title), ("body", body), ("tags", tags), ("summary", "first")]).await;
+        let page = self
+            .post(
+                "/methods",
+                &[
+                    ("title", title),
+                    ("body", body),
+                    ("tags", tags),
+                    ("summary", "first"),
+                ],
+            )
+            .await;
         page.assert_status(StatusCode::SEE_OTHER);
         page.location().expect("a redirect to the page").to_owned()
     }
@@ -196,15 +273,29 @@ impl Client {
     }
 
     /// Saves an edit from `base`.
-    pub async fn edit_page(&mut self, page_path: &str, base: &str, body: &str, tags: &str, summary: &str) -> Page {
+    pub async fn edit_page(
+        &mut self,
+        page_path: &str,
+        base: &str,
+        body: &str,
+        tags: &str,
+        summary: &str,
+    ) -> Page {
         self.post(
             &format!("{page_path}/edit"),
-            &[("base_revision", base), ("body", body), ("tags", tags), ("summary", summary)],
+            &[
+                ("base_revision", base),
+                ("body", body),
+                ("tags", tags),
+                ("summary", summary),
+            ],
         )
         .await
     }
 }
 
 pub fn encode(fields: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
 }
