@@ -8,6 +8,11 @@ pub fn url_encode(s: &str) -> String {
 
 /// Lower-cases and keeps letters and digits of any script; every other run
 /// of characters becomes one `-`; trimmed of `-`; at most `max` characters.
+///
+/// ```
+/// assert_eq!(cafe::text::slugify("After-Action Review", 80), "after-action-review");
+/// assert_eq!(cafe::text::slugify("Évaluation 2.0!", 80), "évaluation-2-0");
+/// ```
 pub fn slugify(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len());
     let mut dash = false;
