@@ -144,14 +144,8 @@ pub async fn set_blocked(
         "{} the user {username}",
         if blocked { "Blocked" } else { "Unblocked" }
     );
-    let event = crate::recent::db::NewEvent {
-        kind: crate::recent::Kind::Admin,
-        page_id: None,
-        story_id: None,
-        revision: None,
-        actor_id: Some(admin_id),
-        summary: &summary,
-    };
+    let event =
+        crate::recent::db::NewEvent::new(crate::recent::Kind::Admin, Some(admin_id), &summary);
     crate::recent::db::record(&mut tx, event).await?;
     tx.commit().await
 }

@@ -250,14 +250,9 @@ pub async fn create_in(
     };
     record(
         conn,
-        NewEvent {
-            kind: Kind::Page,
-            page_id: Some(page_id),
-            story_id: None,
-            revision: Some(1),
-            actor_id: author,
-            summary,
-        },
+        NewEvent::new(Kind::Page, author, summary)
+            .on_page(page_id)
+            .at_revision(1),
     )
     .await?;
     Ok(slug)
@@ -436,14 +431,9 @@ pub async fn save_in(
         .await?;
     record(
         conn,
-        NewEvent {
-            kind: Kind::Edit,
-            page_id: Some(page_id),
-            story_id: None,
-            revision: Some(number),
-            actor_id: author,
-            summary: &text.summary,
-        },
+        NewEvent::new(Kind::Edit, author, &text.summary)
+            .on_page(page_id)
+            .at_revision(number),
     )
     .await?;
     Ok(SaveOutcome::Saved { number, merged })
@@ -562,14 +552,7 @@ pub async fn set_protected(
     };
     record(
         &mut tx,
-        NewEvent {
-            kind: Kind::Admin,
-            page_id: Some(page_id),
-            story_id: None,
-            revision: None,
-            actor_id: Some(admin_id),
-            summary,
-        },
+        NewEvent::new(Kind::Admin, Some(admin_id), summary).on_page(page_id),
     )
     .await?;
     tx.commit().await

@@ -15,6 +15,42 @@ pub struct NewEvent<'a> {
     pub summary: &'a str,
 }
 
+impl<'a> NewEvent<'a> {
+    /// An event about nothing in particular (an indicator edit, a block);
+    /// `on_page`, `on_story` and `at_revision` say what it concerns.
+    pub fn new(kind: Kind, actor_id: Option<i64>, summary: &'a str) -> Self {
+        NewEvent {
+            kind,
+            page_id: None,
+            story_id: None,
+            revision: None,
+            actor_id,
+            summary,
+        }
+    }
+
+    pub fn on_page(self, page_id: i64) -> Self {
+        NewEvent {
+            page_id: Some(page_id),
+            ..self
+        }
+    }
+
+    pub fn on_story(self, story_id: i64) -> Self {
+        NewEvent {
+            story_id: Some(story_id),
+            ..self
+        }
+    }
+
+    pub fn at_revision(self, revision: i64) -> Self {
+        NewEvent {
+            revision: Some(revision),
+            ..self
+        }
+    }
+}
+
 /// Records an event; called inside the transaction of the change itself, so
 /// recent changes never disagree with the data.
 pub async fn record(conn: &mut SqliteConnection, event: NewEvent<'_>) -> sqlx::Result<()> {

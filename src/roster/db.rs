@@ -88,14 +88,7 @@ pub async fn upsert(
     };
     record(
         &mut tx,
-        NewEvent {
-            kind: Kind::Roster,
-            page_id: Some(page_id),
-            story_id: None,
-            revision: None,
-            actor_id: Some(user_id),
-            summary,
-        },
+        NewEvent::new(Kind::Roster, Some(user_id), summary).on_page(page_id),
     )
     .await?;
     tx.commit().await
@@ -113,14 +106,7 @@ pub async fn remove(pool: &SqlitePool, page_id: i64, user_id: i64) -> sqlx::Resu
     if removed > 0 {
         record(
             &mut tx,
-            NewEvent {
-                kind: Kind::Roster,
-                page_id: Some(page_id),
-                story_id: None,
-                revision: None,
-                actor_id: Some(user_id),
-                summary: "Left the roster",
-            },
+            NewEvent::new(Kind::Roster, Some(user_id), "Left the roster").on_page(page_id),
         )
         .await?;
     }

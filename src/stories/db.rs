@@ -148,14 +148,10 @@ pub async fn create(
     insert_revision(&mut tx, id, 1, text, "", author_id, &now).await?;
     record(
         &mut tx,
-        NewEvent {
-            kind: Kind::Story,
-            page_id: Some(page_id),
-            story_id: Some(id),
-            revision: Some(1),
-            actor_id: Some(author_id),
-            summary: &text.title,
-        },
+        NewEvent::new(Kind::Story, Some(author_id), &text.title)
+            .on_page(page_id)
+            .on_story(id)
+            .at_revision(1),
     )
     .await?;
     tx.commit().await?;
@@ -225,14 +221,10 @@ pub async fn update(
     );
     record(
         &mut tx,
-        NewEvent {
-            kind: Kind::Story,
-            page_id: Some(story.page_id),
-            story_id: Some(story.id),
-            revision: Some(number),
-            actor_id: Some(editor_id),
-            summary: &line,
-        },
+        NewEvent::new(Kind::Story, Some(editor_id), &line)
+            .on_page(story.page_id)
+            .on_story(story.id)
+            .at_revision(number),
     )
     .await?;
     tx.commit().await?;
@@ -337,14 +329,9 @@ pub async fn add_reply(
     let summary = format!("Replied to “{}”", story.title);
     record(
         &mut tx,
-        NewEvent {
-            kind: Kind::Reply,
-            page_id: Some(story.page_id),
-            story_id: Some(story.id),
-            revision: None,
-            actor_id: Some(author_id),
-            summary: &summary,
-        },
+        NewEvent::new(Kind::Reply, Some(author_id), &summary)
+            .on_page(story.page_id)
+            .on_story(story.id),
     )
     .await?;
     tx.commit().await?;
@@ -372,14 +359,9 @@ pub async fn set_story_hidden(
     );
     record(
         &mut tx,
-        NewEvent {
-            kind: Kind::Admin,
-            page_id: Some(story.page_id),
-            story_id: Some(story.id),
-            revision: None,
-            actor_id: Some(admin_id),
-            summary: &summary,
-        },
+        NewEvent::new(Kind::Admin, Some(admin_id), &summary)
+            .on_page(story.page_id)
+            .on_story(story.id),
     )
     .await?;
     tx.commit().await
@@ -411,14 +393,9 @@ pub async fn set_reply_hidden(
     );
     record(
         &mut tx,
-        NewEvent {
-            kind: Kind::Admin,
-            page_id: Some(story.page_id),
-            story_id: Some(story.id),
-            revision: None,
-            actor_id: Some(admin_id),
-            summary: &summary,
-        },
+        NewEvent::new(Kind::Admin, Some(admin_id), &summary)
+            .on_page(story.page_id)
+            .on_story(story.id),
     )
     .await?;
     tx.commit().await?;

@@ -92,14 +92,7 @@ pub async fn save_indicator(
     upsert_indicator(&mut tx, row).await?;
     crate::recent::db::record(
         &mut tx,
-        crate::recent::db::NewEvent {
-            kind: crate::recent::Kind::Admin,
-            page_id: None,
-            story_id: None,
-            revision: None,
-            actor_id: Some(admin_id),
-            summary,
-        },
+        crate::recent::db::NewEvent::new(crate::recent::Kind::Admin, Some(admin_id), summary),
     )
     .await?;
     tx.commit().await
