@@ -6,9 +6,9 @@ mod common;
 mod inert;
 
 use axum::http::StatusCode;
+use common::attrs as attr;
 use common::{Client, PASSWORD, Page, TestApp, encode};
 use inert::{assert_inert, collapse, fit, payloads, texts};
-use scraper::{Html, Selector};
 
 /// A seeded method page the tests tell stories on.
 const AAR: &str = "/methods/after-action-review";
@@ -68,14 +68,6 @@ async fn admin_events(app: &TestApp) -> Vec<(String, String)> {
     .fetch_all(&app.state.pool)
     .await
     .expect("admin events")
-}
-
-fn attr(html: &str, css: &str, name: &str) -> Vec<String> {
-    let doc = Html::parse_document(html);
-    let selector = Selector::parse(css).expect("a valid selector");
-    doc.select(&selector)
-        .filter_map(|e| e.value().attr(name).map(str::to_owned))
-        .collect()
 }
 
 /// Titles of the stories listed on a method page, in order.

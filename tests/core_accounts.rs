@@ -4,6 +4,7 @@
 mod common;
 
 use axum::http::StatusCode;
+use common::attrs;
 use common::{Client, PASSWORD, Page, TestApp};
 use scraper::{Html, Selector};
 
@@ -14,14 +15,6 @@ fn select(html: &str, css: &str) -> Vec<String> {
     let selector = Selector::parse(css).expect("a valid selector");
     doc.select(&selector)
         .map(|e| e.text().collect::<String>().trim().to_owned())
-        .collect()
-}
-
-fn attrs(html: &str, css: &str, attr: &str) -> Vec<String> {
-    let doc = Html::parse_document(html);
-    let selector = Selector::parse(css).expect("a valid selector");
-    doc.select(&selector)
-        .filter_map(|e| e.value().attr(attr).map(str::to_owned))
         .collect()
 }
 

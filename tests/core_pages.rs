@@ -5,6 +5,7 @@
 mod common;
 
 use axum::http::StatusCode;
+use common::attrs;
 use common::{Client, Page, TestApp, encode};
 use scraper::{Html, Selector};
 
@@ -16,14 +17,6 @@ fn select(html: &str, css: &str) -> Vec<String> {
     let selector = Selector::parse(css).expect("a valid selector");
     doc.select(&selector)
         .map(|e| e.text().collect::<String>())
-        .collect()
-}
-
-fn attrs(html: &str, css: &str, attr: &str) -> Vec<String> {
-    let doc = Html::parse_document(html);
-    let selector = Selector::parse(css).expect("a valid selector");
-    doc.select(&selector)
-        .filter_map(|e| e.value().attr(attr).map(str::to_owned))
         .collect()
 }
 

@@ -9,17 +9,10 @@ mod inert;
 use axum::http::StatusCode;
 use cafe::tags::{Tag, TagList};
 use clap::Parser as _;
+use common::attrs as attr;
 use common::{Client, TestApp};
 use inert::{assert_inert, collapse, fit, payloads, texts};
 use scraper::{Html, Selector};
-
-fn attr(html: &str, css: &str, name: &str) -> Vec<String> {
-    let doc = Html::parse_document(html);
-    let selector = Selector::parse(css).expect("a valid selector");
-    doc.select(&selector)
-        .filter_map(|e| e.value().attr(name).map(str::to_owned))
-        .collect()
-}
 
 /// Titles of the methods listed (on `/methods` or a tag page), in order.
 fn listed(html: &str) -> Vec<String> {

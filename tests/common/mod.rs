@@ -299,3 +299,12 @@ pub fn encode(fields: &[(&str, &str)]) -> String {
         .extend_pairs(fields)
         .finish()
 }
+
+/// The values of attribute `name` on the elements matching `css`, in order.
+pub fn attrs(html: &str, css: &str, name: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(css).expect("a valid selector");
+    doc.select(&selector)
+        .filter_map(|e| e.value().attr(name).map(str::to_owned))
+        .collect()
+}
