@@ -35,12 +35,20 @@ pub fn options(db: &str) -> anyhow::Result<SqliteConnectOptions> {
 /// by itself; sqlx's own ROLLBACK then fails and it goes on believing the
 /// connection is inside a transaction, so every later `BEGIN` on it failed
 /// (a 500 for each save on that connection, even once space came back).
-/// Such a connection is closed instead. The ping waits for a rollback that
-/// a dropped transaction queued.
+/// Such a connection is closed instead. Only a connection that still looks
+/// inside a transaction is pinged: the ping waits for a rollback that a
+/// dropped transaction queued. Pinging every connection cost every read a
+/// second round trip to the connection's worker thread.
 async fn still_usable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
     use sqlx::{Connection as _, TransactionManager as _};
+    let depth = |conn: &sqlx::SqliteConnection| {
+        <sqlx::Sqlite as sqlx::Database>::TransactionManager::get_transaction_depth(conn)
+    };
+    if depth(conn) == 0 {
+        return Ok(true);
+    }
     conn.ping().await?;
-    Ok(<sqlx::Sqlite as sqlx::Database>::TransactionManager::get_transaction_depth(conn) == 0)
+    Ok(depth(conn) == 0)
 }
 
 /// Opens (creating if needed) and migrates the database.

@@ -248,9 +248,9 @@ struct ShowPage {
     ctx: Ctx,
     page: Page,
     tags: Vec<TagLink>,
-    backlinks: Vec<PageSummary>,
-    related: Vec<PageSummary>,
-    stories: Vec<crate::stories::db::Story>,
+    backlinks: Vec<db::PageLink>,
+    related: Vec<db::PageLink>,
+    stories: Vec<crate::stories::db::StoryLine>,
     tally: Vec<TallyItem>,
     story_total: i64,
     /// The outcomes with at least one story, for the tally line.
@@ -287,9 +287,24 @@ async fn show(
     Path(slug): Path<String>,
     Query(q): Query<ShowQuery>,
 ) -> AppResult<Response> {
-    let page = load_page(&state, &slug).await?;
     let outcome = Outcome::parse(&q.outcome);
-    render_show(&state, ctx, page, outcome, ShowErrors::default()).await
+    let view = load_view(&state, &ctx, &slug, outcome).await?;
+    Ok(render_show(ctx, view, outcome, ShowErrors::default()).into_response())
+}
+
+/// Everything the method page shows, or the "no such page" answer.
+async fn load_view(
+    state: &AppState,
+    ctx: &Ctx,
+    raw: &str,
+    outcome: Option<Outcome>,
+) -> AppResult<db::PageView> {
+    let slug = Slug::parse(raw).ok_or(AppError::NotFound)?;
+    db::view(&state.pool, &slug, ctx.is_admin(), outcome.map(Outcome::as_str))
+        .await?
+        .ok_or_else(|| AppError::NoSuchPage {
+            title: title_from_slug(slug.as_str()),
+        })
 }
 
 /// Re-shows the method page with a story or roster form's input and messages.
@@ -299,24 +314,19 @@ pub async fn show_page_with_errors(
     page: Page,
     errors: ShowErrors,
 ) -> AppResult<Response> {
-    let mut response = render_show(state, ctx, page, None, errors).await?;
+    let view = load_view(state, &ctx, &page.slug, None).await?;
+    let mut response = render_show(ctx, view, None, errors).into_response();
     *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     Ok(response)
 }
 
-async fn render_show(
-    state: &AppState,
+fn render_show(
     ctx: Ctx,
-    page: Page,
+    view: db::PageView,
     outcome: Option<Outcome>,
     errors: ShowErrors,
-) -> AppResult<Response> {
-    let pool = &state.pool;
-    let backlinks = db::backlinks(pool, &page.slug).await?;
-    let related = db::links_from(pool, page.id).await?;
-    let stories = crate::stories::db::for_page(pool, page.id, ctx.is_admin(), outcome).await?;
-    let tally: Vec<TallyItem> = crate::stories::db::tally(pool, page.id)
-        .await?
+) -> ShowPage {
+    let tally: Vec<TallyItem> = crate::stories::db::tally(&view.tally)
         .into_iter()
         .map(|(o, count)| TallyItem {
             outcome: o.as_str(),
@@ -324,32 +334,29 @@ async fn render_show(
             count,
         })
         .collect();
-    let roster = crate::roster::db::for_page(pool, page.id).await?;
-    let mine = roster.iter().find(|e| ctx.is_user(&e.user_id));
+    let mine = view.roster.iter().find(|e| ctx.is_user(&e.user_id));
     let roster_form = errors.roster_form.unwrap_or_else(|| RosterForm {
         tip: mine.map(|e| e.tip.clone()).unwrap_or_default(),
         location: mine.map(|e| e.location.clone()).unwrap_or_default(),
     });
-    let labels = crate::tags::db::labels(pool).await?;
-    Ok(ShowPage {
+    ShowPage {
         on_roster: mine.is_some(),
-        tags: TagLink::all(&page.tag_list(), &labels),
+        tags: TagLink::all(&view.page.tag_list(), &view.tag_names),
         story_total: tally.iter().map(|t| t.count).sum(),
         tally_nonzero: tally.iter().filter(|t| t.count > 0).cloned().collect(),
         outcome: outcome.map(Outcome::as_str),
         ctx,
-        page,
-        backlinks,
-        related,
-        stories,
+        page: view.page,
+        backlinks: view.backlinks,
+        related: view.related,
+        stories: view.stories,
         tally,
-        roster,
+        roster: view.roster,
         story_form: errors.story_form.unwrap_or_default(),
         story_errors: errors.story,
         roster_form,
         roster_errors: errors.roster,
     }
-    .into_response())
 }
 
 /// The create and edit form (one template, two uses).

@@ -1,5 +1,6 @@
 //! All SQL about roster entries.
 
+use serde::Deserialize;
 use sqlx::{FromRow, SqlitePool};
 
 use super::EntryText;
@@ -8,7 +9,7 @@ use crate::recent::Kind;
 use crate::recent::db::{NewEvent, record};
 
 /// Someone on a page's roster.
-#[derive(Debug, FromRow)]
+#[derive(Debug, Deserialize)]
 pub struct Entry {
     pub user_id: i64,
     pub username: String,
@@ -18,16 +19,13 @@ pub struct Entry {
     pub created_at: String,
 }
 
-pub async fn for_page(pool: &SqlitePool, page_id: i64) -> sqlx::Result<Vec<Entry>> {
-    sqlx::query_as::<_, Entry>(
-        "SELECT r.user_id, u.username, u.display_name, r.tip, r.location, r.created_at
-         FROM roster r JOIN users u ON u.id = r.user_id
-         WHERE r.page_id = ? ORDER BY r.created_at, u.username",
-    )
-    .bind(page_id)
-    .fetch_all(pool)
-    .await
-}
+/// For the page view's single statement ([`crate::pages::db::view`]): the
+/// JSON array of page `p`'s roster [`Entry`]s, earliest first.
+pub const PAGE_ROSTER_JSON: &str = "(SELECT json_group_array(json_object(
+        'user_id', r.user_id, 'username', u.username, 'display_name', u.display_name,
+        'tip', r.tip, 'location', r.location, 'created_at', r.created_at
+      ) ORDER BY r.created_at, u.username)
+    FROM roster r JOIN users u ON u.id = r.user_id WHERE r.page_id = p.id)";
 
 /// A method someone uses (for their profile).
 #[derive(Debug, FromRow)]

@@ -1,5 +1,6 @@
 //! All SQL about stories, their revisions and replies.
 
+use serde::Deserialize;
 use sqlx::{FromRow, SqlitePool};
 
 use super::{Outcome, StoryText};
@@ -40,46 +41,50 @@ const STORY_COLUMNS: &str =
     u.display_name AS author_name,
     (SELECT count(*) FROM replies r WHERE r.story_id = s.id AND r.hidden = 0) AS reply_count";
 
-/// The stories of a page, newest first; hidden ones only for admins; only
-/// one outcome when `outcome` is given.
-pub async fn for_page(
-    pool: &SqlitePool,
-    page_id: i64,
-    show_hidden: bool,
-    outcome: Option<Outcome>,
-) -> sqlx::Result<Vec<Story>> {
-    sqlx::query_as::<_, Story>(&format!(
-        "SELECT {STORY_COLUMNS} FROM stories s JOIN users u ON u.id = s.author_id
-         WHERE s.page_id = ? AND (s.hidden = 0 OR ?) AND (? IS NULL OR s.outcome = ?)
-         ORDER BY s.id DESC"
-    ))
-    .bind(page_id)
-    .bind(show_hidden)
-    .bind(outcome.map(Outcome::as_str))
-    .bind(outcome.map(Outcome::as_str))
-    .fetch_all(pool)
-    .await
+/// A story as a line in the method page's list (no body: the list links to it).
+#[derive(Debug, Deserialize)]
+pub struct StoryLine {
+    pub id: i64,
+    pub title: String,
+    pub outcome: String,
+    pub location: String,
+    pub hidden: bool,
+    pub created_at: String,
+    pub author_username: String,
+    pub author_name: String,
+    pub reply_count: i64,
 }
 
-/// Visible stories of a page per outcome, in [`Outcome::ALL`] order.
-pub async fn tally(pool: &SqlitePool, page_id: i64) -> sqlx::Result<Vec<(Outcome, i64)>> {
-    let rows = sqlx::query_as::<_, (String, i64)>(
-        "SELECT outcome, count(*) FROM stories WHERE page_id = ? AND hidden = 0 GROUP BY outcome",
-    )
-    .bind(page_id)
-    .fetch_all(pool)
-    .await?;
-    Ok(Outcome::ALL
+impl StoryLine {
+    pub fn outcome_label(&self) -> &'static str {
+        super::outcome_label(&self.outcome)
+    }
+}
+
+/// For the page view's single statement ([`crate::pages::db::view`]): the
+/// JSON array of [`StoryLine`]s of page `p`, newest first; hidden ones only
+/// when `?2` is true, one outcome only when `?3` is not NULL.
+pub const PAGE_STORIES_JSON: &str = "(SELECT json_group_array(json_object(
+        'id', s.id, 'title', s.title, 'outcome', s.outcome, 'location', s.location,
+        'hidden', json(CASE WHEN s.hidden THEN 'true' ELSE 'false' END),
+        'created_at', s.created_at, 'author_username', u.username, 'author_name', u.display_name,
+        'reply_count', (SELECT count(*) FROM replies r WHERE r.story_id = s.id AND r.hidden = 0)
+      ) ORDER BY s.id DESC)
+    FROM stories s JOIN users u ON u.id = s.author_id
+    WHERE s.page_id = p.id AND (s.hidden = 0 OR ?2) AND (?3 IS NULL OR s.outcome = ?3))";
+
+/// For the page view's single statement: page `p`'s visible stories counted
+/// per outcome, as a JSON object (outcomes without stories are absent).
+pub const PAGE_TALLY_JSON: &str = "(SELECT json_group_object(outcome, n)
+    FROM (SELECT outcome, count(*) AS n FROM stories
+          WHERE page_id = p.id AND hidden = 0 GROUP BY outcome))";
+
+/// Counts per outcome in [`Outcome::ALL`] order, zeros included.
+pub fn tally(counts: &std::collections::HashMap<String, i64>) -> Vec<(Outcome, i64)> {
+    Outcome::ALL
         .into_iter()
-        .map(|o| {
-            (
-                o,
-                rows.iter()
-                    .find(|(name, _)| name == o.as_str())
-                    .map_or(0, |(_, n)| *n),
-            )
-        })
-        .collect())
+        .map(|o| (o, counts.get(o.as_str()).copied().unwrap_or(0)))
+        .collect()
 }
 
 pub async fn find(pool: &SqlitePool, page_id: i64, id: i64) -> sqlx::Result<Option<Story>> {
