@@ -21,6 +21,7 @@ use tower_sessions_sqlx_store::SqliteStore;
 use crate::config::ServeArgs;
 use crate::context::{self, MAX_BODY, Site};
 use crate::error::AppError;
+use crate::page_cache::PageCache;
 use crate::throttle::Throttle;
 
 /// Everything handlers share. Cheap to clone.
@@ -31,6 +32,7 @@ pub struct AppState {
     pub site: Arc<Site>,
     pub throttle: Arc<Throttle>,
     pub sessions: SqliteStore,
+    pub page_cache: Arc<PageCache>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
     pub async fn new(pool: SqlitePool, config: ServeArgs) -> anyhow::Result<AppState> {
         let sessions = SqliteStore::new(pool.clone());
         sessions.migrate().await?;
+        let page_cache = Arc::new(PageCache::new(config.page_cache_mib << 20));
         Ok(AppState {
             site: Arc::new(Site {
                 name: config.site_name.clone(),
@@ -48,6 +51,7 @@ impl AppState {
             config: Arc::new(config),
             throttle: Arc::new(Throttle::default()),
             sessions,
+            page_cache,
         })
     }
 }

@@ -99,6 +99,10 @@ pub struct ServeArgs {
     /// Accounts that may be created from one address in an hour.
     #[arg(long, env = "CAFE_JOINS_PER_ADDR", default_value_t = 20)]
     pub joins_per_addr: usize,
+    /// Memory for method pages kept rendered for visitors who are not
+    /// signed in, in MiB (0: render every view).
+    #[arg(long, env = "CAFE_PAGE_CACHE_MIB", default_value_t = 8)]
+    pub page_cache_mib: u64,
 }
 
 impl ServeArgs {

@@ -129,7 +129,12 @@ pub async fn middleware(
         };
     }
     request.extensions_mut().insert(ctx.clone());
+    let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
     let mut response = next.run(request).await;
+    if writes {
+        // Its transaction has committed: views cached while it ran go stale.
+        crate::db::note_write();
+    }
     ascii_location(&mut response);
     render_error(&ctx, response)
 }

@@ -95,7 +95,25 @@ pub async fn begin_write(
     pool: &SqlitePool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
     let _turn = WRITE_TURN.lock().await;
+    note_write();
     pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+/// Counts the writes of this process, for caches of what was read before
+/// them ([`crate::page_cache`]). A write is counted when its transaction
+/// begins here and again when the request that made it has its answer
+/// (`context::middleware`, after the commit): a view that read the old rows
+/// while the write ran was stamped with an older count, so it is not served.
+static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The number of writes counted so far (see [`WRITES`]).
+pub fn write_generation() -> u64 {
+    WRITES.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Counts a write (see [`WRITES`]).
+pub fn note_write() {
+    WRITES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
 }
 
 /// A list bound as one JSON array parameter, for `IN (SELECT value FROM

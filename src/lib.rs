@@ -13,6 +13,7 @@ pub mod db;
 pub mod diff;
 pub mod error;
 pub mod markdown;
+pub mod page_cache;
 pub mod pages;
 pub mod recent;
 pub mod roster;

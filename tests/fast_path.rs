@@ -85,6 +85,17 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
         );
     }
 
+    // A visitor's second view of the page comes from the page cache: no
+    // statement at all, the same HTML.
+    let mut visitor = app.client();
+    let first = visitor.get(path).await;
+    first.assert_status(StatusCode::OK);
+    QUERIES.store(0, Ordering::SeqCst);
+    let again = visitor.get(path).await;
+    assert_eq!(QUERIES.load(Ordering::SeqCst), 0, "a cached view ran queries");
+    again.assert_status(StatusCode::OK);
+    assert_eq!(again.body, first.body);
+
     // A save does parse: proof that the counter would see a parse on this path.
     let parses_before = cafe::markdown::parses_on_this_thread();
     let base = alice.base_revision(path).await;
@@ -101,4 +112,11 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
         cafe::markdown::parses_on_this_thread() > parses_before,
         "saving should render Markdown on this thread"
     );
+
+    // The save made the cached copy stale: the visitor sees the new text at once.
+    visitor
+        .get(path)
+        .await
+        .assert_status(StatusCode::OK)
+        .assert_contains("Changed.");
 }
