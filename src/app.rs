@@ -21,6 +21,7 @@ use tower_sessions_sqlx_store::SqliteStore;
 use crate::config::ServeArgs;
 use crate::context::{self, MAX_BODY, Site};
 use crate::error::AppError;
+use crate::group_commit::GroupCommit;
 use crate::page_cache::PageCache;
 use crate::throttle::Throttle;
 
@@ -33,6 +34,8 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     pub sessions: SqliteStore,
     pub page_cache: Arc<PageCache>,
+    /// Page saves go through here to share commits ([`GroupCommit`]).
+    pub saves: GroupCommit,
 }
 
 impl AppState {
@@ -42,6 +45,7 @@ impl AppState {
         let sessions = SqliteStore::new(pool.clone());
         sessions.migrate().await?;
         let page_cache = Arc::new(PageCache::new(config.page_cache_mib << 20));
+        let saves = GroupCommit::start(pool.clone());
         Ok(AppState {
             site: Arc::new(Site {
                 name: config.site_name.clone(),
@@ -52,6 +56,7 @@ impl AppState {
             throttle: Arc::new(Throttle::default()),
             sessions,
             page_cache,
+            saves,
         })
     }
 }

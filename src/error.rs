@@ -45,7 +45,7 @@ impl From<sqlx::Error> for AppError {
 
 /// SQLite's primary result codes for a database that cannot take writes:
 /// SQLITE_FULL (13), SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_CANTOPEN (14).
-fn is_storage_unavailable(err: &sqlx::Error) -> bool {
+pub(crate) fn is_storage_unavailable(err: &sqlx::Error) -> bool {
     let Some(db) = err.as_database_error() else {
         return matches!(err, sqlx::Error::Io(_));
     };

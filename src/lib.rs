@@ -12,6 +12,7 @@ pub mod context;
 pub mod db;
 pub mod diff;
 pub mod error;
+pub mod group_commit;
 pub mod markdown;
 pub mod page_cache;
 pub mod pages;

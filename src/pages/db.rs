@@ -12,6 +12,7 @@ use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
 use super::{PageText, Slug};
 use crate::db::begin_write;
+use crate::group_commit::GroupCommit;
 use crate::markdown;
 use crate::recent::Kind;
 use crate::recent::db::{NewEvent, record};
@@ -418,6 +419,20 @@ pub async fn save(
     let outcome = save_in(&mut tx, page_id, base, text, author).await?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// [`save`] in a transaction shared with the saves that arrive beside it
+/// ([`GroupCommit`]): what the edit and restore forms use.
+pub async fn save_grouped(
+    saves: &GroupCommit,
+    page_id: i64,
+    base: i64,
+    text: PageText,
+    author: Option<i64>,
+) -> sqlx::Result<SaveOutcome> {
+    saves
+        .run(move |conn| Box::pin(async move { save_in(conn, page_id, base, &text, author).await }))
+        .await
 }
 
 /// [`save`] inside a caller's transaction.

@@ -550,11 +550,11 @@ async fn edit(
             return form.reshow(&state, ctx, slug, errors).await;
         }
     };
-    match db::save(
-        &state.pool,
+    match db::save_grouped(
+        &state.saves,
         page.id,
         form.base_revision,
-        &text,
+        text,
         Some(author),
     )
     .await?
@@ -709,7 +709,7 @@ async fn restore(
         tags: TagList::from_stored(&old.tags),
         summary: format!("Restored revision {}", old.number),
     };
-    db::save(&state.pool, page.id, page.revision, &text, Some(author)).await?;
+    db::save_grouped(&state.saves, page.id, page.revision, text, Some(author)).await?;
     Ok(Redirect::to(&format!("/methods/{}/history", page.slug)))
 }
 
