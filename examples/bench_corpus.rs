@@ -566,7 +566,7 @@ async fn main() -> anyhow::Result<()> {
                         summary: format!("Update {n}"),
                     };
                     let author = *members.choose(&mut rng).unwrap();
-                    cafe::pages::db::save_in(&mut tx, id, n, &edit, Some(author)).await?;
+                    cafe::pages::db::save_in(&mut tx, id, n, &edit, Some(author), None).await?;
                     revisions += 1;
                     current = edit;
                 }

@@ -257,7 +257,7 @@ async fn import_one(
         ..doc.text.clone()
     };
     match current_revision_in(&mut *tx, &doc.target.slug).await? {
-        Some((id, revision)) => match save_in(&mut *tx, id, revision, &text, None).await? {
+        Some((id, revision)) => match save_in(&mut *tx, id, revision, &text, None, None).await? {
             SaveOutcome::Unchanged => report.unchanged += 1,
             _ => report.updated += 1,
         },

@@ -189,26 +189,67 @@ static VIEW_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Which of `targets` are existing pages.
+async fn existing(conn: &mut SqliteConnection, targets: &[Slug]) -> sqlx::Result<HashSet<String>> {
+    if targets.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(sqlx::query_scalar::<_, String>(
+        "SELECT slug FROM pages WHERE slug IN (SELECT value FROM json_each(?))",
+    )
+    .bind(crate::db::json_list(targets.iter().map(Slug::as_str)))
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect())
+}
+
+/// A page body rendered before its write transaction, with what the HTML
+/// depends on besides the text: which link targets existed. Rendering is
+/// the costliest part of a save; done ahead, the transaction (which other
+/// saves wait for) only checks that the targets are still the same.
+pub struct Prerendered {
+    slug: String,
+    body: String,
+    targets: Vec<Slug>,
+    existing: HashSet<String>,
+    html: String,
+}
+
+/// Renders `body` for the page `slug` outside any transaction.
+pub async fn prerender(pool: &SqlitePool, slug: &str, body: &str) -> sqlx::Result<Prerendered> {
+    let mut conn = pool.acquire().await?;
+    let targets = markdown::link_targets(body);
+    let existing = existing(&mut conn, &targets).await?;
+    let html = markdown::render(body, &|target| {
+        target.as_str() == slug || existing.contains(target.as_str())
+    });
+    Ok(Prerendered {
+        slug: slug.to_owned(),
+        body: body.to_owned(),
+        targets,
+        existing,
+        html,
+    })
+}
+
 /// Renders a body to HTML, marking wiki links to pages that do not exist
 /// (other than `own_slug`) as missing. Returns the HTML and the link targets.
+/// `ahead` is used instead when it rendered this same body for this page
+/// and the same targets exist now.
 async fn render(
     conn: &mut SqliteConnection,
     body: &str,
     own_slug: &str,
+    ahead: Option<&Prerendered>,
 ) -> sqlx::Result<(String, Vec<Slug>)> {
+    if let Some(ahead) = ahead.filter(|a| a.body == body && a.slug == own_slug)
+        && existing(conn, &ahead.targets).await? == ahead.existing
+    {
+        return Ok((ahead.html.clone(), ahead.targets.clone()));
+    }
     let targets = markdown::link_targets(body);
-    let existing: HashSet<String> = if targets.is_empty() {
-        HashSet::new()
-    } else {
-        sqlx::query_scalar::<_, String>(
-            "SELECT slug FROM pages WHERE slug IN (SELECT value FROM json_each(?))",
-        )
-        .bind(crate::db::json_list(targets.iter().map(Slug::as_str)))
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect()
-    };
+    let existing = existing(conn, &targets).await?;
     let html = markdown::render(body, &|slug| {
         slug.as_str() == own_slug || existing.contains(slug.as_str())
     });
@@ -218,7 +259,7 @@ async fn render(
 /// Renders Markdown written anywhere on the site (stories, replies) with
 /// its wiki links checked against the pages that exist now.
 pub async fn render_markdown(conn: &mut SqliteConnection, body: &str) -> sqlx::Result<String> {
-    Ok(render(conn, body, "").await?.0)
+    Ok(render(conn, body, "", None).await?.0)
 }
 
 /// Writes a page's derived rows for its new current text: HTML, tags, links.
@@ -228,30 +269,29 @@ async fn write_current(
     slug: &str,
     body: &str,
     tags: &TagList,
+    ahead: Option<&Prerendered>,
 ) -> sqlx::Result<String> {
-    let (html, targets) = render(conn, body, slug).await?;
+    let (html, targets) = render(conn, body, slug, ahead).await?;
     sqlx::query("DELETE FROM page_tags WHERE page_id = ?")
         .bind(page_id)
         .execute(&mut *conn)
         .await?;
-    for tag in tags.iter() {
-        sqlx::query("INSERT INTO page_tags (page_id, tag) VALUES (?, ?)")
-            .bind(page_id)
-            .bind(tag.as_str())
-            .execute(&mut *conn)
-            .await?;
-    }
+    // One statement for all tags (and below, all links): inside a write
+    // transaction every statement is a round trip that others wait for.
+    sqlx::query("INSERT INTO page_tags (page_id, tag) SELECT ?, value FROM json_each(?)")
+        .bind(page_id)
+        .bind(crate::db::json_list(tags.iter().map(Tag::as_str)))
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("DELETE FROM page_links WHERE from_page_id = ?")
         .bind(page_id)
         .execute(&mut *conn)
         .await?;
-    for target in &targets {
-        sqlx::query("INSERT INTO page_links (from_page_id, to_slug) VALUES (?, ?)")
-            .bind(page_id)
-            .bind(target.as_str())
-            .execute(&mut *conn)
-            .await?;
-    }
+    sqlx::query("INSERT INTO page_links (from_page_id, to_slug) SELECT ?, value FROM json_each(?)")
+        .bind(page_id)
+        .bind(crate::db::json_list(targets.iter().map(Slug::as_str)))
+        .execute(&mut *conn)
+        .await?;
     Ok(html)
 }
 
@@ -305,7 +345,7 @@ pub async fn create_in(
     .fetch_one(&mut *conn)
     .await?;
     insert_revision(conn, page_id, 1, title, text, author, &now).await?;
-    let html = write_current(conn, page_id, slug.as_str(), &text.body, &text.tags).await?;
+    let html = write_current(conn, page_id, slug.as_str(), &text.body, &text.tags, None).await?;
     sqlx::query("UPDATE pages SET html = ? WHERE id = ?")
         .bind(html)
         .bind(page_id)
@@ -344,7 +384,7 @@ async fn relink(conn: &mut SqliteConnection, slug: &str, page_id: i64) -> sqlx::
     .fetch_all(&mut *conn)
     .await?;
     for linker in linkers {
-        let (html, _) = render(conn, &linker.body, &linker.slug).await?;
+        let (html, _) = render(conn, &linker.body, &linker.slug, None).await?;
         sqlx::query("UPDATE pages SET html = ? WHERE id = ?")
             .bind(html)
             .bind(linker.id)
@@ -416,22 +456,28 @@ pub async fn save(
     author: Option<i64>,
 ) -> sqlx::Result<SaveOutcome> {
     let mut tx = begin_write(pool).await?;
-    let outcome = save_in(&mut tx, page_id, base, text, author).await?;
+    let outcome = save_in(&mut tx, page_id, base, text, author, None).await?;
     tx.commit().await?;
     Ok(outcome)
 }
 
 /// [`save`] in a transaction shared with the saves that arrive beside it
-/// ([`GroupCommit`]): what the edit and restore forms use.
+/// ([`GroupCommit`]), rendered before it queues: what the edit and restore
+/// forms use.
 pub async fn save_grouped(
+    pool: &SqlitePool,
     saves: &GroupCommit,
+    slug: &str,
     page_id: i64,
     base: i64,
     text: PageText,
     author: Option<i64>,
 ) -> sqlx::Result<SaveOutcome> {
+    let ahead = prerender(pool, slug, &text.body).await?;
     saves
-        .run(move |conn| Box::pin(async move { save_in(conn, page_id, base, &text, author).await }))
+        .run(move |conn| {
+            Box::pin(async move { save_in(conn, page_id, base, &text, author, Some(&ahead)).await })
+        })
         .await
 }
 
@@ -442,6 +488,7 @@ pub async fn save_in(
     base: i64,
     text: &PageText,
     author: Option<i64>,
+    ahead: Option<&Prerendered>,
 ) -> sqlx::Result<SaveOutcome> {
     let current = sqlx::query_as::<_, Current>(
         "SELECT slug, title, revision, body, tags FROM pages WHERE id = ?",
@@ -500,6 +547,7 @@ pub async fn save_in(
         &current.slug,
         &merged_text.body,
         &merged_text.tags,
+        ahead,
     )
     .await?;
     sqlx::query("UPDATE pages SET revision = ?, body = ?, html = ?, tags = ?, updated_at = ?, updated_by = ? WHERE id = ?")
@@ -678,4 +726,45 @@ pub async fn current_revision_in(
         .bind(slug.as_str())
         .fetch_optional(conn)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A save rendered ahead uses that rendering only while the link
+    /// targets it saw still exist as they did: a page created in between
+    /// turns the missing link into a real one.
+    #[tokio::test]
+    async fn a_rendering_made_ahead_is_not_used_once_a_link_target_appears() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pool = crate::db::open_and_seed(dir.path().join("p.db").to_str().expect("utf-8"))
+            .await
+            .expect("db");
+        let saves = GroupCommit::start(pool.clone());
+        let text = PageText::parse("First.\n", "", "").expect("text");
+        let slug = create(&pool, "Linker", &text, None).await.expect("create");
+        let page = find(&pool, &slug).await.expect("find").expect("page");
+        let body = "See [[Brand New Method]].\n";
+
+        let ahead = prerender(&pool, slug.as_str(), body).await.expect("prerender");
+        assert!(ahead.html.contains("missing"), "{}", ahead.html);
+        create(&pool, "Brand New Method", &text, None).await.expect("create target");
+        let edit = PageText::parse(body, "", "").expect("text");
+        let mut tx = begin_write(&pool).await.expect("begin");
+        save_in(&mut tx, page.id, 1, &edit, None, Some(&ahead)).await.expect("save");
+        tx.commit().await.expect("commit");
+        let html = find(&pool, &slug).await.expect("find").expect("page").html;
+        assert!(!html.contains("missing"), "{html}");
+        assert!(html.contains(r#"href="/methods/brand-new-method""#), "{html}");
+
+        // Unchanged targets: the grouped save stores the HTML made ahead.
+        let edit = PageText::parse("See [[Brand New Method]] again.\n", "", "").expect("text");
+        let outcome = save_grouped(&pool, &saves, slug.as_str(), page.id, 2, edit, None)
+            .await
+            .expect("grouped save");
+        assert!(matches!(outcome, SaveOutcome::Saved { number: 3, .. }), "{outcome:?}");
+        let html = find(&pool, &slug).await.expect("find").expect("page").html;
+        assert!(html.contains("again") && !html.contains("missing"), "{html}");
+    }
 }

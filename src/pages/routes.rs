@@ -551,7 +551,9 @@ async fn edit(
         }
     };
     match db::save_grouped(
+        &state.pool,
         &state.saves,
+        &page.slug,
         page.id,
         form.base_revision,
         text,
@@ -709,7 +711,16 @@ async fn restore(
         tags: TagList::from_stored(&old.tags),
         summary: format!("Restored revision {}", old.number),
     };
-    db::save_grouped(&state.saves, page.id, page.revision, text, Some(author)).await?;
+    db::save_grouped(
+        &state.pool,
+        &state.saves,
+        &page.slug,
+        page.id,
+        page.revision,
+        text,
+        Some(author),
+    )
+    .await?;
     Ok(Redirect::to(&format!("/methods/{}/history", page.slug)))
 }
 
