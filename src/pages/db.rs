@@ -262,36 +262,49 @@ pub async fn render_markdown(conn: &mut SqliteConnection, body: &str) -> sqlx::R
     Ok(render(conn, body, "", None).await?.0)
 }
 
+/// The text a page had before a save, to skip rewriting what did not change.
+struct Before<'a> {
+    body: &'a str,
+    tags: &'a TagList,
+}
+
 /// Writes a page's derived rows for its new current text: HTML, tags, links.
+/// Tags and links equal to those `before` are left as they are: inside a
+/// write transaction every statement is a round trip that others wait for.
 async fn write_current(
     conn: &mut SqliteConnection,
     page_id: i64,
     slug: &str,
     body: &str,
     tags: &TagList,
+    before: Option<Before<'_>>,
     ahead: Option<&Prerendered>,
 ) -> sqlx::Result<String> {
     let (html, targets) = render(conn, body, slug, ahead).await?;
-    sqlx::query("DELETE FROM page_tags WHERE page_id = ?")
-        .bind(page_id)
-        .execute(&mut *conn)
-        .await?;
-    // One statement for all tags (and below, all links): inside a write
-    // transaction every statement is a round trip that others wait for.
-    sqlx::query("INSERT INTO page_tags (page_id, tag) SELECT ?, value FROM json_each(?)")
-        .bind(page_id)
-        .bind(crate::db::json_list(tags.iter().map(Tag::as_str)))
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM page_links WHERE from_page_id = ?")
-        .bind(page_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("INSERT INTO page_links (from_page_id, to_slug) SELECT ?, value FROM json_each(?)")
+    if before.as_ref().is_none_or(|b| b.tags != tags) {
+        sqlx::query("DELETE FROM page_tags WHERE page_id = ?")
+            .bind(page_id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("INSERT INTO page_tags (page_id, tag) SELECT ?, value FROM json_each(?)")
+            .bind(page_id)
+            .bind(crate::db::json_list(tags.iter().map(Tag::as_str)))
+            .execute(&mut *conn)
+            .await?;
+    }
+    if before.is_none_or(|b| markdown::link_targets(b.body) != targets) {
+        sqlx::query("DELETE FROM page_links WHERE from_page_id = ?")
+            .bind(page_id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO page_links (from_page_id, to_slug) SELECT ?, value FROM json_each(?)",
+        )
         .bind(page_id)
         .bind(crate::db::json_list(targets.iter().map(Slug::as_str)))
         .execute(&mut *conn)
         .await?;
+    }
     Ok(html)
 }
 
@@ -345,7 +358,16 @@ pub async fn create_in(
     .fetch_one(&mut *conn)
     .await?;
     insert_revision(conn, page_id, 1, title, text, author, &now).await?;
-    let html = write_current(conn, page_id, slug.as_str(), &text.body, &text.tags, None).await?;
+    let html = write_current(
+        conn,
+        page_id,
+        slug.as_str(),
+        &text.body,
+        &text.tags,
+        None,
+        None,
+    )
+    .await?;
     sqlx::query("UPDATE pages SET html = ? WHERE id = ?")
         .bind(html)
         .bind(page_id)
@@ -547,6 +569,10 @@ pub async fn save_in(
         &current.slug,
         &merged_text.body,
         &merged_text.tags,
+        Some(Before {
+            body: &current.body,
+            tags: &current_tags,
+        }),
         ahead,
     )
     .await?;
