@@ -37,7 +37,8 @@ type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 /// A queued job: given the batch's transaction to run in (and hand back),
 /// or told why it cannot run. It owns the transaction while it runs, so its
 /// type needs no lifetime.
-type Task = Box<dyn FnOnce(Result<Tx, sqlx::Error>) -> BoxFuture<'static, (Option<Tx>, Ran)> + Send>;
+type Task =
+    Box<dyn FnOnce(Result<Tx, sqlx::Error>) -> BoxFuture<'static, (Option<Tx>, Ran)> + Send>;
 
 /// The queue to the writer task. Cheap to clone.
 #[derive(Clone)]

@@ -84,9 +84,16 @@ mod tests {
     fn an_entry_is_served_until_something_is_written() {
         let cache = PageCache::new(1 << 20);
         cache.put("/methods/a".into(), 7, Bytes::from_static(b"<p>a</p>"));
-        assert_eq!(cache.get("/methods/a", 7).as_deref(), Some(&b"<p>a</p>"[..]));
+        assert_eq!(
+            cache.get("/methods/a", 7).as_deref(),
+            Some(&b"<p>a</p>"[..])
+        );
         assert_eq!(cache.get("/methods/b", 7), None);
-        assert_eq!(cache.get("/methods/a", 8), None, "a write makes entries stale");
+        assert_eq!(
+            cache.get("/methods/a", 8),
+            None,
+            "a write makes entries stale"
+        );
     }
 
     #[test]
@@ -105,6 +112,9 @@ mod tests {
         let kept = (0..100)
             .filter(|n| cache.get(&format!("/methods/p{n}"), 1).is_some())
             .count();
-        assert!(kept > 0 && kept <= 16, "kept {kept} pages of 4 KiB in 64 KiB");
+        assert!(
+            kept > 0 && kept <= 16,
+            "kept {kept} pages of 4 KiB in 64 KiB"
+        );
     }
 }

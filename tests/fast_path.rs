@@ -92,7 +92,11 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
     first.assert_status(StatusCode::OK);
     QUERIES.store(0, Ordering::SeqCst);
     let again = visitor.get(path).await;
-    assert_eq!(QUERIES.load(Ordering::SeqCst), 0, "a cached view ran queries");
+    assert_eq!(
+        QUERIES.load(Ordering::SeqCst),
+        0,
+        "a cached view ran queries"
+    );
     again.assert_status(StatusCode::OK);
     assert_eq!(again.body, first.body);
 

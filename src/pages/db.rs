@@ -773,24 +773,39 @@ mod tests {
         let page = find(&pool, &slug).await.expect("find").expect("page");
         let body = "See [[Brand New Method]].\n";
 
-        let ahead = prerender(&pool, slug.as_str(), body).await.expect("prerender");
+        let ahead = prerender(&pool, slug.as_str(), body)
+            .await
+            .expect("prerender");
         assert!(ahead.html.contains("missing"), "{}", ahead.html);
-        create(&pool, "Brand New Method", &text, None).await.expect("create target");
+        create(&pool, "Brand New Method", &text, None)
+            .await
+            .expect("create target");
         let edit = PageText::parse(body, "", "").expect("text");
         let mut tx = begin_write(&pool).await.expect("begin");
-        save_in(&mut tx, page.id, 1, &edit, None, Some(&ahead)).await.expect("save");
+        save_in(&mut tx, page.id, 1, &edit, None, Some(&ahead))
+            .await
+            .expect("save");
         tx.commit().await.expect("commit");
         let html = find(&pool, &slug).await.expect("find").expect("page").html;
         assert!(!html.contains("missing"), "{html}");
-        assert!(html.contains(r#"href="/methods/brand-new-method""#), "{html}");
+        assert!(
+            html.contains(r#"href="/methods/brand-new-method""#),
+            "{html}"
+        );
 
         // Unchanged targets: the grouped save stores the HTML made ahead.
         let edit = PageText::parse("See [[Brand New Method]] again.\n", "", "").expect("text");
         let outcome = save_grouped(&pool, &saves, slug.as_str(), page.id, 2, edit, None)
             .await
             .expect("grouped save");
-        assert!(matches!(outcome, SaveOutcome::Saved { number: 3, .. }), "{outcome:?}");
+        assert!(
+            matches!(outcome, SaveOutcome::Saved { number: 3, .. }),
+            "{outcome:?}"
+        );
         let html = find(&pool, &slug).await.expect("find").expect("page").html;
-        assert!(html.contains("again") && !html.contains("missing"), "{html}");
+        assert!(
+            html.contains("again") && !html.contains("missing"),
+            "{html}"
+        );
     }
 }

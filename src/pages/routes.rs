@@ -3,9 +3,9 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
-use axum::body::Bytes;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -292,7 +292,10 @@ async fn show(
     // A visitor's page depends only on its address and the database.
     let key = (ctx.user.is_none() && cacheable_query(&ctx.path)).then(|| ctx.path.clone());
     let generation = crate::db::write_generation();
-    if let Some(html) = key.as_ref().and_then(|k| state.page_cache.get(k, generation)) {
+    if let Some(html) = key
+        .as_ref()
+        .and_then(|k| state.page_cache.get(k, generation))
+    {
         return Ok(Html(html).into_response());
     }
     let view = load_view(&state, &ctx, &slug, outcome).await?;
@@ -324,11 +327,16 @@ async fn load_view(
     outcome: Option<Outcome>,
 ) -> AppResult<db::PageView> {
     let slug = Slug::parse(raw).ok_or(AppError::NotFound)?;
-    db::view(&state.pool, &slug, ctx.is_admin(), outcome.map(Outcome::as_str))
-        .await?
-        .ok_or_else(|| AppError::NoSuchPage {
-            title: title_from_slug(slug.as_str()),
-        })
+    db::view(
+        &state.pool,
+        &slug,
+        ctx.is_admin(),
+        outcome.map(Outcome::as_str),
+    )
+    .await?
+    .ok_or_else(|| AppError::NoSuchPage {
+        title: title_from_slug(slug.as_str()),
+    })
 }
 
 /// Re-shows the method page with a story or roster form's input and messages.
