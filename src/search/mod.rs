@@ -326,9 +326,14 @@ pub async fn run(pool: &SqlitePool, query: &Query, page: i64) -> sqlx::Result<Re
         tags: &query.tags,
         outcomes: &query.outcomes,
     };
-    let total = db::count(pool, &search).await?;
     let page = page.clamp(1, MAX_PAGES);
     let rows = db::search(pool, &search, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let total = match rows.first() {
+        Some(row) => row.total,
+        // Past the last page there is no row to carry the total.
+        None if page > 1 => db::count(pool, &search).await?,
+        None => 0,
+    };
     let hits = rows
         .into_iter()
         .map(|row| Hit::from_row(row, matching.is_some()))
@@ -374,7 +379,7 @@ fn readable(markdown: &str) -> String {
             .iter()
             .find_map(|m| line.strip_prefix(m))
             .unwrap_or(line);
-        let line = line
+        let line = wiki_link_labels(line)
             .replace("[[", "")
             .replace("]]", "")
             .replace("**", "")
@@ -385,6 +390,28 @@ fn readable(markdown: &str) -> String {
         }
     }
     out.join(" ")
+}
+
+/// `[[Target|label]]` as the page shows it: the label alone. A link cut
+/// off by the end of the passage (`[[Target|lab…`) loses its target too.
+fn wiki_link_labels(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find("[[") {
+        out.push_str(&rest[..start]);
+        let inner = &rest[start + 2..];
+        let (link, after) = match inner.find("]]") {
+            Some(end) => (&inner[..end], &inner[end + 2..]),
+            None => (inner, ""),
+        };
+        match link.split_once('|') {
+            Some((_, label)) => out.push_str(label),
+            None => out.push_str(link),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// How an outcome reads in a sentence.
@@ -540,6 +567,19 @@ mod tests {
             ),
             "…end. Related \u{2}Methods\u{3} After-Action Review bold code"
         );
+    }
+
+    #[test]
+    fn wiki_links_in_snippets_show_their_label_not_their_target() {
+        assert_eq!(
+            readable("See [[Peer Assist|our \u{2}assists\u{3}]] and [[After-Action Review]]."),
+            "See our \u{2}assists\u{3} and After-Action Review."
+        );
+        assert_eq!(
+            readable("cut off in [[Some Page|the lab…"),
+            "cut off in the lab…"
+        );
+        assert_eq!(readable("a table | with | pipes"), "a table | with | pipes");
     }
 
     #[test]
