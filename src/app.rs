@@ -31,6 +31,8 @@ pub struct AppState {
     pub site: Arc<Site>,
     pub throttle: Arc<Throttle>,
     pub sessions: SqliteStore,
+    /// Recent pages of search results (see `search::cache`).
+    pub search_cache: Arc<crate::search::Cache>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             config: Arc::new(config),
             throttle: Arc::new(Throttle::default()),
             sessions,
+            search_cache: Arc::default(),
         })
     }
 }

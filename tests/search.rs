@@ -633,6 +633,35 @@ async fn search_reflects_an_edit_immediately() {
 }
 
 #[tokio::test]
+async fn a_repeated_search_shows_any_write_made_since_whoever_made_it() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    for _ in 0..2 {
+        client
+            .get("/search?q=quillworth")
+            .await
+            .assert_contains("Nairobi office")
+            .assert_contains("4 results");
+    }
+    // A write that no save path of the app made, as another process would.
+    sqlx::query("UPDATE stories SET location = 'Quito office' WHERE location = 'Nairobi office'")
+        .execute(&c.app.state.pool)
+        .await
+        .expect("update");
+    let page = client.get("/search?q=quillworth").await;
+    page.assert_contains("Quito office");
+    assert!(!page.body.contains("Nairobi office"), "{}", page.body);
+    sqlx::query("INSERT INTO pages (slug, title, body, html, tags, revision, created_at, updated_at) SELECT 'quillworth-2', 'Quillworth Two', body, html, tags, revision, created_at, updated_at FROM pages WHERE slug = 'harbour-method'")
+        .execute(&c.app.state.pool)
+        .await
+        .expect("insert");
+    client
+        .get("/search?q=quillworth")
+        .await
+        .assert_contains("5 results");
+}
+
+#[tokio::test]
 async fn a_story_is_found_when_told_and_edited_and_not_once_hidden() {
     let c = corpus().await;
     let mut client = c.app.client();

@@ -202,3 +202,11 @@ pub async fn count(pool: &SqlitePool, search: &Search<'_>) -> sqlx::Result<i64> 
         .fetch_one(pool)
         .await
 }
+
+/// Where the index stands: moved by every write that could change a
+/// result (`migrations/0006_search_generation.sql`), for [`super::Cache`].
+pub async fn generation(pool: &SqlitePool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT generation FROM search_generation WHERE id = 1")
+        .fetch_one(pool)
+        .await
+}

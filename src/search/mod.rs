@@ -8,10 +8,15 @@
 //! words and can never make the expression invalid. The index itself is kept
 //! in step by triggers (`migrations/0002_search.sql`).
 
+pub mod cache;
 pub mod db;
 pub mod routes;
 
+use std::sync::Arc;
+
 use sqlx::SqlitePool;
+
+pub use cache::Cache;
 
 use crate::tags::{Tag, TagList};
 
@@ -291,6 +296,7 @@ pub const PER_PAGE: i64 = 20;
 pub const MAX_PAGES: i64 = 50;
 
 /// One result as shown.
+#[derive(Clone)]
 pub struct Hit {
     pub url: String,
     /// The title, escaped, matched words in `<mark>`.
@@ -303,6 +309,7 @@ pub struct Hit {
 }
 
 /// What a story result shows besides its title.
+#[derive(Clone)]
 pub struct StoryHit {
     pub outcome: String,
     pub location: String,
@@ -317,16 +324,33 @@ pub struct Results {
 }
 
 /// Runs a parsed query (one without a `problem`); `page` counts from 1.
-pub async fn run(pool: &SqlitePool, query: &Query, page: i64) -> sqlx::Result<Results> {
+/// A page asked for again before anything changed comes from `cache`.
+pub async fn run(
+    pool: &SqlitePool,
+    cache: &Cache,
+    query: &Query,
+    page: i64,
+) -> sqlx::Result<Arc<Results>> {
+    let page = page.clamp(1, MAX_PAGES);
     let matching = query.fts_expression();
     let excluding = query.exclusions();
+    let tags: Vec<&str> = query.tags.iter().map(Tag::as_str).collect();
+    // Debug formatting quotes and escapes each part, so no two queries
+    // share a key.
+    let key = format!(
+        "{page} {matching:?} {excluding:?} {tags:?} {:?}",
+        query.outcomes
+    );
+    let generation = db::generation(pool).await?;
+    if let Some(results) = cache.get(generation, &key) {
+        return Ok(results);
+    }
     let search = db::Search {
         matching: matching.as_deref(),
         excluding: excluding.as_deref(),
         tags: &query.tags,
         outcomes: &query.outcomes,
     };
-    let page = page.clamp(1, MAX_PAGES);
     let rows = db::search(pool, &search, PER_PAGE, (page - 1) * PER_PAGE).await?;
     let total = match rows.first() {
         Some(row) => row.total,
@@ -338,7 +362,9 @@ pub async fn run(pool: &SqlitePool, query: &Query, page: i64) -> sqlx::Result<Re
         .into_iter()
         .map(|row| Hit::from_row(row, matching.is_some()))
         .collect();
-    Ok(Results { hits, total })
+    let results = Arc::new(Results { hits, total });
+    cache.put(generation, key, Arc::clone(&results));
+    Ok(results)
 }
 
 impl Hit {
