@@ -419,10 +419,21 @@ fn readable(markdown: &str) -> String {
 }
 
 /// `[[Target|label]]` as the page shows it: the label alone. A link cut
-/// off by the end of the passage (`[[Target|lab…`) loses its target too.
+/// off by either end of the passage (`…get|label]]`, `[[Target|lab…`)
+/// loses its target too.
 fn wiki_link_labels(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
+    if let Some(end) = rest.find("]]") {
+        let head = &rest[..end];
+        if let (false, Some(bar)) = (head.contains("[["), head.rfind('|')) {
+            if head.starts_with('…') {
+                out.push('…');
+            }
+            out.push_str(&head[bar + 1..]);
+            rest = &rest[end + 2..];
+        }
+    }
     while let Some(start) = rest.find("[[") {
         out.push_str(&rest[..start]);
         let inner = &rest[start + 2..];
@@ -604,6 +615,10 @@ mod tests {
         assert_eq!(
             readable("cut off in [[Some Page|the lab…"),
             "cut off in the lab…"
+        );
+        assert_eq!(
+            readable("…age|the \u{2}label\u{3}]] and on"),
+            "…the \u{2}label\u{3} and on"
         );
         assert_eq!(readable("a table | with | pipes"), "a table | with | pipes");
     }
