@@ -228,6 +228,15 @@ async fn a_tag_filter_keeps_pages_with_the_tag_and_their_stories() {
         ["Our quillworth pilot failed", "Quillworth Circles"]
     );
     assert_eq!(
+        sorted(titles(&mut client, "quillw* tag:lkm-1").await),
+        ["Our quillworth pilot failed", "Quillworth Circles"],
+        "a prefix with a filter"
+    );
+    assert_eq!(
+        titles(&mut client, "quillw* tag:lkm-1 outcome:failure -zephyrine").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
         sorted(titles(&mut client, "quillworth tag:\"Peer Learning\"").await),
         ["Harbour Method", "Harbour in Lima"]
     );
