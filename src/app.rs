@@ -33,7 +33,10 @@ pub struct AppState {
     pub site: Arc<Site>,
     pub throttle: Arc<Throttle>,
     pub sessions: SqliteStore,
+    /// Method pages kept rendered for visitors (see [`PageCache`]).
     pub page_cache: Arc<PageCache>,
+    /// Recent pages of search results (see `search::cache`).
+    pub search_cache: Arc<crate::search::Cache>,
     /// Page saves go through here to share commits ([`GroupCommit`]).
     pub saves: GroupCommit,
 }
@@ -56,6 +59,7 @@ impl AppState {
             throttle: Arc::new(Throttle::default()),
             sessions,
             page_cache,
+            search_cache: Arc::default(),
             saves,
         })
     }

@@ -228,6 +228,15 @@ async fn a_tag_filter_keeps_pages_with_the_tag_and_their_stories() {
         ["Our quillworth pilot failed", "Quillworth Circles"]
     );
     assert_eq!(
+        sorted(titles(&mut client, "quillw* tag:lkm-1").await),
+        ["Our quillworth pilot failed", "Quillworth Circles"],
+        "a prefix with a filter"
+    );
+    assert_eq!(
+        titles(&mut client, "quillw* tag:lkm-1 outcome:failure -zephyrine").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
         sorted(titles(&mut client, "quillworth tag:\"Peer Learning\"").await),
         ["Harbour Method", "Harbour in Lima"]
     );
@@ -353,6 +362,121 @@ async fn results_are_paginated() {
         ["/search?q=fernwick&page=2"],
         "only a link back from the last page"
     );
+}
+
+/// The titles on one page of results, and the page's "N results" line.
+async fn page_of(client: &mut Client, query: &str, number: i64) -> (Vec<String>, String) {
+    let page = client
+        .get(&format!(
+            "/search?q={}&page={number}",
+            cafe::text::url_encode(query)
+        ))
+        .await;
+    page.assert_status(StatusCode::OK);
+    let html = Html::parse_document(&page.body);
+    let title = Selector::parse("ol.search-results a.result-title").expect("selector");
+    let titles = html
+        .select(&title)
+        .map(|a| a.text().collect::<String>())
+        .collect();
+    let status = Selector::parse(r#"p[role="status"]"#).expect("selector");
+    let count = html
+        .select(&status)
+        .next()
+        .map(|p| {
+            let text = p.text().collect::<String>();
+            text.split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    (titles, count)
+}
+
+#[tokio::test]
+async fn each_page_of_results_shows_the_next_ones_equal_scores_newest_first() {
+    let c = corpus().await;
+    for i in 0..45 {
+        page(&c.app, &format!("Paginated fernwick {i}"), "Same body.", "").await;
+    }
+    let mut client = c.app.client();
+    let mut seen = Vec::new();
+    for number in 1..=3 {
+        let (titles, count) = page_of(&mut client, "fernwick", number).await;
+        assert_eq!(count, "45 results", "page {number}");
+        seen.extend(titles);
+    }
+    // Every page scores the same, so the newest comes first, and no result
+    // is on two pages or on none.
+    let expected: Vec<String> = (0..45)
+        .rev()
+        .map(|i| format!("Paginated fernwick {i}"))
+        .collect();
+    assert_eq!(seen, expected);
+    let past_the_end = client.get("/search?q=fernwick&page=4").await;
+    past_the_end
+        .assert_contains("No results for “fernwick” on page 4")
+        .assert_contains(r#"page=3">Previous</a>"#);
+}
+
+#[tokio::test]
+async fn a_title_match_outranks_body_matches_on_every_page() {
+    let c = corpus().await;
+    for i in 0..25 {
+        page(
+            &c.app,
+            &format!("Body only {i}"),
+            "glimmerdale glimmerdale glimmerdale glimmerdale",
+            "",
+        )
+        .await;
+    }
+    page(&c.app, "Glimmerdale", "Nothing else here.", "").await;
+    let mut client = c.app.client();
+    let (first, count) = page_of(&mut client, "glimmerdale", 1).await;
+    assert_eq!(count, "26 results");
+    assert_eq!(first.len(), 20);
+    assert_eq!(first[0], "Glimmerdale");
+    let (second, _) = page_of(&mut client, "glimmer*", 2).await;
+    assert_eq!(second.len(), 6);
+    assert!(!second.contains(&"Glimmerdale".to_owned()), "{second:?}");
+}
+
+#[tokio::test]
+async fn a_filter_alone_lists_what_it_keeps_with_the_start_of_the_text() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    let page = client.get("/search?q=tag%3A%22quill+tag%22").await;
+    page.assert_status(StatusCode::OK)
+        .assert_contains("2 results")
+        .assert_contains("The zephyrine budget ran out.")
+        .assert_contains("A gathering where people share notes.");
+    assert_eq!(
+        sorted(titles(&mut client, "tag:\"quill tag\"").await),
+        ["Our quillworth pilot failed", "Quillworth Circles"]
+    );
+    assert_eq!(
+        titles(&mut client, "tag:\"quill tag\" -zephyrine").await,
+        ["Quillworth Circles"]
+    );
+}
+
+#[tokio::test]
+async fn a_wiki_link_in_a_snippet_shows_its_label() {
+    let c = corpus().await;
+    page(
+        &c.app,
+        "Linking Page",
+        "We follow [[Harbour Method|the harbour way]] for every vorpalite.",
+        "",
+    )
+    .await;
+    let mut client = c.app.client();
+    let page = client.get("/search?q=vorpalite").await;
+    page.assert_status(StatusCode::OK)
+        .assert_contains("We follow the harbour way for every <mark>vorpalite</mark>");
+    assert!(!page.body.contains("Harbour Method|"), "{}", page.body);
 }
 
 #[tokio::test]
@@ -515,6 +639,35 @@ async fn search_reflects_an_edit_immediately() {
         ["Gloaming Exchange"],
         "new tags are found too"
     );
+}
+
+#[tokio::test]
+async fn a_repeated_search_shows_any_write_made_since_whoever_made_it() {
+    let c = corpus().await;
+    let mut client = c.app.client();
+    for _ in 0..2 {
+        client
+            .get("/search?q=quillworth")
+            .await
+            .assert_contains("Nairobi office")
+            .assert_contains("4 results");
+    }
+    // A write that no save path of the app made, as another process would.
+    sqlx::query("UPDATE stories SET location = 'Quito office' WHERE location = 'Nairobi office'")
+        .execute(&c.app.state.pool)
+        .await
+        .expect("update");
+    let page = client.get("/search?q=quillworth").await;
+    page.assert_contains("Quito office");
+    assert!(!page.body.contains("Nairobi office"), "{}", page.body);
+    sqlx::query("INSERT INTO pages (slug, title, body, html, tags, revision, created_at, updated_at) SELECT 'quillworth-2', 'Quillworth Two', body, html, tags, revision, created_at, updated_at FROM pages WHERE slug = 'harbour-method'")
+        .execute(&c.app.state.pool)
+        .await
+        .expect("insert");
+    client
+        .get("/search?q=quillworth")
+        .await
+        .assert_contains("5 results");
 }
 
 #[tokio::test]

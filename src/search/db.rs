@@ -11,6 +11,7 @@ use crate::tags::Tag;
 
 /// One result, as the index and the tables give it. `title` and `snippet`
 /// carry \u{2}/\u{3} around matched words: see [`super::marked_html`].
+/// `total` is how many rows match in all (the same on every row).
 #[derive(Debug, FromRow)]
 pub struct HitRow {
     pub title: String,
@@ -21,6 +22,7 @@ pub struct HitRow {
     pub story_id: Option<i64>,
     pub outcome: Option<String>,
     pub location: Option<String>,
+    pub total: i64,
 }
 
 /// What to look for: the safe FTS5 expressions built by [`super::Query`]
@@ -35,14 +37,26 @@ pub struct Search<'a> {
 }
 
 impl Search<'_> {
-    /// The filters in use, as `AND …` clauses.
+    /// The filters in use, as `AND …` clauses on the index's rowid.
+    ///
+    /// With words to match, the rowid is written `+search_index.rowid` so
+    /// that the test is made on each match: FTS5 given a set of rowids
+    /// together with `MATCH` restarts the whole match (a prefix merge, a
+    /// phrase check) once per rowid of the set, which took 15–40 s for a
+    /// prefix and a common tag at 10,000 pages. Without words, the set is
+    /// what to look up, so FTS5 is given it.
     fn filters(&self) -> String {
+        let rowid = if self.matching.is_some() {
+            "+search_index.rowid"
+        } else {
+            "search_index.rowid"
+        };
         let mut filters = String::new();
         if !self.tags.is_empty() {
-            filters.push_str(TAG_FILTER);
+            filters.push_str(&format!("\n        AND {rowid} IN ({TAGGED_ROWIDS})"));
         }
         if !self.outcomes.is_empty() {
-            filters.push_str(OUTCOME_FILTER);
+            filters.push_str(&format!("\n        AND {rowid} IN ({OUTCOME_ROWIDS})"));
         }
         filters
     }
@@ -70,44 +84,72 @@ const EVERYTHING: &str = "?1 IS NULL";
 /// `tag:` keeps the tagged pages and the stories told on them. Written
 /// as a set of rowids, so a query that only filters looks its rows up
 /// instead of reading the whole index.
-const TAG_FILTER: &str = "
-        AND search_index.rowid IN (
-            SELECT page_id FROM tagged
-            UNION ALL SELECT -id FROM stories WHERE page_id IN (SELECT page_id FROM tagged))";
+const TAGGED_ROWIDS: &str = "SELECT page_id FROM tagged
+            UNION ALL SELECT -id FROM stories WHERE page_id IN (SELECT page_id FROM tagged)";
 /// `outcome:` keeps the stories with one of the outcomes.
-const OUTCOME_FILTER: &str = "
-        AND search_index.rowid IN (SELECT -id FROM stories WHERE outcome IN (SELECT outcome FROM outcomes))";
-/// The page of hits is chosen from the index alone; pages and stories are
-/// read only for the rows shown. Weights of `bm25` (title, body, tags,
-/// extra): a word in the title counts ten times a word in the body, so
-/// title matches come first.
-const RANKED_HITS: &str = ",
-    hits AS (
+const OUTCOME_ROWIDS: &str =
+    "SELECT -id FROM stories WHERE outcome IN (SELECT outcome FROM outcomes)";
+/// The rows of the page, chosen from the index alone: rowids and scores,
+/// no text. `rank` is bm25 with the weights set in
+/// `migrations/0005_search_rank.sql` (a title word counts ten times a body
+/// word). Ties go to the newest row (highest rowid), so pages of results
+/// never overlap. Materialized, so it is ranked once however often it is
+/// read below.
+const RANKED_PICK: &str = ",
+    picked AS MATERIALIZED (
+        SELECT search_index.rowid AS rowid, search_index.rank AS score
+        FROM search_index WHERE ";
+const RANKED_PICK_END: &str = "
+        ORDER BY search_index.rank, search_index.rowid DESC LIMIT ?4 OFFSET ?5),";
+/// Highlights and snippets for the picked rows only. The `+` keeps the
+/// rowid test out of FTS5's hands: FTS5 would otherwise restart the whole
+/// `MATCH` (a prefix merge, a phrase check) once per picked row, where one
+/// pass over the matches is cheaper.
+const MARKED: &str = "
+    marked AS MATERIALIZED (
         SELECT search_index.rowid AS rowid,
                highlight(search_index, 0, char(2), char(3)) AS title,
-               snippet(search_index, 1, char(2), char(3), '…', 30) AS snippet,
-               bm25(search_index, 10.0, 1.0, 5.0, 2.0) AS score
-        FROM search_index WHERE ";
-const RANKED_ORDER: &str = "
-        ORDER BY score, search_index.rowid DESC LIMIT ?4 OFFSET ?5)";
-/// Without words to rank by, the newest first.
-const UNRANKED_HITS: &str = ",
-    hits AS (
-        SELECT search_index.rowid AS rowid, search_index.title AS title,
-               substr(search_index.body, 1, 300) AS snippet, 0 AS score
-        FROM search_index WHERE ";
-const SHOWN: &str = "
-    SELECT hits.title, hits.snippet, p.slug AS slug, p.title AS page_title, p.tags AS tags,
-           st.id AS story_id, st.outcome AS outcome, st.location AS location
-    FROM hits
-    LEFT JOIN stories st ON st.id = -hits.rowid
-    JOIN pages p ON p.id = coalesce(st.page_id, hits.rowid)";
-const BY_SCORE: &str = " ORDER BY hits.score, hits.rowid DESC";
-const BY_DATE: &str =
-    " ORDER BY coalesce(st.updated_at, p.updated_at) DESC, hits.rowid DESC LIMIT ?4 OFFSET ?5";
+               snippet(search_index, 1, char(2), char(3), '…', 30) AS snippet
+        FROM search_index
+        WHERE search_index MATCH ?1 AND +search_index.rowid IN (SELECT rowid FROM picked))
+    SELECT marked.title, marked.snippet, p.slug AS slug, p.title AS page_title, p.tags AS tags,
+           st.id AS story_id, st.outcome AS outcome, st.location AS location, ";
+const RANKED_FROM: &str = " AS total
+    FROM picked
+    JOIN marked ON marked.rowid = picked.rowid
+    LEFT JOIN stories st ON st.id = -picked.rowid
+    JOIN pages p ON p.id = coalesce(st.page_id, picked.rowid)
+    ORDER BY picked.score, picked.rowid DESC";
+/// Without words to rank by, the newest first: the rows of the page are
+/// chosen by date, then only their text is read.
+const UNRANKED_PICK: &str = ",
+    picked AS MATERIALIZED (
+        SELECT search_index.rowid AS rowid,
+               coalesce(st.updated_at, p.updated_at) AS updated_at
+        FROM search_index
+        LEFT JOIN stories st ON st.id = -search_index.rowid
+        JOIN pages p ON p.id = coalesce(st.page_id, search_index.rowid)
+        WHERE ";
+const UNRANKED_PICK_END: &str = "
+        ORDER BY updated_at DESC, search_index.rowid DESC LIMIT ?4 OFFSET ?5)
+    SELECT coalesce(st.title, p.title) AS title,
+           substr(coalesce(st.body, p.body), 1, 300) AS snippet,
+           p.slug AS slug, p.title AS page_title, p.tags AS tags,
+           st.id AS story_id, st.outcome AS outcome, st.location AS location, ";
+const UNRANKED_FROM: &str = " AS total
+    FROM picked
+    LEFT JOIN stories st ON st.id = -picked.rowid
+    JOIN pages p ON p.id = coalesce(st.page_id, picked.rowid)
+    ORDER BY picked.updated_at DESC, picked.rowid DESC";
+/// The count of every matching row, for "N results" and the pager: an
+/// uncorrelated subquery, run once per statement, over the index alone
+/// (every row of it has its page).
+const COUNT: &str = "(SELECT count(*) FROM search_index WHERE ";
 
-/// One page of results: best first when there are words to rank by, newest
-/// first when the query only filters.
+/// One page of results, each row carrying the total, in one statement:
+/// best first when there are words to rank by, newest first when the query
+/// only filters. A page past the last one is empty and so carries no total:
+/// [`count`] gives it then.
 pub async fn search(
     pool: &SqlitePool,
     search: &Search<'_>,
@@ -115,28 +157,29 @@ pub async fn search(
     offset: i64,
 ) -> sqlx::Result<Vec<HitRow>> {
     let (condition, expression) = search.condition();
+    let filters = search.filters();
+    let count = [COUNT, condition, &filters, ")"].concat();
     let sql = if search.matching.is_some() {
-        let filters = search.filters();
         [
             FILTER_SETS,
-            RANKED_HITS,
+            RANKED_PICK,
             condition,
             &filters,
-            RANKED_ORDER,
-            SHOWN,
-            BY_SCORE,
+            RANKED_PICK_END,
+            MARKED,
+            &count,
+            RANKED_FROM,
         ]
         .concat()
     } else {
-        let filters = search.filters();
         [
             FILTER_SETS,
-            UNRANKED_HITS,
+            UNRANKED_PICK,
             condition,
             &filters,
-            ")",
-            SHOWN,
-            BY_DATE,
+            UNRANKED_PICK_END,
+            &count,
+            UNRANKED_FROM,
         ]
         .concat()
     };
@@ -166,6 +209,14 @@ pub async fn count(pool: &SqlitePool, search: &Search<'_>) -> sqlx::Result<i64> 
         .bind(expression)
         .bind(crate::db::json_list(search.tags.iter().map(Tag::as_str)))
         .bind(crate::db::json_list(search.outcomes.iter().copied()))
+        .fetch_one(pool)
+        .await
+}
+
+/// Where the index stands: moved by every write that could change a
+/// result (`migrations/0006_search_generation.sql`), for [`super::Cache`].
+pub async fn generation(pool: &SqlitePool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT generation FROM search_generation WHERE id = 1")
         .fetch_one(pool)
         .await
 }

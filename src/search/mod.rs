@@ -8,10 +8,15 @@
 //! words and can never make the expression invalid. The index itself is kept
 //! in step by triggers (`migrations/0002_search.sql`).
 
+pub mod cache;
 pub mod db;
 pub mod routes;
 
+use std::sync::Arc;
+
 use sqlx::SqlitePool;
+
+pub use cache::Cache;
 
 use crate::tags::{Tag, TagList};
 
@@ -291,6 +296,7 @@ pub const PER_PAGE: i64 = 20;
 pub const MAX_PAGES: i64 = 50;
 
 /// One result as shown.
+#[derive(Clone)]
 pub struct Hit {
     pub url: String,
     /// The title, escaped, matched words in `<mark>`.
@@ -303,6 +309,7 @@ pub struct Hit {
 }
 
 /// What a story result shows besides its title.
+#[derive(Clone)]
 pub struct StoryHit {
     pub outcome: String,
     pub location: String,
@@ -317,23 +324,47 @@ pub struct Results {
 }
 
 /// Runs a parsed query (one without a `problem`); `page` counts from 1.
-pub async fn run(pool: &SqlitePool, query: &Query, page: i64) -> sqlx::Result<Results> {
+/// A page asked for again before anything changed comes from `cache`.
+pub async fn run(
+    pool: &SqlitePool,
+    cache: &Cache,
+    query: &Query,
+    page: i64,
+) -> sqlx::Result<Arc<Results>> {
+    let page = page.clamp(1, MAX_PAGES);
     let matching = query.fts_expression();
     let excluding = query.exclusions();
+    let tags: Vec<&str> = query.tags.iter().map(Tag::as_str).collect();
+    // Debug formatting quotes and escapes each part, so no two queries
+    // share a key.
+    let key = format!(
+        "{page} {matching:?} {excluding:?} {tags:?} {:?}",
+        query.outcomes
+    );
+    let generation = db::generation(pool).await?;
+    if let Some(results) = cache.get(generation, &key) {
+        return Ok(results);
+    }
     let search = db::Search {
         matching: matching.as_deref(),
         excluding: excluding.as_deref(),
         tags: &query.tags,
         outcomes: &query.outcomes,
     };
-    let total = db::count(pool, &search).await?;
-    let page = page.clamp(1, MAX_PAGES);
     let rows = db::search(pool, &search, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let total = match rows.first() {
+        Some(row) => row.total,
+        // Past the last page there is no row to carry the total.
+        None if page > 1 => db::count(pool, &search).await?,
+        None => 0,
+    };
     let hits = rows
         .into_iter()
         .map(|row| Hit::from_row(row, matching.is_some()))
         .collect();
-    Ok(Results { hits, total })
+    let results = Arc::new(Results { hits, total });
+    cache.put(generation, key, Arc::clone(&results));
+    Ok(results)
 }
 
 impl Hit {
@@ -374,7 +405,7 @@ fn readable(markdown: &str) -> String {
             .iter()
             .find_map(|m| line.strip_prefix(m))
             .unwrap_or(line);
-        let line = line
+        let line = wiki_link_labels(line)
             .replace("[[", "")
             .replace("]]", "")
             .replace("**", "")
@@ -385,6 +416,39 @@ fn readable(markdown: &str) -> String {
         }
     }
     out.join(" ")
+}
+
+/// `[[Target|label]]` as the page shows it: the label alone. A link cut
+/// off by either end of the passage (`…get|label]]`, `[[Target|lab…`)
+/// loses its target too.
+fn wiki_link_labels(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    if let Some(end) = rest.find("]]") {
+        let head = &rest[..end];
+        if let (false, Some(bar)) = (head.contains("[["), head.rfind('|')) {
+            if head.starts_with('…') {
+                out.push('…');
+            }
+            out.push_str(&head[bar + 1..]);
+            rest = &rest[end + 2..];
+        }
+    }
+    while let Some(start) = rest.find("[[") {
+        out.push_str(&rest[..start]);
+        let inner = &rest[start + 2..];
+        let (link, after) = match inner.find("]]") {
+            Some(end) => (&inner[..end], &inner[end + 2..]),
+            None => (inner, ""),
+        };
+        match link.split_once('|') {
+            Some((_, label)) => out.push_str(label),
+            None => out.push_str(link),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// How an outcome reads in a sentence.
@@ -540,6 +604,23 @@ mod tests {
             ),
             "…end. Related \u{2}Methods\u{3} After-Action Review bold code"
         );
+    }
+
+    #[test]
+    fn wiki_links_in_snippets_show_their_label_not_their_target() {
+        assert_eq!(
+            readable("See [[Peer Assist|our \u{2}assists\u{3}]] and [[After-Action Review]]."),
+            "See our \u{2}assists\u{3} and After-Action Review."
+        );
+        assert_eq!(
+            readable("cut off in [[Some Page|the lab…"),
+            "cut off in the lab…"
+        );
+        assert_eq!(
+            readable("…age|the \u{2}label\u{3}]] and on"),
+            "…the \u{2}label\u{3} and on"
+        );
+        assert_eq!(readable("a table | with | pipes"), "a table | with | pipes");
     }
 
     #[test]

@@ -68,8 +68,8 @@ async fn search(
     let query = Query::parse(&q);
     let (hits, total) = match (&query.problem, asked) {
         (None, true) => {
-            let results = super::run(&state.pool, &query, number).await?;
-            (results.hits, results.total)
+            let results = super::run(&state.pool, &state.search_cache, &query, number).await?;
+            (results.hits.clone(), results.total)
         }
         _ => (Vec::new(), 0),
     };
