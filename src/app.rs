@@ -21,6 +21,7 @@ use tower_sessions_sqlx_store::SqliteStore;
 use crate::config::ServeArgs;
 use crate::context::{self, MAX_BODY, Site};
 use crate::error::AppError;
+use crate::pages::ListCountsCache;
 use crate::throttle::Throttle;
 
 /// Everything handlers share. Cheap to clone.
@@ -31,6 +32,8 @@ pub struct AppState {
     pub site: Arc<Site>,
     pub throttle: Arc<Throttle>,
     pub sessions: SqliteStore,
+    /// Counts of the method lists shown lately (see [`ListCountsCache`]).
+    pub list_counts: Arc<ListCountsCache>,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             config: Arc::new(config),
             throttle: Arc::new(Throttle::default()),
             sessions,
+            list_counts: Arc::new(ListCountsCache::default()),
         })
     }
 }

@@ -93,7 +93,7 @@ pub struct Facet {
 struct ListPage {
     ctx: Ctx,
     /// The methods on this page of the list.
-    pages: Vec<(PageSummary, Vec<TagLink>)>,
+    pages: Vec<(db::ListedPage, Vec<TagLink>)>,
     /// How many methods match, over all pages of the list.
     total: usize,
     selected: Vec<Facet>,
@@ -105,7 +105,7 @@ struct ListPage {
 
 /// Methods shown per page of the list: a tag matching thousands of pages
 /// must not make one answer of megabytes.
-const LIST_PAGE: usize = 100;
+const LIST_PAGE: usize = db::LIST_PAGE as usize;
 
 /// The `page` number of a query string (1 when absent or malformed).
 fn page_from_query(query: Option<&str>) -> usize {
@@ -161,28 +161,57 @@ pub fn filter_url(tags: &[&Tag]) -> String {
     format!("/methods?{}", query.join("&"))
 }
 
+/// The page of the list to show: `requested`, or the last one when it is
+/// past the end (page 1 when nothing matches).
+fn clamp_page(requested: usize, total: i64) -> usize {
+    let total = usize::try_from(total).unwrap_or(0);
+    requested.min(total.div_ceil(LIST_PAGE).max(1))
+}
+
+/// One page of the list with the counts over all of it: the counts from
+/// memory when nothing that changes them happened since they were made,
+/// else from one statement that makes them again.
+async fn list_view(
+    state: &AppState,
+    chosen: &[Tag],
+    requested: usize,
+) -> AppResult<(std::sync::Arc<db::ListCounts>, db::ListView)> {
+    if let Some(counts) = state.list_counts.get(chosen) {
+        let number = clamp_page(requested, counts.total);
+        let offset = i64::try_from((number - 1) * LIST_PAGE).unwrap_or(i64::MAX);
+        let view = db::list_rows(&state.pool, chosen, offset).await?;
+        if view.generation == counts.generation {
+            return Ok((counts, view));
+        }
+    }
+    let requested = i64::try_from(requested).unwrap_or(i64::MAX);
+    let mut view = db::list_page(&state.pool, chosen, requested).await?;
+    let counts = view
+        .counts
+        .take()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the list came without its counts")))?;
+    Ok((state.list_counts.put(chosen, counts), view))
+}
+
 async fn list(
     State(state): State<AppState>,
     ctx: Ctx,
     RawQuery(query): RawQuery,
 ) -> AppResult<ListPage> {
     let chosen = tags_from_query(query.as_deref());
-    let pages = if asks_for_impossible_tags(query.as_deref()) {
-        Vec::new()
+    let requested = page_from_query(query.as_deref());
+    let (total, counts, pages, labels) = if asks_for_impossible_tags(query.as_deref()) {
+        (0, Vec::new(), Vec::new(), Default::default())
     } else {
-        db::list(&state.pool, &chosen).await?
+        let (counts, view) = list_view(&state, &chosen, requested).await?;
+        (counts.total, counts.facets.clone(), view.pages, view.labels)
     };
-    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for page in &pages {
-        for tag in page.tag_list().iter() {
-            *counts.entry(tag.as_str().to_owned()).or_default() += 1;
-        }
-    }
+    let total = usize::try_from(total).unwrap_or(0);
     let selected = chosen
         .iter()
         .map(|tag| Facet {
             tag: tag.as_str().to_owned(),
-            count: pages.len(),
+            count: total,
             url: filter_url(&chosen.iter().filter(|t| *t != tag).collect::<Vec<_>>()),
         })
         .collect();
@@ -198,14 +227,13 @@ async fn list(
             Some(Facet {
                 url: filter_url(&with),
                 tag: name,
-                count,
+                count: usize::try_from(count).unwrap_or(0),
             })
         })
         .collect();
     facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.tag.cmp(&b.tag)));
-    let total = pages.len();
     let last = total.div_ceil(LIST_PAGE).max(1);
-    let number = page_from_query(query.as_deref()).min(last);
+    let number = requested.min(last);
     let page_url = |n: usize| {
         let base = filter_url(&chosen.iter().collect::<Vec<_>>());
         let joiner = if base.contains('?') { '&' } else { '?' };
@@ -213,11 +241,8 @@ async fn list(
     };
     let newer = (number > 1).then(|| page_url(number - 1));
     let older = (number < last).then(|| page_url(number + 1));
-    let labels = crate::tags::db::labels(&state.pool).await?;
     let pages = pages
         .into_iter()
-        .skip((number - 1) * LIST_PAGE)
-        .take(LIST_PAGE)
         .map(|p| {
             let links = TagLink::all(&p.tag_list(), &labels);
             (p, links)
@@ -300,11 +325,16 @@ async fn load_view(
     outcome: Option<Outcome>,
 ) -> AppResult<db::PageView> {
     let slug = Slug::parse(raw).ok_or(AppError::NotFound)?;
-    db::view(&state.pool, &slug, ctx.is_admin(), outcome.map(Outcome::as_str))
-        .await?
-        .ok_or_else(|| AppError::NoSuchPage {
-            title: title_from_slug(slug.as_str()),
-        })
+    db::view(
+        &state.pool,
+        &slug,
+        ctx.is_admin(),
+        outcome.map(Outcome::as_str),
+    )
+    .await?
+    .ok_or_else(|| AppError::NoSuchPage {
+        title: title_from_slug(slug.as_str()),
+    })
 }
 
 /// Re-shows the method page with a story or roster form's input and messages.
