@@ -21,7 +21,7 @@ use tower_sessions_sqlx_store::SqliteStore;
 use crate::config::ServeArgs;
 use crate::context::{self, MAX_BODY, Site};
 use crate::error::AppError;
-use crate::pages::ListCountsCache;
+use crate::pages::ListCache;
 use crate::throttle::Throttle;
 
 /// Everything handlers share. Cheap to clone.
@@ -32,8 +32,8 @@ pub struct AppState {
     pub site: Arc<Site>,
     pub throttle: Arc<Throttle>,
     pub sessions: SqliteStore,
-    /// Counts of the method lists shown lately (see [`ListCountsCache`]).
-    pub list_counts: Arc<ListCountsCache>,
+    /// Counts and pages of the method lists shown lately (see [`ListCache`]).
+    pub lists: Arc<ListCache>,
 }
 
 impl AppState {
@@ -51,7 +51,7 @@ impl AppState {
             config: Arc::new(config),
             throttle: Arc::new(Throttle::default()),
             sessions,
-            list_counts: Arc::new(ListCountsCache::default()),
+            lists: Arc::new(ListCache::default()),
         })
     }
 }

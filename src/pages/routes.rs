@@ -168,29 +168,61 @@ fn clamp_page(requested: usize, total: i64) -> usize {
     requested.min(total.div_ceil(LIST_PAGE).max(1))
 }
 
-/// One page of the list with the counts over all of it: the counts from
-/// memory when nothing that changes them happened since they were made,
-/// else from one statement that makes them again.
-async fn list_view(
-    state: &AppState,
-    chosen: &[Tag],
-    requested: usize,
-) -> AppResult<(std::sync::Arc<db::ListCounts>, db::ListView)> {
-    if let Some(counts) = state.list_counts.get(chosen) {
+/// What the list shows: the counts over all of it, the page number shown
+/// and its methods, and the indicator names.
+struct ListAnswer {
+    counts: std::sync::Arc<db::ListCounts>,
+    number: usize,
+    pages: std::sync::Arc<Vec<db::ListedPage>>,
+    labels: std::collections::HashMap<String, String>,
+}
+
+/// One page of the list with the counts over all of it: from memory when
+/// nothing that changes them happened since they were read (one short
+/// statement checks that), else read again, the counts in one statement
+/// with the page.
+async fn list_answer(state: &AppState, chosen: &[Tag], requested: usize) -> AppResult<ListAnswer> {
+    let head = db::list_head(&state.pool).await?;
+    let generation = head.generation;
+    if let Some(counts) = state.lists.counts(chosen, generation) {
         let number = clamp_page(requested, counts.total);
+        if let Some(pages) = state.lists.page(chosen, generation, number) {
+            return Ok(ListAnswer {
+                counts,
+                number,
+                pages,
+                labels: head.labels,
+            });
+        }
         let offset = i64::try_from((number - 1) * LIST_PAGE).unwrap_or(i64::MAX);
         let view = db::list_rows(&state.pool, chosen, offset).await?;
-        if view.generation == counts.generation {
-            return Ok((counts, view));
+        if view.generation == generation {
+            let pages = state.lists.put_page(chosen, generation, number, view.pages);
+            return Ok(ListAnswer {
+                counts,
+                number,
+                pages,
+                labels: head.labels,
+            });
         }
     }
-    let requested = i64::try_from(requested).unwrap_or(i64::MAX);
-    let mut view = db::list_page(&state.pool, chosen, requested).await?;
+    let asked = i64::try_from(requested).unwrap_or(i64::MAX);
+    let mut view = db::list_page(&state.pool, chosen, asked).await?;
     let counts = view
         .counts
         .take()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the list came without its counts")))?;
-    Ok((state.list_counts.put(chosen, counts), view))
+    let counts = state.lists.put_counts(chosen, counts);
+    let number = clamp_page(requested, counts.total);
+    let pages = state
+        .lists
+        .put_page(chosen, counts.generation, number, view.pages);
+    Ok(ListAnswer {
+        counts,
+        number,
+        pages,
+        labels: head.labels,
+    })
 }
 
 async fn list(
@@ -200,11 +232,17 @@ async fn list(
 ) -> AppResult<ListPage> {
     let chosen = tags_from_query(query.as_deref());
     let requested = page_from_query(query.as_deref());
-    let (total, counts, pages, labels) = if asks_for_impossible_tags(query.as_deref()) {
-        (0, Vec::new(), Vec::new(), Default::default())
+    let (total, counts, number, pages, labels) = if asks_for_impossible_tags(query.as_deref()) {
+        (0, Vec::new(), 1, Default::default(), Default::default())
     } else {
-        let (counts, view) = list_view(&state, &chosen, requested).await?;
-        (counts.total, counts.facets.clone(), view.pages, view.labels)
+        let answer = list_answer(&state, &chosen, requested).await?;
+        (
+            answer.counts.total,
+            answer.counts.facets.clone(),
+            answer.number,
+            answer.pages,
+            answer.labels,
+        )
     };
     let total = usize::try_from(total).unwrap_or(0);
     let selected = chosen
@@ -233,7 +271,6 @@ async fn list(
         .collect();
     facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.tag.cmp(&b.tag)));
     let last = total.div_ceil(LIST_PAGE).max(1);
-    let number = requested.min(last);
     let page_url = |n: usize| {
         let base = filter_url(&chosen.iter().collect::<Vec<_>>());
         let joiner = if base.contains('?') { '&' } else { '?' };
@@ -242,10 +279,10 @@ async fn list(
     let newer = (number > 1).then(|| page_url(number - 1));
     let older = (number < last).then(|| page_url(number + 1));
     let pages = pages
-        .into_iter()
+        .iter()
         .map(|p| {
             let links = TagLink::all(&p.tag_list(), &labels);
-            (p, links)
+            (p.clone(), links)
         })
         .collect();
     Ok(ListPage {
