@@ -114,9 +114,10 @@ impl PageText {
 }
 
 /// Most method lists (sets of tags) [`ListCache`] keeps.
-const LISTS_KEPT: usize = 512;
-/// Most pages of one list [`ListCache`] keeps.
-const PAGES_KEPT: usize = 32;
+const LISTS_KEPT: usize = 256;
+/// Most pages of one list [`ListCache`] keeps. A page of 100 methods is
+/// 10-20 KB kept, so at most some 40 MB in all.
+const PAGES_KEPT: usize = 8;
 
 /// A list's counts and the pages of it shown so far.
 struct KeptList {
