@@ -23,6 +23,7 @@ use crate::context::{self, MAX_BODY, Site};
 use crate::error::AppError;
 use crate::group_commit::GroupCommit;
 use crate::page_cache::PageCache;
+use crate::pages::ListCache;
 use crate::throttle::Throttle;
 
 /// Everything handlers share. Cheap to clone.
@@ -39,6 +40,8 @@ pub struct AppState {
     pub search_cache: Arc<crate::search::Cache>,
     /// Page saves go through here to share commits ([`GroupCommit`]).
     pub saves: GroupCommit,
+    /// Counts and pages of the method lists shown lately (see [`ListCache`]).
+    pub lists: Arc<ListCache>,
 }
 
 impl AppState {
@@ -61,6 +64,7 @@ impl AppState {
             page_cache,
             search_cache: Arc::default(),
             saves,
+            lists: Arc::new(ListCache::default()),
         })
     }
 }

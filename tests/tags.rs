@@ -1331,3 +1331,132 @@ async fn a_long_method_list_comes_in_pages_of_a_hundred_with_facets_over_all_of_
         "a page past the end shows the last one"
     );
 }
+
+/// The tags the hand-counted corpus gives method `n`.
+fn hand_tags(n: usize) -> Vec<&'static str> {
+    let mut tags = Vec::new();
+    if !n.is_multiple_of(4) {
+        tags.push("red");
+    }
+    if !n.is_multiple_of(5) {
+        tags.push("blue");
+    }
+    if n.is_multiple_of(3) {
+        tags.push("green");
+    }
+    if n.is_multiple_of(7) {
+        tags.push("lkm-1");
+    }
+    tags
+}
+
+/// Titles in mixed case, some repeated (their slugs get `-2`, `-3`…).
+fn hand_title(n: usize) -> String {
+    match n % 3 {
+        0 => format!("apple {:03}", 400 - n),
+        1 => format!("Apple {n:03}"),
+        _ => format!("Zed {}", n % 4),
+    }
+}
+
+#[tokio::test]
+async fn every_page_of_a_filtered_list_shows_the_totals_facets_and_methods_counted_by_hand() {
+    let app = TestApp::new().await;
+    let pool = &app.state.pool;
+    let mut made: Vec<(String, Vec<&str>)> = Vec::new();
+    for n in 0..360 {
+        let tags = hand_tags(n);
+        let text =
+            cafe::pages::PageText::parse("Counted.\n", &tags.join(", "), "").expect("valid text");
+        cafe::pages::db::create(pool, &hand_title(n), &text, None)
+            .await
+            .expect("create");
+        made.push((hand_title(n), tags));
+    }
+    let mut visitor = app.client();
+    let check = |made: &Vec<(String, Vec<&str>)>, page: usize, body: &str| {
+        // Stable sort: equal titles (ignoring case) stay in creation order.
+        let mut matching: Vec<&(String, Vec<&str>)> = made
+            .iter()
+            .filter(|(_, tags)| tags.contains(&"red") && tags.contains(&"blue"))
+            .collect();
+        matching.sort_by_key(|(title, _)| title.to_ascii_lowercase());
+        let total = matching.len();
+        assert!(total > 200, "the corpus should fill three pages: {total}");
+        assert!(
+            texts(body, "main p")
+                .concat()
+                .contains(&format!("Showing the {total} method(s)")),
+            "page {page}"
+        );
+        let shown: Vec<String> = matching
+            .iter()
+            .skip((page - 1) * 100)
+            .take(100)
+            .map(|(title, _)| title.clone())
+            .collect();
+        assert_eq!(listed(body), shown, "page {page}");
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for (_, tags) in &matching {
+            for tag in tags.iter().filter(|t| **t != "red" && **t != "blue") {
+                *counts.entry(tag).or_default() += 1;
+            }
+        }
+        let mut expected: Vec<(String, usize)> =
+            counts.into_iter().map(|(t, n)| (t.to_owned(), n)).collect();
+        expected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        assert_eq!(facets(body), expected, "page {page}");
+        let last = total.div_ceil(100);
+        let mut pager = Vec::new();
+        if page > 1 {
+            pager.push(format!("/methods?tag=red&tag=blue&page={}", page - 1));
+        }
+        if page < last {
+            pager.push(format!("/methods?tag=red&tag=blue&page={}", page + 1));
+        }
+        assert_eq!(attr(body, "nav.pager a", "href"), pager, "page {page}");
+    };
+    for page in [1, 2, 3] {
+        let answer = visitor
+            .get(&format!("/methods?tag=red&tag=blue&page={page}"))
+            .await;
+        answer.assert_status(StatusCode::OK);
+        check(&made, page, &answer.body);
+    }
+    let beyond = visitor.get("/methods?tag=blue&tag=red&page=9").await;
+    assert_eq!(
+        listed(&beyond.body),
+        listed(&visitor.get("/methods?tag=red&tag=blue&page=3").await.body),
+        "past the end shows the last page, whatever the tags' order"
+    );
+
+    // The counts follow saves made after they were first shown: a tag
+    // dropped here, and a page added through another connection pool (as
+    // the CLI would) must both show at once.
+    let slug = cafe::pages::Slug::parse("apple-001").expect("slug");
+    let id: i64 = sqlx::query_scalar("SELECT id FROM pages WHERE slug = ?")
+        .bind(slug.as_str())
+        .fetch_one(pool)
+        .await
+        .expect("id");
+    let edit = cafe::pages::PageText::parse("Counted.\n", "red, green", "").expect("text");
+    cafe::pages::db::save(pool, id, 1, &edit, None)
+        .await
+        .expect("save");
+    made[1].1 = vec!["red", "green"];
+    let other = cafe::db::connect(&app.db_path())
+        .await
+        .expect("second pool");
+    let text =
+        cafe::pages::PageText::parse("Counted.\n", "blue, red, lkm-1", "").expect("valid text");
+    cafe::pages::db::create(&other, "Aardvark", &text, None)
+        .await
+        .expect("create");
+    made.push(("Aardvark".to_owned(), vec!["blue", "red", "lkm-1"]));
+    for page in [2, 1] {
+        let answer = visitor
+            .get(&format!("/methods?tag=red&tag=blue&page={page}"))
+            .await;
+        check(&made, page, &answer.body);
+    }
+}

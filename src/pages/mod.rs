@@ -4,7 +4,9 @@
 pub mod db;
 pub mod routes;
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use crate::tags::TagList;
 
@@ -108,6 +110,117 @@ impl PageText {
             }),
             _ => Err(errors),
         }
+    }
+}
+
+/// Most method lists (sets of tags) [`ListCache`] keeps.
+const LISTS_KEPT: usize = 128;
+/// Most pages of one list [`ListCache`] keeps. A page of 100 methods is
+/// 10-20 KB kept, so at most some 10 MB in all (the server's whole memory
+/// target under load is 64 MiB).
+const PAGES_KEPT: usize = 4;
+
+/// A list's counts and the pages of it shown so far.
+struct KeptList {
+    counts: Arc<db::ListCounts>,
+    pages: HashMap<usize, Arc<Vec<db::ListedPage>>>,
+}
+
+/// The method lists shown lately, by their (sorted) tags: the counts over
+/// all of a list, and the pages of it shown. Counting takes time in
+/// proportion to the matching methods (about 40 ms for 13,000 of 100,000)
+/// and finding a page of 100 in title order takes a few milliseconds, yet
+/// both change only when a page is created or its tags change (titles and
+/// slugs never change). Everything kept carries the database's
+/// `list_generation` it was read at, and is used only while that is
+/// unchanged, so a save from any process (the server or the CLI) makes it
+/// stale at once.
+#[derive(Default)]
+pub struct ListCache(Mutex<HashMap<Vec<String>, KeptList>>);
+
+impl ListCache {
+    fn key(tags: &[crate::tags::Tag]) -> Vec<String> {
+        let mut key: Vec<String> = tags.iter().map(|t| t.as_str().to_owned()).collect();
+        key.sort();
+        key
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<String>, KeptList>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The counts kept for these tags (whatever their order) at `generation`.
+    pub fn counts(
+        &self,
+        tags: &[crate::tags::Tag],
+        generation: i64,
+    ) -> Option<Arc<db::ListCounts>> {
+        let map = self.lock();
+        let kept = map.get(&Self::key(tags))?;
+        (kept.counts.generation == generation).then(|| Arc::clone(&kept.counts))
+    }
+
+    /// Page `number` of the list, kept at `generation`.
+    pub fn page(
+        &self,
+        tags: &[crate::tags::Tag],
+        generation: i64,
+        number: usize,
+    ) -> Option<Arc<Vec<db::ListedPage>>> {
+        let map = self.lock();
+        let kept = map.get(&Self::key(tags))?;
+        if kept.counts.generation != generation {
+            return None;
+        }
+        kept.pages.get(&number).cloned()
+    }
+
+    /// Keeps fresh counts (and forgets the pages kept with older ones),
+    /// dropping lists of older generations, and all lists when too many are
+    /// kept.
+    pub fn put_counts(
+        &self,
+        tags: &[crate::tags::Tag],
+        counts: db::ListCounts,
+    ) -> Arc<db::ListCounts> {
+        let counts = Arc::new(counts);
+        let mut map = self.lock();
+        map.retain(|_, kept| kept.counts.generation >= counts.generation);
+        if map.len() >= LISTS_KEPT {
+            map.clear();
+        }
+        map.insert(
+            Self::key(tags),
+            KeptList {
+                counts: Arc::clone(&counts),
+                pages: HashMap::new(),
+            },
+        );
+        counts
+    }
+
+    /// Keeps page `number` of the list, read at `generation`, if the counts
+    /// kept for it are of the same generation.
+    pub fn put_page(
+        &self,
+        tags: &[crate::tags::Tag],
+        generation: i64,
+        number: usize,
+        rows: Vec<db::ListedPage>,
+    ) -> Arc<Vec<db::ListedPage>> {
+        let rows = Arc::new(rows);
+        let mut map = self.lock();
+        if let Some(kept) = map.get_mut(&Self::key(tags))
+            && kept.counts.generation == generation
+        {
+            if kept.pages.len() >= PAGES_KEPT {
+                kept.pages.clear();
+            }
+            kept.pages.insert(number, Arc::clone(&rows));
+        }
+        rows
     }
 }
 

@@ -94,7 +94,7 @@ pub struct Facet {
 struct ListPage {
     ctx: Ctx,
     /// The methods on this page of the list.
-    pages: Vec<(PageSummary, Vec<TagLink>)>,
+    pages: Vec<(db::ListedPage, Vec<TagLink>)>,
     /// How many methods match, over all pages of the list.
     total: usize,
     selected: Vec<Facet>,
@@ -106,7 +106,7 @@ struct ListPage {
 
 /// Methods shown per page of the list: a tag matching thousands of pages
 /// must not make one answer of megabytes.
-const LIST_PAGE: usize = 100;
+const LIST_PAGE: usize = db::LIST_PAGE as usize;
 
 /// The `page` number of a query string (1 when absent or malformed).
 fn page_from_query(query: Option<&str>) -> usize {
@@ -162,28 +162,95 @@ pub fn filter_url(tags: &[&Tag]) -> String {
     format!("/methods?{}", query.join("&"))
 }
 
+/// The page of the list to show: `requested`, or the last one when it is
+/// past the end (page 1 when nothing matches).
+fn clamp_page(requested: usize, total: i64) -> usize {
+    let total = usize::try_from(total).unwrap_or(0);
+    requested.min(total.div_ceil(LIST_PAGE).max(1))
+}
+
+/// What the list shows: the counts over all of it, the page number shown
+/// and its methods, and the indicator names.
+struct ListAnswer {
+    counts: std::sync::Arc<db::ListCounts>,
+    number: usize,
+    pages: std::sync::Arc<Vec<db::ListedPage>>,
+    labels: std::collections::HashMap<String, String>,
+}
+
+/// One page of the list with the counts over all of it: from memory when
+/// nothing that changes them happened since they were read (one short
+/// statement checks that), else read again, the counts in one statement
+/// with the page.
+async fn list_answer(state: &AppState, chosen: &[Tag], requested: usize) -> AppResult<ListAnswer> {
+    let head = db::list_head(&state.pool).await?;
+    let generation = head.generation;
+    if let Some(counts) = state.lists.counts(chosen, generation) {
+        let number = clamp_page(requested, counts.total);
+        if let Some(pages) = state.lists.page(chosen, generation, number) {
+            return Ok(ListAnswer {
+                counts,
+                number,
+                pages,
+                labels: head.labels,
+            });
+        }
+        let offset = i64::try_from((number - 1) * LIST_PAGE).unwrap_or(i64::MAX);
+        let view = db::list_rows(&state.pool, chosen, offset).await?;
+        if view.generation == generation {
+            let pages = state.lists.put_page(chosen, generation, number, view.pages);
+            return Ok(ListAnswer {
+                counts,
+                number,
+                pages,
+                labels: head.labels,
+            });
+        }
+    }
+    let asked = i64::try_from(requested).unwrap_or(i64::MAX);
+    let mut view = db::list_page(&state.pool, chosen, asked).await?;
+    let counts = view
+        .counts
+        .take()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the list came without its counts")))?;
+    let counts = state.lists.put_counts(chosen, counts);
+    let number = clamp_page(requested, counts.total);
+    let pages = state
+        .lists
+        .put_page(chosen, counts.generation, number, view.pages);
+    Ok(ListAnswer {
+        counts,
+        number,
+        pages,
+        labels: head.labels,
+    })
+}
+
 async fn list(
     State(state): State<AppState>,
     ctx: Ctx,
     RawQuery(query): RawQuery,
 ) -> AppResult<ListPage> {
     let chosen = tags_from_query(query.as_deref());
-    let pages = if asks_for_impossible_tags(query.as_deref()) {
-        Vec::new()
+    let requested = page_from_query(query.as_deref());
+    let (total, counts, number, pages, labels) = if asks_for_impossible_tags(query.as_deref()) {
+        (0, Vec::new(), 1, Default::default(), Default::default())
     } else {
-        db::list(&state.pool, &chosen).await?
+        let answer = list_answer(&state, &chosen, requested).await?;
+        (
+            answer.counts.total,
+            answer.counts.facets.clone(),
+            answer.number,
+            answer.pages,
+            answer.labels,
+        )
     };
-    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for page in &pages {
-        for tag in page.tag_list().iter() {
-            *counts.entry(tag.as_str().to_owned()).or_default() += 1;
-        }
-    }
+    let total = usize::try_from(total).unwrap_or(0);
     let selected = chosen
         .iter()
         .map(|tag| Facet {
             tag: tag.as_str().to_owned(),
-            count: pages.len(),
+            count: total,
             url: filter_url(&chosen.iter().filter(|t| *t != tag).collect::<Vec<_>>()),
         })
         .collect();
@@ -199,14 +266,12 @@ async fn list(
             Some(Facet {
                 url: filter_url(&with),
                 tag: name,
-                count,
+                count: usize::try_from(count).unwrap_or(0),
             })
         })
         .collect();
     facets.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.tag.cmp(&b.tag)));
-    let total = pages.len();
     let last = total.div_ceil(LIST_PAGE).max(1);
-    let number = page_from_query(query.as_deref()).min(last);
     let page_url = |n: usize| {
         let base = filter_url(&chosen.iter().collect::<Vec<_>>());
         let joiner = if base.contains('?') { '&' } else { '?' };
@@ -214,14 +279,11 @@ async fn list(
     };
     let newer = (number > 1).then(|| page_url(number - 1));
     let older = (number < last).then(|| page_url(number + 1));
-    let labels = crate::tags::db::labels(&state.pool).await?;
     let pages = pages
-        .into_iter()
-        .skip((number - 1) * LIST_PAGE)
-        .take(LIST_PAGE)
+        .iter()
         .map(|p| {
             let links = TagLink::all(&p.tag_list(), &labels);
-            (p, links)
+            (p.clone(), links)
         })
         .collect();
     Ok(ListPage {

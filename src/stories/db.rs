@@ -407,7 +407,8 @@ pub async fn set_reply_hidden(
     Ok(true)
 }
 
-/// Stories told on pages carrying `tag` (for indicator coverage).
+/// Visible stories told on pages carrying each tag, counted afresh: what
+/// the kept `tag_story_counts` must always equal (its tests check that).
 pub async fn count_by_page_tag(pool: &SqlitePool) -> sqlx::Result<Vec<(String, i64)>> {
     sqlx::query_as::<_, (String, i64)>(
         // Stories drive the join (there are far fewer stories than tag rows):

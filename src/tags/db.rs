@@ -1,11 +1,12 @@
 //! All SQL about tags and the CCASS indicator table.
 
+use serde::Deserialize;
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
 use super::indicators::IndicatorRow;
 
 /// An indicator as listed and edited.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, FromRow, Deserialize)]
 pub struct Indicator {
     pub code: String,
     pub tag: String,
@@ -65,6 +66,49 @@ pub async fn tag_counts(pool: &SqlitePool) -> sqlx::Result<Vec<(String, i64)>> {
         "SELECT tag, pages FROM tag_counts WHERE pages > 0 ORDER BY tag",
     )
     .fetch_all(pool)
+    .await
+}
+
+/// An indicator with how many methods carry it and how many visible
+/// stories are told on those methods.
+#[derive(Debug, Deserialize)]
+pub struct Covered {
+    #[serde(flatten)]
+    pub indicator: Indicator,
+    pub pages: i64,
+    pub stories: i64,
+}
+
+/// What Cafe Tags and the indicator table show, read by [`coverage`].
+#[derive(Debug, FromRow)]
+pub struct Coverage {
+    /// Every indicator, by group then sort order.
+    #[sqlx(json)]
+    pub indicators: Vec<Covered>,
+    /// Tags in use that are not indicators, with their pages, by tag.
+    #[sqlx(json)]
+    pub free: Vec<(String, i64)>,
+}
+
+/// Indicator coverage and the free tags, in one statement over the counts
+/// kept by triggers (tag_counts in migrations/0003_tag_counts.sql,
+/// tag_story_counts in migrations/0004_tag_story_counts.sql).
+pub async fn coverage(pool: &SqlitePool) -> sqlx::Result<Coverage> {
+    sqlx::query_as::<_, Coverage>(
+        "SELECT
+           (SELECT json_group_array(json_object(
+                'code', i.code, 'tag', i.tag, 'name', i.name, 'description', i.description,
+                'grp', i.grp, 'sort', i.sort,
+                'retired', json(CASE WHEN i.retired THEN 'true' ELSE 'false' END),
+                'pages', coalesce(c.pages, 0), 'stories', coalesce(s.stories, 0))
+              ORDER BY i.grp COLLATE NOCASE, i.sort, i.code)
+            FROM indicators i LEFT JOIN tag_counts c ON c.tag = i.tag AND c.pages > 0
+                 LEFT JOIN tag_story_counts s ON s.tag = i.tag AND s.stories > 0) AS indicators,
+           (SELECT json_group_array(json_array(t.tag, t.pages) ORDER BY t.tag)
+            FROM tag_counts t
+            WHERE t.pages > 0 AND t.tag NOT IN (SELECT tag FROM indicators)) AS free",
+    )
+    .fetch_one(pool)
     .await
 }
 
@@ -138,5 +182,120 @@ mod tests {
                 .expect("fresh");
         assert_eq!(kept, fresh);
         assert!(!kept.iter().any(|(tag, _)| tag == "alpha"), "{kept:?}");
+    }
+
+    /// The story counts kept by triggers equal a fresh count of visible
+    /// stories per page tag after stories are told, hidden and shown again,
+    /// and their pages' tags change.
+    #[tokio::test]
+    async fn tag_story_counts_follow_stories_and_page_tags() {
+        use crate::pages::{PageText, db as pages};
+        use crate::stories::{StoryText, db as stories};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pool = crate::db::open_and_seed(dir.path().join("t.db").to_str().expect("utf-8"))
+            .await
+            .expect("db");
+        let user = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO users (username, skeleton, display_name, password_hash, created_at)
+             VALUES ('teller', 'teller', 'Teller', 'x', '2026-01-01T00:00:00Z') RETURNING id",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("user");
+        let page = |tags: &str| PageText::parse("Body\n", tags, "").expect("text");
+        let mut ids = Vec::new();
+        for (title, tags) in [
+            ("One", "alpha, beta"),
+            ("Two", "beta, lkm-1"),
+            ("Three", ""),
+        ] {
+            let slug = pages::create(&pool, title, &page(tags), None)
+                .await
+                .expect("create");
+            let id: i64 = sqlx::query_scalar("SELECT id FROM pages WHERE slug = ?")
+                .bind(slug.as_str())
+                .fetch_one(&pool)
+                .await
+                .expect("id");
+            ids.push(id);
+        }
+        let story = StoryText::parse("Told", "It went well.", "success", "").expect("story");
+        let mut told = Vec::new();
+        for &page_id in [ids[0], ids[0], ids[1], ids[2], ids[1]].iter() {
+            let id = stories::create(&pool, page_id, user, &story)
+                .await
+                .expect("story");
+            told.push((page_id, id));
+        }
+        let fresh = || async {
+            let mut counts = crate::stories::db::count_by_page_tag(&pool)
+                .await
+                .expect("fresh");
+            counts.sort();
+            counts
+        };
+        let kept = || async {
+            sqlx::query_as::<_, (String, i64)>(
+                "SELECT tag, stories FROM tag_story_counts WHERE stories > 0 ORDER BY tag",
+            )
+            .fetch_all(&pool)
+            .await
+            .expect("kept")
+        };
+        assert_eq!(kept().await, fresh().await);
+        assert_eq!(
+            kept().await,
+            [
+                ("alpha".to_owned(), 2),
+                ("beta".to_owned(), 4),
+                ("lkm-1".to_owned(), 2)
+            ]
+        );
+
+        let hide = |(page_id, id): (i64, i64), hidden: bool| {
+            let pool = pool.clone();
+            async move {
+                let found = stories::find(&pool, page_id, id)
+                    .await
+                    .expect("find")
+                    .expect("story");
+                stories::set_story_hidden(&pool, &found, hidden, user)
+                    .await
+                    .expect("hide");
+            }
+        };
+        hide(told[0], true).await;
+        hide(told[0], true).await;
+        hide(told[2], true).await;
+        assert_eq!(kept().await, fresh().await);
+        pages::save(&pool, ids[0], 1, &page("beta, gamma, lkm-1"), None)
+            .await
+            .expect("save");
+        pages::save(&pool, ids[2], 1, &page("alpha"), None)
+            .await
+            .expect("save");
+        assert_eq!(kept().await, fresh().await);
+        hide(told[0], false).await;
+        hide(told[2], false).await;
+        hide(told[4], true).await;
+        pages::save(&pool, ids[1], 1, &page(""), None)
+            .await
+            .expect("save");
+        assert_eq!(kept().await, fresh().await);
+        assert_eq!(
+            kept().await,
+            [
+                ("alpha".to_owned(), 1),
+                ("beta".to_owned(), 2),
+                ("gamma".to_owned(), 2),
+                ("lkm-1".to_owned(), 2)
+            ]
+        );
+        let leftovers: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM tag_story_counts WHERE stories <= 0")
+                .fetch_one(&pool)
+                .await
+                .expect("leftovers");
+        assert_eq!(leftovers, 0, "tags without stories leave no row");
     }
 }

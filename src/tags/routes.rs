@@ -1,8 +1,6 @@
 //! Cafe Tags (`/tags`), one tag's pages (`/tags/{tag}`), and the CCASS
 //! indicator table (`/indicators`, edited by admins).
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
@@ -32,34 +30,18 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// An indicator with how many methods and stories address it.
-pub struct Coverage {
-    pub indicator: Indicator,
-    pub pages: i64,
-    pub stories: i64,
-}
-
 /// Indicators of one group.
 pub struct Group {
     pub name: String,
-    pub items: Vec<Coverage>,
+    pub items: Vec<db::Covered>,
 }
 
+/// Indicators with their coverage, grouped (they come by group), and the
+/// free tags with their pages.
 async fn coverage(state: &AppState) -> AppResult<(Vec<Group>, Vec<(String, i64)>)> {
-    let indicators = db::indicators(&state.pool).await?;
-    let page_counts: HashMap<String, i64> =
-        db::tag_counts(&state.pool).await?.into_iter().collect();
-    let story_counts: HashMap<String, i64> = crate::stories::db::count_by_page_tag(&state.pool)
-        .await?
-        .into_iter()
-        .collect();
+    let coverage = db::coverage(&state.pool).await?;
     let mut groups: Vec<Group> = Vec::new();
-    for indicator in indicators {
-        let item = Coverage {
-            pages: page_counts.get(&indicator.tag).copied().unwrap_or(0),
-            stories: story_counts.get(&indicator.tag).copied().unwrap_or(0),
-            indicator,
-        };
+    for item in coverage.indicators {
         match groups.last_mut() {
             Some(group) if group.name == item.indicator.grp => group.items.push(item),
             _ => groups.push(Group {
@@ -68,17 +50,7 @@ async fn coverage(state: &AppState) -> AppResult<(Vec<Group>, Vec<(String, i64)>
             }),
         }
     }
-    let indicator_tags: std::collections::HashSet<&str> = groups
-        .iter()
-        .flat_map(|g| g.items.iter().map(|i| i.indicator.tag.as_str()))
-        .collect();
-    let free = page_counts
-        .iter()
-        .filter(|(tag, _)| !indicator_tags.contains(tag.as_str()))
-        .map(|(t, n)| (t.clone(), *n));
-    let mut free: Vec<(String, i64)> = free.collect();
-    free.sort();
-    Ok((groups, free))
+    Ok((groups, coverage.free))
 }
 
 #[derive(Template, WebTemplate)]
