@@ -87,14 +87,22 @@ pub fn app(state: AppState) -> Router {
         Some(dir) => Router::new().nest_service("/static", ServeDir::new(dir)),
         None => Router::new().route("/static/{name}", get(crate::static_files::serve)),
     };
-    Router::new()
+    // What visitors read is served from the page cache; accounts are not
+    // (sign-in and join forms carry each visitor's CSRF token).
+    let reading: Router<AppState> = Router::new()
         .merge(crate::pages::routes::router())
-        .merge(crate::accounts::routes::router())
         .merge(crate::stories::routes::router())
         .merge(crate::roster::routes::router())
         .merge(crate::tags::routes::router())
         .merge(crate::search::routes::router())
         .merge(crate::recent::routes::router())
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            crate::page_cache::serve_visitors,
+        ));
+    Router::new()
+        .merge(reading)
+        .merge(crate::accounts::routes::router())
         .merge(statics)
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { AppError::NotFound })

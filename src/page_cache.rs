@@ -1,7 +1,9 @@
-//! Method pages as visitors who are not signed in see them, kept rendered.
+//! Pages as visitors who are not signed in see them, kept rendered.
 //!
-//! A visitor's method page depends only on its address and the database, so
-//! the HTML of a view can be served again until something is written. Every
+//! A visitor's page (a method, a list, a story, the tags, a feed) depends
+//! only on its address and the database, so what was sent can be sent again
+//! until something is written. [`serve_visitors`] wraps the reading routes.
+//! Every
 //! write of this process makes the entries older than it stale at once
 //! ([`crate::db::write_generation`]); writes by another process (`cafe
 //! import` while the server runs) are seen within [`MAX_AGE`]. The cache is
@@ -11,7 +13,14 @@
 
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::context::Ctx;
 
 /// How long an entry may be served without a write of this process having
 /// made it stale: the bound on how late another process's writes show.
@@ -21,7 +30,8 @@ pub const MAX_AGE: Duration = Duration::from_secs(5);
 struct Entry {
     generation: u64,
     made: Instant,
-    html: Bytes,
+    content_type: Option<HeaderValue>,
+    body: Bytes,
 }
 
 /// Weighs an entry by its HTML and key, so the bound is in bytes.
@@ -30,11 +40,11 @@ struct ByBytes;
 
 impl quick_cache::Weighter<String, Entry> for ByBytes {
     fn weight(&self, key: &String, entry: &Entry) -> u64 {
-        (key.len() + entry.html.len()) as u64
+        (key.len() + entry.body.len()) as u64
     }
 }
 
-/// Rendered method pages for visitors, bounded in bytes; size 0 keeps none.
+/// Rendered pages for visitors, bounded in bytes; size 0 keeps none.
 pub struct PageCache {
     entries: Option<quick_cache::sync::Cache<String, Entry, ByBytes>>,
 }
@@ -51,17 +61,17 @@ impl PageCache {
         PageCache { entries }
     }
 
-    /// The HTML kept for `key`, if it was rendered at `generation` (the
+    /// The answer kept for `key`, if it was made at `generation` (the
     /// current [`crate::db::write_generation`]: nothing written since) and
     /// is younger than [`MAX_AGE`].
-    pub fn get(&self, key: &str, generation: u64) -> Option<Bytes> {
+    fn get(&self, key: &str, generation: u64) -> Option<Entry> {
         let entry = self.entries.as_ref()?.get(key)?;
-        (entry.generation == generation && entry.made.elapsed() < MAX_AGE).then_some(entry.html)
+        (entry.generation == generation && entry.made.elapsed() < MAX_AGE).then_some(entry)
     }
 
-    /// Keeps `html`, rendered from what the database held at `generation`
-    /// (read before the view's query, so a write during it makes it stale).
-    pub fn put(&self, key: String, generation: u64, html: Bytes) {
+    /// Keeps an answer made from what the database held at `generation`
+    /// (read before the handler ran, so a write meanwhile makes it stale).
+    fn put(&self, key: String, generation: u64, content_type: Option<HeaderValue>, body: Bytes) {
         if let Some(entries) = &self.entries {
             let made = Instant::now();
             entries.insert(
@@ -69,11 +79,63 @@ impl PageCache {
                 Entry {
                     generation,
                     made,
-                    html,
+                    content_type,
+                    body,
                 },
             );
         }
     }
+}
+
+impl Entry {
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::from(self.body));
+        if let Some(content_type) = self.content_type {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, content_type);
+        }
+        response
+    }
+}
+
+/// Answers the GETs of visitors without a session from the cache, and keeps
+/// the 200 answers it lets through. Anyone with a session (signed in, or
+/// holding a sign-in form's CSRF token) is served fresh: their pages may
+/// carry what is theirs alone.
+pub async fn serve_visitors(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let anonymous = request
+        .extensions()
+        .get::<Ctx>()
+        .is_some_and(|ctx| ctx.user.is_none() && ctx.csrf.is_empty());
+    if request.method() != Method::GET || !anonymous {
+        return next.run(request).await;
+    }
+    let key = request
+        .uri()
+        .path_and_query()
+        .map_or_else(String::new, |pq| pq.as_str().to_owned());
+    let generation = crate::db::write_generation();
+    if let Some(entry) = state.page_cache.get(&key, generation) {
+        return entry.into_response();
+    }
+    let response = next.run(request).await;
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
+    state
+        .page_cache
+        .put(key, generation, content_type, body.clone());
+    Response::from_parts(parts, Body::from(body))
 }
 
 #[cfg(test)]
@@ -83,15 +145,17 @@ mod tests {
     #[test]
     fn an_entry_is_served_until_something_is_written() {
         let cache = PageCache::new(1 << 20);
-        cache.put("/methods/a".into(), 7, Bytes::from_static(b"<p>a</p>"));
-        assert_eq!(
-            cache.get("/methods/a", 7).as_deref(),
-            Some(&b"<p>a</p>"[..])
-        );
-        assert_eq!(cache.get("/methods/b", 7), None);
-        assert_eq!(
-            cache.get("/methods/a", 8),
+        cache.put(
+            "/methods/a".into(),
+            7,
             None,
+            Bytes::from_static(b"<p>a</p>"),
+        );
+        let body = cache.get("/methods/a", 7).map(|e| e.body);
+        assert_eq!(body.as_deref(), Some(&b"<p>a</p>"[..]));
+        assert!(cache.get("/methods/b", 7).is_none());
+        assert!(
+            cache.get("/methods/a", 8).is_none(),
             "a write makes entries stale"
         );
     }
@@ -99,15 +163,20 @@ mod tests {
     #[test]
     fn a_cache_of_size_zero_keeps_nothing() {
         let cache = PageCache::new(0);
-        cache.put("/methods/a".into(), 1, Bytes::from_static(b"x"));
-        assert_eq!(cache.get("/methods/a", 1), None);
+        cache.put("/methods/a".into(), 1, None, Bytes::from_static(b"x"));
+        assert!(cache.get("/methods/a", 1).is_none());
     }
 
     #[test]
     fn the_cache_stays_within_its_bytes() {
         let cache = PageCache::new(64 * 1024);
         for n in 0..100 {
-            cache.put(format!("/methods/p{n}"), 1, Bytes::from(vec![b'x'; 4096]));
+            cache.put(
+                format!("/methods/p{n}"),
+                1,
+                None,
+                Bytes::from(vec![b'x'; 4096]),
+            );
         }
         let kept = (0..100)
             .filter(|n| cache.get(&format!("/methods/p{n}"), 1).is_some())

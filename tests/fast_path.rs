@@ -100,6 +100,43 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
     again.assert_status(StatusCode::OK);
     assert_eq!(again.body, first.body);
 
+    // The cache keeps what it serves as it was sent: a feed stays a feed.
+    let feed = visitor.get("/recent.atom").await;
+    feed.assert_status(StatusCode::OK);
+    QUERIES.store(0, Ordering::SeqCst);
+    let cached_feed = visitor.get("/recent.atom").await;
+    assert_eq!(
+        QUERIES.load(Ordering::SeqCst),
+        0,
+        "a cached feed ran queries"
+    );
+    assert_eq!(
+        cached_feed.header("content-type"),
+        feed.header("content-type")
+    );
+    assert!(
+        cached_feed
+            .header("content-type")
+            .is_some_and(|t| t.contains("atom")),
+        "{:?}",
+        cached_feed.headers
+    );
+    assert_eq!(cached_feed.body, feed.body);
+
+    // A visitor holding a session (a sign-in form's CSRF token) is served
+    // fresh: such pages may carry what is theirs alone.
+    let mut with_session = app.client();
+    with_session
+        .get("/signin")
+        .await
+        .assert_status(StatusCode::OK);
+    QUERIES.store(0, Ordering::SeqCst);
+    with_session.get(path).await.assert_status(StatusCode::OK);
+    assert!(
+        QUERIES.load(Ordering::SeqCst) > 0,
+        "served from the visitors' cache"
+    );
+
     // A save does parse: proof that the counter would see a parse on this path.
     let parses_before = cafe::markdown::parses_on_this_thread();
     let base = alice.base_revision(path).await;

@@ -3,10 +3,9 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
@@ -351,34 +350,8 @@ async fn show(
     Query(q): Query<ShowQuery>,
 ) -> AppResult<Response> {
     let outcome = Outcome::parse(&q.outcome);
-    // A visitor's page depends only on its address and the database.
-    let key = (ctx.user.is_none() && cacheable_query(&ctx.path)).then(|| ctx.path.clone());
-    let generation = crate::db::write_generation();
-    if let Some(html) = key
-        .as_ref()
-        .and_then(|k| state.page_cache.get(k, generation))
-    {
-        return Ok(Html(html).into_response());
-    }
     let view = load_view(&state, &ctx, &slug, outcome).await?;
-    let page = render_show(ctx, view, outcome, ShowErrors::default());
-    let Some(key) = key else {
-        return Ok(page.into_response());
-    };
-    let html = Bytes::from(page.render().map_err(|e| AppError::Internal(e.into()))?);
-    state.page_cache.put(key, generation, html.clone());
-    Ok(Html(html).into_response())
-}
-
-/// Only the page itself and its outcome filters are kept rendered: other
-/// query strings would fill the cache with copies of the same page.
-fn cacheable_query(path: &str) -> bool {
-    match path.split_once('?') {
-        None => true,
-        Some((_, query)) => query
-            .strip_prefix("outcome=")
-            .is_some_and(|o| Outcome::ALL.iter().any(|known| known.as_str() == o)),
-    }
+    Ok(render_show(ctx, view, outcome, ShowErrors::default()).into_response())
 }
 
 /// Everything the method page shows, or the "no such page" answer.
