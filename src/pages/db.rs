@@ -671,9 +671,11 @@ pub async fn save_grouped(
     text: PageText,
     author: Option<i64>,
 ) -> sqlx::Result<SaveOutcome> {
-    let ahead = prerender(pool, slug, &text.body).await?;
+    let ahead = std::sync::Arc::new(prerender(pool, slug, &text.body).await?);
+    let text = std::sync::Arc::new(text);
     saves
         .run(move |conn| {
+            let (text, ahead) = (text.clone(), ahead.clone());
             Box::pin(async move { save_in(conn, page_id, base, &text, author, Some(&ahead)).await })
         })
         .await
