@@ -50,7 +50,13 @@ impl AppState {
     pub async fn new(pool: SqlitePool, config: ServeArgs) -> anyhow::Result<AppState> {
         let sessions = SqliteStore::new(pool.clone());
         sessions.migrate().await?;
-        let page_cache = Arc::new(PageCache::new(config.page_cache_mib << 20));
+        let db = pool.connect_options();
+        let file = db.get_filename();
+        let on_disk = file.as_os_str() != ":memory:";
+        let page_cache = Arc::new(PageCache::new(
+            config.page_cache_mib << 20,
+            on_disk.then_some(file),
+        ));
         let saves = GroupCommit::start(pool.clone());
         Ok(AppState {
             site: Arc::new(Site {

@@ -3,15 +3,17 @@
 //! A visitor's page (a method, a list, a story, the tags, a feed) depends
 //! only on its address and the database, so what was sent can be sent again
 //! until something is written. [`serve_visitors`] wraps the reading routes.
-//! Every
-//! write of this process makes the entries older than it stale at once
-//! ([`crate::db::write_generation`]); writes by another process (`cafe
-//! import` while the server runs) are seen within [`MAX_AGE`]. The cache is
+//! Every write of this process makes the entries older than it stale at
+//! once ([`crate::db::write_generation`]); a commit by another process
+//! (`cafe import` while the server runs, a script) is seen through the WAL
+//! file, whose size or modification time it changes, and in any case within
+//! [`MAX_AGE`]. The cache is
 //! bounded in bytes (`--page-cache-mib`) and keeps the most used pages, so
 //! a wiki with more pages than fit still gets its popular pages from memory
 //! and the others from the one-statement view.
 
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -26,9 +28,17 @@ use crate::context::Ctx;
 /// made it stale: the bound on how late another process's writes show.
 pub const MAX_AGE: Duration = Duration::from_secs(5);
 
+/// What the database looked like when an answer was made: the writes of
+/// this process so far, and the WAL file's size and modification time.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Stamp {
+    writes: u64,
+    wal: Option<(u64, SystemTime)>,
+}
+
 #[derive(Clone)]
 struct Entry {
-    generation: u64,
+    stamp: Stamp,
     made: Instant,
     content_type: Option<HeaderValue>,
     body: Bytes,
@@ -47,37 +57,62 @@ impl quick_cache::Weighter<String, Entry> for ByBytes {
 /// Rendered pages for visitors, bounded in bytes; size 0 keeps none.
 pub struct PageCache {
     entries: Option<quick_cache::sync::Cache<String, Entry, ByBytes>>,
+    /// The database's WAL file, which every commit of any process changes.
+    wal: Option<PathBuf>,
 }
 
 /// An average visitor's method page is 6–8 KB of HTML.
 const TYPICAL_PAGE: u64 = 7 * 1024;
 
 impl PageCache {
-    pub fn new(bytes: u64) -> PageCache {
+    /// A cache of `bytes` for the database file `db` (`None`: in memory).
+    pub fn new(bytes: u64, db: Option<&std::path::Path>) -> PageCache {
         let entries = (bytes > 0).then(|| {
             let items = usize::try_from(bytes / TYPICAL_PAGE).unwrap_or(usize::MAX);
             quick_cache::sync::Cache::with_weighter(items.max(1), bytes, ByBytes)
         });
-        PageCache { entries }
+        let wal = db.map(|db| {
+            let mut wal = db.as_os_str().to_owned();
+            wal.push("-wal");
+            PathBuf::from(wal)
+        });
+        PageCache { entries, wal }
     }
 
-    /// The answer kept for `key`, if it was made at `generation` (the
-    /// current [`crate::db::write_generation`]: nothing written since) and
-    /// is younger than [`MAX_AGE`].
-    fn get(&self, key: &str, generation: u64) -> Option<Entry> {
+    /// The database as it is now (read before making an answer to keep).
+    pub fn stamp(&self) -> Stamp {
+        let wal = self
+            .wal
+            .as_ref()
+            .and_then(|wal| std::fs::metadata(wal).ok())
+            .map(|meta| {
+                (
+                    meta.len(),
+                    meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                )
+            });
+        Stamp {
+            writes: crate::db::write_generation(),
+            wal,
+        }
+    }
+
+    /// The answer kept for `key`, if it was made at `stamp` (the current
+    /// one: nothing written since) and is younger than [`MAX_AGE`].
+    fn get(&self, key: &str, stamp: Stamp) -> Option<Entry> {
         let entry = self.entries.as_ref()?.get(key)?;
-        (entry.generation == generation && entry.made.elapsed() < MAX_AGE).then_some(entry)
+        (entry.stamp == stamp && entry.made.elapsed() < MAX_AGE).then_some(entry)
     }
 
-    /// Keeps an answer made from what the database held at `generation`
-    /// (read before the handler ran, so a write meanwhile makes it stale).
-    fn put(&self, key: String, generation: u64, content_type: Option<HeaderValue>, body: Bytes) {
+    /// Keeps an answer made from what the database held at `stamp` (taken
+    /// before the handler ran, so a write meanwhile makes it stale).
+    fn put(&self, key: String, stamp: Stamp, content_type: Option<HeaderValue>, body: Bytes) {
         if let Some(entries) = &self.entries {
             let made = Instant::now();
             entries.insert(
                 key,
                 Entry {
-                    generation,
+                    stamp,
                     made,
                     content_type,
                     body,
@@ -119,8 +154,8 @@ pub async fn serve_visitors(
         .uri()
         .path_and_query()
         .map_or_else(String::new, |pq| pq.as_str().to_owned());
-    let generation = crate::db::write_generation();
-    if let Some(entry) = state.page_cache.get(&key, generation) {
+    let stamp = state.page_cache.stamp();
+    if let Some(entry) = state.page_cache.get(&key, stamp) {
         return entry.into_response();
     }
     let response = next.run(request).await;
@@ -132,9 +167,7 @@ pub async fn serve_visitors(
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
-    state
-        .page_cache
-        .put(key, generation, content_type, body.clone());
+    state.page_cache.put(key, stamp, content_type, body.clone());
     Response::from_parts(parts, Body::from(body))
 }
 
@@ -142,44 +175,70 @@ pub async fn serve_visitors(
 mod tests {
     use super::*;
 
+    fn stamp(writes: u64) -> Stamp {
+        Stamp { writes, wal: None }
+    }
+
     #[test]
     fn an_entry_is_served_until_something_is_written() {
-        let cache = PageCache::new(1 << 20);
+        let cache = PageCache::new(1 << 20, None);
         cache.put(
             "/methods/a".into(),
-            7,
+            stamp(7),
             None,
             Bytes::from_static(b"<p>a</p>"),
         );
-        let body = cache.get("/methods/a", 7).map(|e| e.body);
+        let body = cache.get("/methods/a", stamp(7)).map(|e| e.body);
         assert_eq!(body.as_deref(), Some(&b"<p>a</p>"[..]));
-        assert!(cache.get("/methods/b", 7).is_none());
+        assert!(cache.get("/methods/b", stamp(7)).is_none());
         assert!(
-            cache.get("/methods/a", 8).is_none(),
+            cache.get("/methods/a", stamp(8)).is_none(),
             "a write makes entries stale"
         );
     }
 
+    /// Another process's commit appends to the WAL file: the stamp moves.
+    #[test]
+    fn a_commit_by_another_process_moves_the_stamp() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("cafe.db");
+        let cache = PageCache::new(1 << 20, Some(&db));
+        let before = cache.stamp();
+        let mut wal = std::fs::File::create(dir.path().join("cafe.db-wal")).expect("wal");
+        wal.write_all(&[0; 4096]).expect("write");
+        let created = cache.stamp();
+        assert_ne!(before, created);
+        wal.write_all(&[0; 4096]).expect("write");
+        assert_ne!(created, cache.stamp());
+        assert_eq!(cache.stamp(), cache.stamp());
+    }
+
     #[test]
     fn a_cache_of_size_zero_keeps_nothing() {
-        let cache = PageCache::new(0);
-        cache.put("/methods/a".into(), 1, None, Bytes::from_static(b"x"));
-        assert!(cache.get("/methods/a", 1).is_none());
+        let cache = PageCache::new(0, None);
+        cache.put(
+            "/methods/a".into(),
+            stamp(1),
+            None,
+            Bytes::from_static(b"x"),
+        );
+        assert!(cache.get("/methods/a", stamp(1)).is_none());
     }
 
     #[test]
     fn the_cache_stays_within_its_bytes() {
-        let cache = PageCache::new(64 * 1024);
+        let cache = PageCache::new(64 * 1024, None);
         for n in 0..100 {
             cache.put(
                 format!("/methods/p{n}"),
-                1,
+                stamp(1),
                 None,
                 Bytes::from(vec![b'x'; 4096]),
             );
         }
         let kept = (0..100)
-            .filter(|n| cache.get(&format!("/methods/p{n}"), 1).is_some())
+            .filter(|n| cache.get(&format!("/methods/p{n}"), stamp(1)).is_some())
             .count();
         assert!(
             kept > 0 && kept <= 16,
