@@ -1,6 +1,8 @@
 //! The page-view fast path: a method page view parses no Markdown and runs a
-//! small, fixed number of SQL queries, whatever the page holds. Its own test
-//! binary, because it counts queries with a process-wide tracing subscriber.
+//! small, fixed number of SQL queries, whatever the page holds; visitors'
+//! repeat views and feeds run none; a filtered method list runs at most four,
+//! three once it is kept. Its own test binary, because it counts queries with
+//! a process-wide tracing subscriber.
 
 mod common;
 
@@ -135,6 +137,26 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
     assert!(
         QUERIES.load(Ordering::SeqCst) > 0,
         "served from the visitors' cache"
+    );
+
+    // The filtered method list: a member (never served from the visitors'
+    // cache) runs the session's two statements, the list's head (generation
+    // and tag names), and on a miss one statement for counts and rows; once
+    // the list is kept, only the head.
+    let list = "/methods?tag=lkm-1&tag=lkm-2";
+    QUERIES.store(0, Ordering::SeqCst);
+    alice.get(list).await.assert_status(StatusCode::OK);
+    let first = QUERIES.load(Ordering::SeqCst);
+    QUERIES.store(0, Ordering::SeqCst);
+    alice.get(list).await.assert_status(StatusCode::OK);
+    let kept = QUERIES.load(Ordering::SeqCst);
+    assert!(
+        first <= 4,
+        "a filtered list ran {first} statements (at most 4)"
+    );
+    assert!(
+        kept <= 3,
+        "a kept filtered list ran {kept} statements (at most 3)"
     );
 
     // A save does parse: proof that the counter would see a parse on this path.
