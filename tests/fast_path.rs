@@ -14,12 +14,37 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 static QUERIES: AtomicUsize = AtomicUsize::new(0);
 
-/// Counts the statements sqlx logs (target `sqlx::query`, one event each).
+/// Counts the statements sqlx logs (target `sqlx::query`, one event each),
+/// leaving out the pragmas the pool runs when it opens a connection: that
+/// happens whenever the pool grows, not because of the request measured.
 struct CountQueries;
+
+/// Reads an event's `summary` field (the statement's start).
+#[derive(Default)]
+struct Summary(String);
+
+impl tracing::field::Visit for Summary {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "summary" {
+            self.0 = value.to_owned();
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "summary" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
 
 impl<S: Subscriber> Layer<S> for CountQueries {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() == "sqlx::query" {
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        let mut summary = Summary::default();
+        event.record(&mut summary);
+        if !summary.0.trim_start_matches('"').starts_with("PRAGMA") {
             QUERIES.fetch_add(1, Ordering::SeqCst);
         }
     }
