@@ -121,3 +121,15 @@ pub fn note_write() {
 pub fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
     serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
 }
+
+/// A migrated and seeded database in a temporary directory, for unit tests
+/// (the directory goes when the returned guard is dropped).
+#[cfg(test)]
+pub async fn seeded_for_test() -> (tempfile::TempDir, SqlitePool) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("cafe.db");
+    let pool = open_and_seed(path.to_str().expect("utf-8 path"))
+        .await
+        .expect("seeded database");
+    (dir, pool)
+}

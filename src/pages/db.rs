@@ -941,10 +941,7 @@ mod tests {
     /// turns the missing link into a real one.
     #[tokio::test]
     async fn a_rendering_made_ahead_is_not_used_once_a_link_target_appears() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let pool = crate::db::open_and_seed(dir.path().join("p.db").to_str().expect("utf-8"))
-            .await
-            .expect("db");
+        let (_dir, pool) = crate::db::seeded_for_test().await;
         let saves = GroupCommit::start(pool.clone());
         let text = PageText::parse("First.\n", "", "").expect("text");
         let slug = create(&pool, "Linker", &text, None).await.expect("create");

@@ -45,9 +45,14 @@ pub async fn load_page(state: &AppState, raw: &str) -> AppResult<Page> {
     let slug = Slug::parse(raw).ok_or(AppError::NotFound)?;
     db::find(&state.pool, &slug)
         .await?
-        .ok_or_else(|| AppError::NoSuchPage {
-            title: title_from_slug(slug.as_str()),
-        })
+        .ok_or_else(|| no_such_page(&slug))
+}
+
+/// The answer for a well-formed slug with no page: offer to create it.
+fn no_such_page(slug: &Slug) -> AppError {
+    AppError::NoSuchPage {
+        title: title_from_slug(slug.as_str()),
+    }
 }
 
 fn title_from_slug(slug: &str) -> String {
@@ -405,9 +410,7 @@ async fn load_view(
         outcome.map(Outcome::as_str),
     )
     .await?
-    .ok_or_else(|| AppError::NoSuchPage {
-        title: title_from_slug(slug.as_str()),
-    })
+    .ok_or_else(|| no_such_page(&slug))
 }
 
 /// Re-shows the method page with a story or roster form's input and messages.
