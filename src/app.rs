@@ -26,9 +26,21 @@ use crate::page_cache::PageCache;
 use crate::pages::ListCache;
 use crate::throttle::Throttle;
 
-/// Everything handlers share. Cheap to clone.
+/// Everything handlers share: one reference count to move per clone, as
+/// every request clones it once per layer that takes state.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct Shared {
     pub pool: SqlitePool,
     pub config: Arc<ServeArgs>,
     pub site: Arc<Site>,
@@ -55,10 +67,11 @@ impl AppState {
         let on_disk = file.as_os_str() != ":memory:";
         let page_cache = Arc::new(PageCache::new(
             config.page_cache_mib << 20,
+            config.page_cache_disk_mib << 20,
             on_disk.then_some(file),
         ));
         let saves = GroupCommit::start(pool.clone());
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             site: Arc::new(Site {
                 name: config.site_name.clone(),
                 org: config.org.clone(),
@@ -71,7 +84,7 @@ impl AppState {
             search_cache: Arc::default(),
             saves,
             lists: Arc::new(ListCache::default()),
-        })
+        })))
     }
 }
 
@@ -79,10 +92,13 @@ impl AppState {
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; \
 object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "cafe_session";
+
 /// The whole web application.
 pub fn app(state: AppState) -> Router {
     let sessions = SessionManagerLayer::new(state.sessions.clone())
-        .with_name("cafe_session")
+        .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.secure_cookies)
@@ -115,6 +131,10 @@ pub fn app(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(from_fn_with_state(state.clone(), context::middleware))
         .layer(sessions)
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::page_cache::serve_sessionless,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

@@ -103,6 +103,11 @@ pub struct ServeArgs {
     /// signed in, in MiB (0: render every view).
     #[arg(long, env = "CAFE_PAGE_CACHE_MIB", default_value_t = 8)]
     pub page_cache_mib: u64,
+    /// Disk for more of those pages, kept in an unnamed file beside the
+    /// database (read back from the kernel's page cache, not the server's
+    /// memory), in MiB (0: none).
+    #[arg(long, env = "CAFE_PAGE_CACHE_DISK_MIB", default_value_t = 256)]
+    pub page_cache_disk_mib: u64,
 }
 
 impl ServeArgs {

@@ -9,6 +9,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::http::StatusCode;
+use cafe::config::ServeArgs;
 use tracing::Subscriber;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
@@ -207,4 +208,54 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
         .await
         .assert_status(StatusCode::OK)
         .assert_contains("Changed.");
+
+    files_serve_visitors_when_memory_holds_none().await;
+}
+
+/// With no memory for the visitors' cache, pages come back from its file:
+/// no statement, the same HTML and the same security headers; a save still
+/// shows at once.
+async fn files_serve_visitors_when_memory_holds_none() {
+    let mut config = ServeArgs::defaults();
+    config.page_cache_mib = 0;
+    let app = common::TestApp::with_config(config).await;
+    let path = "/methods/peer-assist";
+    let mut visitor = app.client();
+    let first = visitor.get(path).await;
+    first.assert_status(StatusCode::OK);
+    // The file is written in the background: look until it is there.
+    let mut from_file = None;
+    for _ in 0..200 {
+        QUERIES.store(0, Ordering::SeqCst);
+        let again = visitor.get(path).await;
+        if QUERIES.load(Ordering::SeqCst) == 0 {
+            from_file = Some(again);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let again = from_file.expect("every view ran statements: the file tier served none");
+    again.assert_status(StatusCode::OK);
+    assert_eq!(again.body, first.body);
+    for name in ["content-type", "content-security-policy", "x-frame-options"] {
+        assert!(again.header(name).is_some(), "no {name} on a kept page");
+        assert_eq!(again.header(name), first.header(name), "{name}");
+    }
+
+    let mut alice = app.member("alice").await;
+    let base = alice.base_revision(path).await;
+    alice
+        .edit_page(
+            path,
+            &base,
+            "Written after the file was kept.\n",
+            "learning",
+            "test",
+        )
+        .await;
+    visitor
+        .get(path)
+        .await
+        .assert_status(StatusCode::OK)
+        .assert_contains("Written after the file was kept.");
 }

@@ -6,13 +6,19 @@
 //! Every write of this process makes the entries older than it stale at
 //! once ([`crate::db::write_generation`]); a commit by another process
 //! (`cafe import` while the server runs, a script) is seen through the WAL
-//! file, whose size or modification time it changes, and in any case within
-//! [`MAX_AGE`]. The cache is
-//! bounded in bytes (`--page-cache-mib`) and keeps the most used pages, so
-//! a wiki with more pages than fit still gets its popular pages from memory
-//! and the others from the one-statement view.
+//! file, whose size or modification time it changes. Two such commits
+//! landing within one tick of the file system's clock, after the WAL has
+//! been restarted, can leave both the same; [`MAX_AGE`] bounds how long an
+//! answer made between them is served.
+//!
+//! Two tiers: memory, bounded in bytes (`--page-cache-mib`), keeps the most
+//! used pages; files ([`disk`], `--page-cache-disk-mib`) keep many more at
+//! no cost to the server's memory, read back from the kernel's page cache
+//! as a static file server's would be. A page in neither comes from the
+//! one-statement view.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::{Body, Bytes};
@@ -23,10 +29,14 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::context::Ctx;
+use disk::{DiskTier, Kept};
 
-/// How long an entry may be served without a write of this process having
-/// made it stale: the bound on how late another process's writes show.
-pub const MAX_AGE: Duration = Duration::from_secs(5);
+pub mod disk;
+
+/// How long an entry may be served at most: the bound on how late another
+/// process's writes show in the rare case its commits leave the WAL file's
+/// size and time as they were.
+pub const MAX_AGE: Duration = Duration::from_secs(60);
 
 /// What the database looked like when an answer was made: the writes of
 /// this process so far, and the WAL file's size and modification time.
@@ -57,6 +67,8 @@ impl quick_cache::Weighter<String, Entry> for ByBytes {
 /// Rendered pages for visitors, bounded in bytes; size 0 keeps none.
 pub struct PageCache {
     entries: Option<quick_cache::sync::Cache<String, Entry, ByBytes>>,
+    /// The second tier, for a database in a file and a size above 0.
+    disk: Option<Arc<DiskTier>>,
     /// The database's WAL file, which every commit of any process changes.
     wal: Option<PathBuf>,
 }
@@ -65,18 +77,27 @@ pub struct PageCache {
 const TYPICAL_PAGE: u64 = 7 * 1024;
 
 impl PageCache {
-    /// A cache of `bytes` for the database file `db` (`None`: in memory).
-    pub fn new(bytes: u64, db: Option<&std::path::Path>) -> PageCache {
+    /// A cache of `bytes` in memory and `disk_bytes` in files for the
+    /// database file `db` (`None`: a database in memory, and no files). A
+    /// directory for the files that cannot be made leaves the memory tier
+    /// alone at work, with a warning.
+    pub fn new(bytes: u64, disk_bytes: u64, db: Option<&Path>) -> PageCache {
         let entries = (bytes > 0).then(|| {
             let items = usize::try_from(bytes / TYPICAL_PAGE).unwrap_or(usize::MAX);
             quick_cache::sync::Cache::with_weighter(items.max(1), bytes, ByBytes)
+        });
+        let disk = db.filter(|_| disk_bytes > 0).and_then(|db| {
+            DiskTier::open(db, disk_bytes)
+                .inspect_err(|err| tracing::warn!(%err, "page cache: no files kept"))
+                .ok()
+                .map(Arc::new)
         });
         let wal = db.map(|db| {
             let mut wal = db.as_os_str().to_owned();
             wal.push("-wal");
             PathBuf::from(wal)
         });
-        PageCache { entries, wal }
+        PageCache { entries, disk, wal }
     }
 
     /// The database as it is now (read before making an answer to keep).
@@ -98,15 +119,25 @@ impl PageCache {
     }
 
     /// The answer kept for `key`, if it was made at `stamp` (the current
-    /// one: nothing written since) and is younger than [`MAX_AGE`].
-    fn get(&self, key: &str, stamp: Stamp) -> Option<Entry> {
-        let entry = self.entries.as_ref()?.get(key)?;
-        (entry.stamp == stamp && entry.made.elapsed() < MAX_AGE).then_some(entry)
+    /// one: nothing written since) and is younger than [`MAX_AGE`]: from
+    /// memory, else from its file.
+    fn get(&self, key: &str, stamp: Stamp) -> Option<Kept> {
+        let in_memory = self.entries.as_ref().and_then(|entries| entries.get(key));
+        match in_memory {
+            Some(entry) if entry.stamp == stamp && entry.made.elapsed() < MAX_AGE => Some(Kept {
+                content_type: entry.content_type,
+                body: entry.body,
+            }),
+            _ => self.disk.as_ref()?.get(key, stamp),
+        }
     }
 
     /// Keeps an answer made from what the database held at `stamp` (taken
     /// before the handler ran, so a write meanwhile makes it stale).
     fn put(&self, key: String, stamp: Stamp, content_type: Option<HeaderValue>, body: Bytes) {
+        if let Some(disk) = &self.disk {
+            disk.put(key.clone(), stamp, content_type.clone(), body.clone());
+        }
         if let Some(entries) = &self.entries {
             let made = Instant::now();
             entries.insert(
@@ -122,7 +153,7 @@ impl PageCache {
     }
 }
 
-impl Entry {
+impl Kept {
     fn into_response(self) -> Response {
         let mut response = Response::new(Body::from(self.body));
         if let Some(content_type) = self.content_type {
@@ -132,6 +163,45 @@ impl Entry {
         }
         response
     }
+}
+
+/// The stamp read by [`serve_sessionless`] when it found nothing, for the
+/// answer made now to be kept under (read before the handler runs).
+#[derive(Clone, Copy)]
+struct Missed(Stamp);
+
+/// Answers GETs that carry no session cookie from the cache before the
+/// session, the request context and the router are built for them: the
+/// common case, a visitor reading, for the cost of a look at the cookies.
+/// Misses go on to the route, where [`serve_visitors`] keeps the answer.
+pub async fn serve_sessionless(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::GET && !carries_session(&request) {
+        let stamp = state.page_cache.stamp();
+        if let Some(kept) = state.page_cache.get(key_of(&request), stamp) {
+            return kept.into_response();
+        }
+        request.extensions_mut().insert(Missed(stamp));
+    }
+    next.run(request).await
+}
+
+/// Whether any cookie might be the session's. A cookie whose name merely
+/// ends so counts too: such a request is only served the slower way.
+fn carries_session(request: &Request) -> bool {
+    let name = format!("{}=", crate::app::SESSION_COOKIE);
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .any(|cookies| cookies.to_str().map_or(true, |c| c.contains(&name)))
+}
+
+fn key_of(request: &Request) -> &str {
+    request.uri().path_and_query().map_or("", |pq| pq.as_str())
 }
 
 /// Answers the GETs of visitors without a session from the cache, and keeps
@@ -150,14 +220,17 @@ pub async fn serve_visitors(
     if request.method() != Method::GET || !anonymous {
         return next.run(request).await;
     }
-    let key = request
-        .uri()
-        .path_and_query()
-        .map_or_else(String::new, |pq| pq.as_str().to_owned());
-    let stamp = state.page_cache.stamp();
-    if let Some(entry) = state.page_cache.get(&key, stamp) {
-        return entry.into_response();
-    }
+    let key = key_of(&request).to_owned();
+    let stamp = match request.extensions().get::<Missed>() {
+        Some(Missed(stamp)) => *stamp,
+        None => {
+            let stamp = state.page_cache.stamp();
+            if let Some(kept) = state.page_cache.get(&key, stamp) {
+                return kept.into_response();
+            }
+            stamp
+        }
+    };
     let response = next.run(request).await;
     if response.status() != StatusCode::OK {
         return response;
@@ -181,7 +254,7 @@ mod tests {
 
     #[test]
     fn an_entry_is_served_until_something_is_written() {
-        let cache = PageCache::new(1 << 20, None);
+        let cache = PageCache::new(1 << 20, 0, None);
         cache.put(
             "/methods/a".into(),
             stamp(7),
@@ -203,7 +276,7 @@ mod tests {
         use std::io::Write as _;
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("cafe.db");
-        let cache = PageCache::new(1 << 20, Some(&db));
+        let cache = PageCache::new(1 << 20, 0, Some(&db));
         let before = cache.stamp();
         let mut wal = std::fs::File::create(dir.path().join("cafe.db-wal")).expect("wal");
         wal.write_all(&[0; 4096]).expect("write");
@@ -216,7 +289,7 @@ mod tests {
 
     #[test]
     fn a_cache_of_size_zero_keeps_nothing() {
-        let cache = PageCache::new(0, None);
+        let cache = PageCache::new(0, 0, None);
         cache.put(
             "/methods/a".into(),
             stamp(1),
@@ -228,7 +301,7 @@ mod tests {
 
     #[test]
     fn the_cache_stays_within_its_bytes() {
-        let cache = PageCache::new(64 * 1024, None);
+        let cache = PageCache::new(64 * 1024, 0, None);
         for n in 0..100 {
             cache.put(
                 format!("/methods/p{n}"),
