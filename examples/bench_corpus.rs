@@ -1,7 +1,5 @@
 //! Benchmark corpus generator: loads N method pages (with stories, replies,
-//! roster entries and a few bench users) straight into a Cafe database,
-//! through the library's own write paths, so the stored HTML, tags, links and
-//! recent-changes events are exactly what the server would have written.
+//! roster entries and a few bench users) straight into a Cafe database.
 //!
 //! cargo run --release --example bench_corpus -- --db bench/out/bench.db --pages 1000 --out bench/out
 //!
@@ -10,23 +8,44 @@
 //! URLs), `history_slugs.txt` (pages with many revisions, percent-encoded), `tag_pairs.txt` (two-tag filters), `queries.txt` (search
 //! queries: words, phrases, prefixes) and `users.txt` (`username password`).
 //!
-//! Generation only: the corpus connection runs with `synchronous=OFF` and a
-//! large page cache, and pages are created a few thousand per transaction.
-//! The server later opens the file with its own pragmas (WAL, `synchronous=FULL`).
+//! The database is the one the server would have made had every page been
+//! created and saved, and every story, reply and roster entry posted,
+//! through its write paths (`pages::db::create_in` and `save_in`,
+//! `stories::db`, `roster::db`). This generator used to call those, which
+//! took 198 s for 100,000 pages: eleven statements per page, each a round
+//! trip to the connection's worker thread, and one page rendered at a time.
+//! Now the schema and seed still come from the library (`db::open_and_seed`
+//! runs every migration), and the accounts from `accounts::db::create`; the
+//! pages' HTML comes from the library's renderer (`markdown::render`), on
+//! every core, while the rows go in by the hundred per statement, with the
+//! ids and in the order the write paths would have given them. The schema's
+//! triggers fill the search index, `tag_counts`, `tag_story_counts` and the
+//! generation counters as they do for those writes; `main` notes what they
+//! cannot see. Timestamps are the time of the load, as before.
+//!
+//! Generation only: the load's connection runs without a journal and with
+//! `synchronous=OFF`; the file is switched back to WAL at the end, and the
+//! server opens it with its own pragmas (`synchronous=FULL`).
 
+use std::borrow::Cow;
+use std::collections::{HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 use cafe::accounts::Username;
-use cafe::pages::{PageText, normalise_body};
+use cafe::pages::{PageText, Slug, normalise_body};
+use cafe::recent::Kind;
 use cafe::roster::EntryText;
 use cafe::stories::{Outcome, StoryText};
 use cafe::tags::TagList;
@@ -37,7 +56,7 @@ const PASSWORD: &str = "bench-password-2026";
 const BENCH_USERS: usize = 16;
 /// Other members who write stories, replies and roster entries.
 const MEMBERS: usize = 200;
-/// Pages created per transaction.
+/// Pages written per transaction (and per line of progress).
 const BATCH: usize = 4000;
 
 const ADJECTIVES: &[&str] = &[
@@ -479,6 +498,575 @@ fn write_lines(path: PathBuf, lines: impl IntoIterator<Item = String>) -> anyhow
     Ok(())
 }
 
+/// A generated method page: the text and author of each revision, oldest
+/// first (the first one created the page, each later one is a save).
+struct NewPage {
+    id: i64,
+    title: String,
+    slug: String,
+    revisions: Vec<(PageText, i64)>,
+}
+
+impl NewPage {
+    /// The current text and its author (the page's `updated_by`).
+    fn current(&self) -> &(PageText, i64) {
+        self.revisions.last().expect("a page has a first revision")
+    }
+}
+
+/// A generated story with its replies (author, Markdown).
+struct NewStory {
+    id: i64,
+    page_id: i64,
+    author: i64,
+    text: StoryText,
+    replies: Vec<(i64, String)>,
+}
+
+/// What happens on a page once all pages exist, in the order the write
+/// paths record it: its story (and the replies), then roster joins.
+struct PageActivity {
+    page_id: i64,
+    story: Option<NewStory>,
+    roster: Vec<(i64, EntryText)>,
+}
+
+/// The stored HTML of a page's current text and the slugs its wiki links
+/// point to (its `page_links`).
+struct Rendered {
+    html: String,
+    links: Vec<Slug>,
+}
+
+/// Markdown as the save paths render it once every page exists: a wiki link
+/// is a real link exactly when its target is one of `slugs`.
+///
+/// The save paths render against the pages that exist at the time and, when
+/// a page is created, re-render the pages whose links point at it
+/// (`pages::db::relink`). Nothing is deleted here, so every page, story and
+/// reply ends up rendered against the final set of pages, which is what
+/// this does, once.
+fn render(body: &str, slugs: &HashSet<String>) -> String {
+    cafe::markdown::render(body, &|slug| slugs.contains(slug.as_str()))
+}
+
+fn render_page(page: &NewPage, slugs: &HashSet<String>) -> Rendered {
+    let body = &page.current().0.body;
+    Rendered {
+        html: render(body, slugs),
+        links: cafe::markdown::link_targets(body),
+    }
+}
+
+/// Rendered stories and replies, in the order of the activity.
+struct RenderedActivity {
+    stories: Vec<String>,
+    replies: Vec<String>,
+}
+
+fn render_activity(activity: &[PageActivity], slugs: &HashSet<String>) -> RenderedActivity {
+    let stories = activity.iter().filter_map(|a| a.story.as_ref());
+    RenderedActivity {
+        stories: stories
+            .clone()
+            .map(|s| render(&s.text.body, slugs))
+            .collect(),
+        replies: stories
+            .flat_map(|s| &s.replies)
+            .map(|(_, body)| render(body, slugs))
+            .collect(),
+    }
+}
+
+/// What the generator is given: who and what the pages are about.
+struct Plan {
+    titles: Arc<Vec<String>>,
+    /// The slug of each generated page, as `create_in` would give it.
+    slugs: Vec<String>,
+    /// Every page's slug, the seed pages' included: what links resolve to.
+    all_slugs: Arc<HashSet<String>>,
+    seed_page_ids: Vec<i64>,
+    first_page_id: i64,
+    first_story_id: i64,
+    members: Vec<i64>,
+    indicator_tags: Vec<String>,
+}
+
+/// What the generator hands back once every page is sent.
+struct Drawn {
+    /// Drawn on for the search queries, after everything else.
+    rng: StdRng,
+    history_slugs: Vec<String>,
+    revisions: usize,
+    /// Revisions after the first, each a `save_in` of the page.
+    saves: i64,
+    activity: Vec<PageActivity>,
+    rendered: RenderedActivity,
+}
+
+/// Draws the corpus from `rng` in the order the old per-page load drew it,
+/// so a seed still gives the same corpus: pages (2% of them with 3–12 more
+/// revisions), sent `RENDER_CHUNK` at a time, then the stories (one page in
+/// 8), replies (about three per four stories) and roster entries (one page
+/// in 6) over the seed pages and the generated ones, rendered here while
+/// the last pages are written.
+fn draw(
+    mut rng: StdRng,
+    plan: Plan,
+    pages: tokio::sync::mpsc::Sender<Vec<NewPage>>,
+) -> anyhow::Result<Drawn> {
+    let mut history_slugs = Vec::new();
+    let (mut revisions, mut saves) = (0, 0);
+    let mut chunk = Vec::with_capacity(RENDER_CHUNK);
+    for (i, slug) in plan.slugs.into_iter().enumerate() {
+        let text = PageText {
+            body: body(&mut rng, i, &plan.titles),
+            tags: tags(&mut rng, &plan.indicator_tags),
+            summary: String::new(),
+        };
+        let author = *plan.members.choose(&mut rng).unwrap();
+        let mut page = NewPage {
+            id: plan.first_page_id + i as i64,
+            title: plan.titles[i].clone(),
+            slug,
+            revisions: vec![(text, author)],
+        };
+        if rng.random_bool(0.02) {
+            // i64, the type of the revision number `save_in` took: the
+            // range's type decides how many random bits are drawn.
+            for n in 1..=rng.random_range(3i64..=12) {
+                let current = &page.current().0;
+                let mut next = current.body.clone();
+                let _ = writeln!(next, "\nUpdate {n}: {}", sentence(&mut rng, 8));
+                let edit = PageText {
+                    body: normalise_body(&next),
+                    tags: current.tags.clone(),
+                    summary: format!("Update {n}"),
+                };
+                let author = *plan.members.choose(&mut rng).unwrap();
+                page.revisions.push((edit, author));
+                saves += 1;
+            }
+            history_slugs.push(page.slug.clone());
+        }
+        revisions += page.revisions.len();
+        chunk.push(page);
+        if chunk.len() == RENDER_CHUNK {
+            pages
+                .blocking_send(std::mem::take(&mut chunk))
+                .context("the writer stopped")?;
+        }
+    }
+    if !chunk.is_empty() {
+        pages.blocking_send(chunk).context("the writer stopped")?;
+    }
+    drop(pages);
+
+    let page_ids = plan
+        .seed_page_ids
+        .iter()
+        .copied()
+        .chain((0..plan.titles.len()).map(|i| plan.first_page_id + i as i64));
+    let members = &plan.members;
+    let mut story_id = plan.first_story_id;
+    let mut activity = Vec::new();
+    for page_id in page_ids {
+        let mut story = None;
+        if rng.random_bool(1.0 / 8.0) {
+            let author = *members.choose(&mut rng).unwrap();
+            let text = StoryText {
+                title: format!(
+                    "How the {} went in the {}",
+                    WORDS.choose(&mut rng).unwrap(),
+                    WORDS.choose(&mut rng).unwrap()
+                ),
+                body: normalise_body(&format!(
+                    "{}\n\n{}",
+                    paragraph(&mut rng, 3),
+                    paragraph(&mut rng, 2)
+                )),
+                outcome: *Outcome::ALL.choose(&mut rng).unwrap(),
+                location: (*PLACES.choose(&mut rng).unwrap()).to_owned(),
+            };
+            let mut replies = Vec::new();
+            if rng.random_bool(0.5) {
+                for _ in 0..rng.random_range(1..=2) {
+                    let who = *members.choose(&mut rng).unwrap();
+                    replies.push((who, normalise_body(&paragraph(&mut rng, 2))));
+                }
+            }
+            story = Some(NewStory {
+                id: story_id,
+                page_id,
+                author,
+                text,
+                replies,
+            });
+            story_id += 1;
+        }
+        let mut roster = Vec::new();
+        if rng.random_bool(1.0 / 6.0) {
+            let mut who: Vec<i64> = members.clone();
+            who.shuffle(&mut rng);
+            for user in who.into_iter().take(rng.random_range(1..=2)) {
+                let entry = EntryText {
+                    tip: sentence(&mut rng, 6),
+                    location: (*PLACES.choose(&mut rng).unwrap()).to_owned(),
+                };
+                roster.push((user, entry));
+            }
+        }
+        if story.is_some() || !roster.is_empty() {
+            activity.push(PageActivity {
+                page_id,
+                story,
+                roster,
+            });
+        }
+    }
+    let rendered = render_activity(&activity, &plan.all_slugs);
+    Ok(Drawn {
+        rng,
+        history_slugs,
+        revisions,
+        saves,
+        activity,
+        rendered,
+    })
+}
+
+/// The most parameters SQLite binds in one statement (`SQLITE_MAX_VARIABLE_NUMBER`).
+const MAX_PARAMETERS: usize = 32_766;
+
+/// Inserts `rows`, as many per statement as SQLite binds: each statement is
+/// a round trip to the connection's worker thread (the old load made eleven
+/// per page).
+async fn insert_rows<'a, T>(
+    conn: &mut SqliteConnection,
+    head: &'static str,
+    columns: usize,
+    rows: &'a [T],
+    mut bind: impl FnMut(&mut Separated<'_, 'a, Sqlite, &'static str>, &'a T),
+) -> sqlx::Result<()> {
+    for chunk in rows.chunks(MAX_PARAMETERS / columns) {
+        let mut query = QueryBuilder::<Sqlite>::new(head);
+        query.push_values(chunk, |mut row, item| bind(&mut row, item));
+        // Row counts vary, and with them the text: not worth caching.
+        query.build().persistent(false).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// An `events` row, as `recent::db::record` writes it.
+struct Event<'a> {
+    kind: Kind,
+    page_id: i64,
+    story_id: Option<i64>,
+    revision: Option<i64>,
+    actor_id: i64,
+    summary: Cow<'a, str>,
+}
+
+async fn insert_events(
+    conn: &mut SqliteConnection,
+    events: &[Event<'_>],
+    now: &str,
+) -> sqlx::Result<()> {
+    insert_rows(
+        conn,
+        "INSERT INTO events (kind, page_id, story_id, revision, actor_id, summary, created_at) ",
+        7,
+        events,
+        |row, e| {
+            row.push_bind(e.kind.as_str())
+                .push_bind(e.page_id)
+                .push_bind(e.story_id)
+                .push_bind(e.revision)
+                .push_bind(e.actor_id)
+                .push_bind(e.summary.as_ref())
+                .push_bind(now);
+        },
+    )
+    .await
+}
+
+/// Writes pages as `pages::db::create_in` and then `save_in` for each later
+/// revision would leave them: the current row (body, tags, HTML, revision
+/// number, last editor), every revision, the tags and links of the current
+/// text, and a `page` event then an `edit` event per save, with the ids
+/// those would get. The triggers on `pages` and `page_tags` fill the search
+/// index and the counters as they would; the one thing they cannot see is
+/// the `UPDATE` each save makes, which `main` adds to `search_generation`.
+async fn insert_pages(
+    conn: &mut SqliteConnection,
+    pages: &[NewPage],
+    rendered: &[Rendered],
+) -> sqlx::Result<()> {
+    let now = cafe::clock::now();
+    let current: Vec<(&NewPage, &Rendered, String)> = pages
+        .iter()
+        .zip(rendered)
+        .map(|(page, r)| (page, r, page.current().0.tags.to_stored()))
+        .collect();
+    insert_rows(
+        conn,
+        "INSERT INTO pages (id, slug, title, revision, body, html, tags, created_at, updated_at, updated_by) ",
+        10,
+        &current,
+        |row, (page, r, tags)| {
+            let (text, author) = page.current();
+            row.push_bind(page.id)
+                .push_bind(page.slug.as_str())
+                .push_bind(page.title.as_str())
+                .push_bind(page.revisions.len() as i64)
+                .push_bind(text.body.as_str())
+                .push_bind(r.html.as_str())
+                .push_bind(tags.as_str())
+                .push_bind(now.as_str())
+                .push_bind(now.as_str())
+                .push_bind(*author);
+        },
+    )
+    .await?;
+
+    let revisions: Vec<(&NewPage, i64, &PageText, i64, String)> = pages
+        .iter()
+        .flat_map(|page| {
+            (1..)
+                .zip(&page.revisions)
+                .map(move |(number, (text, author))| {
+                    (page, number, text, *author, text.tags.to_stored())
+                })
+        })
+        .collect();
+    insert_rows(
+        conn,
+        "INSERT INTO revisions (page_id, number, title, body, tags, summary, author_id, created_at) ",
+        8,
+        &revisions,
+        |row, (page, number, text, author, tags)| {
+            row.push_bind(page.id)
+                .push_bind(*number)
+                .push_bind(page.title.as_str())
+                .push_bind(text.body.as_str())
+                .push_bind(tags.as_str())
+                .push_bind(text.summary.as_str())
+                .push_bind(*author)
+                .push_bind(now.as_str());
+        },
+    )
+    .await?;
+
+    let tags: Vec<(i64, &str)> = pages
+        .iter()
+        .flat_map(|page| page.current().0.tags.iter().map(|t| (page.id, t.as_str())))
+        .collect();
+    insert_rows(
+        conn,
+        "INSERT INTO page_tags (page_id, tag) ",
+        2,
+        &tags,
+        |row, (id, tag)| {
+            row.push_bind(*id).push_bind(*tag);
+        },
+    )
+    .await?;
+
+    let links: Vec<(i64, &str)> = pages
+        .iter()
+        .zip(rendered)
+        .flat_map(|(page, r)| r.links.iter().map(|slug| (page.id, slug.as_str())))
+        .collect();
+    insert_rows(
+        conn,
+        "INSERT INTO page_links (from_page_id, to_slug) ",
+        2,
+        &links,
+        |row, (id, slug)| {
+            row.push_bind(*id).push_bind(*slug);
+        },
+    )
+    .await?;
+
+    let events: Vec<Event> = revisions
+        .iter()
+        .map(|(page, number, text, author, _)| Event {
+            kind: if *number == 1 { Kind::Page } else { Kind::Edit },
+            page_id: page.id,
+            story_id: None,
+            revision: Some(*number),
+            actor_id: *author,
+            summary: if *number == 1 && text.summary.is_empty() {
+                "Created the page".into()
+            } else {
+                text.summary.as_str().into()
+            },
+        })
+        .collect();
+    insert_events(conn, &events, &now).await
+}
+
+/// Writes stories, replies and roster entries as `stories::db::create`,
+/// `stories::db::add_reply` and `roster::db::upsert` would (every roster
+/// entry is a first join), with their events in the same order.
+async fn insert_activity(
+    conn: &mut SqliteConnection,
+    activity: &[PageActivity],
+    rendered: &RenderedActivity,
+) -> sqlx::Result<()> {
+    let now = cafe::clock::now();
+    let mut stories: Vec<(&NewStory, &String)> = activity
+        .iter()
+        .filter_map(|a| a.story.as_ref())
+        .zip(&rendered.stories)
+        .collect();
+    let replies: Vec<(&NewStory, i64, &str, &String)> = stories
+        .iter()
+        .flat_map(|(s, _)| {
+            s.replies
+                .iter()
+                .map(|(who, body)| (*s, *who, body.as_str()))
+        })
+        .zip(&rendered.replies)
+        .map(|((s, who, body), html)| (s, who, body, html))
+        .collect();
+    // Newest first: a story's search row is `-id`, and FTS5 writes out what
+    // it holds whenever a row comes in below the last one, which in id
+    // order made every story a tiny index segment (0.3 ms each). The ids
+    // are given, so the rows are the same.
+    stories.reverse();
+    insert_rows(
+        conn,
+        "INSERT INTO stories (id, page_id, author_id, title, body, html, outcome, location, revision, created_at, updated_at) ",
+        11,
+        &stories,
+        |row, (s, html)| {
+            row.push_bind(s.id)
+                .push_bind(s.page_id)
+                .push_bind(s.author)
+                .push_bind(s.text.title.as_str())
+                .push_bind(s.text.body.as_str())
+                .push_bind(html.as_str())
+                .push_bind(s.text.outcome.as_str())
+                .push_bind(s.text.location.as_str())
+                .push_bind(1i64)
+                .push_bind(now.as_str())
+                .push_bind(now.as_str());
+        },
+    )
+    .await?;
+    stories.reverse();
+    insert_rows(
+        conn,
+        "INSERT INTO story_revisions (story_id, number, title, body, outcome, location, summary, author_id, created_at) ",
+        9,
+        &stories,
+        |row, (s, _)| {
+            row.push_bind(s.id)
+                .push_bind(1i64)
+                .push_bind(s.text.title.as_str())
+                .push_bind(s.text.body.as_str())
+                .push_bind(s.text.outcome.as_str())
+                .push_bind(s.text.location.as_str())
+                .push_bind("")
+                .push_bind(s.author)
+                .push_bind(now.as_str());
+        },
+    )
+    .await?;
+    insert_rows(
+        conn,
+        "INSERT INTO replies (story_id, author_id, body, html, created_at) ",
+        5,
+        &replies,
+        |row, (s, who, body, html)| {
+            row.push_bind(s.id)
+                .push_bind(*who)
+                .push_bind(*body)
+                .push_bind(html.as_str())
+                .push_bind(now.as_str());
+        },
+    )
+    .await?;
+    let roster: Vec<(i64, i64, &EntryText)> = activity
+        .iter()
+        .flat_map(|a| a.roster.iter().map(|(user, e)| (a.page_id, *user, e)))
+        .collect();
+    insert_rows(
+        conn,
+        "INSERT INTO roster (page_id, user_id, tip, location, created_at, updated_at) ",
+        6,
+        &roster,
+        |row, (page_id, user, e)| {
+            row.push_bind(*page_id)
+                .push_bind(*user)
+                .push_bind(e.tip.as_str())
+                .push_bind(e.location.as_str())
+                .push_bind(now.as_str())
+                .push_bind(now.as_str());
+        },
+    )
+    .await?;
+    let mut events = Vec::new();
+    for a in activity {
+        if let Some(s) = &a.story {
+            events.push(Event {
+                kind: Kind::Story,
+                page_id: a.page_id,
+                story_id: Some(s.id),
+                revision: Some(1),
+                actor_id: s.author,
+                summary: s.text.title.as_str().into(),
+            });
+            for (who, _) in &s.replies {
+                events.push(Event {
+                    kind: Kind::Reply,
+                    page_id: a.page_id,
+                    story_id: Some(s.id),
+                    revision: None,
+                    actor_id: *who,
+                    summary: format!("Replied to “{}”", s.text.title).into(),
+                });
+            }
+        }
+        for (user, _) in &a.roster {
+            events.push(Event {
+                kind: Kind::Roster,
+                page_id: a.page_id,
+                story_id: None,
+                revision: None,
+                actor_id: *user,
+                summary: "Joined the roster".into(),
+            });
+        }
+    }
+    insert_events(conn, &events, &now).await
+}
+
+/// Turns the journal off for the load. Leaving WAL needs the only
+/// connection to the file, and right after the seeding pool has closed
+/// SQLite now and then answers "database is locked" (once in about 40 runs
+/// here; a connection of that pool still closing, it seems): so this tries
+/// again for up to five seconds.
+async fn leave_wal(pool: &SqlitePool) -> anyhow::Result<()> {
+    for _ in 0..500 {
+        match sqlx::query_scalar::<_, String>("PRAGMA journal_mode = OFF")
+            .fetch_one(pool)
+            .await
+        {
+            Ok(mode) if mode == "off" => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("5") => {}
+            Err(e) => return Err(e).context("cannot turn the journal off for the load"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    anyhow::bail!("another connection kept the database in WAL mode")
+}
+
+/// Pages per chunk handed from the generator to a render task to the writer.
+const RENDER_CHUNK: usize = 500;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
@@ -487,14 +1075,16 @@ async fn main() -> anyhow::Result<()> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", args.db));
     }
-    let mut rng = StdRng::seed_from_u64(args.seed);
+    let rng = StdRng::seed_from_u64(args.seed);
 
     // Schema, seed pages and the indicator table, exactly as a first start makes them.
     let pool = cafe::db::open_and_seed(&args.db).await?;
     pool.close().await;
 
-    // One connection for the whole load, durability off while generating (no
-    // fsync); the file stays in WAL mode. The server's pragmas are unchanged.
+    // One connection for the whole load, without fsync, and without a
+    // journal once `leave_wal` has switched it off (a failed load is simply
+    // run again). The file goes back to WAL at the end; the server opens it
+    // with its own pragmas.
     let options = cafe::db::options(&args.db)?
         .synchronous(SqliteSynchronous::Off)
         .pragma("cache_size", "-262144");
@@ -502,6 +1092,7 @@ async fn main() -> anyhow::Result<()> {
         .max_connections(1)
         .connect_with(options)
         .await?;
+    leave_wal(&pool).await?;
 
     // Accounts: one argon2 hash shared by all (hashing 216 passwords would take seconds).
     let hash = cafe::auth::hash_password(PASSWORD.to_owned()).await?;
@@ -536,114 +1127,119 @@ async fn main() -> anyhow::Result<()> {
         "the indicator table has fewer than 6 indicators"
     );
 
-    // Pages, a few thousand per transaction; 2% of them get 3–12 more revisions.
-    let titles: Vec<String> = (0..args.pages).map(title).collect();
+    // Slugs and ids as `create_in` gives them, one page after another: the
+    // title's slug, or the first free `-2`, `-3`… (only a seed page could
+    // be in the way); ids follow the seed pages'.
+    let seeded: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, slug, body FROM pages ORDER BY id")
+            .fetch_all(&pool)
+            .await?;
+    let first_page_id = seeded.last().map_or(1, |(id, _, _)| id + 1);
+    let first_story_id = sqlx::query_scalar("SELECT coalesce(max(id), 0) + 1 FROM stories")
+        .fetch_one(&pool)
+        .await?;
+    let titles: Arc<Vec<String>> = Arc::new((0..args.pages).map(title).collect());
+    let mut all_slugs: HashSet<String> = seeded.iter().map(|(_, slug, _)| slug.clone()).collect();
     let mut slugs = Vec::with_capacity(args.pages);
-    let mut history_slugs = Vec::new();
-    let mut revisions = 0usize;
-    for chunk in (0..args.pages).collect::<Vec<_>>().chunks(BATCH) {
-        let mut tx = cafe::db::begin_write(&pool).await?;
-        for &i in chunk {
-            let text = PageText {
-                body: body(&mut rng, i, &titles),
-                tags: tags(&mut rng, &indicator_tags),
-                summary: String::new(),
-            };
-            let author = *members.choose(&mut rng).unwrap();
-            let slug = cafe::pages::db::create_in(&mut tx, &titles[i], &text, Some(author)).await?;
-            revisions += 1;
-            if rng.random_bool(0.02) {
-                let (id, _) = cafe::pages::db::current_revision_in(&mut tx, &slug)
-                    .await?
-                    .context("page just made")?;
-                let mut current = text;
-                for n in 1..=rng.random_range(3..=12) {
-                    let mut next = current.body.clone();
-                    let _ = writeln!(next, "\nUpdate {n}: {}", sentence(&mut rng, 8));
-                    let edit = PageText {
-                        body: normalise_body(&next),
-                        tags: current.tags.clone(),
-                        summary: format!("Update {n}"),
-                    };
-                    let author = *members.choose(&mut rng).unwrap();
-                    cafe::pages::db::save_in(&mut tx, id, n, &edit, Some(author), None).await?;
-                    revisions += 1;
-                    current = edit;
-                }
-                history_slugs.push(slug.to_string());
-            }
-            slugs.push(slug.to_string());
+    for title in titles.iter() {
+        let base = Slug::from_title(title).context("a generated title without a slug")?;
+        let mut slug = base.clone();
+        let mut n = 1;
+        while all_slugs.contains(slug.as_str()) {
+            n += 1;
+            slug = base.with_suffix(n);
         }
-        tx.commit().await?;
-        eprint!(
-            "\r  {} / {} pages, {:.1} s",
-            slugs.len(),
-            args.pages,
-            started.elapsed().as_secs_f64()
-        );
+        all_slugs.insert(slug.to_string());
+        slugs.push(slug.to_string());
+    }
+    let all_slugs = Arc::new(all_slugs);
+
+    // Three stages at once: the generator draws pages in order, render tasks
+    // (a few chunks ahead, on every core) turn them into HTML, and this task
+    // writes each chunk in order as its rendering is done.
+    let (chunks, mut drawn_pages) = tokio::sync::mpsc::channel(4);
+    let plan = Plan {
+        titles: titles.clone(),
+        slugs: slugs.clone(),
+        all_slugs: all_slugs.clone(),
+        seed_page_ids: seeded.iter().map(|(id, _, _)| *id).collect(),
+        first_page_id,
+        first_story_id,
+        members,
+        indicator_tags: indicator_tags.clone(),
+    };
+    let generator = tokio::task::spawn_blocking(move || draw(rng, plan, chunks));
+    let ahead_most = 2 * std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut ahead = VecDeque::new();
+    let mut more = true;
+    let mut written = 0;
+    let mut tx = cafe::db::begin_write(&pool).await?;
+    loop {
+        while more && ahead.len() < ahead_most {
+            match drawn_pages.recv().await {
+                Some(pages) => {
+                    let all_slugs = all_slugs.clone();
+                    ahead.push_back(tokio::task::spawn_blocking(move || {
+                        let rendered: Vec<Rendered> =
+                            pages.iter().map(|p| render_page(p, &all_slugs)).collect();
+                        (pages, rendered)
+                    }));
+                }
+                None => more = false,
+            }
+        }
+        let Some(next) = ahead.pop_front() else { break };
+        let (pages, rendered) = next.await?;
+        insert_pages(&mut tx, &pages, &rendered).await?;
+        written += pages.len();
+        if written % BATCH == 0 || written == args.pages {
+            tx.commit().await?;
+            tx = cafe::db::begin_write(&pool).await?;
+            eprint!(
+                "\r  {written} / {} pages, {:.1} s",
+                args.pages,
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
     eprintln!();
+    let Drawn {
+        mut rng,
+        history_slugs,
+        revisions,
+        saves,
+        activity,
+        rendered,
+    } = generator.await??;
+    anyhow::ensure!(written == args.pages, "the generator stopped early");
 
-    // Stories (one page in 8), replies (about three per four stories), roster entries (one page in 6).
-    let ids: Vec<(i64, String)> = sqlx::query_as("SELECT id, slug FROM pages ORDER BY id")
-        .fetch_all(&pool)
+    // Each save's UPDATE of the page moved the search generation once more
+    // (migrations/0006_search_generation.sql); the pages went in as they
+    // stand after their last save.
+    sqlx::query("UPDATE search_generation SET generation = generation + ?")
+        .bind(saves)
+        .execute(&mut *tx)
         .await?;
-    let outcomes = Outcome::ALL;
-    let (mut stories, mut replies, mut roster) = (0usize, 0usize, 0usize);
-    for (page_id, _) in &ids {
-        if rng.random_bool(1.0 / 8.0) {
-            let author = *members.choose(&mut rng).unwrap();
-            let text = StoryText {
-                title: format!(
-                    "How the {} went in the {}",
-                    WORDS.choose(&mut rng).unwrap(),
-                    WORDS.choose(&mut rng).unwrap()
-                ),
-                body: normalise_body(&format!(
-                    "{}\n\n{}",
-                    paragraph(&mut rng, 3),
-                    paragraph(&mut rng, 2)
-                )),
-                outcome: *outcomes.choose(&mut rng).unwrap(),
-                location: (*PLACES.choose(&mut rng).unwrap()).to_owned(),
-            };
-            let story_id = cafe::stories::db::create(&pool, *page_id, author, &text).await?;
-            stories += 1;
-            if rng.random_bool(0.5) {
-                let story = cafe::stories::db::find(&pool, *page_id, story_id)
-                    .await?
-                    .context("story just made")?;
-                for _ in 0..rng.random_range(1..=2) {
-                    let who = *members.choose(&mut rng).unwrap();
-                    cafe::stories::db::add_reply(
-                        &pool,
-                        &story,
-                        who,
-                        &normalise_body(&paragraph(&mut rng, 2)),
-                    )
-                    .await?;
-                    replies += 1;
-                }
-            }
-        }
-        if rng.random_bool(1.0 / 6.0) {
-            let mut who: Vec<i64> = members.clone();
-            who.shuffle(&mut rng);
-            for user in who.into_iter().take(rng.random_range(1..=2)) {
-                let entry = EntryText {
-                    tip: sentence(&mut rng, 6),
-                    location: (*PLACES.choose(&mut rng).unwrap()).to_owned(),
-                };
-                cafe::roster::db::upsert(&pool, *page_id, user, &entry).await?;
-                roster += 1;
-            }
-        }
+    // What `create_in` does for pages that linked to a new page: re-render
+    // them. Only the seed pages could (today none links to a generated title).
+    for (id, _, body) in &seeded {
+        sqlx::query("UPDATE pages SET html = ?1 WHERE id = ?2 AND html <> ?1")
+            .bind(render(body, &all_slugs))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
     }
+    insert_activity(&mut tx, &activity, &rendered).await?;
+    tx.commit().await?;
 
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+    sqlx::query("PRAGMA journal_mode = WAL")
         .execute(&pool)
         .await?;
     pool.close().await;
+
+    let stories = activity.iter().filter(|a| a.story.is_some()).count();
+    let replies = rendered.replies.len();
+    let roster: usize = activity.iter().map(|a| a.roster.len()).sum();
 
     // The lists the load scripts read.
     // Slugs keep letters of any script (`…-café`): URLs need them percent-encoded.
