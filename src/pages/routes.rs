@@ -182,13 +182,6 @@ struct ListAnswer {
     labels: std::collections::HashMap<String, String>,
 }
 
-/// Lists counted at once at most. Counting a list of thousands of methods
-/// takes tens of milliseconds and megabytes of temporary b-trees; when many
-/// visitors ask for the same cold list at once, the others wait and then
-/// find it kept (100k pages, 64 connections: peak RSS rose 48 -> 65 MiB with
-/// eight lists counted at once).
-static COUNTING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-
 /// One page of the list with the counts over all of it: from memory when
 /// nothing that changes them happened since they were read (one short
 /// statement checks that), else read again, the counts in one statement
@@ -198,21 +191,13 @@ async fn list_answer(state: &AppState, chosen: &[Tag], requested: usize) -> AppR
         Kept::Answer(answer) => return Ok(answer),
         Kept::Missing(head) => head,
     };
-    let _turn = match COUNTING.try_acquire() {
-        Ok(turn) => turn,
-        Err(_) => {
-            // Others are counting (perhaps this very list): wait, then look again.
-            let turn = COUNTING
-                .acquire()
-                .await
-                .map_err(|e| AppError::Internal(e.into()))?;
-            match kept_list(state, chosen, requested).await? {
-                Kept::Answer(answer) => return Ok(answer),
-                Kept::Missing(fresh) => head = fresh,
-            }
-            turn
+    let turn = crate::db::heavy_read_turn().await;
+    if turn.waited {
+        match kept_list(state, chosen, requested).await? {
+            Kept::Answer(answer) => return Ok(answer),
+            Kept::Missing(fresh) => head = fresh,
         }
-    };
+    }
     let asked = i64::try_from(requested).unwrap_or(i64::MAX);
     let mut view = db::list_page(&state.pool, chosen, asked).await?;
     let counts = view

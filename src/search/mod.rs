@@ -12,7 +12,7 @@ pub mod cache;
 pub mod db;
 pub mod routes;
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use sqlx::SqlitePool;
 
@@ -323,17 +323,6 @@ pub struct Results {
     pub total: i64,
 }
 
-/// Searches ranked at once: one fewer than the cores, at least one. Ranking
-/// is CPU work on a database thread (bm25 over every match: 10-30 ms for a
-/// common word at 10,000 pages); with as many rankings as cores, answers
-/// from the caches waited for a core (10,000 pages, 4 connections, while
-/// the cache filled: p99 18-30 ms). A search that finds all permits taken
-/// waits, then looks in the cache again: it may be the same query.
-static RANKING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
-});
-
 /// Runs a parsed query (one without a `problem`); `page` counts from 1.
 /// A page asked for again before anything changed comes from `cache`.
 pub async fn run(
@@ -356,21 +345,13 @@ pub async fn run(
     if let Some(results) = cache.get(generation, &key) {
         return Ok(results);
     }
-    let _turn = match RANKING.try_acquire() {
-        Ok(turn) => turn,
-        Err(_) => {
-            // Others are ranking (perhaps this very query): wait, then look again.
-            let turn = RANKING
-                .acquire()
-                .await
-                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-            generation = db::generation(pool).await?;
-            if let Some(results) = cache.get(generation, &key) {
-                return Ok(results);
-            }
-            turn
+    let turn = crate::db::heavy_read_turn().await;
+    if turn.waited {
+        generation = db::generation(pool).await?;
+        if let Some(results) = cache.get(generation, &key) {
+            return Ok(results);
         }
-    };
+    }
     let search = db::Search {
         matching: matching.as_deref(),
         excluding: excluding.as_deref(),
