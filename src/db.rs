@@ -168,3 +168,25 @@ pub async fn seeded_for_test() -> (tempfile::TempDir, SqlitePool) {
         .expect("seeded database");
     (dir, pool)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_heavy_read_past_the_limit_waits_for_a_turn_and_says_so() {
+        let mut held = Vec::new();
+        while HEAVY_READS.available_permits() > 0 {
+            let turn = heavy_read_turn().await;
+            assert!(!turn.waited, "a free turn was waited for");
+            held.push(turn);
+        }
+        assert!(!held.is_empty(), "no heavy read may run at all");
+        let waiting = tokio::spawn(heavy_read_turn());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "a heavy read went past the limit");
+        held.pop();
+        let turn = waiting.await.expect("the waiting read");
+        assert!(turn.waited);
+    }
+}
