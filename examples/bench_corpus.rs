@@ -1231,6 +1231,8 @@ async fn main() -> anyhow::Result<()> {
     }
     insert_activity(&mut tx, &activity, &rendered).await?;
     tx.commit().await?;
+    // The index as the server's upkeep leaves it after a quiet moment.
+    cafe::search::upkeep::merge_all(&pool).await?;
 
     sqlx::query("PRAGMA journal_mode = WAL")
         .execute(&pool)

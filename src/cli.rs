@@ -41,6 +41,7 @@ pub async fn serve(db: &str, args: ServeArgs) -> anyhow::Result<()> {
             Duration::from_secs(600),
         ),
     );
+    crate::search::upkeep::spawn(pool.clone());
     std::thread::spawn(crate::auth::warm_up);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

@@ -731,3 +731,53 @@ async fn a_story_is_found_when_told_and_edited_and_not_once_hidden() {
         "a hidden story is never found"
     );
 }
+
+/// What a query finds, read from the index itself (no cache): the pages and
+/// stories in order, and the total.
+async fn found(app: &TestApp, query: &str) -> (Vec<String>, i64) {
+    let cache = cafe::search::cache::Cache::default();
+    let query = cafe::search::Query::parse(query);
+    let results = cafe::search::run(&app.state.pool, &cache, &query, 1)
+        .await
+        .expect("search");
+    let urls = results.hits.iter().map(|hit| hit.url.clone()).collect();
+    (urls, results.total)
+}
+
+/// The server merges the index's segments in quiet moments
+/// (`search::upkeep`): the fixture's saves leave something to merge, once
+/// merged nothing is left, and every query finds what it found before.
+#[tokio::test]
+async fn merging_the_index_changes_no_result() {
+    let Corpus { app, .. } = corpus().await;
+    let queries = [
+        "quillworth",
+        "circle*",
+        "\"quillworth circles\"",
+        "tag:lkm-1",
+        "-zzz quillworth",
+    ];
+    let mut before = Vec::new();
+    for query in queries {
+        before.push(found(&app, query).await);
+    }
+    assert!(
+        before.iter().any(|(urls, _)| !urls.is_empty()),
+        "the queries find nothing: the test would prove nothing"
+    );
+    let pool = &app.state.pool;
+    assert!(
+        cafe::search::upkeep::merge_step(pool).await.expect("merge"),
+        "the fixture's saves left nothing to merge"
+    );
+    cafe::search::upkeep::merge_all(pool)
+        .await
+        .expect("merge all");
+    assert!(
+        !cafe::search::upkeep::merge_step(pool).await.expect("merge"),
+        "something is left to merge"
+    );
+    for (query, before) in queries.into_iter().zip(before) {
+        assert_eq!(found(&app, query).await, before, "{query}");
+    }
+}

@@ -11,6 +11,7 @@
 pub mod cache;
 pub mod db;
 pub mod routes;
+pub mod upkeep;
 
 use std::sync::Arc;
 
