@@ -54,7 +54,8 @@ struct Slot {
     content_type: Option<HeaderValue>,
 }
 
-/// A kept answer read back: its content type and body.
+/// A kept answer: its content type and body.
+#[derive(Clone)]
 pub struct Kept {
     pub content_type: Option<HeaderValue>,
     pub body: Bytes,
@@ -101,16 +102,10 @@ impl DiskTier {
 
     /// Keeps the answer for `key` made at `stamp`, written in the
     /// background; it is found once the write has ended.
-    pub fn put(
-        self: &Arc<Self>,
-        key: String,
-        stamp: Stamp,
-        content_type: Option<HeaderValue>,
-        body: Bytes,
-    ) {
+    pub fn put(self: &Arc<Self>, key: String, stamp: Stamp, kept: Kept) {
         let tier = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            if let Err(err) = tier.write(key, stamp, content_type, &body) {
+            if let Err(err) = tier.write(key, stamp, kept.content_type, &kept.body) {
                 tracing::debug!(%err, "page cache: answer not written to disk");
             }
         });

@@ -50,8 +50,7 @@ pub struct Stamp {
 struct Entry {
     stamp: Stamp,
     made: Instant,
-    content_type: Option<HeaderValue>,
-    body: Bytes,
+    kept: Kept,
 }
 
 /// Weighs an entry by its HTML and key, so the bound is in bytes.
@@ -60,7 +59,7 @@ struct ByBytes;
 
 impl quick_cache::Weighter<String, Entry> for ByBytes {
     fn weight(&self, key: &String, entry: &Entry) -> u64 {
-        (key.len() + entry.body.len()) as u64
+        (key.len() + entry.kept.body.len()) as u64
     }
 }
 
@@ -78,9 +77,9 @@ const TYPICAL_PAGE: u64 = 7 * 1024;
 
 impl PageCache {
     /// A cache of `bytes` in memory and `disk_bytes` in files for the
-    /// database file `db` (`None`: a database in memory, and no files). A
-    /// directory for the files that cannot be made leaves the memory tier
-    /// alone at work, with a warning.
+    /// database file `db` (`None`: a database in memory, and no file). If
+    /// no file can be made beside the database, the memory tier works
+    /// alone, with a warning.
     pub fn new(bytes: u64, disk_bytes: u64, db: Option<&Path>) -> PageCache {
         let entries = (bytes > 0).then(|| {
             let items = usize::try_from(bytes / TYPICAL_PAGE).unwrap_or(usize::MAX);
@@ -124,10 +123,9 @@ impl PageCache {
     fn get(&self, key: &str, stamp: Stamp) -> Option<Kept> {
         let in_memory = self.entries.as_ref().and_then(|entries| entries.get(key));
         match in_memory {
-            Some(entry) if entry.stamp == stamp && entry.made.elapsed() < MAX_AGE => Some(Kept {
-                content_type: entry.content_type,
-                body: entry.body,
-            }),
+            Some(entry) if entry.stamp == stamp && entry.made.elapsed() < MAX_AGE => {
+                Some(entry.kept)
+            }
             _ => self.disk.as_ref()?.get(key, stamp),
         }
     }
@@ -135,20 +133,13 @@ impl PageCache {
     /// Keeps an answer made from what the database held at `stamp` (taken
     /// before the handler ran, so a write meanwhile makes it stale).
     fn put(&self, key: String, stamp: Stamp, content_type: Option<HeaderValue>, body: Bytes) {
+        let kept = Kept { content_type, body };
         if let Some(disk) = &self.disk {
-            disk.put(key.clone(), stamp, content_type.clone(), body.clone());
+            disk.put(key.clone(), stamp, kept.clone());
         }
         if let Some(entries) = &self.entries {
             let made = Instant::now();
-            entries.insert(
-                key,
-                Entry {
-                    stamp,
-                    made,
-                    content_type,
-                    body,
-                },
-            );
+            entries.insert(key, Entry { stamp, made, kept });
         }
     }
 }

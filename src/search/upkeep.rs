@@ -19,7 +19,7 @@ use sqlx::SqlitePool;
 use crate::db::{begin_write, write_generation};
 
 /// How long without writes before the index is merged.
-pub const QUIET: Duration = Duration::from_secs(2);
+const QUIET: Duration = Duration::from_secs(2);
 
 /// Leaf pages merged per step: about 2 MB of the index, some tens of
 /// milliseconds, so a save arriving meanwhile waits little.
