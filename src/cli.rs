@@ -260,7 +260,10 @@ async fn import_one(
     match current_revision_in(&mut *tx, &doc.target.slug).await? {
         Some((id, revision)) => match save_in(&mut *tx, id, revision, &text, None, None).await? {
             SaveOutcome::Unchanged => report.unchanged += 1,
-            _ => report.updated += 1,
+            SaveOutcome::Saved { .. } => report.updated += 1,
+            SaveOutcome::Conflict { .. } | SaveOutcome::Moved => {
+                anyhow::bail!("{}: the page changed during the import", doc.name)
+            }
         },
         None => {
             let given = create_in(&mut *tx, &doc.title, &text, None).await?;

@@ -8,6 +8,9 @@ use anyhow::Context as _;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+/// How long a writer waits for the write lock before it is answered "busy".
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Turns `--db` (a path or a `sqlite:` URL) into connect options with the
 /// pragmas every connection needs: WAL so readers never wait for the writer,
 /// `synchronous=FULL` so an acknowledged save survives a power cut, foreign
@@ -23,7 +26,7 @@ pub fn options(db: &str) -> anyhow::Result<SqliteConnectOptions> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
+        .busy_timeout(BUSY_TIMEOUT)
         .pragma("temp_store", "memory")
         // 2 MiB of page cache per connection: eight connections stay small
         // (bench: peak RSS after page views 95-105 MiB at 8 MiB, 38-41 MiB at 2).
@@ -129,7 +132,11 @@ static WRITE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 pub async fn begin_write(
     pool: &SqlitePool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-    let _turn = WRITE_TURN.lock().await;
+    // As long as SQLite's own busy timeout: a writer that cannot have its
+    // turn by then is answered "busy" (503), never left waiting.
+    let Ok(_turn) = tokio::time::timeout(BUSY_TIMEOUT, WRITE_TURN.lock()).await else {
+        return Err(sqlx::Error::PoolTimedOut);
+    };
     note_write();
     pool.begin_with("BEGIN IMMEDIATE").await
 }

@@ -28,6 +28,10 @@ pub enum AppError {
     /// 503: the database refuses writes (read-only or full disk).
     #[error("storage unavailable")]
     Unavailable,
+    /// 503: the write lock could not be had in time (another long write,
+    /// or another process such as a backup); nothing was written.
+    #[error("database busy")]
+    Busy,
     /// 500: a bug or an unexpected failure; details go to the log only.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -38,6 +42,10 @@ impl From<sqlx::Error> for AppError {
         if is_storage_unavailable(&err) {
             tracing::error!(error = %err, "the database refuses writes");
             return AppError::Unavailable;
+        }
+        if is_busy(&err) {
+            tracing::warn!(error = %err, "a write could not get the database in time");
+            return AppError::Busy;
         }
         AppError::Internal(err.into())
     }
@@ -51,6 +59,20 @@ pub(crate) fn is_storage_unavailable(err: &sqlx::Error) -> bool {
     };
     let code = db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);
     matches!(code & 0xff, 8 | 10 | 13 | 14)
+}
+
+/// SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6), and a pool with no
+/// connection free in time: "database is locked" and its kin, which a
+/// person should see as "busy, try again", never as a server error.
+pub(crate) fn is_busy(err: &sqlx::Error) -> bool {
+    if matches!(err, sqlx::Error::PoolTimedOut) {
+        return true;
+    }
+    let Some(db) = err.as_database_error() else {
+        return false;
+    };
+    let code = db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);
+    matches!(code & 0xff, 5 | 6)
 }
 
 /// What the error page shows; put in the response's extensions and turned
@@ -107,7 +129,7 @@ impl IntoResponse for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(err) => {
                 tracing::error!(error = ?err, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -126,6 +148,10 @@ impl IntoResponse for AppError {
                 page.message = format!("There is no method page called “{title}” yet.");
                 page.create_title = Some(title.clone());
             }
+            AppError::Busy => {
+                page.title = "Busy";
+                page.message = "Cafe is busy saving other changes and could not save yours in time. Nothing was saved: go back (your browser keeps what you wrote) and send it again in a few seconds.".to_owned();
+            }
             AppError::TooManyAttempts { retry_after } => {
                 page.message = format!(
                     "Too many attempts. Please try again in {} minute(s).",
@@ -139,6 +165,11 @@ impl IntoResponse for AppError {
             && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        if let AppError::Busy = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response.extensions_mut().insert(page);
         response

@@ -14,6 +14,7 @@ pub mod diff;
 pub mod error;
 pub mod group_commit;
 pub mod markdown;
+pub mod merge;
 pub mod page_cache;
 pub mod pages;
 pub mod recent;

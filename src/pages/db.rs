@@ -632,6 +632,9 @@ pub enum SaveOutcome {
         current_body: String,
         current_tags: String,
     },
+    /// [`save_in`] only: the page is no longer at the revision the text was
+    /// made (or merged) from. Nothing was written; merge again.
+    Moved,
 }
 
 #[derive(FromRow)]
@@ -641,6 +644,88 @@ struct Current {
     revision: i64,
     body: String,
     tags: String,
+}
+
+/// An edit ready to be written over `expected`, the revision it was made or
+/// merged from.
+struct Ready {
+    expected: i64,
+    text: PageText,
+    merged: bool,
+}
+
+/// Saves that find the page moved on again after their merge merge again
+/// this many times, then are a conflict.
+const MERGE_TRIES: usize = 3;
+
+/// Brings an edit made from revision `base` up to the current revision,
+/// outside any transaction: a three-way merge with what was saved since
+/// (bounded, on the blocking pool: [`crate::merge`]), or the conflict.
+async fn bring_up_to_date(
+    pool: &SqlitePool,
+    page_id: i64,
+    base: i64,
+    text: &PageText,
+) -> sqlx::Result<Result<Ready, SaveOutcome>> {
+    let (revision, current_body, current_tags) = current_text(pool, page_id).await?;
+    if base == revision {
+        let text = text.clone();
+        return Ok(Ok(Ready {
+            expected: revision,
+            text,
+            merged: false,
+        }));
+    }
+    let base_rev = sqlx::query_as::<_, (String, String)>(
+        "SELECT body, tags FROM revisions WHERE page_id = ? AND number = ?",
+    )
+    .bind(page_id)
+    .bind(base)
+    .fetch_optional(pool)
+    .await?;
+    let merged = match base_rev {
+        Some((base_body, base_tags)) => {
+            let (theirs, ours) = (current_body.clone(), text.body.clone());
+            let body = crate::diff::off_thread(move || {
+                crate::merge::three_way(&base_body, &ours, &theirs)
+            })
+            .await
+            .and_then(Result::ok);
+            body.map(|body| (body, base_tags))
+        }
+        None => None,
+    };
+    let Some((body, base_tags)) = merged else {
+        return Ok(Err(SaveOutcome::Conflict {
+            current_revision: revision,
+            current_body,
+            current_tags,
+        }));
+    };
+    let tags = TagList::merge(
+        &TagList::from_stored(&base_tags),
+        &text.tags,
+        &TagList::from_stored(&current_tags),
+    );
+    Ok(Ok(Ready {
+        expected: revision,
+        text: PageText {
+            body,
+            tags,
+            summary: text.summary.clone(),
+        },
+        merged: true,
+    }))
+}
+
+/// The page's revision, body and stored tags.
+async fn current_text(pool: &SqlitePool, page_id: i64) -> sqlx::Result<(i64, String, String)> {
+    sqlx::query_as::<_, (i64, String, String)>(
+        "SELECT revision, body, tags FROM pages WHERE id = ?",
+    )
+    .bind(page_id)
+    .fetch_one(pool)
+    .await
 }
 
 /// Saves an edit made from revision `base`. If the page moved on since, the
@@ -653,15 +738,24 @@ pub async fn save(
     text: &PageText,
     author: Option<i64>,
 ) -> sqlx::Result<SaveOutcome> {
-    let mut tx = begin_write(pool).await?;
-    let outcome = save_in(&mut tx, page_id, base, text, author, None).await?;
-    tx.commit().await?;
-    Ok(outcome)
+    for _ in 0..MERGE_TRIES {
+        let ready = match bring_up_to_date(pool, page_id, base, text).await? {
+            Ok(ready) => ready,
+            Err(conflict) => return Ok(conflict),
+        };
+        let mut tx = begin_write(pool).await?;
+        let outcome = save_in(&mut tx, page_id, ready.expected, &ready.text, author, None).await?;
+        tx.commit().await?;
+        if let Some(outcome) = settled(outcome, ready.merged) {
+            return Ok(outcome);
+        }
+    }
+    still_moving(pool, page_id).await
 }
 
 /// [`save`] in a transaction shared with the saves that arrive beside it
-/// ([`GroupCommit`]), rendered before it queues: what the edit and restore
-/// forms use.
+/// ([`GroupCommit`]), merged and rendered before it queues: what the edit
+/// and restore forms use. Nothing slow runs while the write lock is held.
 pub async fn save_grouped(
     pool: &SqlitePool,
     saves: &GroupCommit,
@@ -671,21 +765,57 @@ pub async fn save_grouped(
     text: PageText,
     author: Option<i64>,
 ) -> sqlx::Result<SaveOutcome> {
-    let ahead = std::sync::Arc::new(prerender(pool, slug, &text.body).await?);
-    let text = std::sync::Arc::new(text);
-    saves
-        .run(move |conn| {
-            let (text, ahead) = (text.clone(), ahead.clone());
-            Box::pin(async move { save_in(conn, page_id, base, &text, author, Some(&ahead)).await })
-        })
-        .await
+    for _ in 0..MERGE_TRIES {
+        let ready = match bring_up_to_date(pool, page_id, base, &text).await? {
+            Ok(ready) => ready,
+            Err(conflict) => return Ok(conflict),
+        };
+        let ahead = std::sync::Arc::new(prerender(pool, slug, &ready.text.body).await?);
+        let (expected, merged) = (ready.expected, ready.merged);
+        let text = std::sync::Arc::new(ready.text);
+        let outcome = saves
+            .run(move |conn| {
+                let (text, ahead) = (text.clone(), ahead.clone());
+                Box::pin(async move {
+                    save_in(conn, page_id, expected, &text, author, Some(&ahead)).await
+                })
+            })
+            .await?;
+        if let Some(outcome) = settled(outcome, merged) {
+            return Ok(outcome);
+        }
+    }
+    still_moving(pool, page_id).await
 }
 
-/// [`save`] inside a caller's transaction.
+/// A written outcome, marked merged when its text was; `None` when the page
+/// moved on again and the merge must be redone.
+fn settled(outcome: SaveOutcome, merged: bool) -> Option<SaveOutcome> {
+    match outcome {
+        SaveOutcome::Moved => None,
+        SaveOutcome::Saved { number, .. } => Some(SaveOutcome::Saved { number, merged }),
+        other => Some(other),
+    }
+}
+
+/// The page kept moving under every merge: the edit is a conflict against
+/// what it holds now.
+async fn still_moving(pool: &SqlitePool, page_id: i64) -> sqlx::Result<SaveOutcome> {
+    let (current_revision, current_body, current_tags) = current_text(pool, page_id).await?;
+    Ok(SaveOutcome::Conflict {
+        current_revision,
+        current_body,
+        current_tags,
+    })
+}
+
+/// Writes `text` as the page's next revision inside a caller's transaction,
+/// if the page is still at revision `expected` ([`SaveOutcome::Moved`]
+/// otherwise: merging happens before, never under the write lock).
 pub async fn save_in(
     conn: &mut SqliteConnection,
     page_id: i64,
-    base: i64,
+    expected: i64,
     text: &PageText,
     author: Option<i64>,
     ahead: Option<&Prerendered>,
@@ -696,57 +826,22 @@ pub async fn save_in(
     .bind(page_id)
     .fetch_one(&mut *conn)
     .await?;
+    if expected != current.revision {
+        return Ok(SaveOutcome::Moved);
+    }
     let current_tags = TagList::from_stored(&current.tags);
-    let (body, tags, merged) = if base == current.revision {
-        (text.body.clone(), text.tags.clone(), false)
-    } else {
-        let base_rev = sqlx::query_as::<_, (String, String)>(
-            "SELECT body, tags FROM revisions WHERE page_id = ? AND number = ?",
-        )
-        .bind(page_id)
-        .bind(base)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let conflict = SaveOutcome::Conflict {
-            current_revision: current.revision,
-            current_body: current.body.clone(),
-            current_tags: current.tags.clone(),
-        };
-        let Some((base_body, base_tags)) = base_rev else {
-            return Ok(conflict);
-        };
-        let Ok(body) = diffy::merge(&base_body, &current.body, &text.body) else {
-            return Ok(conflict);
-        };
-        let tags = TagList::merge(&TagList::from_stored(&base_tags), &text.tags, &current_tags);
-        (body, tags, true)
-    };
-    if body == current.body && tags == current_tags {
+    if text.body == current.body && text.tags == current_tags {
         return Ok(SaveOutcome::Unchanged);
     }
-    let merged_text = PageText {
-        body,
-        tags,
-        summary: text.summary.clone(),
-    };
     let number = current.revision + 1;
     let now = crate::clock::now();
-    insert_revision(
-        conn,
-        page_id,
-        number,
-        &current.title,
-        &merged_text,
-        author,
-        &now,
-    )
-    .await?;
+    insert_revision(conn, page_id, number, &current.title, text, author, &now).await?;
     let html = write_current(
         conn,
         page_id,
         &current.slug,
-        &merged_text.body,
-        &merged_text.tags,
+        &text.body,
+        &text.tags,
         Some(Before {
             body: &current.body,
             tags: &current_tags,
@@ -756,9 +851,9 @@ pub async fn save_in(
     .await?;
     sqlx::query("UPDATE pages SET revision = ?, body = ?, html = ?, tags = ?, updated_at = ?, updated_by = ? WHERE id = ?")
         .bind(number)
-        .bind(&merged_text.body)
+        .bind(&text.body)
         .bind(html)
-        .bind(merged_text.tags.to_stored())
+        .bind(text.tags.to_stored())
         .bind(&now)
         .bind(author)
         .bind(page_id)
@@ -771,7 +866,10 @@ pub async fn save_in(
             .at_revision(number),
     )
     .await?;
-    Ok(SaveOutcome::Saved { number, merged })
+    Ok(SaveOutcome::Saved {
+        number,
+        merged: false,
+    })
 }
 
 /// A revision in a history list.

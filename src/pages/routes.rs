@@ -14,7 +14,7 @@ use super::db::{self, Page, PageSummary, Revision, RevisionMeta, SaveOutcome};
 use super::{METHOD_TEMPLATE, PageText, Slug, parse_title};
 use crate::app::AppState;
 use crate::context::Ctx;
-use crate::diff::{Hunk, hunks};
+use crate::diff::{Comparison, Hunk};
 use crate::error::{AppError, AppResult};
 use crate::roster::routes::RosterForm;
 use crate::stories::Outcome;
@@ -33,6 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/methods/{slug}/revisions/{number}/restore", post(restore))
         .route("/methods/{slug}/diff", get(diff))
         .route("/methods/{slug}/source", get(source))
+        .route(
+            "/methods/{slug}/revisions/{number}/source",
+            get(revision_source),
+        )
         .route("/methods/{slug}/protect", post(protect))
 }
 
@@ -628,7 +632,7 @@ async fn edit(
     )
     .await?
     {
-        SaveOutcome::Saved { .. } | SaveOutcome::Unchanged => {
+        SaveOutcome::Saved { .. } | SaveOutcome::Unchanged | SaveOutcome::Moved => {
             Ok(Redirect::to(&format!("/methods/{}", page.slug)).into_response())
         }
         SaveOutcome::Conflict {
@@ -805,6 +809,8 @@ struct DiffPage {
     from: Revision,
     to: Revision,
     hunks: Vec<Hunk>,
+    /// Lines removed and added, when the diff is too large to show.
+    too_large: Option<(usize, usize)>,
     tags_added: Vec<String>,
     tags_removed: Vec<String>,
 }
@@ -829,13 +835,21 @@ async fn diff(
         .minus(&new_tags)
         .map(|t| t.as_str().to_owned())
         .collect();
-    let hunks = hunks(&from.body, &to.body);
+    let (old, new) = (from.body.clone(), to.body.clone());
+    let comparison = crate::diff::off_thread(move || crate::diff::compare(&old, &new))
+        .await
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the diff task failed")))?;
+    let (hunks, too_large) = match comparison {
+        Comparison::Hunks(hunks) => (hunks, None),
+        Comparison::TooLarge { removed, added } => (Vec::new(), Some((removed, added))),
+    };
     Ok(DiffPage {
         ctx,
         page,
         from,
         to,
         hunks,
+        too_large,
         tags_added,
         tags_removed,
     })
@@ -843,11 +857,25 @@ async fn diff(
 
 async fn source(State(state): State<AppState>, Path(slug): Path<String>) -> AppResult<Response> {
     let page = load_page(&state, &slug).await?;
-    Ok((
+    Ok(markdown_source(page.body))
+}
+
+/// An old revision's Markdown, where a diff too large to show sends readers.
+async fn revision_source(
+    State(state): State<AppState>,
+    Path((slug, number)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let page = load_page(&state, &slug).await?;
+    let revision = load_revision(&state, &page, &number).await?;
+    Ok(markdown_source(revision.body))
+}
+
+fn markdown_source(body: String) -> Response {
+    (
         [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
-        page.body,
+        body,
     )
-        .into_response())
+        .into_response()
 }
 
 #[derive(Deserialize)]
