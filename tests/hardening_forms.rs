@@ -359,7 +359,7 @@ async fn hsts_is_sent_with_secure_cookies_and_not_without() {
             "GET {path}"
         );
     }
-    let form = set_cookies(&client.get("/join").await);
+    let form = set_cookies(&https.client().get("/join").await);
     assert!(
         form.iter()
             .any(|c| c.starts_with("cafe_csrf=") && c.contains("Secure") && c.contains("HttpOnly")),
