@@ -135,13 +135,17 @@ impl ImageHost {
             None => (text, None),
         };
         let label_ok = |label: &str| {
-            !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         };
         if !host.split('.').all(label_ok) {
             return Err(refuse());
         }
         if let Some(port) = port {
-            let digits = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+            let digits =
+                !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
             if !digits || !port.parse::<u16>().is_ok_and(|p| p > 0) {
                 return Err(refuse());
             }
@@ -170,7 +174,12 @@ mod tests {
 
     #[test]
     fn an_image_host_is_a_plain_host_name_with_an_optional_port() {
-        for good in ["images.example.org", "cdn-2.example:8443", "localhost", "10.0.0.1:1"] {
+        for good in [
+            "images.example.org",
+            "cdn-2.example:8443",
+            "localhost",
+            "10.0.0.1:1",
+        ] {
             assert!(ImageHost::parse(good).is_ok(), "{good}");
         }
         assert_eq!(
@@ -178,8 +187,20 @@ mod tests {
             Ok("images.example.org".to_owned())
         );
         for bad in [
-            "", "https://a.example", "a.example/x", "*.example", "a b", "a;b", "a..b", ".a",
-            "a:", "a:0", "a:65536", "a:+1", "a:1:2", "ex\u{e4}mple.org",
+            "",
+            "https://a.example",
+            "a.example/x",
+            "*.example",
+            "a b",
+            "a;b",
+            "a..b",
+            ".a",
+            "a:",
+            "a:0",
+            "a:65536",
+            "a:+1",
+            "a:1:2",
+            "ex\u{e4}mple.org",
         ] {
             assert!(ImageHost::parse(bad).is_err(), "{bad:?}");
         }

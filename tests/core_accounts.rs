@@ -330,7 +330,11 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
     let mut client = app.client();
     let form = client.get("/signin").await;
     // The form starts no session (issue 12, item 7): its cookie is the CSRF one.
-    assert_eq!(set_cookie(&form), None, "the sign-in form starts no session");
+    assert_eq!(
+        set_cookie(&form),
+        None,
+        "the sign-in form starts no session"
+    );
     let cookie = form_cookie(&form).expect("the sign-in form's CSRF cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
@@ -359,7 +363,9 @@ async fn the_session_cookie_is_secure_when_configured_for_https() {
         set_cookie(&joined).expect("a session cookie"),
     ] {
         assert!(
-            cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            cookie.contains("Secure")
+                && cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Lax"),
             "{cookie}"
         );
     }

@@ -160,7 +160,10 @@ async fn a_visitor_joins_and_signs_in_with_the_forms_token_and_only_then_gets_a_
         "the form's cookie is cleared once signed in: {cookies:?}"
     );
     assert_eq!(
-        client.cookie.as_deref().map(|c| c.starts_with("cafe_session=")),
+        client
+            .cookie
+            .as_deref()
+            .map(|c| c.starts_with("cafe_session=")),
         Some(true),
         "only the session cookie is left: {:?}",
         client.cookie
@@ -199,7 +202,10 @@ async fn a_sign_in_with_a_missing_wrong_or_another_visitors_token_is_refused() {
     let mallorys_token = signin_form(&mut mallory).await;
     let mut visitor = app.client();
     let token = signin_form(&mut visitor).await;
-    assert_ne!(token, mallorys_token, "each visitor has a token of their own");
+    assert_ne!(
+        token, mallorys_token,
+        "each visitor has a token of their own"
+    );
 
     let last = if token.ends_with('0') { '1' } else { '0' };
     let wrong = format!("{}{last}", &token[..token.len() - 1]);
@@ -275,7 +281,10 @@ async fn a_visitors_page_view_after_the_sign_in_form_still_comes_from_the_cache(
     let mut alice = app.member("alice").await;
     QUERIES.store(0, Ordering::SeqCst);
     alice.get(PAGE).await.assert_status(StatusCode::OK);
-    assert!(QUERIES.load(Ordering::SeqCst) > 0, "the counter saw nothing");
+    assert!(
+        QUERIES.load(Ordering::SeqCst) > 0,
+        "the counter saw nothing"
+    );
 }
 
 #[tokio::test]
@@ -293,7 +302,13 @@ async fn member_pages_and_every_form_with_a_token_are_not_stored_by_caches() {
     assert_eq!(cache_control(&refused), "no-store", "a refused sign-in");
 
     let mut alice = app.member("alice").await;
-    for path in [PAGE, "/methods/new", "/account/password", "/", "/users/alice"] {
+    for path in [
+        PAGE,
+        "/methods/new",
+        "/account/password",
+        "/",
+        "/users/alice",
+    ] {
         let page = alice.get(path).await;
         page.assert_status(StatusCode::OK);
         assert_eq!(cache_control(&page), "no-store", "a member's GET {path}");
@@ -334,10 +349,7 @@ async fn visitors_pages_are_private_whether_fresh_or_from_the_cache() {
     for client in [&mut visitor, &mut alice] {
         let asset = client.get(&style).await;
         asset.assert_status(StatusCode::OK);
-        assert_eq!(
-            cache_control(&asset),
-            "public, max-age=31536000, immutable"
-        );
+        assert_eq!(cache_control(&asset), "public, max-age=31536000, immutable");
     }
 }
 
@@ -383,7 +395,12 @@ async fn images_come_only_from_the_site_unless_the_operator_allows_hosts() {
     let app = TestApp::new().await;
     let page = app.client().get(PAGE).await;
     assert_eq!(img_src(&page), "img-src 'self' data:");
-    assert!(!page.header("content-security-policy").unwrap_or_default().contains("https:"));
+    assert!(
+        !page
+            .header("content-security-policy")
+            .unwrap_or_default()
+            .contains("https:")
+    );
 
     let cli = Cli::try_parse_from([
         "cafe",

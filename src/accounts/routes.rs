@@ -83,7 +83,9 @@ async fn join_form(
 fn with_cookie(page: impl IntoResponse, set_cookie: Option<HeaderValue>) -> Response {
     let mut response = page.into_response();
     if let Some(set_cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, set_cookie);
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, set_cookie);
     }
     response
 }
