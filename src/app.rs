@@ -18,6 +18,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 
+use crate::auth::CsrfKey;
 use crate::config::ServeArgs;
 use crate::context::{self, MAX_BODY, Site};
 use crate::error::AppError;
@@ -54,6 +55,8 @@ pub struct Shared {
     pub saves: GroupCommit,
     /// Counts and pages of the method lists shown lately (see [`ListCache`]).
     pub lists: Arc<ListCache>,
+    /// Signs the sign-in and join forms' tokens for visitors without a session.
+    pub csrf_key: CsrfKey,
 }
 
 impl AppState {
@@ -70,6 +73,7 @@ impl AppState {
             config.page_cache_disk_mib << 20,
             on_disk.then_some(file),
         ));
+        let csrf_key = CsrfKey::load(&pool).await?;
         let saves = GroupCommit::start(pool.clone());
         Ok(AppState(Arc::new(Shared {
             site: Arc::new(Site {
@@ -84,13 +88,36 @@ impl AppState {
             search_cache: Arc::default(),
             saves,
             lists: Arc::new(ListCache::default()),
+            csrf_key,
         })))
     }
 }
 
-/// The Content-Security-Policy: no inline script or style, nothing framed.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; \
+/// The Content-Security-Policy: no inline script or style, nothing framed,
+/// images only from the site (and `data:`), so a page cannot embed a tracking
+/// image from anywhere; [`csp`] adds the hosts an operator allows.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// [`CSP`] with `https://HOST` in `img-src` for each of `--image-hosts`.
+pub fn csp(image_hosts: &[crate::config::ImageHost]) -> String {
+    let mut img_src = "img-src 'self' data:".to_owned();
+    for host in image_hosts {
+        img_src.push_str(" https://");
+        img_src.push_str(host.as_str());
+    }
+    CSP.replacen("img-src 'self' data:", &img_src, 1)
+}
+
+/// How long browsers are told to use HTTPS only, with `--secure-cookies`.
+const HSTS: &str = "max-age=31536000";
+
+/// What caches may do with visitors' pages (not signed in, no form with a
+/// token): keep them, but ask again before each use, and only in the
+/// visitor's own browser, never a shared cache. Members' pages and the
+/// forms get `no-store` (see `context::middleware`); static assets keep
+/// their own year-long header.
+pub const VISITOR_CACHE_CONTROL: &str = "private, no-cache";
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "cafe_session";
@@ -105,6 +132,13 @@ pub fn app(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(
             tower_sessions::cookie::time::Duration::minutes(state.config.session_idle_minutes),
         ));
+    // The hosts were checked at start (`ImageHost`), so the header is valid.
+    let csp_header = HeaderValue::from_str(&csp(&state.config.image_hosts))
+        .unwrap_or_else(|_| HeaderValue::from_static(CSP));
+    let hsts = state
+        .config
+        .secure_cookies
+        .then(|| HeaderValue::from_static(HSTS));
     let statics: Router<AppState> = match &state.config.static_dir {
         Some(dir) => Router::new().nest_service("/static", ServeDir::new(dir)),
         None => Router::new().route("/static/{name}", get(crate::static_files::serve)),
@@ -135,9 +169,19 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             crate::page_cache::serve_sessionless,
         ))
+        // Last default: the visitors' cache answers before the context
+        // middleware, which sets it on everything else.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(VISITOR_CACHE_CONTROL),
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
+            csp_header,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            hsts,
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

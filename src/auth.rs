@@ -1,12 +1,18 @@
-//! Passwords (argon2id), the session keys that say who is signed in, and the
-//! per-session CSRF token.
+//! Passwords (argon2id), the session keys that say who is signed in, the
+//! per-session CSRF token, and the sessionless one of the sign-in and join
+//! forms.
 
 use std::sync::LazyLock;
 
 use anyhow::Context as _;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use axum::http::{HeaderMap, HeaderValue, header};
+use blake2::Blake2bMac;
+use blake2::digest::consts::U32;
+use blake2::digest::{KeyInit, Mac};
 use rand::RngCore;
+use sqlx::SqlitePool;
 use tokio::sync::Semaphore;
 use tower_sessions::Session;
 
@@ -83,17 +89,7 @@ pub fn warm_up() {
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The session's CSRF token, created (which creates the session) if needed.
-pub async fn ensure_csrf(session: &Session) -> Result<String, tower_sessions::session::Error> {
-    if let Some(token) = session.get::<String>(CSRF).await? {
-        return Ok(token);
-    }
-    let token = random_token();
-    session.insert(CSRF, &token).await?;
-    Ok(token)
+    hex(&bytes)
 }
 
 /// Compares tokens in time independent of where they differ.
@@ -106,6 +102,117 @@ pub fn tokens_match(expected: &str, given: &str) -> bool {
         .zip(given.bytes())
         .fold(0u8, |acc, (a, b)| acc | (a ^ b))
         == 0
+}
+
+/// The cookie holding a visitor's random CSRF value before they sign in or
+/// join. The forms carry a MAC of it under the site's key, so a POST is
+/// checked against the cookie it came with (double submit) and a forger who
+/// can plant a cookie still cannot make the token that matches it.
+pub const CSRF_COOKIE: &str = "cafe_csrf";
+
+/// Keyed BLAKE2b with a 32-byte tag: the MAC of the forms' tokens.
+type FormMac = Blake2bMac<U32>;
+
+/// The site's key for the sessionless forms' tokens, made once and kept in
+/// the database (`site_secrets`), so every process serving it and every
+/// restart accept each other's forms. No `Debug`: it is a secret.
+#[derive(Clone)]
+pub struct CsrfKey(FormMac);
+
+impl CsrfKey {
+    /// Reads the site's key, making it on first start.
+    pub async fn load(pool: &SqlitePool) -> anyhow::Result<CsrfKey> {
+        let mut fresh = [0u8; 32];
+        rand::rng().fill_bytes(&mut fresh);
+        let key = crate::accounts::db::site_secret(pool, "csrf", &fresh)
+            .await
+            .context("cannot read the site's CSRF key")?;
+        CsrfKey::from_bytes(&key)
+    }
+
+    fn from_bytes(key: &[u8]) -> anyhow::Result<CsrfKey> {
+        if key.len() < 32 {
+            anyhow::bail!("the stored CSRF key is too short");
+        }
+        let mac = <FormMac as KeyInit>::new_from_slice(key)
+            .map_err(|_| anyhow::anyhow!("the stored CSRF key is too long"))?;
+        Ok(CsrfKey(mac))
+    }
+
+    fn tag(&self, cookie: &str) -> FormMac {
+        self.0
+            .clone()
+            .chain_update(b"cafe anonymous form\0")
+            .chain_update(cookie.as_bytes())
+    }
+
+    /// The token the forms of the visitor holding `cookie` carry (hex).
+    pub fn token_for(&self, cookie: &str) -> String {
+        hex(&self.tag(cookie).finalize().into_bytes())
+    }
+
+    /// Whether `given` is the token for `cookie`; compared in constant time.
+    pub fn verify(&self, cookie: &str, given: &str) -> bool {
+        match unhex(given) {
+            Some(bytes) => self.tag(cookie).verify_slice(&bytes).is_ok(),
+            None => false,
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Lower-case hex to bytes; `None` for anything else (or an odd length).
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    bytes
+        .chunks(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
+}
+
+/// The visitor's CSRF cookie value, if the request carries one that this
+/// site could have made ([`random_token`]: 64 lower-case hex digits).
+pub fn form_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == CSRF_COOKIE)
+        .map(|(_, value)| value)
+        .filter(|value| value.len() == 64 && unhex(value).is_some())
+}
+
+/// `Set-Cookie` for a new CSRF cookie `value` (for the browser's session:
+/// a form is filled in soon after it is shown).
+pub fn set_form_cookie(value: &str, secure: bool) -> Option<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{CSRF_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/{secure}"
+    ))
+    .ok()
+}
+
+/// `Set-Cookie` that removes the CSRF cookie once the visitor has a session
+/// (whose own token the forms then carry).
+pub fn clear_form_cookie(secure: bool) -> Option<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{CSRF_COOKIE}=; Max-Age=0; HttpOnly; SameSite=Lax; Path=/{secure}"
+    ))
+    .ok()
 }
 
 /// Starts a signed-in session: a new session id (so a planted id is useless),
@@ -135,6 +242,35 @@ mod tests {
         assert!(!tokens_match("abc", "abd"));
         assert!(!tokens_match("abc", "ab"));
         assert!(!tokens_match("", ""));
+    }
+
+    #[test]
+    fn a_form_token_verifies_only_for_its_own_cookie_and_key() {
+        let key = CsrfKey::from_bytes(&[7; 32]).unwrap();
+        let other_key = CsrfKey::from_bytes(&[8; 32]).unwrap();
+        let cookie = random_token();
+        let token = key.token_for(&cookie);
+        assert_eq!(token.len(), 64);
+        assert!(key.verify(&cookie, &token));
+        assert!(!key.verify(&random_token(), &token), "another cookie");
+        assert!(!other_key.verify(&cookie, &token), "another site's key");
+        assert!(!key.verify(&cookie, &token[..62]), "a shorter token");
+        assert!(!key.verify(&cookie, &token.to_uppercase()), "not our hex");
+        assert!(!key.verify(&cookie, ""));
+        assert!(CsrfKey::from_bytes(&[1; 16]).is_err(), "a short key");
+    }
+
+    #[test]
+    fn only_a_well_formed_csrf_cookie_is_read() {
+        let value = random_token();
+        let mut headers = HeaderMap::new();
+        let cookie = format!("other=1; cafe_csrf={value}; cafe_session=x");
+        headers.insert(header::COOKIE, cookie.parse().unwrap());
+        assert_eq!(form_cookie(&headers), Some(value.as_str()));
+        headers.insert(header::COOKIE, "cafe_csrf=short".parse().unwrap());
+        assert_eq!(form_cookie(&headers), None);
+        headers.insert(header::COOKIE, "xcafe_csrf=1".parse().unwrap());
+        assert_eq!(form_cookie(&headers), None);
     }
 
     #[tokio::test]

@@ -108,6 +108,54 @@ pub struct ServeArgs {
     /// memory), in MiB (0: none).
     #[arg(long, env = "CAFE_PAGE_CACHE_DISK_MIB", default_value_t = 256)]
     pub page_cache_disk_mib: u64,
+    /// Hosts pages may show images from over HTTPS, besides the site itself
+    /// (`HOST,HOST`; a host name or address with an optional `:port`).
+    #[arg(long, env = "CAFE_IMAGE_HOSTS", value_delimiter = ',', value_parser = ImageHost::parse)]
+    pub image_hosts: Vec<ImageHost>,
+}
+
+/// A host the Content-Security-Policy lets images come from: letters,
+/// digits, `-` and `.`, with an optional `:port`. Nothing else, since it is
+/// written into the CSP header, where a space, `;` or `*` would widen it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageHost(String);
+
+impl ImageHost {
+    /// Refuses a scheme, a path, a wildcard, an empty name or label, and a
+    /// port that is not 1–65535.
+    pub fn parse(text: &str) -> Result<ImageHost, String> {
+        let refuse = || {
+            format!(
+                "{text:?} is not a host name: use letters, digits, '-' and '.', \
+                 and optionally :PORT (no scheme, path or wildcard)"
+            )
+        };
+        let (host, port) = match text.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (text, None),
+        };
+        let label_ok = |label: &str| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        if !host.split('.').all(label_ok) {
+            return Err(refuse());
+        }
+        if let Some(port) = port {
+            let digits =
+                !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+            if !digits || !port.parse::<u16>().is_ok_and(|p| p > 0) {
+                return Err(refuse());
+            }
+        }
+        Ok(ImageHost(text.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl ServeArgs {
@@ -116,6 +164,45 @@ impl ServeArgs {
         match Cli::try_parse_from(["cafe"]) {
             Ok(cli) => cli.serve,
             Err(err) => unreachable!("the defaults always parse: {err}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ImageHost;
+
+    #[test]
+    fn an_image_host_is_a_plain_host_name_with_an_optional_port() {
+        for good in [
+            "images.example.org",
+            "cdn-2.example:8443",
+            "localhost",
+            "10.0.0.1:1",
+        ] {
+            assert!(ImageHost::parse(good).is_ok(), "{good}");
+        }
+        assert_eq!(
+            ImageHost::parse("Images.Example.ORG").map(|h| h.as_str().to_owned()),
+            Ok("images.example.org".to_owned())
+        );
+        for bad in [
+            "",
+            "https://a.example",
+            "a.example/x",
+            "*.example",
+            "a b",
+            "a;b",
+            "a..b",
+            ".a",
+            "a:",
+            "a:0",
+            "a:65536",
+            "a:+1",
+            "a:1:2",
+            "ex\u{e4}mple.org",
+        ] {
+            assert!(ImageHost::parse(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -8,7 +8,7 @@ use askama::Template;
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
@@ -32,7 +32,8 @@ pub struct Site {
 #[derive(Clone)]
 pub struct Ctx {
     pub user: Option<SessionUser>,
-    /// The session's CSRF token; empty for a visitor without a session.
+    /// The signed-in session's CSRF token; empty for a visitor, except in
+    /// the sign-in and join forms (see [`Ctx::anonymous_form`]).
     pub csrf: String,
     pub site: Arc<Site>,
     /// Path and query of this request (for `next=` links).
@@ -70,6 +71,26 @@ impl Ctx {
         format!("/signin?next={}", crate::text::url_encode(&self.path))
     }
 
+    /// Gives a visitor's sign-in or join form its token without a stored
+    /// session: a MAC of the visitor's `cafe_csrf` cookie, made now if the
+    /// request brought none. Returns the `Set-Cookie` to send, if any.
+    /// A signed-in member's form carries the session's token as any other.
+    pub fn anonymous_form(&mut self, state: &AppState, headers: &HeaderMap) -> Option<HeaderValue> {
+        if self.user.is_some() {
+            return None;
+        }
+        let (value, set_cookie) = match auth::form_cookie(headers) {
+            Some(value) => (value.to_owned(), None),
+            None => {
+                let value = auth::random_token();
+                let set_cookie = auth::set_form_cookie(&value, state.config.secure_cookies);
+                (value, set_cookie)
+            }
+        };
+        self.csrf = state.csrf_key.token_for(&value);
+        set_cookie
+    }
+
     pub fn style_url(&self) -> &'static str {
         crate::static_files::style_url()
     }
@@ -97,7 +118,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 const ANONYMOUS_FORMS: [&str; 2] = ["/signin", "/join"];
 
 /// Builds the [`Ctx`], checks CSRF, runs the handler, and turns any error
-/// response into a page in the site layout.
+/// response into a page in the site layout. Every answer made here says how
+/// caches may keep it (see [`cache_control`]).
 pub async fn middleware(
     State(state): State<AppState>,
     session: Session,
@@ -108,7 +130,8 @@ pub async fn middleware(
         .uri()
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
-    let ctx = match load(&state, &session, path).await {
+    let anonymous_form = ANONYMOUS_FORMS.contains(&request.uri().path());
+    let mut ctx = match load(&state, &session, path).await {
         Ok(ctx) => ctx,
         Err(err) => {
             let ctx = Ctx {
@@ -117,16 +140,31 @@ pub async fn middleware(
                 site: state.site.clone(),
                 path: "/".to_owned(),
             };
-            return render_error(&ctx, err.into_response());
+            let mut response = render_error(&ctx, err.into_response());
+            cache_control(&mut response, true);
+            return response;
         }
     };
-    if request.method() == Method::POST
-        && (ctx.user.is_some() || ANONYMOUS_FORMS.contains(&request.uri().path()))
-    {
-        request = match check_csrf(&ctx, request).await {
-            Ok(request) => request,
-            Err(response) => return render_error(&ctx, response),
+    let private = ctx.user.is_some() || anonymous_form;
+    let anonymous_post = request.method() == Method::POST && ctx.user.is_none() && anonymous_form;
+    if request.method() == Method::POST && (ctx.user.is_some() || anonymous_form) {
+        let cookie = auth::form_cookie(request.headers()).map(str::to_owned);
+        let expected = match (&ctx.user, &cookie) {
+            (Some(_), _) => Expected::Session(&ctx.csrf),
+            (None, cookie) => Expected::Form(&state, cookie.as_deref()),
         };
+        request = match check_csrf(expected, request).await {
+            Ok(request) => request,
+            Err(response) => {
+                let mut response = render_error(&ctx, response);
+                cache_control(&mut response, private);
+                return response;
+            }
+        };
+        if let (None, Some(cookie)) = (&ctx.user, &cookie) {
+            // A form shown again (a wrong password, a taken name) keeps the token.
+            ctx.csrf = state.csrf_key.token_for(cookie);
+        }
     }
     request.extensions_mut().insert(ctx.clone());
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
@@ -135,8 +173,39 @@ pub async fn middleware(
         // Its transaction has committed: views cached while it ran go stale.
         crate::db::note_write();
     }
+    if anonymous_post && signed_in(&session).await {
+        // The session has its own token now: the form's cookie is done.
+        if let Some(clear) = auth::clear_form_cookie(state.config.secure_cookies) {
+            response.headers_mut().append(header::SET_COOKIE, clear);
+        }
+    }
     ascii_location(&mut response);
-    render_error(&ctx, response)
+    let mut response = render_error(&ctx, response);
+    cache_control(&mut response, private);
+    response
+}
+
+/// Whether the handler left a signed-in session (a sign-in or join that
+/// succeeded).
+async fn signed_in(session: &Session) -> bool {
+    matches!(session.get::<i64>(auth::USER_ID).await, Ok(Some(_)))
+}
+
+/// `Cache-Control: no-store` on anything a signed-in member is sent and on
+/// the forms with a visitor's token (`private`): no cache, shared or the
+/// browser's own, may keep a member's data or a token. Other answers are
+/// visitors' pages ([`crate::app::VISITOR_CACHE_CONTROL`]). A header the
+/// handler set (static assets' year) is left as it is.
+fn cache_control(response: &mut Response, private: bool) {
+    let value = if private {
+        "no-store"
+    } else {
+        crate::app::VISITOR_CACHE_CONTROL
+    };
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static(value));
 }
 
 /// Slugs and usernames may hold letters of any script, but a `Location`
@@ -218,11 +287,16 @@ async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, 
             _ => session.flush().await.map_err(session_error)?,
         }
     }
-    let csrf = session
-        .get::<String>(auth::CSRF)
-        .await
-        .map_err(session_error)?
-        .unwrap_or_default();
+    // A session without a user (made by an older version for its forms) is
+    // treated as none: visitors' forms use the CSRF cookie instead.
+    let csrf = match user {
+        Some(_) => session
+            .get::<String>(auth::CSRF)
+            .await
+            .map_err(session_error)?
+            .unwrap_or_default(),
+        None => String::new(),
+    };
     Ok(Ctx {
         user,
         csrf,
@@ -248,9 +322,28 @@ async fn keep_alive(
     Ok(())
 }
 
-/// Reads the (size-limited) form body, compares its `csrf_token` with the
-/// session's, and hands the request on with its body intact.
-async fn check_csrf(ctx: &Ctx, request: Request) -> Result<Request, Response> {
+/// What a POST's `csrf_token` must match.
+enum Expected<'a> {
+    /// A signed-in session's token.
+    Session(&'a str),
+    /// The sign-in and join forms of a visitor without a session: the MAC
+    /// of the `cafe_csrf` cookie the request carries (none: nothing matches).
+    Form(&'a AppState, Option<&'a str>),
+}
+
+impl Expected<'_> {
+    fn matches(&self, given: &str) -> bool {
+        match self {
+            Expected::Session(token) => auth::tokens_match(token, given),
+            Expected::Form(state, Some(cookie)) => state.csrf_key.verify(cookie, given),
+            Expected::Form(_, None) => false,
+        }
+    }
+}
+
+/// Reads the (size-limited) form body, compares its `csrf_token` with what
+/// is expected, and hands the request on with its body intact.
+async fn check_csrf(expected: Expected<'_>, request: Request) -> Result<Request, Response> {
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, MAX_BODY)
         .await
@@ -259,7 +352,7 @@ async fn check_csrf(ctx: &Ctx, request: Request) -> Result<Request, Response> {
         .find(|(key, _)| key == "csrf_token")
         .map(|(_, value)| value.into_owned())
         .unwrap_or_default();
-    if !auth::tokens_match(&ctx.csrf, &given) {
+    if !expected.matches(&given) {
         let mut page = ErrorPage::for_status(StatusCode::FORBIDDEN);
         page.message = "This form has expired or did not come from this site. Go back, reload the page and try again.".to_owned();
         let mut response = StatusCode::FORBIDDEN.into_response();

@@ -34,6 +34,16 @@ fn set_cookie(page: &Page) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The `Set-Cookie` of the sign-in and join forms' CSRF cookie.
+fn form_cookie(page: &Page) -> Option<String> {
+    page.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("cafe_csrf="))
+        .map(str::to_owned)
+}
+
 async fn join_as(client: &mut Client, fields: [(&str, &str); 4]) -> Page {
     client.post("/join", &fields).await
 }
@@ -319,7 +329,13 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
     let app = TestApp::new().await;
     let mut client = app.client();
     let form = client.get("/signin").await;
-    let cookie = set_cookie(&form).expect("the sign-in form starts a session");
+    // The form starts no session (issue 12, item 7): its cookie is the CSRF one.
+    assert_eq!(
+        set_cookie(&form),
+        None,
+        "the sign-in form starts no session"
+    );
+    let cookie = form_cookie(&form).expect("the sign-in form's CSRF cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(cookie.contains("Path=/"), "{cookie}");
@@ -331,6 +347,7 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
+    assert!(!cookie.contains("Secure"), "plain-HTTP default: {cookie}");
 }
 
 #[tokio::test]
@@ -338,12 +355,20 @@ async fn the_session_cookie_is_secure_when_configured_for_https() {
     let mut config = ServeArgs::defaults();
     config.secure_cookies = true;
     let app = TestApp::with_config(config).await;
-    let form = app.client().get("/signin").await;
-    let cookie = set_cookie(&form).expect("a session cookie");
-    assert!(
-        cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
-    );
+    let mut client = app.client();
+    let form = client.get("/signin").await;
+    let joined = client.join("alice", PASSWORD).await;
+    for cookie in [
+        form_cookie(&form).expect("the form's CSRF cookie"),
+        set_cookie(&joined).expect("a session cookie"),
+    ] {
+        assert!(
+            cookie.contains("Secure")
+                && cookie.contains("HttpOnly")
+                && cookie.contains("SameSite=Lax"),
+            "{cookie}"
+        );
+    }
 }
 
 #[tokio::test]

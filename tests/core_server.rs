@@ -131,14 +131,23 @@ async fn a_visitor_joins_writes_a_page_signs_out_and_signs_in_again_over_http() 
     // Join.
     let form = get(&client, &format!("{base}/join")).await;
     assert_eq!(form.status, StatusCode::OK);
+    // The form starts no session, only its CSRF cookie (issue 12, item 7).
     let cookie = form
         .set_cookie
         .iter()
-        .find(|c| c.starts_with("cafe_session="))
-        .expect("a session cookie");
+        .find(|c| c.starts_with("cafe_csrf="))
+        .expect("the form's CSRF cookie");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
+    );
+    assert!(
+        !form
+            .set_cookie
+            .iter()
+            .any(|c| c.starts_with("cafe_session=")),
+        "{:?}",
+        form.set_cookie
     );
     let token = csrf_token(&form.body);
     let joined = post(
@@ -155,6 +164,15 @@ async fn a_visitor_joins_writes_a_page_signs_out_and_signs_in_again_over_http() 
     .await;
     assert_eq!(joined.status, StatusCode::SEE_OTHER, "{}", joined.body);
     assert_eq!(joined.location.as_deref(), Some("/"));
+    let cookie = joined
+        .set_cookie
+        .iter()
+        .find(|c| c.starts_with("cafe_session="))
+        .expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let home = get(&client, &format!("{base}/")).await;
     assert_eq!(texts(&home.body, "header .account a"), ["Dana Field"]);
 

@@ -149,3 +149,24 @@ pub async fn set_blocked(
     crate::recent::db::record(&mut tx, event).await?;
     tx.commit().await
 }
+
+/// The site's secret `name`, made from `fresh` the first time it is asked
+/// for. `INSERT OR IGNORE` then a read again: two processes starting at once
+/// agree on whichever was written first. A database opened read-only reads
+/// the secret an earlier start wrote.
+pub async fn site_secret(pool: &SqlitePool, name: &str, fresh: &[u8]) -> sqlx::Result<Vec<u8>> {
+    let select = "SELECT value FROM site_secrets WHERE name = ?";
+    if let Some(value) = sqlx::query_scalar(select)
+        .bind(name)
+        .fetch_optional(pool)
+        .await?
+    {
+        return Ok(value);
+    }
+    sqlx::query("INSERT OR IGNORE INTO site_secrets (name, value) VALUES (?, ?)")
+        .bind(name)
+        .bind(fresh)
+        .execute(pool)
+        .await?;
+    sqlx::query_scalar(select).bind(name).fetch_one(pool).await
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -60,21 +60,34 @@ struct JoinPage {
     errors: Vec<String>,
 }
 
+/// The join form. A visitor gets a token bound to their CSRF cookie, and
+/// no session: one is made only when they join ([`Ctx::anonymous_form`]).
 async fn join_form(
+    State(state): State<AppState>,
     mut ctx: Ctx,
-    session: Session,
+    headers: HeaderMap,
     Query(q): Query<NextQuery>,
-) -> AppResult<JoinPage> {
-    ctx.csrf = auth::ensure_csrf(&session)
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
-    Ok(JoinPage {
+) -> Response {
+    let set_cookie = ctx.anonymous_form(&state, &headers);
+    let page = JoinPage {
         ctx,
         username: String::new(),
         display_name: String::new(),
         next: q.next,
         errors: Vec::new(),
-    })
+    };
+    with_cookie(page, set_cookie)
+}
+
+/// A form's page with the `Set-Cookie` of its CSRF cookie, if new.
+fn with_cookie(page: impl IntoResponse, set_cookie: Option<HeaderValue>) -> Response {
+    let mut response = page.into_response();
+    if let Some(set_cookie) = set_cookie {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, set_cookie);
+    }
+    response
 }
 
 /// No `Debug`: holds passwords.
@@ -169,20 +182,21 @@ struct SigninPage {
     error: Option<String>,
 }
 
+/// The sign-in form, with a token as in [`join_form`].
 async fn signin_form(
+    State(state): State<AppState>,
     mut ctx: Ctx,
-    session: Session,
+    headers: HeaderMap,
     Query(q): Query<NextQuery>,
-) -> AppResult<SigninPage> {
-    ctx.csrf = auth::ensure_csrf(&session)
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
-    Ok(SigninPage {
+) -> Response {
+    let set_cookie = ctx.anonymous_form(&state, &headers);
+    let page = SigninPage {
         ctx,
         username: String::new(),
         next: q.next,
         error: None,
-    })
+    };
+    with_cookie(page, set_cookie)
 }
 
 /// No `Debug`: holds a password.

@@ -196,9 +196,9 @@ fn key_of(request: &Request) -> &str {
 }
 
 /// Answers the GETs of visitors without a session from the cache, and keeps
-/// the 200 answers it lets through. Anyone with a session (signed in, or
-/// holding a sign-in form's CSRF token) is served fresh: their pages may
-/// carry what is theirs alone.
+/// the 200 answers it lets through. A signed-in member is served fresh:
+/// their pages carry what is theirs alone. (A visitor who has seen the
+/// sign-in form holds only its CSRF cookie, not a session, and is a visitor.)
 pub async fn serve_visitors(
     State(state): State<AppState>,
     request: Request,

@@ -142,15 +142,44 @@ impl Page {
     }
 }
 
-/// A browser-like client: keeps the session cookie, submits forms with the
-/// session's CSRF token.
+/// A browser-like client: keeps its cookies (the session's, and the
+/// sign-in forms' CSRF cookie), submits forms with the CSRF token.
 #[derive(Clone)]
 pub struct Client {
     pub router: Router,
+    /// The cookies held, as sent in a `Cookie` header (`a=1; b=2`): a small
+    /// jar by name, which each `Set-Cookie` updates (`Max-Age=0` removes).
     pub cookie: Option<String>,
 }
 
 impl Client {
+    /// Puts one `Set-Cookie` into the jar, replacing a cookie of that name.
+    fn keep_cookie(&mut self, set_cookie: &str) {
+        let pair = set_cookie.split(';').next().unwrap_or_default().trim();
+        let Some((name, _)) = pair.split_once('=') else {
+            return;
+        };
+        let prefix = format!("{name}=");
+        let mut jar: Vec<String> = self
+            .cookie
+            .iter()
+            .flat_map(|cookies| cookies.split("; "))
+            .filter(|kept| !kept.starts_with(&prefix))
+            .map(str::to_owned)
+            .collect();
+        if !set_cookie.to_ascii_lowercase().contains("max-age=0") {
+            jar.push(pair.to_owned());
+        }
+        self.cookie = (!jar.is_empty()).then(|| jar.join("; "));
+    }
+
+    /// Whether the jar holds a session cookie.
+    pub fn has_session(&self) -> bool {
+        self.cookie
+            .as_deref()
+            .is_some_and(|c| c.split("; ").any(|kept| kept.starts_with("cafe_session=")))
+    }
+
     pub async fn send(&mut self, request: Request<Body>) -> Page {
         let response = self
             .router
@@ -159,13 +188,7 @@ impl Client {
             .await
             .expect("router never fails");
         for value in response.headers().get_all(header::SET_COOKIE) {
-            let value = value.to_str().unwrap_or_default();
-            let pair = value.split(';').next().unwrap_or_default().to_owned();
-            if value.contains("Max-Age=0") || value.contains("max-age=0") {
-                self.cookie = None;
-            } else {
-                self.cookie = Some(pair);
-            }
+            self.keep_cookie(value.to_str().unwrap_or_default());
         }
         let status = response.status();
         let headers = response.headers().clone();
@@ -203,7 +226,7 @@ impl Client {
 
     /// The session's CSRF token, as the site's forms carry it.
     pub async fn csrf(&mut self) -> String {
-        let path = if self.cookie.is_some() {
+        let path = if self.has_session() {
             "/methods/new"
         } else {
             "/signin"
