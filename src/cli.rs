@@ -106,7 +106,7 @@ async fn user_add(
     let display_name = parse_display_name(display_name.unwrap_or(username.as_str()))
         .map_err(anyhow::Error::msg)?;
     let password = read_password()?;
-    check_new_password(&password).map_err(anyhow::Error::msg)?;
+    check_new_password(&password, username.as_str(), &display_name).map_err(anyhow::Error::msg)?;
     let pool = crate::db::connect(db).await?;
     if crate::accounts::db::is_taken(&pool, &username).await? {
         bail!(

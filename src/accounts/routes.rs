@@ -112,10 +112,12 @@ async fn join(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<JoinForm>,
 ) -> AppResult<Response> {
+    // Reserved now, so joins sent together cannot all pass the check; a
+    // join refused by the form rules gives its reservation back.
     let limit = state.config.joins_per_addr;
-    state
+    let reservation = state
         .throttle
-        .check(
+        .reserve(
             Bucket::JoinsPerAddr,
             &addr,
             limit,
@@ -130,7 +132,7 @@ async fn join(
     let display_name = parse_display_name(&form.display_name)
         .map_err(|e| errors.push(e))
         .ok();
-    if let Err(e) = check_new_password(&form.password) {
+    if let Err(e) = check_new_password(&form.password, &form.username, &form.display_name) {
         errors.push(e);
     } else if form.password != form.password_confirm {
         errors.push("The two passwords differ.".to_owned());
@@ -142,19 +144,20 @@ async fn join(
     }
     let (Some(username), Some(display_name), true) = (username, display_name, errors.is_empty())
     else {
+        state.throttle.give_back(reservation);
         return Ok(rejoin(ctx, form, errors));
     };
     let hash = auth::hash_password(form.password.clone()).await?;
     let id = match db::create(&state.pool, &username, &display_name, &hash, false).await {
         Ok(id) => id,
         Err(CreateUserError::Taken) => {
+            state.throttle.give_back(reservation);
             let errors =
                 vec!["That username (or one that looks just like it) is taken.".to_owned()];
             return Ok(rejoin(ctx, form, errors));
         }
         Err(CreateUserError::Db(err)) => return Err(err.into()),
     };
-    state.throttle.record(Bucket::JoinsPerAddr, &addr);
     tracing::info!(username = username.as_str(), "account created");
     auth::start_session(&session, id, 0)
         .await
@@ -221,26 +224,35 @@ async fn signin(
 ) -> AppResult<Response> {
     let config = &state.config;
     let throttle = &state.throttle;
+    // The throttle's key is the normalised username, or the name as typed
+    // when it breaks the rules (the throttle keeps a long one as a hash).
     let key = Username::parse(&form.username).map_or_else(
-        |_| form.username.trim().to_lowercase(),
+        |_| form.username.trim().to_owned(),
         |u| u.as_str().to_owned(),
     );
-    throttle
-        .check(
+    // Both attempts are reserved before the password is checked, so
+    // sign-ins sent together cannot all be checked; a right password gives
+    // them back.
+    let per_user = throttle
+        .reserve(
             Bucket::FailuresPerUser,
             &key,
             config.signin_failures_per_user,
             FAILURE_WINDOW,
         )
-        .and_then(|()| {
-            throttle.check(
-                Bucket::FailuresPerAddr,
-                &addr,
-                config.signin_failures_per_addr,
-                Duration::from_secs(60),
-            )
-        })
         .map_err(|retry_after| AppError::TooManyAttempts { retry_after })?;
+    let per_addr = match throttle.reserve(
+        Bucket::FailuresPerAddr,
+        &addr,
+        config.signin_failures_per_addr,
+        Duration::from_secs(60),
+    ) {
+        Ok(reservation) => reservation,
+        Err(retry_after) => {
+            throttle.give_back(per_user);
+            return Err(AppError::TooManyAttempts { retry_after });
+        }
+    };
 
     let found = match Username::parse(&form.username) {
         Ok(username) => db::credentials(&state.pool, &username).await?,
@@ -253,6 +265,8 @@ async fn signin(
     let verified = auth::verify_password(form.password.clone(), hash).await;
     match account {
         Some(account) if verified => {
+            throttle.give_back(per_user);
+            throttle.give_back(per_addr);
             throttle.clear(Bucket::FailuresPerUser, &key);
             auth::start_session(&session, account.id, account.auth_epoch)
                 .await
@@ -260,8 +274,6 @@ async fn signin(
             Ok(Redirect::to(safe_next(&form.next)).into_response())
         }
         _ => {
-            throttle.record(Bucket::FailuresPerUser, &key);
-            throttle.record(Bucket::FailuresPerAddr, &addr);
             let page = SigninPage {
                 ctx,
                 username: form.username,
@@ -321,9 +333,10 @@ async fn change_password(
     let username = Username::parse(&user.username).map_err(|_| AppError::NotFound)?;
     // Guessing the current password from a stolen session counts as failed sign-ins.
     let limit = state.config.signin_failures_per_user;
-    state
+    // Reserved before the check, given back when the current password is right.
+    let reservation = state
         .throttle
-        .check(
+        .reserve(
             Bucket::FailuresPerUser,
             username.as_str(),
             limit,
@@ -333,13 +346,12 @@ async fn change_password(
     let hash = db::credentials(&state.pool, &username)
         .await?
         .map(|c| c.password_hash);
-    if !auth::verify_password(form.current_password.clone(), hash).await {
-        state
-            .throttle
-            .record(Bucket::FailuresPerUser, username.as_str());
+    if auth::verify_password(form.current_password.clone(), hash).await {
+        state.throttle.give_back(reservation);
+    } else {
         errors.push("Your current password is not right.".to_owned());
     }
-    if let Err(e) = check_new_password(&form.password) {
+    if let Err(e) = check_new_password(&form.password, &user.username, &user.display_name) {
         errors.push(e);
     } else if form.password != form.password_confirm {
         errors.push("The two new passwords differ.".to_owned());
