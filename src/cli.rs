@@ -49,10 +49,14 @@ pub async fn serve(db: &str, args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, db, ms = started.elapsed().as_millis(), "ready");
     println!("{} is running: open http://{addr}/", args.site_name);
-    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    if args.public_url.is_none() {
+        println!(
+            "links in feeds use {}; set --public-url to the address people use",
+            args.base_url().origin()
+        );
+    }
+    let limits = crate::server::Limits::new(&args);
+    crate::server::serve(listener, crate::app(state), limits, shutdown_signal()).await?;
     cleanup.abort();
     pool.close().await;
     println!("{} stopped.", args.site_name);

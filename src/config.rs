@@ -1,6 +1,6 @@
 //! Command line and environment (`CAFE_*`) configuration.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -112,6 +112,30 @@ pub struct ServeArgs {
     /// (`HOST,HOST`; a host name or address with an optional `:port`).
     #[arg(long, env = "CAFE_IMAGE_HOSTS", value_delimiter = ',', value_parser = ImageHost::parse)]
     pub image_hosts: Vec<ImageHost>,
+    /// The address people use to reach the site (`https://wiki.example.org`),
+    /// for every absolute link: feeds, and later mail and redirects. Without
+    /// it, `http://` and `--addr`.
+    #[arg(long, env = "CAFE_PUBLIC_URL", value_parser = PublicUrl::parse)]
+    pub public_url: Option<PublicUrl>,
+    /// The header a reverse proxy puts the client's address in
+    /// (`x-forwarded-for` or `x-real-ip`). Only then is that header read;
+    /// without it, headers never change the address throttles count by.
+    #[arg(long, env = "CAFE_TRUST_PROXY", value_parser = parse_header_name)]
+    pub trust_proxy: Option<axum::http::HeaderName>,
+    /// Seconds a client has to send a request's line and headers (also how
+    /// long an idle kept-alive connection stays open).
+    #[arg(long, env = "CAFE_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a whole request body.
+    #[arg(long, env = "CAFE_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+    /// Connections served at once; more wait in the listening queue. 1024
+    /// is far more than a community's wiki sees at once (a browser opens up
+    /// to six) while bounding the sockets and memory a flood can take; keep
+    /// the open-files limit (`ulimit -n`) above it.
+    #[arg(long, env = "CAFE_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 /// A host the Content-Security-Policy lets images come from: letters,
@@ -165,6 +189,158 @@ impl ServeArgs {
             Ok(cli) => cli.serve,
             Err(err) => unreachable!("the defaults always parse: {err}"),
         }
+    }
+
+    /// Where absolute links point: `--public-url`, else `http://` and the
+    /// listening address (never a request's `Host`, which anyone can set).
+    pub fn base_url(&self) -> PublicUrl {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| PublicUrl::from_addr(self.addr))
+    }
+}
+
+/// `scheme://host[:port]` of the site as people reach it, without a
+/// trailing slash: a site path is appended to it as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    origin: String,
+    host: String,
+}
+
+impl PublicUrl {
+    /// Accepts `http` or `https`, a host, an optional port and at most a
+    /// `/` after it: Cafe is served at the root of its host, and a query or
+    /// fragment would end up inside every link.
+    pub fn parse(raw: &str) -> Result<PublicUrl, String> {
+        let raw = raw.trim();
+        let (scheme, rest) = raw
+            .split_once("://")
+            .ok_or("give the scheme too, as in https://wiki.example.org")?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(format!("the scheme must be http or https, not {scheme}"));
+        }
+        if rest.contains(['?', '#']) {
+            return Err("a public URL has no query (?) or fragment (#)".to_owned());
+        }
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.contains('/') {
+            return Err("Cafe is served at the root of its host: give no path".to_owned());
+        }
+        if authority.contains('@') {
+            return Err("a public URL has no user name or password".to_owned());
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') => (host, Some(port)),
+            _ => (authority, None),
+        };
+        if let Some(port) = port
+            && port.parse::<u16>().is_err()
+        {
+            return Err(format!("{port} is not a port number"));
+        }
+        let is_ipv6 = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok());
+        let is_name = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .split('.')
+                .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        if !(is_ipv6 || is_name) {
+            return Err(format!("{host:?} is not a host name"));
+        }
+        let host = host.to_ascii_lowercase();
+        let origin = match port {
+            Some(port) => format!("{scheme}://{host}:{port}"),
+            None => format!("{scheme}://{host}"),
+        };
+        Ok(PublicUrl { origin, host })
+    }
+
+    /// `http://` and the listening address.
+    pub fn from_addr(addr: SocketAddr) -> PublicUrl {
+        PublicUrl {
+            origin: format!("http://{addr}"),
+            host: match addr.ip() {
+                IpAddr::V4(ip) => ip.to_string(),
+                IpAddr::V6(ip) => format!("[{ip}]"),
+            },
+        }
+    }
+
+    /// `scheme://host[:port]`, to put a site path after.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// An absolute URL of a site path (which starts with `/`).
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
+    /// The host as an RFC 4151 tag authority (a DNS name): an IPv6 address
+    /// has no such spelling, so its eight groups are joined with `-`.
+    pub fn tag_authority(&self) -> String {
+        match self
+            .host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .and_then(|h| h.parse::<std::net::Ipv6Addr>().ok())
+        {
+            Some(ip) => {
+                let groups: Vec<String> = ip.segments().iter().map(|g| format!("{g:x}")).collect();
+                format!("ip6-{}", groups.join("-"))
+            }
+            None => self.host.clone(),
+        }
+    }
+}
+
+fn parse_header_name(raw: &str) -> Result<axum::http::HeaderName, String> {
+    axum::http::HeaderName::from_bytes(raw.trim().to_ascii_lowercase().as_bytes())
+        .map_err(|_| format!("{raw:?} is not a header name"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_url_keeps_scheme_host_and_port_and_drops_a_final_slash() {
+        let url = PublicUrl::parse("HTTPS://Wiki.Example.org:8443/").expect("valid");
+        assert_eq!(url.origin(), "https://wiki.example.org:8443");
+        assert_eq!(url.join("/recent"), "https://wiki.example.org:8443/recent");
+        assert_eq!(url.tag_authority(), "wiki.example.org");
+        let v6 = PublicUrl::parse("http://[::1]:3000").expect("valid");
+        assert_eq!(v6.origin(), "http://[::1]:3000");
+        assert_eq!(v6.tag_authority(), "ip6-0-0-0-0-0-0-0-1");
+    }
+
+    #[test]
+    fn a_public_url_with_a_path_query_fragment_or_odd_host_is_refused() {
+        for bad in [
+            "wiki.example.org",
+            "ftp://wiki.example.org",
+            "https://wiki.example.org/?a=1",
+            "https://wiki.example.org#x",
+            "https://wiki.example.org/cafe",
+            "https://user@wiki.example.org",
+            "https://wiki.example.org:99999",
+            "https://",
+            "https://evil.example\"><x",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn without_a_public_url_links_use_the_listening_address() {
+        let args = ServeArgs::defaults();
+        assert_eq!(args.base_url().origin(), "http://127.0.0.1:3000");
+        assert_eq!(args.base_url().tag_authority(), "127.0.0.1");
     }
 }
 

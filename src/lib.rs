@@ -21,6 +21,7 @@ pub mod recent;
 pub mod roster;
 pub mod search;
 pub mod seed;
+pub mod server;
 pub mod static_files;
 pub mod stories;
 pub mod tags;

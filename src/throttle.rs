@@ -247,20 +247,93 @@ impl Inner {
 
 /// The client's address as the throttles key it ("local" when the server
 /// was not started with connection info, as in router tests).
+///
+/// With `--trust-proxy HEADER` the address is read from that header: the
+/// right-most entry of its last line, the one the trusted proxy appended
+/// (entries to its left are whatever the client sent). A missing header or
+/// one that is not an IP address falls back to the peer's address. Without
+/// the flag no header is read, so a client cannot pick its own bucket.
 pub struct ClientAddr(pub String);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+impl ClientAddr {
+    fn from_request(
+        headers: &axum::http::HeaderMap,
+        peer: Option<std::net::IpAddr>,
+        trusted: Option<&axum::http::HeaderName>,
+    ) -> ClientAddr {
+        let forwarded = trusted
+            .and_then(|name| headers.get_all(name).iter().next_back())
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.rsplit(',').next())
+            .and_then(|entry| {
+                let entry = entry.trim();
+                entry
+                    .parse::<std::net::IpAddr>()
+                    .ok()
+                    .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+            });
+        ClientAddr(
+            forwarded
+                .or(peer)
+                .map_or_else(|| "local".to_owned(), |ip| ip.to_string()),
+        )
+    }
+}
+
+impl axum::extract::FromRequestParts<crate::AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _: &S,
+        state: &crate::AppState,
     ) -> Result<Self, Self::Rejection> {
-        let addr = parts
+        let peer = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or_else(|| "local".to_owned(), |info| info.0.ip().to_string());
-        Ok(ClientAddr(addr))
+            .map(|info| info.0.ip());
+        Ok(ClientAddr::from_request(
+            &parts.headers,
+            peer,
+            state.config.trust_proxy.as_ref(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod client_addr_tests {
+    use axum::http::{HeaderMap, HeaderName, HeaderValue};
+
+    use super::ClientAddr;
+
+    fn addr(forwarded: &[&str], trusted: Option<&str>) -> String {
+        let mut headers = HeaderMap::new();
+        for value in forwarded {
+            headers.append("x-forwarded-for", HeaderValue::from_str(value).expect("value"));
+        }
+        let trusted = trusted.map(HeaderName::from_static);
+        let peer = "192.0.2.7".parse().ok();
+        ClientAddr::from_request(&headers, peer, trusted.as_ref()).0
+    }
+
+    #[test]
+    fn without_trust_proxy_forwarded_for_is_ignored() {
+        assert_eq!(addr(&["10.0.0.1"], None), "192.0.2.7");
+    }
+
+    #[test]
+    fn with_trust_proxy_the_entry_the_proxy_appended_counts() {
+        let xff = Some("x-forwarded-for");
+        assert_eq!(addr(&["10.0.0.1, 198.51.100.4"], xff), "198.51.100.4");
+        assert_eq!(addr(&["10.0.0.1", "198.51.100.5"], xff), "198.51.100.5");
+        assert_eq!(addr(&["[2001:db8::1]:4711"], xff), "2001:db8::1");
+    }
+
+    #[test]
+    fn a_missing_or_unreadable_proxy_header_falls_back_to_the_peer() {
+        let xff = Some("x-forwarded-for");
+        assert_eq!(addr(&[], xff), "192.0.2.7");
+        assert_eq!(addr(&["10.0.0.1, not-an-ip"], xff), "192.0.2.7");
+        assert_eq!(addr(&["10.0.0.1"], Some("x-real-ip")), "192.0.2.7");
     }
 }
 

@@ -108,7 +108,7 @@ async fn fetch(client: &mut Client, path: &str) -> Feed {
         .collect();
     for entry in &entries {
         assert!(
-            entry.id.starts_with("tag:cafe,2026:"),
+            entry.id.starts_with("tag:127.0.0.1,2026:"),
             "{path}: entry id {:?}",
             entry.id
         );
@@ -168,7 +168,7 @@ async fn the_recent_feed_is_atom_with_the_newest_change_first() {
         .await
         .assert_status(StatusCode::SEE_OTHER);
     let feed = fetch(&mut alice, "/recent.atom").await;
-    assert_eq!(feed.id, "tag:cafe,2026:recent");
+    assert_eq!(feed.id, "tag:127.0.0.1,2026:recent");
     assert!(
         feed.self_href.ends_with("/recent.atom"),
         "{}",
@@ -332,7 +332,7 @@ async fn the_tag_feed_keeps_pages_having_every_tag_newest_first() {
     let titles: Vec<&str> = feed.entries.iter().map(|e| e.title.as_str()).collect();
     assert_eq!(titles, ["New: Newer Both", "New: Older Both"]);
     assert_eq!(feed.entries[0].updated, "2026-02-01T00:00:00Z");
-    assert_eq!(feed.id, "tag:cafe,2026:methods?tag=alpha&tag=beta");
+    assert_eq!(feed.id, "tag:127.0.0.1,2026:methods?tag=alpha&tag=beta");
     assert!(
         feed.self_href.ends_with("/methods.atom?tag=alpha&tag=beta"),
         "{}",

@@ -5,7 +5,7 @@
 //! at all, so a hostile title can neither break nor inject markup.
 
 use askama::Template;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{AppError, AppResult};
@@ -13,7 +13,8 @@ use crate::error::{AppError, AppResult};
 /// Entries per feed.
 pub const FEED_ENTRIES: i64 = 50;
 
-/// A feed, its links already absolute.
+/// A feed, its links already absolute (on `--public-url`, never on a
+/// request's `Host`: the visitors' cache keeps feeds under their path alone).
 pub struct Feed {
     pub id: String,
     pub title: String,
@@ -82,32 +83,6 @@ pub fn xml_text(text: &str) -> String {
         .collect()
 }
 
-/// `scheme://host` of this site as the request reached it, for the absolute
-/// links feed readers need. The Host header is only used when it looks
-/// like a host name (no path, no markup); otherwise the listening address.
-pub fn origin(headers: &HeaderMap, secure: bool, fallback: &str) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v: &HeaderValue| v.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        })
-        .unwrap_or(fallback);
-    let forwarded_https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-    let scheme = if secure || forwarded_https {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,20 +90,5 @@ mod tests {
     #[test]
     fn xml_text_drops_what_xml_cannot_hold() {
         assert_eq!(xml_text("a\u{0}b\u{1b}c\td\u{FFFF}"), "abc\td");
-    }
-
-    #[test]
-    fn a_strange_host_header_falls_back_to_the_listening_address() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, HeaderValue::from_static("wiki.example.org"));
-        assert_eq!(
-            origin(&headers, false, "127.0.0.1:3000"),
-            "http://wiki.example.org"
-        );
-        headers.insert(header::HOST, HeaderValue::from_static("evil.example/\"><x"));
-        assert_eq!(
-            origin(&headers, true, "127.0.0.1:3000"),
-            "https://127.0.0.1:3000"
-        );
     }
 }

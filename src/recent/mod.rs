@@ -9,6 +9,8 @@ pub mod routes;
 
 use sqlx::SqlitePool;
 
+use crate::config::PublicUrl;
+
 /// What kind of thing happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -72,8 +74,8 @@ impl Kind {
 
 /// One thing that happened, ready to show or to put in a feed.
 pub struct Activity {
-    /// A stable, unique id for feeds: a page revision has the same id in
-    /// every feed it appears in.
+    /// A stable, unique id for feeds, after the site's [`tag_prefix`]: a
+    /// page revision has the same id in every feed it appears in.
     pub id: String,
     pub kind: String,
     /// The kind as a badge: "edit", "new page"…
@@ -93,12 +95,17 @@ pub struct Person {
     pub name: String,
 }
 
-/// Prefix of every id Cafe gives a feed or an entry (RFC 4151 tag URIs).
-pub const TAG_PREFIX: &str = "tag:cafe,2026:";
+/// Prefix of every id Cafe gives a feed or an entry: an RFC 4151 tag URI
+/// on the site's own host, so two installations never share an id. The
+/// date only has to be one on which the host was the site's; 2026 is when
+/// Cafe began minting these, and it must not change (ids are permanent).
+pub fn tag_prefix(site: &PublicUrl) -> String {
+    format!("tag:{},2026:", site.tag_authority())
+}
 
-/// The feed id of a page revision.
+/// The part of a page revision's feed id after [`tag_prefix`].
 pub fn revision_id(page_id: i64, number: i64) -> String {
-    format!("{TAG_PREFIX}page/{page_id}/revision/{number}")
+    format!("page/{page_id}/revision/{number}")
 }
 
 impl From<db::Entry> for Activity {
@@ -143,7 +150,7 @@ impl From<db::Entry> for Activity {
         };
         let id = match (Kind::parse(&e.kind), e.page_id, e.revision) {
             (Some(Kind::Page | Kind::Edit), Some(page_id), Some(n)) => revision_id(page_id, n),
-            _ => format!("{TAG_PREFIX}event/{}", e.id),
+            _ => format!("event/{}", e.id),
         };
         let who = e.actor_username.map(|username| Person {
             name: e.actor_name.unwrap_or_else(|| username.clone()),

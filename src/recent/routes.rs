@@ -5,12 +5,11 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 
-use super::feed::{FEED_ENTRIES, Feed, FeedEntry, origin};
-use super::{Activity, Kind, TAG_PREFIX, activity, revision_id};
+use super::feed::{FEED_ENTRIES, Feed, FeedEntry};
+use super::{Activity, Kind, activity, revision_id, tag_prefix};
 use crate::app::AppState;
 use crate::context::Ctx;
 use crate::error::AppResult;
@@ -112,26 +111,14 @@ async fn recent(
     })
 }
 
-/// Turns a site path into an absolute URL.
-fn absolute(origin: &str, path: &str) -> String {
-    format!("{origin}{path}")
-}
-
-fn site_origin(state: &AppState, headers: &HeaderMap) -> String {
-    origin(
-        headers,
-        state.config.secure_cookies,
-        &state.config.addr.to_string(),
-    )
-}
 
 async fn recent_feed(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> AppResult<Response> {
     let (kind, _) = params(raw.as_deref());
-    let site = site_origin(&state, &headers);
+    let site = state.config.base_url();
+    let tag = tag_prefix(&site);
     let entries = activity(&state.pool, kind, FEED_ENTRIES, 0).await?;
     let filter = kind
         .map(|k| format!("?kind={}", k.as_str()))
@@ -145,16 +132,16 @@ async fn recent_feed(
         None => format!("{}: recent changes", state.site.name),
     };
     Feed {
-        id: format!("{TAG_PREFIX}recent{filter}"),
+        id: format!("{tag}recent{filter}"),
         title,
-        self_url: absolute(&site, &format!("/recent.atom{filter}")),
-        html_url: absolute(&site, &format!("/recent{filter}")),
+        self_url: site.join(&format!("/recent.atom{filter}")),
+        html_url: site.join(&format!("/recent{filter}")),
         author: state.site.name.clone(),
         entries: entries
             .into_iter()
             .map(|a| FeedEntry {
-                id: a.id,
-                url: absolute(&site, a.url.as_deref().unwrap_or("/recent")),
+                id: format!("{tag}{}", a.id),
+                url: site.join(a.url.as_deref().unwrap_or("/recent")),
                 title: a.headline,
                 updated: a.when,
                 author: a.who.map_or_else(|| state.site.name.clone(), |p| p.name),
@@ -167,27 +154,25 @@ async fn recent_feed(
 
 async fn history_feed(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> AppResult<Response> {
     let page = load_page(&state, &slug).await?;
-    let site = site_origin(&state, &headers);
+    let site = state.config.base_url();
+    let tag = tag_prefix(&site);
     let revisions = crate::pages::db::history(&state.pool, page.id, FEED_ENTRIES, 0).await?;
     let page_url = format!("/methods/{}", page.slug);
     Feed {
-        id: format!("{TAG_PREFIX}page/{}/history", page.id),
+        id: format!("{tag}page/{}/history", page.id),
         title: format!("{}: changes to {}", state.site.name, page.title),
-        self_url: absolute(&site, &format!("{page_url}/history.atom")),
-        html_url: absolute(&site, &format!("{page_url}/history")),
+        self_url: site.join(&format!("{page_url}/history.atom")),
+        html_url: site.join(&format!("{page_url}/history")),
         author: state.site.name.clone(),
         entries: revisions
             .into_iter()
             .map(|rev| FeedEntry {
-                id: revision_id(page.id, rev.number),
+                id: format!("{tag}{}", revision_id(page.id, rev.number)),
                 title: format!("{}: revision {}", page.title, rev.number),
-                url: absolute(
-                    &site,
-                    &if rev.number > 1 {
+                url: site.join(&if rev.number > 1 {
                         format!("{page_url}/diff?from={}&to={}", rev.number - 1, rev.number)
                     } else {
                         format!("{page_url}/revisions/1")
@@ -204,11 +189,11 @@ async fn history_feed(
 
 async fn methods_feed(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> AppResult<Response> {
     let tags = tags_from_query(raw.as_deref());
-    let site = site_origin(&state, &headers);
+    let site = state.config.base_url();
+    let tag = tag_prefix(&site);
     let pages = super::db::changed_pages(&state.pool, &tags, FEED_ENTRIES).await?;
     let list_url = filter_url(&tags.iter().collect::<Vec<_>>());
     let query = list_url.strip_prefix("/methods").unwrap_or_default();
@@ -219,21 +204,21 @@ async fn methods_feed(
         format!("{}: methods tagged {}", state.site.name, names.join(" + "))
     };
     Feed {
-        id: format!("{TAG_PREFIX}methods{query}"),
+        id: format!("{tag}methods{query}"),
         title,
-        self_url: absolute(&site, &format!("/methods.atom{query}")),
-        html_url: absolute(&site, &list_url),
+        self_url: site.join(&format!("/methods.atom{query}")),
+        html_url: site.join(&list_url),
         author: state.site.name.clone(),
         entries: pages
             .into_iter()
             .map(|p| FeedEntry {
-                id: revision_id(p.page_id, p.revision),
+                id: format!("{tag}{}", revision_id(p.page_id, p.revision)),
                 title: if p.revision == 1 {
                     format!("New: {}", p.title)
                 } else {
                     format!("{}: revision {}", p.title, p.revision)
                 },
-                url: absolute(&site, &format!("/methods/{}", p.slug)),
+                url: site.join(&format!("/methods/{}", p.slug)),
                 updated: p.updated_at,
                 author: p.editor_name.unwrap_or_else(|| state.site.name.clone()),
                 summary: p.summary,
