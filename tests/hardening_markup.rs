@@ -65,7 +65,9 @@ async fn a_wiki_link_to_new_reaches_the_page_not_the_form() {
     page.assert_status(StatusCode::OK);
     assert_eq!(headings(&page.body), ["New"]);
     // And a link written after it exists.
-    let later = alice.create_page("Later", "[[New|the new one]]\n", "").await;
+    let later = alice
+        .create_page("Later", "[[New|the new one]]\n", "")
+        .await;
     let links = common::attrs(&alice.get(&later).await.body, "a.wikilink", "href");
     assert_eq!(links, [path]);
 }
@@ -156,7 +158,10 @@ async fn an_unclosed_style_block_hides_nothing_after_it() {
     let mut alice = app.member("alice").await;
     for (title, body) in [
         ("Styled", "before\n\n<style>\n.x{}\n\nafter the style\n"),
-        ("Scripted", "before\n\n<script>\nalert(1)\n\nafter the style\n"),
+        (
+            "Scripted",
+            "before\n\n<script>\nalert(1)\n\nafter the style\n",
+        ),
         (
             "Quoted style",
             "> before\n>\n> <STYLE type=\"text/css\">\n> .x{}\n>\n> after the style\n",
@@ -172,7 +177,10 @@ async fn an_unclosed_style_block_hides_nothing_after_it() {
             !lower.contains("<style") && !lower.contains(".x{}"),
             "{title}: the style is dropped"
         );
-        assert!(!lower.contains("alert(1)"), "{title}: the script is dropped");
+        assert!(
+            !lower.contains("alert(1)"),
+            "{title}: the script is dropped"
+        );
     }
 }
 
