@@ -103,6 +103,11 @@ fn raw_tags(html: &str) -> usize {
 /// Renders `md` to sanitised HTML; `exists` says whether a wiki link's
 /// target page exists (else the link is shown as missing).
 pub fn render(md: &str, exists: &dyn Fn(&Slug) -> bool) -> String {
+    let (md, too_many_unclosed) = match close_raw_blocks(md) {
+        Closing::Unchanged => (std::borrow::Cow::Borrowed(md), false),
+        Closing::Closed(fixed) => (std::borrow::Cow::Owned(fixed), false),
+        Closing::TooMany => (std::borrow::Cow::Borrowed(md), true),
+    };
     let mut events: Vec<Event> = Vec::new();
     let mut in_wikilink = false;
     let mut linked = false;
@@ -110,13 +115,35 @@ pub fn render(md: &str, exists: &dyn Fn(&Slug) -> bool) -> String {
     let mut heading_ids: HashMap<String, usize> = HashMap::new();
     // Counted in the source: an upper bound of the raw HTML tags (code spans
     // and autolinks count too), without a second parse.
-    let raw_as_text = raw_tags(md) > MAX_RAW_HTML_TAGS;
+    let raw_as_text = too_many_unclosed || raw_tags(&md) > MAX_RAW_HTML_TAGS;
+    // The raw-text element (`<style>`…) that raw HTML left open: closed at
+    // the end of its paragraph, heading, cell or HTML block (see RAW_TEXT).
+    let mut open_raw: Option<&'static str> = None;
 
-    for event in shallow(parser(md)) {
+    for event in shallow(parser(&md)) {
         let event = match event {
             // Too much raw HTML to sanitise quickly: the author's raw HTML is
             // shown as text. (Cafe's own markup below is not affected.)
             Event::Html(raw) | Event::InlineHtml(raw) if raw_as_text => Event::Text(raw),
+            Event::Html(raw) => {
+                open_raw = left_open(&raw, open_raw);
+                Event::Html(without_plaintext(raw))
+            }
+            Event::InlineHtml(raw) => {
+                open_raw = left_open(&raw, open_raw);
+                Event::InlineHtml(without_plaintext(raw))
+            }
+            Event::End(
+                end @ (TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::TableCell
+                | TagEnd::HtmlBlock),
+            ) if open_raw.is_some() => {
+                let name = open_raw.take().unwrap_or_default();
+                let close = Event::InlineHtml(format!("</{name}>").into());
+                push_event(&mut events, &mut heading, &mut heading_ids, close);
+                Event::End(end)
+            }
             Event::Start(Tag::Link {
                 link_type: LinkType::WikiLink { .. },
                 dest_url,
@@ -142,25 +169,195 @@ pub fn render(md: &str, exists: &dyn Fn(&Slug) -> bool) -> String {
             ),
             other => other,
         };
-        // A heading is buffered until its end so its id can come from its text.
-        match heading.as_mut() {
-            Some(buffer) if matches!(event, Event::End(TagEnd::Heading(_))) => {
-                let mut buffered = std::mem::take(buffer);
-                heading = None;
-                set_heading_id(&mut buffered, &mut heading_ids);
-                events.extend(buffered);
-                events.push(event);
-            }
-            Some(buffer) => buffer.push(event),
-            None if matches!(event, Event::Start(Tag::Heading { .. })) => {
-                heading = Some(vec![event])
-            }
-            None => events.push(event),
-        }
+        push_event(&mut events, &mut heading, &mut heading_ids, event);
     }
     let mut html = String::with_capacity(md.len() * 3 / 2);
     pulldown_cmark::html::push_html(&mut html, events.into_iter());
     settled(sanitize(&html))
+}
+
+/// Adds `event` to the output; a heading is buffered until its end so its
+/// id can come from its text.
+fn push_event<'a>(
+    events: &mut Vec<Event<'a>>,
+    heading: &mut Option<Vec<Event<'a>>>,
+    heading_ids: &mut HashMap<String, usize>,
+    event: Event<'a>,
+) {
+    match heading.as_mut() {
+        Some(buffer) if matches!(event, Event::End(TagEnd::Heading(_))) => {
+            let mut buffered = std::mem::take(buffer);
+            *heading = None;
+            set_heading_id(&mut buffered, heading_ids);
+            events.extend(buffered);
+            events.push(event);
+        }
+        Some(buffer) => buffer.push(event),
+        None if matches!(event, Event::Start(Tag::Heading { .. })) => *heading = Some(vec![event]),
+        None => events.push(event),
+    }
+}
+
+/// Elements whose content an HTML parser reads as text up to their end tag
+/// (raw text and RCDATA). Left open, one takes in the rest of the page: the
+/// sanitiser then drops it with the `<style>` or `<script>`, or shows the
+/// page's own markup as text for the others. `<plaintext>` has no end tag
+/// at all and is shown as text instead (see [`without_plaintext`]).
+const RAW_TEXT: &[&str] = &[
+    "style", "script", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript",
+];
+
+/// The position of the first `<name` (any case) in `html` at or after
+/// `from` that opens or closes (`closing`) a tag of that name.
+fn find_tag(html: &str, from: usize, name: &str, closing: bool) -> Option<usize> {
+    let bytes = html.as_bytes();
+    let lead = if closing { 2 } else { 1 };
+    let mut at = from;
+    while let Some(found) = html.get(at..)?.find('<') {
+        let start = at + found;
+        let name_at = start + lead;
+        let ok = (!closing || bytes.get(start + 1) == Some(&b'/'))
+            && bytes
+                .get(name_at..name_at + name.len())
+                .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+            && bytes
+                .get(name_at + name.len())
+                .is_none_or(|&b| b == b'>' || b == b'/' || b.is_ascii_whitespace());
+        if ok {
+            return Some(start);
+        }
+        at = start + 1;
+    }
+    None
+}
+
+/// Which raw-text element is open after `html`, given the one open before.
+fn left_open(html: &str, mut open: Option<&'static str>) -> Option<&'static str> {
+    let mut at = 0;
+    loop {
+        if let Some(name) = open {
+            match find_tag(html, at, name, true) {
+                Some(end) => {
+                    open = None;
+                    at = end + 2;
+                }
+                None => return open,
+            }
+        } else {
+            let next = RAW_TEXT
+                .iter()
+                .filter_map(|name| find_tag(html, at, name, false).map(|p| (p, *name)))
+                .min();
+            match next {
+                Some((start, name)) => {
+                    open = Some(name);
+                    at = start + 1;
+                }
+                None => return None,
+            }
+        }
+    }
+}
+
+/// Raw HTML with any `<plaintext` shown as text: nothing can end it.
+fn without_plaintext(raw: CowStr<'_>) -> CowStr<'_> {
+    if find_tag(&raw, 0, "plaintext", false).is_none() {
+        return raw;
+    }
+    let mut out = raw.to_string();
+    while let Some(at) = find_tag(&out, 0, "plaintext", false) {
+        out.replace_range(at..at + 1, "&lt;");
+    }
+    out.into()
+}
+
+/// Most rounds of [`close_raw_blocks`]: each round may bring one more
+/// unclosed block to light in what the one before swallowed.
+const MAX_CLOSING_ROUNDS: usize = 16;
+
+enum Closing {
+    Unchanged,
+    Closed(String),
+    /// More unclosed blocks than rounds: raw HTML is shown as text.
+    TooMany,
+}
+
+/// An HTML block that starts with `<style>` or `<script>` (CommonMark's
+/// type 1) runs until a line holding its end tag: left unclosed, it takes
+/// in the rest of the document (of its quote or list item), whose text the
+/// sanitiser then drops with it. This ends each such block at its first
+/// blank line instead, as other HTML blocks end, by adding the end tag to
+/// the source there, so what follows is Markdown again and is shown.
+fn close_raw_blocks(md: &str) -> Closing {
+    if !md.contains('<') {
+        return Closing::Unchanged;
+    }
+    let mut source: Option<String> = None;
+    for _ in 0..MAX_CLOSING_ROUNDS {
+        let text = source.as_deref().unwrap_or(md);
+        let mut inserts = unclosed_blocks(text);
+        if inserts.is_empty() {
+            return source.map_or(Closing::Unchanged, Closing::Closed);
+        }
+        inserts.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut fixed = text.to_owned();
+        for (at, name) in inserts {
+            fixed.insert_str(at, &format!("</{name}>"));
+        }
+        source = Some(fixed);
+    }
+    Closing::TooMany
+}
+
+/// Where to add an end tag to each unclosed type-1 `<style>`/`<script>`
+/// block of `md`: the end of its last line before its first blank line.
+fn unclosed_blocks(md: &str) -> Vec<(usize, &'static str)> {
+    let mut out = Vec::new();
+    let mut lines: Option<Vec<(String, std::ops::Range<usize>)>> = None;
+    for (event, range) in Parser::new_ext(md, options()).into_offset_iter() {
+        match event {
+            Event::Start(Tag::HtmlBlock) => lines = Some(Vec::new()),
+            Event::Html(text) => {
+                if let Some(lines) = lines.as_mut() {
+                    lines.push((text.into_string(), range));
+                }
+            }
+            Event::End(TagEnd::HtmlBlock) => {
+                if let Some(lines) = lines.take()
+                    && let Some(at) = unclosed_end(md, &lines)
+                {
+                    out.push(at);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn unclosed_end(
+    md: &str,
+    lines: &[(String, std::ops::Range<usize>)],
+) -> Option<(usize, &'static str)> {
+    let (first, _) = lines.first()?;
+    let name = ["style", "script"]
+        .into_iter()
+        .find(|name| find_tag(first.trim_start(), 0, name, false) == Some(0))?;
+    if lines
+        .iter()
+        .any(|(line, _)| find_tag(line, 0, name, true).is_some())
+    {
+        return None;
+    }
+    let last = lines
+        .iter()
+        .take_while(|(line, _)| !line.trim().is_empty())
+        .last()?;
+    let mut end = last.1.end.min(md.len());
+    while end > last.1.start && matches!(md.as_bytes()[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    md.is_char_boundary(end).then_some((end, name))
 }
 
 /// Sanitises `clean` again until nothing changes (at most twice more). The
@@ -239,9 +436,45 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_allowed_classes("a", ["wikilink", "missing"])
         .add_allowed_classes("span", ["task"])
         .add_allowed_classes("div", ["footnote-definition"])
-        .add_allowed_classes("sup", ["footnote-reference", "footnote-definition-label"]);
+        .add_allowed_classes("sup", ["footnote-reference", "footnote-definition-label"])
+        .attribute_filter(|_element, attribute, value| {
+            Some(in_content_namespace(attribute, value))
+        });
     builder
 });
+
+/// What every id written inside content (by the author, or made from a
+/// heading or a footnote) starts with, as on GitHub: the site's own ids
+/// (`roster`, `stories`, `cafe-main`, form fields) are targets of its
+/// redirects, skip link and labels, and an author's copy placed earlier on
+/// the page would take them over. Links to `#x` inside content are
+/// rewritten to match, so heading links and footnotes keep working.
+pub const ID_PREFIX: &str = "user-content-";
+
+/// `value` of `attribute` with the ids it names prefixed with [`ID_PREFIX`]
+/// (once: sanitising again changes nothing).
+fn in_content_namespace<'u>(attribute: &str, value: &'u str) -> std::borrow::Cow<'u, str> {
+    let prefixed = |id: &str| {
+        if id.starts_with(ID_PREFIX) {
+            id.to_owned()
+        } else {
+            format!("{ID_PREFIX}{id}")
+        }
+    };
+    match attribute {
+        "id" if !value.is_empty() => prefixed(value).into(),
+        "headers" => value
+            .split_ascii_whitespace()
+            .map(prefixed)
+            .collect::<Vec<_>>()
+            .join(" ")
+            .into(),
+        "href" if value.len() > 1 && value.starts_with('#') => {
+            format!("#{}", prefixed(&value[1..])).into()
+        }
+        _ => value.into(),
+    }
+}
 
 /// Sanitises HTML from Markdown (or from anywhere) with Cafe's allow-list.
 pub fn sanitize(html: &str) -> String {
@@ -305,8 +538,14 @@ mod tests {
     #[test]
     fn headings_get_unique_ids() {
         let out = html("## Brief Description\n\n## Brief Description\n");
-        assert!(out.contains(r#"<h2 id="brief-description">"#), "{out}");
-        assert!(out.contains(r#"<h2 id="brief-description-2">"#), "{out}");
+        assert!(
+            out.contains(r#"<h2 id="user-content-brief-description">"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"<h2 id="user-content-brief-description-2">"#),
+            "{out}"
+        );
     }
 
     #[test]

@@ -18,11 +18,31 @@ pub const MAX_SLUG_CHARS: usize = 80;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Slug(String);
 
+/// Slugs that a route under `/methods/` uses as a literal path segment
+/// (`/methods/new` is the creation form), so a page given one could never
+/// be shown. A new route of that shape must add its word here.
+pub const RESERVED_SLUGS: &[&str] = &["new"];
+
 impl Slug {
     /// The slug a title gives; `None` when the title has no letter or digit.
+    /// A title whose slug a route uses ([`RESERVED_SLUGS`]) gets the suffix
+    /// a taken slug gets (`New` → `new-2`) here, in the one place every
+    /// caller goes through, so that creating the page, importing it and a
+    /// wiki link `[[New]]` all agree on where it lives.
     pub fn from_title(title: &str) -> Option<Slug> {
-        let slug = crate::text::slugify(title, MAX_SLUG_CHARS);
-        (!slug.is_empty()).then_some(Slug(slug))
+        let slug = Slug(crate::text::slugify(title, MAX_SLUG_CHARS));
+        if slug.0.is_empty() {
+            None
+        } else if slug.is_reserved() {
+            Some(slug.with_suffix(2))
+        } else {
+            Some(slug)
+        }
+    }
+
+    /// Whether a route uses this slug for something other than a page.
+    pub fn is_reserved(&self) -> bool {
+        RESERVED_SLUGS.contains(&self.0.as_str())
     }
 
     /// A slug from a URL: accepted only if it is already in slug form, so
@@ -238,6 +258,14 @@ mod tests {
             "after-action-review"
         );
         assert!(Slug::from_title("!!!").is_none());
+    }
+
+    #[test]
+    fn a_title_whose_slug_a_route_uses_gets_a_suffix() {
+        assert_eq!(Slug::from_title("New").unwrap().as_str(), "new-2");
+        assert_eq!(Slug::from_title(" NEW! ").unwrap().as_str(), "new-2");
+        assert_eq!(Slug::from_title("New ideas").unwrap().as_str(), "new-ideas");
+        assert!(Slug::parse("new").unwrap().is_reserved());
     }
 
     #[test]

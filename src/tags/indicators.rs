@@ -4,6 +4,20 @@
 
 use super::Tag;
 
+/// Longest indicator code (the form's `maxlength`).
+pub const MAX_CODE_CHARS: usize = 40;
+
+/// Whether `code` is ASCII letters, digits, `-`, `_` and `.`, starting with
+/// a letter or digit: a code becomes a tag and a path segment
+/// (`/indicators/{code}/edit`), so `../../x` or `a/b` must never be one.
+pub fn valid_code(code: &str) -> bool {
+    code.len() <= MAX_CODE_CHARS
+        && code.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 /// One valid indicator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndicatorRow {
@@ -31,8 +45,10 @@ impl IndicatorRow {
             errors.push("the code is empty".to_owned());
         } else if let Err(e) = Tag::parse(&code) {
             errors.push(e);
-        } else if code.contains(char::is_whitespace) {
-            errors.push("the code cannot contain spaces".to_owned());
+        } else if !valid_code(&code) {
+            errors.push(format!(
+                "the code may hold only letters, digits, “-”, “_” and “.” (at most {MAX_CODE_CHARS}), starting with a letter or digit"
+            ));
         }
         let name = crate::text::one_line("The name", name, 120)
             .map_err(|e| errors.push(e))
