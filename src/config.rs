@@ -345,7 +345,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod tests {
+mod image_host_tests {
     use super::ImageHost;
 
     #[test]

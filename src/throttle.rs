@@ -305,7 +305,7 @@ mod client_addr_tests {
 
     use super::ClientAddr;
 
-    fn addr(forwarded: &[&str], trusted: Option<&str>) -> String {
+    fn addr(forwarded: &[&str], trusted: Option<&'static str>) -> String {
         let mut headers = HeaderMap::new();
         for value in forwarded {
             headers.append("x-forwarded-for", HeaderValue::from_str(value).expect("value"));
