@@ -198,6 +198,8 @@ pub fn app(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         // Outermost, so no layer waits for a body declared too large.
-        .layer(axum::middleware::from_fn(crate::server::refuse_declared_oversize))
+        .layer(axum::middleware::from_fn(
+            crate::server::refuse_declared_oversize,
+        ))
         .with_state(state)
 }

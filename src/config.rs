@@ -246,9 +246,9 @@ impl PublicUrl {
             .is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok());
         let is_name = !host.is_empty()
             && host.len() <= 253
-            && host
-                .split('.')
-                .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+            && host.split('.').all(|label| {
+                !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
         if !(is_ipv6 || is_name) {
             return Err(format!("{host:?} is not a host name"));
         }

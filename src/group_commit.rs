@@ -16,9 +16,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use sqlx::{SqliteConnection, SqlitePool};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, MutexGuard, mpsc, oneshot};
 
 use crate::db::begin_write;
 
@@ -75,10 +76,16 @@ where
     }
 }
 
+/// Page turns: saves to one page take turns, so one that merges is not
+/// undone by another from the same batch. Striped by page id, so the set
+/// stays this size however many pages there are.
+const PAGE_TURNS: usize = 64;
+
 /// The queue to the writer task. Cheap to clone.
 #[derive(Clone)]
 pub struct GroupCommit {
     queue: mpsc::UnboundedSender<Box<dyn Job>>,
+    page_turns: Arc<[Mutex<()>]>,
 }
 
 impl GroupCommit {
@@ -86,7 +93,19 @@ impl GroupCommit {
     pub fn start(pool: SqlitePool) -> GroupCommit {
         let (queue, jobs) = mpsc::unbounded_channel();
         tokio::spawn(writer(pool, jobs));
-        GroupCommit { queue }
+        let page_turns = (0..PAGE_TURNS).map(|_| Mutex::new(())).collect();
+        GroupCommit { queue, page_turns }
+    }
+
+    /// Waits for the turn to save page `page_id`: held while the save is
+    /// merged, rendered and committed. Without it, twenty saves from one
+    /// base would all merge against the same revision and all but one find
+    /// the page moved on when their shared batch runs them. Only this
+    /// process's saves take turns; another process's commit still shows as
+    /// [`crate::pages::db::SaveOutcome::Moved`].
+    pub async fn page_turn(&self, page_id: i64) -> MutexGuard<'_, ()> {
+        let stripe = page_id.rem_euclid(PAGE_TURNS as i64) as usize;
+        self.page_turns[stripe].lock().await
     }
 
     /// Runs `job` inside a write transaction shared with the jobs queued

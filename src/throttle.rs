@@ -308,7 +308,10 @@ mod client_addr_tests {
     fn addr(forwarded: &[&str], trusted: Option<&'static str>) -> String {
         let mut headers = HeaderMap::new();
         for value in forwarded {
-            headers.append("x-forwarded-for", HeaderValue::from_str(value).expect("value"));
+            headers.append(
+                "x-forwarded-for",
+                HeaderValue::from_str(value).expect("value"),
+            );
         }
         let trusted = trusted.map(HeaderName::from_static);
         let peer = "192.0.2.7".parse().ok();

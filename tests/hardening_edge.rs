@@ -139,7 +139,8 @@ async fn the_client_address_comes_from_a_proxy_header_only_when_it_is_trusted() 
     let app = TestApp::with_config(args(&["--signin-failures-per-addr", "3"])).await;
     let mut client = app.client();
     for n in 0..3 {
-        let status = failed_signin(&mut client, &format!("nobody{n}"), &format!("10.0.0.{n}")).await;
+        let status =
+            failed_signin(&mut client, &format!("nobody{n}"), &format!("10.0.0.{n}")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let status = failed_signin(&mut client, "nobody9", "10.0.0.9").await;
@@ -160,7 +161,11 @@ async fn the_client_address_comes_from_a_proxy_header_only_when_it_is_trusted() 
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let status = failed_signin(&mut client, "nobody8", "10.9.9.8, 192.0.2.1").await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "same proxy-seen address");
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "same proxy-seen address"
+    );
     let status = failed_signin(&mut client, "nobody9", "192.0.2.1, 192.0.2.2").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "another address");
 }
@@ -223,7 +228,8 @@ async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<St
         }
     })
     .await;
-    read.ok().map(|()| String::from_utf8_lossy(&got).into_owned())
+    read.ok()
+        .map(|()| String::from_utf8_lossy(&got).into_owned())
 }
 
 /// The first response on a fresh connection, within `limit`.
@@ -239,7 +245,8 @@ async fn first_response(stream: &mut TcpStream, limit: Duration) -> Option<Strin
         }
     })
     .await;
-    read.ok().map(|()| String::from_utf8_lossy(&got).into_owned())
+    read.ok()
+        .map(|()| String::from_utf8_lossy(&got).into_owned())
 }
 
 const SMALL_TIMEOUTS: [&str; 4] = ["--header-timeout-secs", "1", "--body-timeout-secs", "1"];
@@ -247,7 +254,10 @@ const SMALL_TIMEOUTS: [&str; 4] = ["--header-timeout-secs", "1", "--body-timeout
 #[tokio::test]
 async fn a_client_that_stops_halfway_through_its_request_line_or_headers_is_cut_off() {
     let server = start(&SMALL_TIMEOUTS).await;
-    for half in ["GET /heal", "GET /healthz HTTP/1.1\r\nHost: cafe\r\nAccept: te"] {
+    for half in [
+        "GET /heal",
+        "GET /healthz HTTP/1.1\r\nHost: cafe\r\nAccept: te",
+    ] {
         let mut stream = TcpStream::connect(server.addr).await.expect("connect");
         stream.write_all(half.as_bytes()).await.expect("write");
         let answer = read_until_closed(&mut stream, Duration::from_secs(5)).await;

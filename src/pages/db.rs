@@ -765,6 +765,7 @@ pub async fn save_grouped(
     text: PageText,
     author: Option<i64>,
 ) -> sqlx::Result<SaveOutcome> {
+    let _turn = saves.page_turn(page_id).await;
     for _ in 0..MERGE_TRIES {
         let ready = match bring_up_to_date(pool, page_id, base, &text).await? {
             Ok(ready) => ready,

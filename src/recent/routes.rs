@@ -111,7 +111,6 @@ async fn recent(
     })
 }
 
-
 async fn recent_feed(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -173,11 +172,10 @@ async fn history_feed(
                 id: format!("{tag}{}", revision_id(page.id, rev.number)),
                 title: format!("{}: revision {}", page.title, rev.number),
                 url: site.join(&if rev.number > 1 {
-                        format!("{page_url}/diff?from={}&to={}", rev.number - 1, rev.number)
-                    } else {
-                        format!("{page_url}/revisions/1")
-                    },
-                ),
+                    format!("{page_url}/diff?from={}&to={}", rev.number - 1, rev.number)
+                } else {
+                    format!("{page_url}/revisions/1")
+                }),
                 updated: rev.created_at,
                 author: rev.author_name.unwrap_or_else(|| state.site.name.clone()),
                 summary: rev.summary,
