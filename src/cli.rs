@@ -15,7 +15,7 @@ use crate::tags::TagList;
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => serve(&cli.db, cli.serve).await,
-        Some(Command::Serve(args)) => serve(&cli.db, args).await,
+        Some(Command::Serve(args)) => serve(&cli.db, *args).await,
         Some(Command::User(UserCommand::Add {
             username,
             display_name,

@@ -299,7 +299,7 @@ fn close_raw_blocks(md: &str) -> Closing {
         if inserts.is_empty() {
             return source.map_or(Closing::Unchanged, Closing::Closed);
         }
-        inserts.sort_by(|a, b| b.0.cmp(&a.0));
+        inserts.sort_by_key(|insert| std::cmp::Reverse(insert.0));
         let mut fixed = text.to_owned();
         for (at, name) in inserts {
             fixed.insert_str(at, &format!("</{name}>"));

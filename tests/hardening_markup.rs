@@ -60,7 +60,7 @@ async fn a_wiki_link_to_new_reaches_the_page_not_the_form() {
         .await;
     let path = alice.create_page("New", "Fresh ideas.\n", "").await;
     let links = common::attrs(&alice.get(&linker).await.body, "a.wikilink", "href");
-    assert_eq!(links, [path.clone()]);
+    assert_eq!(links, std::slice::from_ref(&path));
     let page = alice.get(&links[0]).await;
     page.assert_status(StatusCode::OK);
     assert_eq!(headings(&page.body), ["New"]);

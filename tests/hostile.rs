@@ -305,9 +305,20 @@ fn problems(html: &str) -> Vec<String> {
     let doc = Html::parse_document(html);
     let mut found = Vec::new();
     let (mut scripts, mut metas) = (0, 0);
+    let mut ids = std::collections::HashSet::new();
     for element in doc.select(&ALL) {
         let el = element.value();
         let name = el.name();
+        if let Some(id) = el.id() {
+            // Two authors' texts on one page may both name an id; only the
+            // site's own must be unique.
+            if !id.starts_with("user-content-") && !ids.insert(id.to_owned()) {
+                found.push(format!("id {id:?} used twice"));
+            }
+            if inside(element, "prose") && !id.starts_with("user-content-") {
+                found.push(format!("author-written id {id:?} outside user-content-"));
+            }
+        }
         let attr_names: Vec<&str> = el.attrs().map(|(n, _)| n).collect();
         let shown = || {
             format!(
@@ -438,6 +449,8 @@ fn the_checks_catch_what_they_must() {
         "<p style=\"color:red\">s</p>",
         "<input value=\"\" x=\"\">",
         "<svg></svg>",
+        "<div id=roster></div><section id=roster></section>",
+        "<div class=prose><h2 id=stories>x</h2></div>",
     ];
     for body in bad {
         let html = format!("{site_head}{body}</body></html>");
@@ -446,7 +459,8 @@ fn the_checks_catch_what_they_must() {
     let good = format!(
         "{site_head}<form method=post action=/methods><input name=title value=\"&lt;script&gt;\"></form>\
          <div class=prose><a href=\"https://x.example/\" rel=\"noopener noreferrer nofollow\">x</a> <a href=\"mailto:a@b.c\">m</a> \
-         <a href=\"/methods/new?title=javascript:x\">r</a> <img src=\"//x.example/i.png\" alt=\"\"></div></body></html>"
+         <a href=\"/methods/new?title=javascript:x\">r</a> <img src=\"//x.example/i.png\" alt=\"\">\
+         <h2 id=\"user-content-roster\">r</h2></div><section id=\"roster\"></section></body></html>"
     );
     assert_eq!(problems(&good), Vec::<String>::new());
 }
@@ -924,6 +938,168 @@ async fn pathological_markdown_can_be_saved_and_viewed() {
             .await;
         page.assert_status(StatusCode::SEE_OTHER);
     }
+}
+
+// ------------------------------------------ inputs from the hardening probe
+
+/// Markdown that tried to take over the site's element ids, to hide the rest
+/// of the page behind a raw-text element, or to break out through a
+/// footnote's name. Each ends with text that must still be shown.
+fn takeovers() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("heading id", "# Taken {#roster}\n\nstill shown"),
+        ("div id", "<div id=\"stories\">x</div>\n\nstill shown"),
+        ("skip link target", "## Main {#cafe-main}\n\nstill shown"),
+        (
+            "form field ids",
+            "<span id=\"body\">x</span> <a id=\"title\" href=\"#roster\">y</a>\n\nstill shown",
+        ),
+        (
+            "style block",
+            "<style>*{display:none}</style>\n\nstill shown",
+        ),
+        ("unclosed style", "<style>\n*{display:none}\n\nstill shown"),
+        ("unclosed script", "<script>\nalert(1)\n\nstill shown"),
+        ("unclosed textarea", "<textarea>\n\nstill shown"),
+        ("unclosed title", "<title>\n\nstill shown"),
+        (
+            "footnote named like a site id",
+            "x[^roster]\n\n[^roster]: still shown",
+        ),
+        (
+            "twice the same heading",
+            "## Stories\n\n## Stories\n\nstill shown",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn markdown_taking_site_ids_or_hiding_the_page_stays_inert_on_pages_and_stories() {
+    let app = TestApp::with_config(hostile_config()).await;
+    let mut alice = Browser::new(app.member("alice").await).await;
+    for (name, md) in takeovers() {
+        let title = format!("Takeover {name}");
+        let page = alice
+            .post(
+                "/methods",
+                &[
+                    ("title", &title),
+                    ("body", md),
+                    ("summary", ""),
+                    ("tags", ""),
+                ],
+                name,
+            )
+            .await;
+        page.assert_status(StatusCode::SEE_OTHER);
+        let path = page.location().expect("a new page's address").to_owned();
+        alice
+            .post(
+                &format!("{path}/stories"),
+                &[
+                    ("title", name),
+                    ("body", md),
+                    ("outcome", "success"),
+                    ("location", ""),
+                ],
+                name,
+            )
+            .await
+            .assert_status(StatusCode::SEE_OTHER);
+        let shown = alice.get(&path).await;
+        let text = Html::parse_document(&shown.body)
+            .root_element()
+            .text()
+            .collect::<String>();
+        assert_eq!(
+            text.matches("still shown").count(),
+            2,
+            "{name}: the text after it is hidden on the page or in the story"
+        );
+    }
+}
+
+/// Headers a client may set to anything, with what the probe sent. None of
+/// them may change an answer's links, nor the answer another client gets.
+const HOSTILE_HEADERS: &[(&str, &str)] = &[
+    ("host", "evil.example"),
+    ("host", "evil.example:443\\x"),
+    ("x-forwarded-host", "evil.example"),
+    ("x-forwarded-proto", "javascript"),
+    ("x-forwarded-for", "1.2.3.4, <script>"),
+    ("x-real-ip", "' OR 1=1 --"),
+    ("forwarded", "for=evil;host=evil.example;proto=https"),
+    ("x-original-url", "/account/password"),
+    ("x-rewrite-url", "/admin"),
+];
+
+#[tokio::test]
+async fn hostile_request_headers_change_no_link_and_no_later_answer() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let path = alice
+        .create_page("Header Probe", "A page for the header probe.", "")
+        .await;
+    let targets = [
+        "/".to_owned(),
+        "/methods".to_owned(),
+        path.clone(),
+        format!("{path}/history"),
+        "/methods.atom".to_owned(),
+        format!("{path}/history.atom"),
+        "/recent".to_owned(),
+        "/recent.atom".to_owned(),
+        "/search?q=probe".to_owned(),
+        "/signin".to_owned(),
+        "/join".to_owned(),
+    ];
+    let mut visitor = app.client();
+    for target in &targets {
+        for (name, value) in HOSTILE_HEADERS {
+            let request = Request::get(target.as_str())
+                .header(*name, *value)
+                .body(Body::empty())
+                .expect("a request");
+            let page = visitor.send(request).await;
+            assert_refused_or_harmless(
+                &page,
+                &format!("GET {target} with {name}: {value}"),
+                &[200],
+            );
+            assert!(
+                !page.body.contains("evil.example") && !page.body.contains("javascript:"),
+                "GET {target} with {name}: {value} put it in the answer"
+            );
+        }
+        let later = app.client().get(target).await;
+        assert!(
+            !later.body.contains("evil.example"),
+            "GET {target}: an earlier request's header reached a later reader"
+        );
+    }
+}
+
+/// Sign-in and join forms with a megabyte in each field: refused with a 4xx
+/// (or the form again), never a 5xx, and the server keeps answering.
+#[tokio::test]
+async fn megabyte_usernames_and_passwords_are_refused_cleanly() {
+    let app = TestApp::with_config(hostile_config()).await;
+    let huge = "n".repeat(1 << 20);
+    let mut visitor = Browser::new(app.client()).await;
+    for path in ["/signin", "/join"] {
+        for fields in [
+            [("username", huge.as_str()), ("password", PASSWORD)],
+            [("username", "someone"), ("password", huge.as_str())],
+        ] {
+            let page = visitor.post(path, &fields, "a megabyte field").await;
+            assert!(
+                page.status.is_client_error(),
+                "POST {path} with a megabyte field: {}",
+                page.status
+            );
+        }
+    }
+    visitor.get("/healthz").await.assert_status(StatusCode::OK);
 }
 
 // ------------------------------------------ paths, queries, bytes, forms
