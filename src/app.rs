@@ -19,11 +19,11 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::auth::CsrfKey;
+use crate::cache::{Freshness, PageCache};
 use crate::config::ServeArgs;
 use crate::context::{self, MAX_BODY, Site};
 use crate::error::AppError;
 use crate::group_commit::GroupCommit;
-use crate::page_cache::PageCache;
 use crate::pages::ListCache;
 use crate::throttle::Throttle;
 
@@ -68,10 +68,17 @@ impl AppState {
         let db = pool.connect_options();
         let file = db.get_filename();
         let on_disk = file.as_os_str() != ":memory:";
+        let wal = on_disk.then(|| {
+            let mut wal = file.as_os_str().to_owned();
+            wal.push("-wal");
+            std::path::PathBuf::from(wal)
+        });
+        let freshness = Arc::new(Freshness::new(pool.clone(), wal));
         let page_cache = Arc::new(PageCache::new(
             config.page_cache_mib << 20,
             config.page_cache_disk_mib << 20,
             on_disk.then_some(file),
+            freshness,
         ));
         let csrf_key = CsrfKey::load(&pool).await?;
         let saves = GroupCommit::start(pool.clone());
@@ -154,7 +161,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::recent::routes::router())
         .route_layer(from_fn_with_state(
             state.clone(),
-            crate::page_cache::serve_visitors,
+            crate::cache::visitors::serve_visitors,
         ));
     Router::new()
         .merge(reading)
@@ -167,7 +174,7 @@ pub fn app(state: AppState) -> Router {
         .layer(sessions)
         .layer(from_fn_with_state(
             state.clone(),
-            crate::page_cache::serve_sessionless,
+            crate::cache::visitors::serve_sessionless,
         ))
         // Last default: the visitors' cache answers before the context
         // middleware, which sets it on everything else.

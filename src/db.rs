@@ -141,11 +141,11 @@ pub async fn begin_write(
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 
-/// Counts the writes of this process, for caches of what was read before
-/// them ([`crate::page_cache`]). A write is counted when its transaction
-/// begins here and again when the request that made it has its answer
-/// (`context::middleware`, after the commit): a view that read the old rows
-/// while the write ran was stamped with an older count, so it is not served.
+/// Counts the writes this process began, as a sign for the caches that the
+/// content clock may have moved ([`crate::cache::freshness`]). A write is
+/// counted when its transaction begins here and again when the request
+/// that made it has its answer (`context::middleware`, after the commit),
+/// so the clock is read again before anything is served after a commit.
 static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The number of writes counted so far (see [`WRITES`]).

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -15,7 +16,6 @@ pub mod error;
 pub mod group_commit;
 pub mod markdown;
 pub mod merge;
-pub mod page_cache;
 pub mod pages;
 pub mod recent;
 pub mod roster;

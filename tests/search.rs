@@ -735,7 +735,7 @@ async fn a_story_is_found_when_told_and_edited_and_not_once_hidden() {
 /// What a query finds, read from the index itself (no cache): the pages and
 /// stories in order, and the total.
 async fn found(app: &TestApp, query: &str) -> (Vec<String>, i64) {
-    let cache = cafe::search::cache::Cache::default();
+    let cache = cafe::cache::search::Cache::default();
     let query = cafe::search::Query::parse(query);
     let results = cafe::search::run(&app.state.pool, &cache, &query, 1)
         .await

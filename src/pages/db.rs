@@ -112,9 +112,9 @@ pub const LIST_PAGE: i64 = 100;
 /// each tag: the counts of a filtered list, over all its pages.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ListCounts {
-    /// The value of `list_generation` these counts were made at
-    /// (migrations/0004_tag_story_counts.sql): while it stays the same,
-    /// so do the counts.
+    /// The content clock's `lists` these counts were made at
+    /// (migrations/0009_content_clock.sql, [`crate::cache::freshness`]):
+    /// while it stays the same, so do the counts and the rows.
     pub generation: i64,
     pub total: i64,
     /// (tag, methods) for every tag the matching methods carry, the chosen
@@ -133,10 +133,10 @@ pub struct ListHead {
     pub labels: HashMap<String, String>,
 }
 
-/// The current `list_generation` and the indicator names.
+/// The content clock's current `lists` and the indicator names.
 pub async fn list_head(pool: &SqlitePool) -> sqlx::Result<ListHead> {
     sqlx::query_as::<_, ListHead>(&format!(
-        "SELECT g.n AS generation, {LABELS_JSON} AS labels FROM list_generation g"
+        "SELECT g.lists AS generation, {LABELS_JSON} AS labels FROM content_clock g"
     ))
     .fetch_one(pool)
     .await
@@ -221,12 +221,12 @@ fn list_page_sql(n: usize) -> String {
     );
     format!(
         "WITH {matching} total(n) AS MATERIALIZED ({total})
-         SELECT g.n AS generation,
-                json_object('generation', g.n, 'total', (SELECT n FROM total),
+         SELECT g.lists AS generation,
+                json_object('generation', g.lists, 'total', (SELECT n FROM total),
                             'facets', json((SELECT json_group_array(json_array(f.tag, f.n)) FROM ({facets}) f)))
                     AS counts,
                 {rows} AS pages
-         FROM list_generation g",
+         FROM content_clock g",
         rows = rows_json(n > 0, &offset),
     )
 }
@@ -256,8 +256,8 @@ pub async fn list_rows(pool: &SqlitePool, tags: &[Tag], offset: i64) -> sqlx::Re
         format!("WITH {}", matching_cte(n))
     };
     let sql = format!(
-        "{matching} SELECT g.n AS generation, NULL AS counts, {rows} AS pages
-         FROM list_generation g",
+        "{matching} SELECT g.lists AS generation, NULL AS counts, {rows} AS pages
+         FROM content_clock g",
         rows = rows_json(n > 0, &format!("?{}", n + 1)),
     );
     let mut query = sqlx::query_as::<_, ListView>(&sql);

@@ -151,8 +151,9 @@ struct KeptList {
 /// proportion to the matching methods (about 40 ms for 13,000 of 100,000)
 /// and finding a page of 100 in title order takes a few milliseconds, yet
 /// both change only when a page is created or its tags change (titles and
-/// slugs never change). Everything kept carries the database's
-/// `list_generation` it was read at, and is used only while that is
+/// slugs never change). Everything kept carries the content clock's
+/// `lists` it was read at ([`crate::cache::freshness`]), and is used only
+/// while that is
 /// unchanged, so a save from any process (the server or the CLI) makes it
 /// stale at once.
 #[derive(Default)]

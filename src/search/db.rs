@@ -213,10 +213,10 @@ pub async fn count(pool: &SqlitePool, search: &Search<'_>) -> sqlx::Result<i64> 
         .await
 }
 
-/// Where the index stands: moved by every write that could change a
-/// result (`migrations/0006_search_generation.sql`), for [`super::Cache`].
+/// The content clock's tick, moved by every content write
+/// ([`crate::cache::freshness`]), for [`super::Cache`].
 pub async fn generation(pool: &SqlitePool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT generation FROM search_generation WHERE id = 1")
+    sqlx::query_scalar("SELECT tick FROM content_clock WHERE id = 1")
         .fetch_one(pool)
         .await
 }

@@ -8,7 +8,6 @@
 //! words and can never make the expression invalid. The index itself is kept
 //! in step by triggers (`migrations/0002_search.sql`).
 
-pub mod cache;
 pub mod db;
 pub mod routes;
 pub mod upkeep;
@@ -17,7 +16,7 @@ use std::sync::Arc;
 
 use sqlx::SqlitePool;
 
-pub use cache::Cache;
+pub use crate::cache::search::Cache;
 
 use crate::tags::{Tag, TagList};
 

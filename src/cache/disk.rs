@@ -10,11 +10,12 @@
 //! So answers are also appended to a file, and an index in memory says
 //! where each one lies (about 100 bytes an answer). The file is anonymous
 //! (`O_TMPFILE` beside the database where the system has it): nothing is
-//! left behind when the server stops or crashes. Everything in it was made
-//! at one [`Stamp`]; the first answer kept at another stamp (after any
-//! write) starts a new file, and the old one is freed once the reads still
-//! using it end. A file takes at most `limit` bytes; past that, answers are
-//! no longer kept until the stamp moves.
+//! left behind when the server stops or crashes. An answer is appended only
+//! when none fresh is kept for its address (the first time, or after a write
+//! to what it shows), so a quiet site appends nothing, and the file grows
+//! only by the answers writes made stale. When the next answer would take
+//! it past `limit` bytes, a new file starts empty and the old one is freed
+//! once the reads still using it end.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -22,12 +23,11 @@ use std::io;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::http::HeaderValue;
 
-use super::{MAX_AGE, Stamp};
+use super::freshness::Made;
 
 /// Answers kept in a file (see the module documentation).
 pub struct DiskTier {
@@ -37,20 +37,20 @@ pub struct DiskTier {
     current: Mutex<Option<Generation>>,
 }
 
-/// The file of one stamp and where its answers lie.
+/// The file in use and where its answers lie.
 struct Generation {
-    stamp: Stamp,
     file: Arc<File>,
     /// Bytes handed out so far (the next answer's offset).
     end: u64,
     kept: HashMap<String, Slot>,
 }
 
-/// One answer: where its body lies, and what is sent with it.
+/// One answer: where its body lies, what it was made from, and what is
+/// sent with it.
 struct Slot {
     offset: u64,
     len: usize,
-    made: Instant,
+    made: Made,
     content_type: Option<HeaderValue>,
 }
 
@@ -62,8 +62,8 @@ pub struct Kept {
 }
 
 impl DiskTier {
-    /// A tier of at most `limit` bytes per stamp, with its files made in
-    /// the database `db`'s directory. Fails if no file can be made there.
+    /// A tier of at most `limit` bytes of file, made in the database `db`'s
+    /// directory. Fails if no file can be made there.
     pub fn open(db: &Path, limit: u64) -> io::Result<DiskTier> {
         let dir = match db.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
@@ -77,19 +77,18 @@ impl DiskTier {
         })
     }
 
-    /// The answer kept for `key` at `stamp`, if there is one younger than
-    /// [`MAX_AGE`]. Read on the request's own thread: from the kernel's
-    /// page cache that is a few microseconds, less than the hop to a
-    /// blocking thread would cost.
-    pub fn get(&self, key: &str, stamp: Stamp) -> Option<Kept> {
+    /// The answer kept for `key`, if `fresh` says what it was made from is
+    /// still good. Read on the request's own thread: from the kernel's page
+    /// cache that is a few microseconds, less than the hop to a blocking
+    /// thread would cost.
+    pub fn get(&self, key: &str, fresh: impl Fn(&Made) -> bool) -> Option<Kept> {
         let (file, offset, len, content_type) = {
             let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-            let generation = current.as_ref().filter(|g| g.stamp == stamp)?;
-            let slot = generation.kept.get(key)?;
-            if slot.made.elapsed() >= MAX_AGE {
+            let slot = current.as_ref()?.kept.get(key)?;
+            if !fresh(&slot.made) {
                 return None;
             }
-            let file = Arc::clone(&generation.file);
+            let file = Arc::clone(&current.as_ref()?.file);
             (file, slot.offset, slot.len, slot.content_type.clone())
         };
         let mut body = vec![0; len];
@@ -100,12 +99,12 @@ impl DiskTier {
         })
     }
 
-    /// Keeps the answer for `key` made at `stamp`, written in the
-    /// background; it is found once the write has ended.
-    pub fn put(self: &Arc<Self>, key: String, stamp: Stamp, kept: Kept) {
+    /// Keeps the answer for `key`, written in the background; it is found
+    /// once the write has ended.
+    pub fn put(self: &Arc<Self>, key: String, made: Made, kept: Kept) {
         let tier = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            if let Err(err) = tier.write(key, stamp, kept.content_type, &kept.body) {
+            if let Err(err) = tier.write(key, made, kept.content_type, &kept.body) {
                 tracing::debug!(%err, "page cache: answer not written to disk");
             }
         });
@@ -114,11 +113,11 @@ impl DiskTier {
     fn write(
         &self,
         key: String,
-        stamp: Stamp,
+        made: Made,
         content_type: Option<HeaderValue>,
         body: &[u8],
     ) -> io::Result<()> {
-        let Some((file, offset)) = self.reserve(stamp, body.len() as u64)? else {
+        let Some((file, offset)) = self.reserve(body.len() as u64)? else {
             return Ok(());
         };
         file.write_all_at(body, offset)?;
@@ -127,7 +126,7 @@ impl DiskTier {
             let slot = Slot {
                 offset,
                 len: body.len(),
-                made: Instant::now(),
+                made,
                 content_type,
             };
             generation.kept.insert(key, slot);
@@ -135,20 +134,15 @@ impl DiskTier {
         Ok(())
     }
 
-    /// Room for `len` bytes in the file of `stamp`, starting that file if
-    /// the stamp is new; `None` when it is full or the stamp is older than
-    /// the file's (a write landed while this answer was made).
-    fn reserve(&self, stamp: Stamp, len: u64) -> io::Result<Option<(Arc<File>, u64)>> {
+    /// Room for `len` bytes, in a new file if the current one has no more;
+    /// `None` for an answer larger than the whole limit.
+    fn reserve(&self, len: u64) -> io::Result<Option<(Arc<File>, u64)>> {
+        if len > self.limit {
+            return Ok(None);
+        }
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if current.as_ref().is_none_or(|g| g.stamp != stamp) {
-            if current
-                .as_ref()
-                .is_some_and(|g| g.stamp.writes > stamp.writes)
-            {
-                return Ok(None);
-            }
+        if current.as_ref().is_none_or(|g| g.end + len > self.limit) {
             *current = Some(Generation {
-                stamp,
                 file: Arc::new(tempfile::tempfile_in(&self.dir)?),
                 end: 0,
                 kept: HashMap::new(),
@@ -157,21 +151,35 @@ impl DiskTier {
         let Some(generation) = current.as_mut() else {
             return Ok(None);
         };
-        if generation.end + len > self.limit {
-            return Ok(None);
-        }
         let offset = generation.end;
         generation.end += len;
         Ok(Some((Arc::clone(&generation.file), offset)))
+    }
+
+    /// Bytes of file in use, for tests.
+    #[cfg(test)]
+    fn used(&self) -> u64 {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        current.as_ref().map_or(0, |g| g.end)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::freshness::{Clock, Scope};
 
-    fn stamp(writes: u64) -> Stamp {
-        Stamp { writes, wal: None }
+    fn made(tick: i64) -> Made {
+        let clock = Clock {
+            tick,
+            ..Clock::default()
+        };
+        Made::new(clock, Scope::Site)
+    }
+
+    /// Fresh when made at `tick`, as a site-wide answer would be.
+    fn at(tick: i64) -> impl Fn(&Made) -> bool {
+        move |m: &Made| *m == made(tick)
     }
 
     fn body(kept: Option<Kept>) -> Option<Vec<u8>> {
@@ -179,52 +187,54 @@ mod tests {
     }
 
     #[test]
-    fn an_answer_is_read_back_until_the_stamp_moves() {
+    fn an_answer_is_read_back_while_it_is_fresh() {
         let dir = tempfile::tempdir().expect("temp dir");
         let tier = DiskTier::open(&dir.path().join("cafe.db"), 1 << 20).expect("tier");
         let html = HeaderValue::from_static("text/html");
-        tier.write("/a".into(), stamp(1), Some(html.clone()), b"<p>a</p>")
+        tier.write("/a".into(), made(1), Some(html.clone()), b"<p>a</p>")
             .expect("write");
-        tier.write("/b".into(), stamp(1), None, b"<p>b</p>")
+        tier.write("/b".into(), made(1), None, b"<p>b</p>")
             .expect("write");
-        let a = tier.get("/a", stamp(1)).expect("kept");
+        let a = tier.get("/a", at(1)).expect("kept");
         assert_eq!(a.content_type, Some(html));
         assert_eq!(&a.body[..], b"<p>a</p>");
         assert_eq!(
-            body(tier.get("/b", stamp(1))).as_deref(),
+            body(tier.get("/b", at(1))).as_deref(),
             Some(&b"<p>b</p>"[..])
         );
-        assert!(tier.get("/c", stamp(1)).is_none());
-        assert!(tier.get("/a", stamp(2)).is_none(), "a write makes it stale");
-        tier.write("/c".into(), stamp(2), None, b"c")
-            .expect("write");
-        assert!(tier.get("/b", stamp(1)).is_none(), "the old file is gone");
-        assert_eq!(body(tier.get("/c", stamp(2))).as_deref(), Some(&b"c"[..]));
+        assert!(tier.get("/c", at(1)).is_none());
+        assert!(
+            tier.get("/a", at(2)).is_none(),
+            "a stale answer is not read"
+        );
+        tier.write("/c".into(), made(2), None, b"c").expect("write");
+        assert!(
+            tier.get("/b", at(1)).is_some(),
+            "an answer made before stays while it is fresh"
+        );
     }
 
     #[test]
-    fn an_answer_made_before_a_write_is_not_kept_after_it() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let tier = DiskTier::open(&dir.path().join("cafe.db"), 1 << 20).expect("tier");
-        tier.write("/new".into(), stamp(5), None, b"new")
-            .expect("write");
-        tier.write("/old".into(), stamp(4), None, b"old")
-            .expect("write");
-        assert!(tier.get("/old", stamp(4)).is_none());
-        assert!(tier.get("/new", stamp(5)).is_some(), "the newer file stays");
-    }
-
-    #[test]
-    fn the_file_stays_within_its_limit() {
+    fn past_its_limit_the_file_starts_again_instead_of_refusing_answers() {
         let dir = tempfile::tempdir().expect("temp dir");
         let tier = DiskTier::open(&dir.path().join("cafe.db"), 10_000).expect("tier");
         for n in 0..5 {
-            tier.write(format!("/p{n}"), stamp(1), None, &[b'x'; 4000])
+            tier.write(format!("/p{n}"), made(1), None, &[b'x'; 4000])
                 .expect("write");
+            assert!(tier.used() <= 10_000, "the file passed its limit");
+            assert!(
+                tier.get(&format!("/p{n}"), at(1)).is_some(),
+                "the answer just written is kept"
+            );
         }
         let kept = (0..5)
-            .filter(|n| tier.get(&format!("/p{n}"), stamp(1)).is_some())
+            .filter(|n| tier.get(&format!("/p{n}"), at(1)).is_some())
             .count();
-        assert_eq!(kept, 2, "two answers of 4,000 bytes fit in 10,000");
+        assert_eq!(kept, 1, "4,000 bytes again after two: a new file");
+        assert!(
+            tier.write("/big".into(), made(1), None, &[0; 10_001])
+                .is_ok()
+        );
+        assert!(tier.get("/big", at(1)).is_none(), "larger than the limit");
     }
 }

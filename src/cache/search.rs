@@ -5,9 +5,9 @@
 //! means thousands of rows (tens of milliseconds at 10,000 pages). People
 //! repeat the same searches far more often than pages change, so a page of
 //! results is kept, keyed by the query as parsed and the page number, for
-//! as long as `search_generation` (`migrations/0006_search_generation.sql`)
-//! stands still. Triggers move it on every write that could change a
-//! result, in the writer's transaction, whichever process writes.
+//! as long as the content clock's tick ([`crate::cache::freshness`])
+//! stands still. Triggers move it on every content write, in the writer's
+//! transaction, whichever process writes.
 //!
 //! An entry is stored under the generation read *before* its results were
 //! computed, and served only to a search that read that same generation:
@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::Results;
+use crate::search::Results;
 
 /// Pages of results kept at most (a page is about 10 KiB); when full, all
 /// are dropped and the cache fills again with what is asked next.

@@ -1,0 +1,333 @@
+//! The one freshness rule: a kept answer is served while nothing it shows
+//! has been written since it was made.
+//!
+//! What an answer shows is its [`Scope`]: the pages of one method (its
+//! text, history, stories, replies, roster), the method lists (which
+//! methods exist, their titles and tags), or the whole site (search,
+//! feeds, recent changes, tags, profiles). The database keeps a content
+//! clock (`migrations/0009_content_clock.sql`): triggers move it, in the
+//! writer's own transaction, for every content write and for the slug it
+//! touched. Sessions, throttles and the search index's upkeep write no
+//! content, so they make nothing stale, and another process's commit
+//! (`cafe import` while the server runs) moves the clock like our own.
+//!
+//! Reading the clock for every request would cost a query per cache hit.
+//! So [`Freshness`] keeps what it last read and reads again only when
+//! something may have committed since: this process began a write
+//! ([`crate::db::note_write`], before `BEGIN` and again after the request
+//! that wrote has its answer), the WAL file changed size or time (any
+//! commit of any process), or [`RECHECK`] passed (two commits of another
+//! process after a WAL restart, within one tick of the file system's clock,
+//! can leave the file looking the same). Nothing expires by age: on a
+//! quiet site the only cost of time passing is one small query a second.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use sqlx::SqlitePool;
+
+/// How often the clock is read even when nothing seems to have changed.
+pub const RECHECK: Duration = Duration::from_secs(1);
+
+/// What a kept answer shows, and so which writes make it stale.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The pages of the method with this slug (`/methods/{slug}/…`).
+    Page(String),
+    /// The method lists: which methods exist, their titles and tags.
+    Lists,
+    /// Anything else: stale after any content write.
+    Site,
+}
+
+/// The content clock as read at one moment (see the migration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Clock {
+    pub tick: i64,
+    pub lists: i64,
+    pub everything: i64,
+}
+
+/// What the database looked like when an answer was made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Made {
+    clock: Clock,
+    scope: Scope,
+}
+
+impl Made {
+    pub fn new(clock: Clock, scope: Scope) -> Made {
+        Made { clock, scope }
+    }
+}
+
+/// The clock as this process last read it, and the slugs written since it
+/// started with the tick of their last write.
+#[derive(Default)]
+struct Known {
+    clock: Clock,
+    pages: HashMap<String, i64>,
+}
+
+/// What was true when the clock was last read: a later read is needed
+/// once any of it changes.
+#[derive(PartialEq, Eq, Clone, Copy)]
+struct Signs {
+    own_writes: u64,
+    wal: Option<(u64, SystemTime)>,
+}
+
+/// The content clock, read again only when it may have moved.
+pub struct Freshness {
+    pool: SqlitePool,
+    /// The database's WAL file, which every commit of any process changes.
+    wal: Option<PathBuf>,
+    known: RwLock<Known>,
+    /// When the clock was last read, and the signs it was read under.
+    checked: Mutex<Option<(Signs, Instant)>>,
+    /// One reader of the clock at a time; the others wait and use its read.
+    reading: tokio::sync::Mutex<()>,
+}
+
+impl Freshness {
+    /// The clock of the database `pool` opens; `wal` is its WAL file
+    /// (`None` for a database in memory, which only this process writes).
+    pub fn new(pool: SqlitePool, wal: Option<PathBuf>) -> Freshness {
+        Freshness {
+            pool,
+            wal,
+            known: RwLock::default(),
+            checked: Mutex::new(None),
+            reading: tokio::sync::Mutex::const_new(()),
+        }
+    }
+
+    fn signs(&self) -> Signs {
+        let wal = self
+            .wal
+            .as_ref()
+            .and_then(|wal| std::fs::metadata(wal).ok())
+            .map(|meta| {
+                let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                (meta.len(), modified)
+            });
+        Signs {
+            own_writes: crate::db::write_generation(),
+            wal,
+        }
+    }
+
+    fn still_checked(&self, signs: Signs) -> bool {
+        let checked = self.checked.lock().unwrap_or_else(PoisonError::into_inner);
+        checked.is_some_and(|(seen, at)| seen == signs && at.elapsed() < RECHECK)
+    }
+
+    fn known_clock(&self) -> Clock {
+        self.known
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clock
+    }
+
+    /// The clock now: everything committed before this call is counted.
+    /// `None` if the database cannot be read (then nothing is served from
+    /// a cache, nor kept).
+    pub async fn now(&self) -> Option<Clock> {
+        if self.still_checked(self.signs()) {
+            return Some(self.known_clock());
+        }
+        let _turn = self.reading.lock().await;
+        // Whoever read while this waited may have seen all there is.
+        let signs = self.signs();
+        if self.still_checked(signs) {
+            return Some(self.known_clock());
+        }
+        match self.read(signs).await {
+            Ok(clock) => Some(clock),
+            Err(err) => {
+                tracing::warn!(%err, "cannot read the content clock");
+                None
+            }
+        }
+    }
+
+    /// Reads the clock, then the slugs written since the last read (in
+    /// that order: a slug written in between is seen as newer than the
+    /// clock, which can only make an answer stale, never fresh).
+    async fn read(&self, signs: Signs) -> sqlx::Result<Clock> {
+        let (tick, lists, everything) = sqlx::query_as::<_, (i64, i64, i64)>(
+            "SELECT tick, lists, everything FROM content_clock WHERE id = 1",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let clock = Clock {
+            tick,
+            lists,
+            everything,
+        };
+        let since = self.known_clock().tick;
+        let written = if tick != since {
+            sqlx::query_as::<_, (String, i64)>("SELECT slug, tick FROM page_ticks WHERE tick > ?")
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            Vec::new()
+        };
+        {
+            let mut known = self.known.write().unwrap_or_else(PoisonError::into_inner);
+            known.pages.extend(written);
+            known.clock = clock;
+        }
+        *self.checked.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((signs, Instant::now()));
+        Ok(clock)
+    }
+
+    /// Whether an answer made at `made` may still be served at `now`.
+    pub fn is_fresh(&self, made: &Made, now: Clock) -> bool {
+        if made.clock.everything != now.everything {
+            return false;
+        }
+        match &made.scope {
+            Scope::Site => made.clock.tick == now.tick,
+            Scope::Lists => made.clock.lists == now.lists,
+            Scope::Page(slug) => {
+                let known = self.known.read().unwrap_or_else(PoisonError::into_inner);
+                // A slug unwritten since the server started was last
+                // written before any answer it keeps was made.
+                known
+                    .pages
+                    .get(slug)
+                    .is_none_or(|&tick| tick <= made.clock.tick)
+            }
+        }
+    }
+}
+
+/// What the answer at `path` (without its query) shows.
+pub fn scope_of(path: &str) -> Scope {
+    if path == "/methods" {
+        return Scope::Lists;
+    }
+    match path.strip_prefix("/methods/") {
+        Some(rest) => {
+            let slug = rest.split('/').next().unwrap_or_default();
+            Scope::Page(slug.to_owned())
+        }
+        None => Scope::Site,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_address_has_the_scope_of_what_it_shows() {
+        assert_eq!(scope_of("/methods"), Scope::Lists);
+        assert_eq!(
+            scope_of("/methods/peer-assist"),
+            Scope::Page("peer-assist".into())
+        );
+        assert_eq!(
+            scope_of("/methods/peer-assist/stories/4"),
+            Scope::Page("peer-assist".into())
+        );
+        assert_eq!(scope_of("/methods.atom"), Scope::Site);
+        assert_eq!(scope_of("/search"), Scope::Site);
+        assert_eq!(scope_of("/tags/lkm-1"), Scope::Site);
+    }
+
+    async fn clock_of(pool: &SqlitePool) -> (Freshness, Clock) {
+        let freshness = Freshness::new(pool.clone(), None);
+        let now = freshness.now().await.expect("the clock");
+        (freshness, now)
+    }
+
+    async fn write(pool: &SqlitePool, sql: &str) {
+        crate::db::note_write();
+        sqlx::query(sql).execute(pool).await.expect(sql);
+        crate::db::note_write();
+    }
+
+    #[tokio::test]
+    async fn a_save_to_one_page_leaves_the_others_fresh_and_the_site_stale() {
+        let (_dir, pool) = crate::db::seeded_for_test().await;
+        let slugs: Vec<String> = sqlx::query_scalar("SELECT slug FROM pages ORDER BY id LIMIT 2")
+            .fetch_all(&pool)
+            .await
+            .expect("two seeded pages");
+        let (freshness, before) = clock_of(&pool).await;
+        let page = |n: usize| Made::new(before, Scope::Page(slugs[n].clone()));
+        let (site, lists) = (
+            Made::new(before, Scope::Site),
+            Made::new(before, Scope::Lists),
+        );
+        write(
+            &pool,
+            &format!(
+                "UPDATE pages SET body = body || 'x' WHERE slug = '{}'",
+                slugs[0]
+            ),
+        )
+        .await;
+        let now = freshness.now().await.expect("the clock");
+        assert!(
+            !freshness.is_fresh(&page(0), now),
+            "the saved page is stale"
+        );
+        assert!(
+            freshness.is_fresh(&page(1), now),
+            "another page stays fresh"
+        );
+        assert!(
+            !freshness.is_fresh(&site, now),
+            "search and feeds are stale"
+        );
+        assert!(freshness.is_fresh(&lists, now), "a body shows in no list");
+        write(
+            &pool,
+            &format!(
+                "UPDATE pages SET title = 'Renamed' WHERE slug = '{}'",
+                slugs[1]
+            ),
+        )
+        .await;
+        let now = freshness.now().await.expect("the clock");
+        assert!(!freshness.is_fresh(&lists, now), "a title shows in lists");
+        assert!(!freshness.is_fresh(&page(1), now));
+    }
+
+    #[tokio::test]
+    async fn writes_that_are_not_content_make_nothing_stale() {
+        let (_dir, pool) = crate::db::seeded_for_test().await;
+        let (freshness, before) = clock_of(&pool).await;
+        let site = Made::new(before, Scope::Site);
+        write(&pool, "UPDATE users SET auth_epoch = auth_epoch + 1").await;
+        write(
+            &pool,
+            "INSERT INTO search_index(search_index) VALUES ('optimize')",
+        )
+        .await;
+        let now = freshness.now().await.expect("the clock");
+        assert_eq!(now, before);
+        assert!(freshness.is_fresh(&site, now));
+    }
+
+    #[tokio::test]
+    async fn a_name_or_an_indicator_makes_everything_stale() {
+        let (_dir, pool) = crate::db::seeded_for_test().await;
+        let (freshness, before) = clock_of(&pool).await;
+        let page = Made::new(before, Scope::Page("any".into()));
+        write(
+            &pool,
+            "INSERT INTO indicators (code, tag, name) VALUES ('T-1', 't-1', 'A test')",
+        )
+        .await;
+        let now = freshness.now().await.expect("the clock");
+        assert!(!freshness.is_fresh(&page, now));
+    }
+}

@@ -1,0 +1,279 @@
+//! Answers as visitors who are not signed in see them, kept rendered.
+//!
+//! A visitor's page (a method, a list, a story, the tags, a feed) depends
+//! only on its address and the database, so what was sent can be sent again
+//! while nothing it shows has been written: the one freshness rule of
+//! [`super::freshness`]. [`serve_sessionless`] answers before sessions are
+//! loaded; [`serve_visitors`] wraps the reading routes and keeps their 200s.
+//!
+//! Two tiers: memory, bounded in bytes (`--page-cache-mib`), keeps the most
+//! used pages; a file ([`super::disk`], `--page-cache-disk-mib`) keeps many
+//! more at no cost to the server's memory, read back from the kernel's page
+//! cache as a static file server's would be. A page in neither comes from
+//! the one-statement view.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::disk::{DiskTier, Kept};
+use super::freshness::{Clock, Freshness, Made, scope_of};
+use crate::app::AppState;
+use crate::context::Ctx;
+
+#[derive(Clone)]
+struct Entry {
+    made: Made,
+    kept: Kept,
+}
+
+/// Weighs an entry by its HTML and key, so the bound is in bytes.
+#[derive(Clone)]
+struct ByBytes;
+
+impl quick_cache::Weighter<String, Entry> for ByBytes {
+    fn weight(&self, key: &String, entry: &Entry) -> u64 {
+        (key.len() + entry.kept.body.len()) as u64
+    }
+}
+
+/// Rendered pages for visitors, bounded in bytes; size 0 keeps none.
+pub struct PageCache {
+    entries: Option<quick_cache::sync::Cache<String, Entry, ByBytes>>,
+    /// The second tier, for a database in a file and a size above 0.
+    disk: Option<Arc<DiskTier>>,
+    freshness: Arc<Freshness>,
+}
+
+/// An average visitor's method page is 6–8 KB of HTML.
+const TYPICAL_PAGE: u64 = 7 * 1024;
+
+impl PageCache {
+    /// A cache of `bytes` in memory and `disk_bytes` in a file beside the
+    /// database file `db` (`None`: a database in memory, and no file). If
+    /// no file can be made there, the memory tier works alone, with a
+    /// warning.
+    pub fn new(
+        bytes: u64,
+        disk_bytes: u64,
+        db: Option<&Path>,
+        freshness: Arc<Freshness>,
+    ) -> PageCache {
+        let entries = (bytes > 0).then(|| {
+            let items = usize::try_from(bytes / TYPICAL_PAGE).unwrap_or(usize::MAX);
+            quick_cache::sync::Cache::with_weighter(items.max(1), bytes, ByBytes)
+        });
+        let disk = db.filter(|_| disk_bytes > 0).and_then(|db| {
+            DiskTier::open(db, disk_bytes)
+                .inspect_err(|err| tracing::warn!(%err, "page cache: no files kept"))
+                .ok()
+                .map(Arc::new)
+        });
+        PageCache {
+            entries,
+            disk,
+            freshness,
+        }
+    }
+
+    /// The clock now (read before making an answer to keep); `None` when it
+    /// cannot be read, and then nothing is served from here.
+    pub async fn now(&self) -> Option<Clock> {
+        self.freshness.now().await
+    }
+
+    /// The answer kept for `key`, if nothing it shows was written since it
+    /// was made: from memory, else from the file.
+    fn get(&self, key: &str, now: Clock) -> Option<Kept> {
+        let fresh = |made: &Made| self.freshness.is_fresh(made, now);
+        let in_memory = self.entries.as_ref().and_then(|entries| entries.get(key));
+        match in_memory {
+            Some(entry) if fresh(&entry.made) => Some(entry.kept),
+            _ => self.disk.as_ref()?.get(key, fresh),
+        }
+    }
+
+    /// Keeps an answer made from what the database held at `clock` (read
+    /// before the handler ran, so a write meanwhile makes it stale).
+    fn put(&self, key: String, clock: Clock, content_type: Option<HeaderValue>, body: Bytes) {
+        let path = key.split('?').next().unwrap_or_default();
+        let made = Made::new(clock, scope_of(path));
+        let kept = Kept { content_type, body };
+        if let Some(disk) = &self.disk {
+            disk.put(key.clone(), made.clone(), kept.clone());
+        }
+        if let Some(entries) = &self.entries {
+            entries.insert(key, Entry { made, kept });
+        }
+    }
+}
+
+impl Kept {
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::from(self.body));
+        if let Some(content_type) = self.content_type {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, content_type);
+        }
+        response
+    }
+}
+
+/// The clock read by [`serve_sessionless`] when it found nothing, for the
+/// answer made now to be kept under (read before the handler runs).
+#[derive(Clone, Copy)]
+struct Missed(Clock);
+
+/// Answers GETs that carry no session cookie from the cache before the
+/// session, the request context and the router are built for them: the
+/// common case, a visitor reading, for the cost of a look at the cookies.
+/// Misses go on to the route, where [`serve_visitors`] keeps the answer.
+pub async fn serve_sessionless(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::GET
+        && !carries_session(&request)
+        && let Some(now) = state.page_cache.now().await
+    {
+        if let Some(kept) = state.page_cache.get(key_of(&request), now) {
+            return kept.into_response();
+        }
+        request.extensions_mut().insert(Missed(now));
+    }
+    next.run(request).await
+}
+
+/// Whether any cookie might be the session's. A cookie whose name merely
+/// ends so counts too: such a request is only served the slower way.
+fn carries_session(request: &Request) -> bool {
+    let name = format!("{}=", crate::app::SESSION_COOKIE);
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .any(|cookies| cookies.to_str().map_or(true, |c| c.contains(&name)))
+}
+
+fn key_of(request: &Request) -> &str {
+    request.uri().path_and_query().map_or("", |pq| pq.as_str())
+}
+
+/// Answers the GETs of visitors without a session from the cache, and keeps
+/// the 200 answers it lets through. A signed-in member is served fresh:
+/// their pages carry what is theirs alone. (A visitor who has seen the
+/// sign-in form holds only its CSRF cookie, not a session, and is a visitor.)
+pub async fn serve_visitors(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let anonymous = request
+        .extensions()
+        .get::<Ctx>()
+        .is_some_and(|ctx| ctx.user.is_none() && ctx.csrf.is_empty());
+    if request.method() != Method::GET || !anonymous {
+        return next.run(request).await;
+    }
+    let key = key_of(&request).to_owned();
+    let now = match request.extensions().get::<Missed>() {
+        Some(Missed(now)) => *now,
+        None => {
+            let Some(now) = state.page_cache.now().await else {
+                return next.run(request).await;
+            };
+            if let Some(kept) = state.page_cache.get(&key, now) {
+                return kept.into_response();
+            }
+            now
+        }
+    };
+    let response = next.run(request).await;
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
+    state.page_cache.put(key, now, content_type, body.clone());
+    Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::freshness::Scope;
+
+    /// A cache over a seeded database, the clock as it stands, and a slug.
+    async fn cache(bytes: u64) -> (tempfile::TempDir, sqlx::SqlitePool, PageCache, Clock) {
+        let (dir, pool) = crate::db::seeded_for_test().await;
+        let freshness = Arc::new(Freshness::new(pool.clone(), None));
+        let cache = PageCache::new(bytes, 0, None, freshness);
+        let now = cache.now().await.expect("the clock");
+        (dir, pool, cache, now)
+    }
+
+    fn html(text: &'static str) -> Bytes {
+        Bytes::from_static(text.as_bytes())
+    }
+
+    #[tokio::test]
+    async fn an_entry_is_served_until_what_it_shows_is_written() {
+        let (_dir, pool, cache, now) = cache(1 << 20).await;
+        let slug: String = sqlx::query_scalar("SELECT slug FROM pages LIMIT 1")
+            .fetch_one(&pool)
+            .await
+            .expect("a page");
+        let path = format!("/methods/{slug}");
+        cache.put(path.clone(), now, None, html("<p>a</p>"));
+        cache.put("/methods/other".into(), now, None, html("<p>o</p>"));
+        let body = cache.get(&path, now).map(|e| e.body);
+        assert_eq!(body.as_deref(), Some(&b"<p>a</p>"[..]));
+        assert!(cache.get("/methods/b", now).is_none());
+        crate::db::note_write();
+        sqlx::query("UPDATE pages SET body = 'new' WHERE slug = ?")
+            .bind(&slug)
+            .execute(&pool)
+            .await
+            .expect("a save");
+        let later = cache.now().await.expect("the clock");
+        assert!(cache.get(&path, later).is_none(), "a save makes it stale");
+        assert!(
+            cache.get("/methods/other", later).is_some(),
+            "another page's answer stays"
+        );
+        assert_eq!(scope_of("/methods/other"), Scope::Page("other".into()));
+    }
+
+    #[tokio::test]
+    async fn a_cache_of_size_zero_keeps_nothing() {
+        let (_dir, _pool, cache, now) = cache(0).await;
+        cache.put("/methods/a".into(), now, None, html("x"));
+        assert!(cache.get("/methods/a", now).is_none());
+    }
+
+    #[tokio::test]
+    async fn the_cache_stays_within_its_bytes() {
+        let (_dir, _pool, cache, now) = cache(64 * 1024).await;
+        for n in 0..100 {
+            let body = Bytes::from(vec![b'x'; 4096]);
+            cache.put(format!("/methods/p{n}"), now, None, body);
+        }
+        let kept = (0..100)
+            .filter(|n| cache.get(&format!("/methods/p{n}"), now).is_some())
+            .count();
+        assert!(
+            kept > 0 && kept <= 16,
+            "kept {kept} pages of 4 KiB in 64 KiB"
+        );
+    }
+}
