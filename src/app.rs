@@ -129,6 +129,18 @@ pub const VISITOR_CACHE_CONTROL: &str = "private, no-cache";
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "cafe_session";
 
+/// The kept answers' hits and misses since start, as one JSON object: the
+/// benchmark's hit rate. Counts only, nothing about what was asked for.
+async fn cache_stats(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl axum::response::IntoResponse {
+    let (hits, misses) = state.page_cache.stats();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{{\"hits\":{hits},\"misses\":{misses}}}\n"),
+    )
+}
+
 /// The whole web application.
 pub fn app(state: AppState) -> Router {
     let sessions = SessionManagerLayer::new(state.sessions.clone())
@@ -168,6 +180,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::accounts::routes::router())
         .merge(statics)
         .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz/cache", get(cache_stats))
         .fallback(|| async { AppError::NotFound })
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .layer(from_fn_with_state(state.clone(), context::middleware))

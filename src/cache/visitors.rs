@@ -14,6 +14,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -48,6 +49,10 @@ pub struct PageCache {
     /// The second tier, for a database in a file and a size above 0.
     disk: Option<Arc<DiskTier>>,
     freshness: Arc<Freshness>,
+    /// Answers served from here, and looks that found nothing fresh (for
+    /// `GET /healthz/cache` and the benchmark's hit rate).
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 /// An average visitor's method page is 6–8 KB of HTML.
@@ -78,6 +83,8 @@ impl PageCache {
             entries,
             disk,
             freshness,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -92,10 +99,25 @@ impl PageCache {
     fn get(&self, key: &str, now: Clock) -> Option<Kept> {
         let fresh = |made: &Made| self.freshness.is_fresh(made, now);
         let in_memory = self.entries.as_ref().and_then(|entries| entries.get(key));
-        match in_memory {
+        let found = match in_memory {
             Some(entry) if fresh(&entry.made) => Some(entry.kept),
-            _ => self.disk.as_ref()?.get(key, fresh),
-        }
+            _ => self.disk.as_ref().and_then(|disk| disk.get(key, fresh)),
+        };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// How many looks found a fresh answer, and how many did not, since start.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     /// Keeps an answer made from what the database held at `clock` (read
