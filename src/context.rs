@@ -91,6 +91,11 @@ impl Ctx {
         set_cookie
     }
 
+    /// Whether this is a members' skeleton's stand-in (see `cache::members`).
+    pub fn is_skeleton(&self) -> bool {
+        crate::cache::members::is_skeleton(self)
+    }
+
     pub fn style_url(&self) -> &'static str {
         crate::static_files::style_url()
     }

@@ -6,6 +6,7 @@
 
 pub mod disk;
 pub mod freshness;
+pub mod members;
 pub mod search;
 pub mod visitors;
 

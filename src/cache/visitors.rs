@@ -16,14 +16,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::disk::{DiskTier, Kept};
 use super::freshness::{Clock, Freshness, Made, scope_of};
+use super::members;
 use crate::app::AppState;
 use crate::context::Ctx;
 
@@ -122,10 +123,11 @@ impl PageCache {
 
     /// Keeps an answer made from what the database held at `clock` (read
     /// before the handler ran, so a write meanwhile makes it stale).
-    fn put(&self, key: String, clock: Clock, content_type: Option<HeaderValue>, body: Bytes) {
-        let path = key.split('?').next().unwrap_or_default();
+    /// `path` is the address it answers (a member's skeleton is kept under
+    /// a key of its own, see [`members::key`]).
+    fn put(&self, key: String, path: &str, clock: Clock, kept: Kept) {
+        let path = path.split('?').next().unwrap_or_default();
         let made = Made::new(clock, scope_of(path));
-        let kept = Kept { content_type, body };
         if let Some(disk) = &self.disk {
             disk.put(key.clone(), made.clone(), kept.clone());
         }
@@ -188,52 +190,115 @@ fn key_of(request: &Request) -> &str {
     request.uri().path_and_query().map_or("", |pq| pq.as_str())
 }
 
-/// Answers the GETs of visitors without a session from the cache, and keeps
-/// the 200 answers it lets through. A signed-in member is served fresh:
-/// their pages carry what is theirs alone. (A visitor who has seen the
-/// sign-in form holds only its CSRF cookie, not a session, and is a visitor.)
+/// Answers the GETs of the reading routes from the cache, and keeps the 200
+/// answers it lets through: visitors' pages as they are sent, members' as a
+/// skeleton of their role (see [`super::members`]). (A visitor who has seen
+/// the sign-in form holds only its CSRF cookie, not a session, and is a
+/// visitor.)
 pub async fn serve_visitors(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let anonymous = request
+    let ctx = match request.extensions().get::<Ctx>() {
+        Some(ctx) if request.method() == Method::GET => ctx.clone(),
+        _ => return next.run(request).await,
+    };
+    let route = request
         .extensions()
-        .get::<Ctx>()
-        .is_some_and(|ctx| ctx.user.is_none() && ctx.csrf.is_empty());
-    if request.method() != Method::GET || !anonymous {
-        return next.run(request).await;
+        .get::<MatchedPath>()
+        .map_or("", MatchedPath::as_str);
+    if ctx.user.is_some() && members::serves(route) {
+        serve_member(&state, ctx, request, next).await
+    } else if ctx.user.is_none() && ctx.csrf.is_empty() {
+        serve_visitor(&state, request, next).await
+    } else {
+        next.run(request).await
     }
-    let key = key_of(&request).to_owned();
+}
+
+async fn serve_visitor(state: &AppState, request: Request, next: Next) -> Response {
+    let path = key_of(&request).to_owned();
     let now = match request.extensions().get::<Missed>() {
         Some(Missed(now)) => *now,
         None => {
             let Some(now) = state.page_cache.now().await else {
                 return next.run(request).await;
             };
-            if let Some(kept) = state.page_cache.get(&key, now) {
+            if let Some(kept) = state.page_cache.get(&path, now) {
                 return kept.into_response();
             }
             now
         }
     };
-    let response = next.run(request).await;
-    if response.status() != StatusCode::OK {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+    let Some((kept, parts)) = run_and_keep(state, path.clone(), &path, now, request, next).await
+    else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
+    Response::from_parts(parts, Body::from(kept.body))
+}
+
+/// A member's page: their role's skeleton, made now if none is fresh, with
+/// what is theirs put in.
+async fn serve_member(state: &AppState, ctx: Ctx, mut request: Request, next: Next) -> Response {
+    let path = key_of(&request).to_owned();
+    let is_admin = ctx.is_admin();
+    let key = members::key(&path, is_admin);
+    let Some(now) = state.page_cache.now().await else {
+        return next.run(request).await;
+    };
+    if let Some(kept) = state.page_cache.get(&key, now)
+        && let Some(page) = members::personalise(&kept.body, &ctx)
+    {
+        let content_type = kept.content_type;
+        return Kept {
+            content_type,
+            body: page.into(),
+        }
+        .into_response();
+    }
+    request
+        .extensions_mut()
+        .insert(members::skeleton_ctx(&ctx, is_admin));
+    let Some((skeleton, mut parts)) = run_and_keep(state, key, &path, now, request, next).await
+    else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let Some(page) = members::personalise(&skeleton.body, &ctx) else {
+        tracing::error!(path, "a member's skeleton made now could not be filled in");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(page))
+}
+
+/// Runs the handler and keeps its answer under `key` if it is a 200 (made
+/// from what the database held at `now`, showing `path`). Returns the
+/// answer's body and head; `None` if its body could not be read.
+async fn run_and_keep(
+    state: &AppState,
+    key: String,
+    path: &str,
+    now: Clock,
+    request: Request,
+    next: Next,
+) -> Option<(Kept, axum::http::response::Parts)> {
+    let response = next.run(request).await;
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.ok()?;
     let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
-    state.page_cache.put(key, now, content_type, body.clone());
-    Response::from_parts(parts, Body::from(body))
+    let kept = Kept { content_type, body };
+    if parts.status == StatusCode::OK {
+        state.page_cache.put(key, path, now, kept.clone());
+    }
+    Some((kept, parts))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cache::freshness::Scope;
+    use axum::body::Bytes;
 
     /// A cache over a seeded database, the clock as it stands, and a slug.
     async fn cache(bytes: u64) -> (tempfile::TempDir, sqlx::SqlitePool, PageCache, Clock) {
@@ -244,8 +309,11 @@ mod tests {
         (dir, pool, cache, now)
     }
 
-    fn html(text: &'static str) -> Bytes {
-        Bytes::from_static(text.as_bytes())
+    fn kept(text: &'static str) -> Kept {
+        Kept {
+            content_type: None,
+            body: Bytes::from_static(text.as_bytes()),
+        }
     }
 
     #[tokio::test]
@@ -256,8 +324,13 @@ mod tests {
             .await
             .expect("a page");
         let path = format!("/methods/{slug}");
-        cache.put(path.clone(), now, None, html("<p>a</p>"));
-        cache.put("/methods/other".into(), now, None, html("<p>o</p>"));
+        cache.put(path.clone(), &path, now, kept("<p>a</p>"));
+        cache.put(
+            "/methods/other".into(),
+            "/methods/other",
+            now,
+            kept("<p>o</p>"),
+        );
         let body = cache.get(&path, now).map(|e| e.body);
         assert_eq!(body.as_deref(), Some(&b"<p>a</p>"[..]));
         assert!(cache.get("/methods/b", now).is_none());
@@ -279,7 +352,7 @@ mod tests {
     #[tokio::test]
     async fn a_cache_of_size_zero_keeps_nothing() {
         let (_dir, _pool, cache, now) = cache(0).await;
-        cache.put("/methods/a".into(), now, None, html("x"));
+        cache.put("/methods/a".into(), "/methods/a", now, kept("x"));
         assert!(cache.get("/methods/a", now).is_none());
     }
 
@@ -288,7 +361,12 @@ mod tests {
         let (_dir, _pool, cache, now) = cache(64 * 1024).await;
         for n in 0..100 {
             let body = Bytes::from(vec![b'x'; 4096]);
-            cache.put(format!("/methods/p{n}"), now, None, body);
+            let path = format!("/methods/p{n}");
+            let kept = Kept {
+                content_type: None,
+                body,
+            };
+            cache.put(path.clone(), &path, now, kept);
         }
         let kept = (0..100)
             .filter(|n| cache.get(&format!("/methods/p{n}"), now).is_some())

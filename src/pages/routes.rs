@@ -356,6 +356,9 @@ struct ShowPage {
     story_errors: Vec<String>,
     roster_form: RosterForm,
     roster_errors: Vec<String>,
+    /// In a members' skeleton, what the roster form is made from (see
+    /// `cache::members`); empty otherwise.
+    roster_slot: String,
 }
 
 /// Form input and messages to re-show on the method page (422).
@@ -434,7 +437,13 @@ fn render_show(
         tip: mine.map(|e| e.tip.clone()).unwrap_or_default(),
         location: mine.map(|e| e.location.clone()).unwrap_or_default(),
     });
+    let roster_slot = if crate::cache::members::is_skeleton(&ctx) {
+        crate::cache::members::roster_slot(&view.page.slug, &view.roster)
+    } else {
+        String::new()
+    };
     ShowPage {
+        roster_slot,
         on_roster: mine.is_some(),
         tags: TagLink::all(&view.page.tag_list(), &view.tag_names),
         story_total: tally.iter().map(|t| t.count).sum(),
