@@ -15,7 +15,7 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions::{CachingSessionStore, Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::auth::CsrfKey;
@@ -47,6 +47,9 @@ pub struct Shared {
     pub site: Arc<Site>,
     pub throttle: Arc<Throttle>,
     pub sessions: SqliteStore,
+    /// Sessions and their members kept in memory (see `cache::sessions`).
+    pub session_records: crate::cache::sessions::Records,
+    pub session_members: crate::cache::sessions::Members,
     /// Method pages kept rendered for visitors (see [`PageCache`]).
     pub page_cache: Arc<PageCache>,
     /// Recent pages of search results (see `search::cache`).
@@ -91,6 +94,8 @@ impl AppState {
             config: Arc::new(config),
             throttle: Arc::new(Throttle::default()),
             sessions,
+            session_records: Default::default(),
+            session_members: Default::default(),
             page_cache,
             search_cache: Arc::default(),
             saves,
@@ -143,7 +148,8 @@ async fn cache_stats(
 
 /// The whole web application.
 pub fn app(state: AppState) -> Router {
-    let sessions = SessionManagerLayer::new(state.sessions.clone())
+    let store = CachingSessionStore::new(state.session_records.clone(), state.sessions.clone());
+    let sessions = SessionManagerLayer::new(store)
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)

@@ -282,7 +282,7 @@ async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, 
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let max_age = state.config.session_max_hours.saturating_mul(3600);
         let fresh = now - signed_in_at < max_age;
-        match crate::accounts::db::session_user(&state.pool, user_id).await? {
+        match session_member(state, user_id).await? {
             Some((found, db_epoch)) if Some(db_epoch) == epoch && fresh => {
                 user = Some(found);
                 keep_alive(state, session, now)
@@ -308,6 +308,23 @@ async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, 
         site: state.site.clone(),
         path,
     })
+}
+
+/// The member `user_id` and their `auth_epoch` (`None`: no such member, or
+/// blocked), from memory while no account has changed since it was read.
+async fn session_member(
+    state: &AppState,
+    user_id: i64,
+) -> Result<Option<(SessionUser, i64)>, AppError> {
+    let accounts = state.page_cache.now().await.map(|clock| clock.accounts);
+    if let Some(kept) = accounts.and_then(|at| state.session_members.get(user_id, at)) {
+        return Ok(Some(kept));
+    }
+    let found = crate::accounts::db::session_user(&state.pool, user_id).await?;
+    if let (Some((user, epoch)), Some(at)) = (&found, accounts) {
+        state.session_members.put(user.clone(), *epoch, at);
+    }
+    Ok(found)
 }
 
 /// The session store only moves a session's expiry when the session is

@@ -48,6 +48,9 @@ pub struct Clock {
     pub tick: i64,
     pub lists: i64,
     pub everything: i64,
+    /// Moves on any change to an account (`migrations/0010`): not content,
+    /// but what [`super::sessions`] keeps of a session's member.
+    pub accounts: i64,
 }
 
 /// What the database looked like when an answer was made.
@@ -157,8 +160,8 @@ impl Freshness {
     /// that order: a slug written in between is seen as newer than the
     /// clock, which can only make an answer stale, never fresh).
     async fn read(&self, signs: Signs) -> sqlx::Result<Clock> {
-        let (tick, lists, everything) = sqlx::query_as::<_, (i64, i64, i64)>(
-            "SELECT tick, lists, everything FROM content_clock WHERE id = 1",
+        let (tick, lists, everything, accounts) = sqlx::query_as::<_, (i64, i64, i64, i64)>(
+            "SELECT tick, lists, everything, accounts FROM content_clock WHERE id = 1",
         )
         .fetch_one(&self.pool)
         .await?;
@@ -166,6 +169,7 @@ impl Freshness {
             tick,
             lists,
             everything,
+            accounts,
         };
         let since = self.known_clock().tick;
         let written = if tick != since {

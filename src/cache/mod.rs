@@ -8,6 +8,7 @@ pub mod disk;
 pub mod freshness;
 pub mod members;
 pub mod search;
+pub mod sessions;
 pub mod visitors;
 
 pub use freshness::Freshness;

@@ -1,0 +1,155 @@
+//! Who a signed-in request comes from, kept in memory.
+//!
+//! Without these, every page a member reads costs two statements before any
+//! page is looked at: the session's row and its member's. Both change
+//! rarely, and every change goes through a path that tells the cache:
+//!
+//! - [`Records`] is the memory half of tower-sessions' `CachingSessionStore`
+//!   over the database store: a session is written to both, deleted from
+//!   both (sign-out, a cycled id), and read from memory when it is there.
+//!   It is right for one process owning its sessions (the embedded SQLite
+//!   site); instances sharing a database must read the database's.
+//! - [`Members`] keeps each session member's row with the accounts clock it
+//!   was read at (`migrations/0010_accounts_clock.sql`): any change to an
+//!   account, by this process or another, moves that clock, so a password
+//!   change, a block or a new role is seen by the next request.
+
+use std::sync::Arc;
+
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+
+use crate::accounts::SessionUser;
+
+/// How many sessions and members are kept; beyond that the least used go
+/// (and are read from the database again when they return).
+const KEPT: usize = 10_000;
+
+/// Sessions in memory (see the module documentation). Clones share them.
+#[derive(Clone)]
+pub struct Records(Arc<quick_cache::sync::Cache<Id, Record>>);
+
+impl Default for Records {
+    fn default() -> Records {
+        Records(Arc::new(quick_cache::sync::Cache::new(KEPT)))
+    }
+}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Records({} kept)", self.0.len())
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for Records {
+    /// The database store has already chosen an id no session has.
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.save(record).await
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.0.insert(record.id, record.clone());
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let now = time::OffsetDateTime::now_utc();
+        match self.0.get(id) {
+            Some(record) if record.expiry_date > now => Ok(Some(record)),
+            Some(_) => {
+                self.0.remove(id);
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.0.remove(id);
+        Ok(())
+    }
+}
+
+/// A member's row as a session reads it, and the accounts clock it was
+/// read at.
+#[derive(Clone)]
+struct Member {
+    user: SessionUser,
+    auth_epoch: i64,
+    accounts: i64,
+}
+
+/// Session members by id (see the module documentation).
+pub struct Members(quick_cache::sync::Cache<i64, Member>);
+
+impl Default for Members {
+    fn default() -> Members {
+        Members(quick_cache::sync::Cache::new(KEPT))
+    }
+}
+
+impl Members {
+    /// The member `id` and their `auth_epoch`, if read while the accounts
+    /// clock stood at `accounts`.
+    pub fn get(&self, id: i64, accounts: i64) -> Option<(SessionUser, i64)> {
+        self.0
+            .get(&id)
+            .filter(|kept| kept.accounts == accounts)
+            .map(|kept| (kept.user, kept.auth_epoch))
+    }
+
+    /// Keeps what was read of member `user` with the accounts clock read
+    /// before the statement (so a change meanwhile makes it stale).
+    pub fn put(&self, user: SessionUser, auth_epoch: i64, accounts: i64) {
+        let member = Member {
+            user,
+            auth_epoch,
+            accounts,
+        };
+        self.0.insert(member.user.id, member);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i64) -> SessionUser {
+        SessionUser {
+            id,
+            username: format!("u{id}"),
+            display_name: format!("U{id}"),
+            is_admin: false,
+        }
+    }
+
+    #[test]
+    fn a_member_is_kept_only_while_the_accounts_clock_stands_still() {
+        let members = Members::default();
+        members.put(user(3), 7, 40);
+        assert_eq!(members.get(3, 40).map(|(u, e)| (u.id, e)), Some((3, 7)));
+        assert!(members.get(3, 41).is_none(), "an account changed since");
+        assert!(members.get(4, 40).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_session_is_served_until_it_expires_or_is_deleted() {
+        let records = Records::default();
+        let later = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let mut record = Record {
+            id: Id::default(),
+            data: Default::default(),
+            expiry_date: later,
+        };
+        records.create(&mut record).await.expect("create");
+        let loaded = records.load(&record.id).await.expect("load");
+        assert_eq!(loaded.map(|r| r.id), Some(record.id));
+        records.delete(&record.id).await.expect("delete");
+        assert!(records.load(&record.id).await.expect("load").is_none());
+
+        record.expiry_date = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+        records.save(&record).await.expect("save");
+        assert!(records.load(&record.id).await.expect("load").is_none());
+    }
+}
