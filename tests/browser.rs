@@ -816,7 +816,11 @@ async fn screenshots(b: &Browser) -> Result<()> {
     let mut problems = Vec::new();
     for (name, path, expected) in [
         ("method-page", FAIR_PATH.to_owned(), "Knowledge Fair"),
-        ("edit-form", format!("{FAIR_PATH}/edit"), "Editing Knowledge Fair"),
+        (
+            "edit-form",
+            format!("{FAIR_PATH}/edit"),
+            "Editing Knowledge Fair",
+        ),
         ("cafe-tags", "/tags".to_owned(), "Cafe Tags"),
     ] {
         b.goto(&path).await?;
@@ -953,7 +957,11 @@ async fn axe_on_every_kind_of_page() {
             format!("{FAIR_PATH}/edit"),
             "Editing Knowledge Fair",
         ),
-        ("the new page form", "/methods/new".into(), "New method page"),
+        (
+            "the new page form",
+            "/methods/new".into(),
+            "New method page",
+        ),
         (
             "history",
             format!("{FAIR_PATH}/history"),
@@ -1007,7 +1015,11 @@ async fn axe_on_every_kind_of_page() {
         ),
         ("the search page", "/search", "Search"),
         ("recent changes", "/recent", "Recent changes"),
-        ("recent changes: stories", "/recent?kind=story", "Recent changes"),
+        (
+            "recent changes: stories",
+            "/recent?kind=story",
+            "Recent changes",
+        ),
     ] {
         step!(
             steps,

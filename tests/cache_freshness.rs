@@ -452,7 +452,13 @@ async fn the_search_index_upkeep_merge_makes_no_kept_page_stale() {
         assert_eq!(status, StatusCode::SEE_OTHER, "save {revision}: {text}");
     }
     let before = segments(&site.db()).await;
-    let pages = ["/methods/peer-assist", "/methods", "/tags", "/", page.as_str()];
+    let pages = [
+        "/methods/peer-assist",
+        "/methods",
+        "/tags",
+        "/",
+        page.as_str(),
+    ];
     for path in pages {
         site.warm(path).await;
     }
@@ -498,7 +504,11 @@ async fn a_save_shows_at_once_where_the_page_shows_and_other_pages_stay_kept() {
         ("/tags", "lanterns", "moonlit"),
         ("/search?q=zephyrine", "zephyrine", "Lantern Circle"),
         ("/recent", "Lantern Circle", "Lit the zephyrine lantern"),
-        ("/recent.atom", "Lantern Circle", "Lit the zephyrine lantern"),
+        (
+            "/recent.atom",
+            "Lantern Circle",
+            "Lit the zephyrine lantern",
+        ),
         ("/methods.atom", "Lantern Circle", "zephyrine"),
     ];
     let kept_other = site.warm(other).await;
@@ -512,7 +522,10 @@ async fn a_save_shows_at_once_where_the_page_shows_and_other_pages_stay_kept() {
             &format!("{page}/edit"),
             &[
                 ("base_revision", "1"),
-                ("body", "People sit in a circle round the zephyrine lantern.\n"),
+                (
+                    "body",
+                    "People sit in a circle round the zephyrine lantern.\n",
+                ),
                 ("tags", "lanterns, moonlit"),
                 ("summary", "Lit the zephyrine lantern"),
             ],
@@ -543,9 +556,7 @@ async fn a_save_shows_at_once_where_the_page_shows_and_other_pages_stay_kept() {
 async fn a_save_adding_a_link_shows_on_the_linked_pages_backlinks_at_once() {
     let site = Site::start(&[]).await;
     let alice = site.member("alice").await;
-    let page = alice
-        .create_page("Heron Walk", "No links yet.\n")
-        .await;
+    let page = alice.create_page("Heron Walk", "No links yet.\n").await;
     let target = "/methods/peer-assist";
     let before = site.warm(target).await;
     assert!(!before.contains("Heron Walk"), "{before}");
@@ -554,7 +565,9 @@ async fn a_save_adding_a_link_shows_on_the_linked_pages_backlinks_at_once() {
         .await
         .expect("an answer");
     assert_eq!(status, StatusCode::SEE_OTHER, "the save: {text}");
-    let linked = site.assert_fresh(&page, "href=\"/methods/peer-assist\"").await;
+    let linked = site
+        .assert_fresh(&page, "href=\"/methods/peer-assist\"")
+        .await;
     assert!(linked.contains("Peer Assist"));
     let (status, member_view) = alice.get(target).await;
     assert_eq!(status, StatusCode::OK);

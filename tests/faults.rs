@@ -212,7 +212,9 @@ async fn sigterm_lets_in_flight_requests_finish_and_the_process_exits_zero() {
         "the join in flight at SIGTERM got a full answer: {answer}"
     );
     assert!(
-        answer.to_ascii_lowercase().contains("set-cookie: cafe_session="),
+        answer
+            .to_ascii_lowercase()
+            .contains("set-cookie: cafe_session="),
         "the new member is signed in: {answer}"
     );
 
@@ -534,8 +536,13 @@ async fn a_full_disk_gets_a_503_page_on_saves_while_reads_go_on_and_nothing_is_h
              instead of skipping: run it as root (or with CAP_SYS_ADMIN)"
         ),
         Err(why) => {
-            eprintln!(
-                "SKIPPED: the full-disk test did not run: mounting a tmpfs needs root ({why})"
+            // Straight to stderr, which the test harness does not capture:
+            // a skip must show even though the test passes.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: the full-disk test did not run: mounting a tmpfs needs root ({why}); \
+                 under CI it fails instead"
             );
             return;
         }
