@@ -743,8 +743,13 @@ async fn sign_in(b: &Browser, username: &str) -> Result<()> {
     Ok(())
 }
 
-async fn axe_at(b: &Browser, what: &str, path: &str) -> Result<()> {
+/// Opens `path`, checks it is the page meant (its heading or title shows
+/// `expected`, see `Browser::expect_page`), then runs axe on it.
+async fn axe_at(b: &Browser, what: &str, path: &str, expected: &str) -> Result<()> {
     b.goto(path).await?;
+    b.expect_page(expected)
+        .await
+        .with_context(|| format!("{what} ({path})"))?;
     b.axe(what).await
 }
 
@@ -786,9 +791,9 @@ async fn produce_conflict(harness: &Harness) -> Result<()> {
 
 async fn anonymous_pages(b: &Browser) -> Result<()> {
     b.forget_cookies().await?;
-    axe_at(b, "home, signed out", "/").await?;
-    axe_at(b, "a method page, signed out", FAIR_PATH).await?;
-    axe_at(b, "join", "/join").await?;
+    axe_at(b, "home, signed out", "/", "Home").await?;
+    axe_at(b, "a method page, signed out", FAIR_PATH, "Knowledge Fair").await?;
+    axe_at(b, "join", "/join", "Join").await?;
     // The join form re-shown with messages (422).
     b.fill("Username", "no spaces allowed").await?;
     b.fill("Display name", "X").await?;
@@ -796,7 +801,7 @@ async fn anonymous_pages(b: &Browser) -> Result<()> {
     b.fill("Password again", "something else entirely").await?;
     b.press("Join").await?;
     b.axe("join with form errors").await?;
-    axe_at(b, "sign in", "/signin").await?;
+    axe_at(b, "sign in", "/signin", "Sign in").await?;
     b.fill("Username", "erin").await?;
     b.fill("Password", "wrong wrong wrong").await?;
     b.press("Sign in").await?;
@@ -809,12 +814,17 @@ async fn anonymous_pages(b: &Browser) -> Result<()> {
 /// find nothing either.
 async fn screenshots(b: &Browser) -> Result<()> {
     let mut problems = Vec::new();
-    for (name, path) in [
-        ("method-page", FAIR_PATH.to_owned()),
-        ("edit-form", format!("{FAIR_PATH}/edit")),
-        ("cafe-tags", "/tags".to_owned()),
+    for (name, path, expected) in [
+        ("method-page", FAIR_PATH.to_owned(), "Knowledge Fair"),
+        (
+            "edit-form",
+            format!("{FAIR_PATH}/edit"),
+            "Editing Knowledge Fair",
+        ),
+        ("cafe-tags", "/tags".to_owned(), "Cafe Tags"),
     ] {
         b.goto(&path).await?;
+        b.expect_page(expected).await?;
         for width in [360, 1280] {
             let (file, scrolls) = b.screenshot(name, width).await?;
             eprintln!("[axe_on_every_kind_of_page] screenshot {}", file.display());
@@ -847,23 +857,29 @@ async fn dark_scheme(harness: &Harness) -> Result<()> {
     );
     sign_in(&dark, "erin").await?;
     let mut problems = Vec::new();
-    for path in [
-        "/".to_owned(),
-        "/methods?tag=learning&tag=lkm-1".to_owned(),
-        FAIR_PATH.to_owned(),
-        format!("{FAIR_PATH}/edit"),
-        format!("{FAIR_PATH}/history"),
-        format!("{FAIR_PATH}/diff?from=1&to=2"),
-        format!("{FAIR_PATH}/revisions/1"),
-        format!("{FAIR_PATH}/stories/1"),
-        "/tags".to_owned(),
-        "/indicators".to_owned(),
-        "/search?q=fair".to_owned(),
-        "/recent".to_owned(),
-        "/users/erin".to_owned(),
-        "/methods/no-such-method".to_owned(),
+    for (path, expected) in [
+        ("/".to_owned(), "Home"),
+        ("/methods?tag=learning&tag=lkm-1".to_owned(), "Methods"),
+        (FAIR_PATH.to_owned(), "Knowledge Fair"),
+        (format!("{FAIR_PATH}/edit"), "Editing Knowledge Fair"),
+        (format!("{FAIR_PATH}/history"), "History of Knowledge Fair"),
+        (
+            format!("{FAIR_PATH}/diff?from=1&to=2"),
+            "Changes to Knowledge Fair",
+        ),
+        (
+            format!("{FAIR_PATH}/revisions/1"),
+            "Knowledge Fair, revision 1",
+        ),
+        (format!("{FAIR_PATH}/stories/1"), "Our first fair"),
+        ("/tags".to_owned(), "Cafe Tags"),
+        ("/indicators".to_owned(), "CCASS indicators"),
+        ("/search?q=fair".to_owned(), "Search: fair"),
+        ("/recent".to_owned(), "Recent changes"),
+        ("/users/erin".to_owned(), "erin"),
+        ("/methods/no-such-method".to_owned(), "Not found"),
     ] {
-        if let Err(error) = axe_at(&dark, "the dark scheme", &path).await {
+        if let Err(error) = axe_at(&dark, "the dark scheme", &path, expected).await {
             problems.push(format!("{error:#}"));
         }
     }
@@ -916,51 +932,99 @@ async fn axe_on_every_kind_of_page() {
         axe_catches_a_planted_fault(b)
     );
     step!(steps, "sign in as a member", sign_in(b, "erin"));
-    let member_pages: Vec<(&str, String)> = vec![
-        ("home", "/".into()),
+    // Each page with what its heading or title must show: the sweep checks
+    // the page it names, not an error page in its place.
+    let member_pages: Vec<(&str, String, &str)> = vec![
+        ("home", "/".into(), "Home"),
         (
             "the method list filtered by two tags",
             "/methods?tag=learning&tag=lkm-1".into(),
+            "Methods",
         ),
-        ("the method list", "/methods".into()),
-        ("a method page with stories and a roster", FAIR_PATH.into()),
+        ("the method list", "/methods".into(), "Methods"),
+        (
+            "a method page with stories and a roster",
+            FAIR_PATH.into(),
+            "Knowledge Fair",
+        ),
         (
             "a method page filtered by outcome",
             format!("{FAIR_PATH}?outcome=failure"),
+            "Knowledge Fair",
         ),
-        ("the edit form", format!("{FAIR_PATH}/edit")),
-        ("the new page form", "/methods/new".into()),
-        ("history", format!("{FAIR_PATH}/history")),
-        ("a diff", format!("{FAIR_PATH}/diff?from=1&to=2")),
-        ("an old revision", format!("{FAIR_PATH}/revisions/1")),
-        ("a story thread", story.clone()),
-        ("the story edit form", format!("{story}/edit")),
-        ("a story's history", format!("{story}/history")),
-        ("Cafe Tags", "/tags".into()),
-        ("a tag page", "/tags/lkm-1".into()),
-        ("the indicators", "/indicators".into()),
-        ("a profile", "/users/erin".into()),
-        ("a 404 page", "/methods/no-such-method".into()),
-        ("a 404 for an unknown path", "/no/such/thing".into()),
+        (
+            "the edit form",
+            format!("{FAIR_PATH}/edit"),
+            "Editing Knowledge Fair",
+        ),
+        (
+            "the new page form",
+            "/methods/new".into(),
+            "New method page",
+        ),
+        (
+            "history",
+            format!("{FAIR_PATH}/history"),
+            "History of Knowledge Fair",
+        ),
+        (
+            "a diff",
+            format!("{FAIR_PATH}/diff?from=1&to=2"),
+            "Changes to Knowledge Fair",
+        ),
+        (
+            "an old revision",
+            format!("{FAIR_PATH}/revisions/1"),
+            "Knowledge Fair, revision 1",
+        ),
+        ("a story thread", story.clone(), "Our first fair"),
+        (
+            "the story edit form",
+            format!("{story}/edit"),
+            "Editing Our first fair",
+        ),
+        (
+            "a story's history",
+            format!("{story}/history"),
+            "History of Our first fair",
+        ),
+        ("Cafe Tags", "/tags".into(), "Cafe Tags"),
+        ("a tag page", "/tags/lkm-1".into(), "lkm-1"),
+        ("the indicators", "/indicators".into(), "CCASS indicators"),
+        ("a profile", "/users/erin".into(), "erin"),
+        ("a 404 page", "/methods/no-such-method".into(), "Not found"),
+        (
+            "a 404 for an unknown path",
+            "/no/such/thing".into(),
+            "Not found",
+        ),
     ];
-    for (what, path) in &member_pages {
+    for (what, path, expected) in &member_pages {
         step!(
             steps,
             &format!("axe: {what} ({path})"),
-            axe_at(b, what, path)
+            axe_at(b, what, path, expected)
         );
     }
-    for (what, path) in [
-        ("search results", "/search?q=fair"),
-        ("search without results", "/search?q=zzzzqqq"),
-        ("the search page", "/search"),
-        ("recent changes", "/recent"),
-        ("recent changes: stories", "/recent?kind=story"),
+    for (what, path, expected) in [
+        ("search results", "/search?q=fair", "Search: fair"),
+        (
+            "search without results",
+            "/search?q=zzzzqqq",
+            "Search: zzzzqqq",
+        ),
+        ("the search page", "/search", "Search"),
+        ("recent changes", "/recent", "Recent changes"),
+        (
+            "recent changes: stories",
+            "/recent?kind=story",
+            "Recent changes",
+        ),
     ] {
         step!(
             steps,
             &format!("axe: {what} ({path})"),
-            axe_at(b, what, path)
+            axe_at(b, what, path, expected)
         );
     }
     step!(
@@ -979,13 +1043,25 @@ async fn axe_on_every_kind_of_page() {
         dark_scheme(&harness)
     );
     step!(steps, "sign in as an administrator", sign_in(b, "gina"));
-    for (what, path) in [
-        ("the indicators as an administrator", "/indicators"),
-        ("the new indicator form", "/indicators/new"),
-        ("a method page as an administrator", FAIR_PATH),
-        ("a profile as an administrator", "/users/frank"),
+    for (what, path, expected) in [
+        (
+            "the indicators as an administrator",
+            "/indicators",
+            "CCASS indicators",
+        ),
+        ("the new indicator form", "/indicators/new", "New indicator"),
+        (
+            "a method page as an administrator",
+            FAIR_PATH,
+            "Knowledge Fair",
+        ),
+        ("a profile as an administrator", "/users/frank", "frank"),
     ] {
-        step!(steps, &format!("axe: {what}"), axe_at(b, what, path));
+        step!(
+            steps,
+            &format!("axe: {what}"),
+            axe_at(b, what, path, expected)
+        );
     }
     step!(
         steps,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
@@ -36,7 +36,7 @@ impl Process {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_cafe"))
+        let child = common::server::cafe_command()
             .arg("serve")
             .arg("--addr")
             .arg(format!("127.0.0.1:{port}"))

@@ -333,10 +333,9 @@ async fn a_backup_taken_while_a_writer_saves_holds_every_save_acknowledged_befor
 #[tokio::test]
 async fn the_binary_exports_imports_and_backs_up_the_database_given_by_db() {
     let app = TestApp::new().await;
-    let cafe = env!("CARGO_BIN_EXE_cafe");
     let out = app.dir.path().join("out");
     let run = |args: &[&str]| {
-        let output = std::process::Command::new(cafe)
+        let output = common::server::cafe_command()
             .args(args)
             .output()
             .expect("run cafe");
@@ -441,4 +440,103 @@ async fn a_missing_link_becomes_real_when_its_page_is_created_and_backlinks_foll
     let target = alice.get(&kestrel).await;
     assert!(section_links(&target.body, "backlinks-heading").is_empty());
     target.assert_contains("No other page links here yet.");
+}
+
+/// Values for the variables the binary reads that would each break a test
+/// if they reached the `cafe` it runs: an address that does not parse, a
+/// database and a public URL that are not the test's, another site name.
+const BOGUS_CAFE_ENV: [(&str, &str); 4] = [
+    ("CAFE_ADDR", "not an address"),
+    ("CAFE_DB", "/nonexistent/bogus/cafe.db"),
+    ("CAFE_PUBLIC_URL", "ftp://bogus.example"),
+    ("CAFE_SITE_NAME", "Bogus Site Name"),
+];
+
+/// Set (to "1") in the run of this test that has the bogus variables.
+const WITH_BOGUS_ENV: &str = "CAFE_TEST_WITH_BOGUS_ENV";
+
+/// A developer's shell or a CI job may export `CAFE_*` variables; the
+/// tests' `cafe` processes must not see them. This test runs itself again
+/// (the same test binary, only this test) with bogus values in its
+/// environment, and there runs the binary through the tests' helpers: an
+/// export and a served site, which each fail if any of the values leaks in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cafe_variables_in_the_tests_environment_do_not_reach_the_binary_they_run() {
+    if std::env::var_os(WITH_BOGUS_ENV).is_none() {
+        // The bogus values do break the binary when it is given them.
+        let app = TestApp::new().await;
+        let out = app.dir.path().join("out");
+        let leaked = std::process::Command::new(env!("CARGO_BIN_EXE_cafe"))
+            .args(["--db", &app.db_path(), "export"])
+            .arg(&out)
+            .envs(BOGUS_CAFE_ENV)
+            .output()
+            .expect("run cafe");
+        assert!(
+            !leaked.status.success(),
+            "the bogus CAFE_* values should break a cafe that is given them"
+        );
+        let me = std::env::current_exe().expect("this test binary");
+        let name = "cafe_variables_in_the_tests_environment_do_not_reach_the_binary_they_run";
+        let output = std::process::Command::new(me)
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .envs(BOGUS_CAFE_ENV)
+            .env(WITH_BOGUS_ENV, "1")
+            .output()
+            .expect("run this test again");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "with bogus CAFE_* variables set:\n{stdout}\n{stderr}"
+        );
+        return;
+    }
+    for (key, value) in BOGUS_CAFE_ENV {
+        assert_eq!(std::env::var(key).as_deref(), Ok(value), "{key} is set");
+    }
+    // Not a `TestApp`: the library's own `ServeArgs::defaults()` reads the
+    // environment too, so it would take the bogus values in this process.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("cafe.db");
+    let db = db.to_str().expect("utf-8 path");
+    cafe::db::open_and_seed(db)
+        .await
+        .expect("a seeded database")
+        .close()
+        .await;
+    let out = dir.path().join("out");
+    let output = common::server::cafe_command()
+        .args(["--db", db, "export"])
+        .arg(&out)
+        .output()
+        .expect("run cafe");
+    assert!(
+        output.status.success(),
+        "export through the tests' helper: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.join("peer-assist.md").exists(), "the pages of --db");
+
+    let server = common::server::Server::start(&dir.path().join("served.db")).await;
+    let home = reqwest::get(format!("{}/", server.base))
+        .await
+        .expect("GET /");
+    assert_eq!(home.status(), reqwest::StatusCode::OK);
+    let home = home.text().await.expect("text");
+    assert!(
+        home.contains("<title>") && !home.contains("Bogus Site Name"),
+        "the site's name is the default, not CAFE_SITE_NAME's: {home}"
+    );
+    let feed = reqwest::get(format!("{}/recent.atom", server.base))
+        .await
+        .expect("GET /recent.atom")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        feed.contains(&server.base) && !feed.contains("bogus.example"),
+        "feed links use --addr, not CAFE_PUBLIC_URL: {feed}"
+    );
 }

@@ -46,6 +46,20 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--lang=en-GB",
 ];
 
+/// How the site's error pages begin their title and heading
+/// (`cafe::error::ErrorPage`).
+pub const ERROR_TITLES: &[&str] = &[
+    "Not found",
+    "Something went wrong",
+    "Bad request",
+    "Not allowed",
+    "Conflict",
+    "Too large",
+    "Invalid form",
+    "Too many attempts",
+    "Temporarily unavailable",
+];
+
 /// Desktop window size used unless a test asks for another.
 pub const DESKTOP: (u32, u32) = (1280, 900);
 
@@ -427,6 +441,34 @@ impl Browser {
         if !h1.contains(needle) {
             bail!(
                 "expected the heading to contain {needle:?} {}; it is {h1:?}",
+                self.place().await
+            );
+        }
+        Ok(())
+    }
+
+    /// Fails unless the page is the one meant: its `<h1>` or `<title>`
+    /// contains `expected`, and unless an error page was meant, neither
+    /// starts as one of the site's error pages does ("Not found",
+    /// "Something went wrong", …): a sweep that checked an error page in
+    /// place of the page it named would prove nothing about that page.
+    pub async fn expect_page(&self, expected: &str) -> Result<()> {
+        let h1 = self.h1().await?;
+        let title = self.client.title().await.unwrap_or_default();
+        let meant_error = ERROR_TITLES.iter().any(|e| expected.starts_with(e));
+        if !meant_error
+            && let Some(error) = ERROR_TITLES
+                .iter()
+                .find(|e| h1.starts_with(*e) || title.starts_with(*e))
+        {
+            bail!(
+                "expected the page {expected:?} but got the error page {error:?} {}",
+                self.place().await
+            );
+        }
+        if !h1.contains(expected) && !title.contains(expected) {
+            bail!(
+                "expected the heading or title to contain {expected:?} {}; the heading is {h1:?}",
                 self.place().await
             );
         }

@@ -13,6 +13,8 @@ use tower::ServiceExt;
 use cafe::config::ServeArgs;
 use cafe::{AppState, app};
 
+pub mod server;
+
 /// A password every test user has.
 pub const PASSWORD: &str = "correct horse battery staple";
 
