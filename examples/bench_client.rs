@@ -38,6 +38,8 @@ struct Tally {
     ok: u64,
     conflicts: u64,
     server_errors: u64,
+    /// 429s: the server's throttles refused the request.
+    throttled: u64,
     other: u64,
     latencies: Vec<Duration>,
 }
@@ -47,6 +49,7 @@ impl Tally {
         self.ok += other.ok;
         self.conflicts += other.conflicts;
         self.server_errors += other.server_errors;
+        self.throttled += other.throttled;
         self.other += other.other;
         self.latencies.extend(other.latencies);
     }
@@ -200,6 +203,7 @@ enum Saved {
     Ok,
     Conflict,
     ServerError,
+    Throttled,
     Other,
 }
 
@@ -209,6 +213,7 @@ impl Tally {
             Saved::Ok => self.ok += 1,
             Saved::Conflict => self.conflicts += 1,
             Saved::ServerError => self.server_errors += 1,
+            Saved::Throttled => self.throttled += 1,
             Saved::Other => self.other += 1,
         }
     }
@@ -217,6 +222,7 @@ impl Tally {
         self.count(match status {
             s if s == ok => Saved::Ok,
             StatusCode::CONFLICT => Saved::Conflict,
+            StatusCode::TOO_MANY_REQUESTS => Saved::Throttled,
             s if s.is_server_error() => Saved::ServerError,
             _ => Saved::Other,
         })
@@ -273,6 +279,7 @@ async fn save_once(
     let saved = match status {
         StatusCode::SEE_OTHER => Saved::Ok,
         StatusCode::CONFLICT => Saved::Conflict,
+        StatusCode::TOO_MANY_REQUESTS => Saved::Throttled,
         s if s.is_server_error() => Saved::ServerError,
         _ => Saved::Other,
     };
@@ -513,17 +520,19 @@ async fn main() -> anyhow::Result<()> {
             let (tally, failures) = walk(&args).await?;
             let elapsed = started.elapsed().as_secs_f64();
             let requests = tally.latencies.len() as u64;
-            let errors = tally.server_errors + tally.other + tally.conflicts + failures;
+            let errors =
+                tally.server_errors + tally.throttled + tally.other + tally.conflicts + failures;
             result(
                 &tally,
                 elapsed,
                 requests,
                 errors,
                 format_args!(
-                    "paths={} 200={} 5xx={} other={} workers_failed={failures} total_s={elapsed:.2}",
+                    "paths={} 200={} 5xx={} 429={} other={} workers_failed={failures} total_s={elapsed:.2}",
                     args.paths.len(),
                     tally.ok,
                     tally.server_errors,
+                    tally.throttled,
                     tally.other + tally.conflicts
                 ),
             );
@@ -532,24 +541,32 @@ async fn main() -> anyhow::Result<()> {
         "background" => {
             let (saves, signins, failures) = background(&args).await?;
             let elapsed = started.elapsed().as_secs_f64();
-            let errors = saves.server_errors + saves.other + signins.server_errors + signins.other
-                + signins.conflicts + failures;
+            let errors = saves.server_errors
+                + saves.throttled
+                + saves.other
+                + signins.server_errors
+                + signins.throttled
+                + signins.other
+                + signins.conflicts
+                + failures;
             result(
                 &saves,
                 elapsed,
                 saves.ok,
                 errors,
                 format_args!(
-                    "saves {:.1}/s (ok={} 409={} 5xx={} other={}), GET /signin {:.1}/s (ok={} p99={:.1} ms 5xx={} other={}), tasks_failed={failures}",
+                    "saves {:.1}/s (ok={} 409={} 5xx={} 429={} other={}), GET /signin {:.1}/s (ok={} p99={:.1} ms 5xx={} 429={} other={}), tasks_failed={failures}",
                     saves.ok as f64 / elapsed,
                     saves.ok,
                     saves.conflicts,
                     saves.server_errors,
+                    saves.throttled,
                     saves.other,
                     signins.ok as f64 / elapsed,
                     signins.ok,
                     percentile(&signins.latencies, 0.99),
                     signins.server_errors,
+                    signins.throttled,
                     signins.other + signins.conflicts
                 ),
             );
@@ -576,15 +593,15 @@ async fn main() -> anyhow::Result<()> {
     }
     let (tally, failures) = gather(tasks).await?;
     let elapsed = started.elapsed().as_secs_f64();
-    let errors = tally.server_errors + tally.other + failures;
+    let errors = tally.server_errors + tally.throttled + tally.other + failures;
     result(
         &tally,
         elapsed,
         tally.ok,
         errors,
         format_args!(
-            "ok={} 409={} 5xx={} other={} workers_failed={failures}",
-            tally.ok, tally.conflicts, tally.server_errors, tally.other
+            "ok={} 409={} 5xx={} 429={} other={} workers_failed={failures}",
+            tally.ok, tally.conflicts, tally.server_errors, tally.throttled, tally.other
         ),
     );
     Ok(())
