@@ -404,8 +404,10 @@ mixed_summary() {
     END {
       for (i = 1; i <= NR; i++) {
         split(rows[i], f, "\t")
-        # ratio to the static page view at the same connections (4 for the 4-editor saves)
-        b = (f[2] in base) ? base[f[2]] : base[4]
+        # ratio to the static page view at the same connections (for the
+        # saves, whatever BENCH_EDITORS is, at 4; "-" when there is none)
+        c = (f[1] == "page save") ? 4 : f[2]
+        b = (c in base) ? base[c] : 0
         ratio = (b > 0) ? sprintf("%.3f", f[3] / b) : "-"
         printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], ratio, f[6], f[9], f[8]
       }
