@@ -1,5 +1,8 @@
 -- wrk script: each request GETs a path picked at random from a list file.
 --   wrk -t2 -c64 -d10s -s bench/paths.lua http://127.0.0.1:38080 -- bench/out/paths/page.txt
+-- An optional second argument (else the environment variable BENCH_COOKIE) is
+-- a Cookie header value sent with every request, e.g. a member's session:
+--   wrk ... -s bench/paths.lua URL -- paths.txt 'cafe_session=...'
 -- At the end it prints one tab-separated line that bench/run.sh tabulates:
 --   RESULT  req/s  p50_ms  p99_ms  errors  requests  note
 local paths = {}
@@ -19,6 +22,9 @@ function init(args)
   end
   file:close()
   assert(#paths > 0, "no paths in " .. args[1])
+  local cookie = args[2]
+  if cookie == nil or cookie == "" then cookie = os.getenv("BENCH_COOKIE") end
+  if cookie ~= nil and cookie ~= "" then wrk.headers["Cookie"] = cookie end
   math.randomseed(os.time() * 1000 + (id or 0))
 end
 

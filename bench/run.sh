@@ -6,15 +6,27 @@
 # Cafe on 127.0.0.1, renders a sample of its pages to static HTML served by
 # nginx on a private port, runs every scenario at 4 and 64 connections for
 # BENCH_SECONDS each, and writes the table to bench/out/results-PAGES.md.
-# Everything it starts is stopped when it ends, however it ends.
+# Before anything else reads a page, a cold pass views every sampled page
+# once on the freshly started server (empty visitors' cache). After the
+# visitors' rows come the same reads as signed-in members (session cookies
+# from bench_client cookie), then page views while saves and sign-in form
+# views go on in the background (with the visitors' cache hit rate from
+# GET /healthz/cache), then saves and sign-ins. A scenario whose route does
+# not answer 200 (or, for members, does not show the member signed in) stops
+# the run with a message. Everything it starts is stopped when it ends,
+# however it ends.
 #
 # Knobs (environment): BENCH_SECONDS (10), BENCH_CONNS ("4 64"), BENCH_THREADS
 # (wrk threads, 2), BENCH_PORT (38080), BENCH_STATIC_PORT (38081),
 # BENCH_SAMPLE (pages used for page views and the static twin, 20000),
-# BENCH_EDITORS (4), BENCH_NO_BUILD=1 (use the binaries already built),
-# BENCH_REUSE_CORPUS=1 (keep the corpus of an earlier run of the same size),
-# CARGO_TARGET_DIR.
+# BENCH_EDITORS (4), BENCH_COLD_CONNS (connections of the cold pass, 4),
+# BENCH_MEMBERS (member sessions the member rows take turns with, 3),
+# BENCH_MIXED_CONNS (64), BENCH_MIXED_SAVES (saves/s, 2), BENCH_MIXED_SIGNINS
+# (GET /signin per second, 5), BENCH_NO_BUILD=1 (use the binaries already
+# built), BENCH_REUSE_CORPUS=1 (keep the corpus of an earlier run of the same
+# size), CARGO_TARGET_DIR.
 set -euo pipefail
+unset BENCH_COOKIE # paths.lua would send it with every request, visitors' rows too
 
 PAGES=${1:-1000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +39,11 @@ PORT=${BENCH_PORT:-38080}
 STATIC_PORT=${BENCH_STATIC_PORT:-38081}
 SAMPLE=${BENCH_SAMPLE:-20000}
 EDITORS=${BENCH_EDITORS:-4}
+COLD_CONNS=${BENCH_COLD_CONNS:-4}
+MEMBERS=${BENCH_MEMBERS:-3}
+MIXED_CONNS=${BENCH_MIXED_CONNS:-64}
+MIXED_SAVES=${BENCH_MIXED_SAVES:-2}
+MIXED_SIGNINS=${BENCH_MIXED_SIGNINS:-5}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 CAFE_URL=http://127.0.0.1:$PORT
 STATIC_URL=http://127.0.0.1:$STATIC_PORT
@@ -36,12 +53,18 @@ RUN=$OUT/run-$PAGES
 RESULTS=$OUT/results-$PAGES.md
 CAFE_PID=
 NGINX_PID=
+BG_PID=
 T0=$(date +%s)
 
 log() { printf '[bench %3ds] %s\n' $(( $(date +%s) - T0 )) "$*" >&2; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+die() { echo "bench: $*" >&2; exit 1; }
 
 stop_all() {
+  if [[ -n $BG_PID ]] && kill -0 "$BG_PID" 2>/dev/null; then
+    kill -TERM "$BG_PID" 2>/dev/null || true
+    wait "$BG_PID" 2>/dev/null || true
+  fi
   if [[ -n $NGINX_PID ]] && kill -0 "$NGINX_PID" 2>/dev/null; then
     kill -TERM "$NGINX_PID" 2>/dev/null || true
     wait "$NGINX_PID" 2>/dev/null || true
@@ -52,7 +75,7 @@ stop_all() {
     kill -KILL "$CAFE_PID" 2>/dev/null || true
     wait "$CAFE_PID" 2>/dev/null || true
   fi
-  NGINX_PID= CAFE_PID=
+  NGINX_PID='' CAFE_PID='' BG_PID=''
 }
 trap stop_all EXIT
 trap 'stop_all; exit 130' INT TERM
@@ -112,6 +135,7 @@ sed 's|^|/search?q=|' "$CORPUS/queries.txt" >"$RUN/paths/search.txt"
 sed 's|^|/methods/|; s|$|/history|' "$CORPUS/history_slugs.txt" >"$RUN/paths/history.txt"
 [[ -s $RUN/paths/history.txt ]] || head -50 "$RUN/paths/page.txt" | sed 's|$|/history|' >"$RUN/paths/history.txt"
 echo /recent.atom >"$RUN/paths/atom.txt"
+echo /signin >"$RUN/paths/signin.txt"
 
 # --- start Cafe, time to first 200 -------------------------------------------
 vm() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$CAFE_PID/status" 2>/dev/null || echo "?"; }
@@ -132,6 +156,74 @@ startup_page_ms=$(( $(now_ms) - started ))
 [[ $page_status == 200 ]] || { echo "bench: /methods/$first_page answered $page_status" >&2; exit 1; }
 rss_idle=$(vm VmRSS)
 log "first 200: /healthz after ${startup_health_ms} ms, first page view after ${startup_page_ms} ms; RSS ${rss_idle} MiB"
+
+# --- rows and checks ---------------------------------------------------------
+ROWS=$RUN/rows.tsv
+: >"$ROWS"
+# record SCENARIO CONNS "RESULT line"
+record() {
+  local scenario=$1 conns=$2 line=$3
+  if [[ $line != RESULT* ]]; then
+    line=$(printf 'RESULT\t0\tnan\tnan\t-1\t0\tno result (see %s)' "$RUN")
+  fi
+  printf '%s\t%s\t%s\t%s\n' "$scenario" "$conns" "$(cut -f2- <<<"$line")" "$(vm VmHWM)" >>"$ROWS"
+  log "$(printf '%-26s c=%-3s %s' "$scenario" "$conns" "$(cut -f2-4,7 <<<"$line" | tr '\t' ' ')")"
+}
+# with_note "RESULT line" NOTE: the line with NOTE added to its note field
+with_note() { awk -F'\t' -v n="$2" 'BEGIN { OFS = "\t" } { $7 = ($7 == "" ? n : $7 "; " n); print }' <<<"$1"; }
+# The visitors' cache counters since start: "HITS MISSES".
+cache_counts() {
+  local json
+  json=$(curl -s -f "$CAFE_URL/healthz/cache") || die "GET /healthz/cache failed; the cache figures need it"
+  sed -n 's/.*"hits":\([0-9]*\).*"misses":\([0-9]*\).*/\1 \2/p' <<<"$json" | grep . \
+    || die "GET /healthz/cache answered '$json', not {\"hits\":N,\"misses\":M}"
+}
+# check_route SCENARIO PATHS [COOKIE USERNAME]: the first and last path of the
+# list answer 200 (and, with a member's cookie, show that member signed in),
+# else the run stops: a scenario that cannot be measured is not left out.
+check_route() {
+  local scenario=$1 list=$2 cookie=${3:-} user=${4:-} path status
+  local headers=()
+  [[ -n $cookie ]] && headers=(-H "Cookie: $cookie")
+  [[ -s $list ]] || die "$scenario: no paths in $list"
+  for path in $(head -1 "$list") $(tail -1 "$list"); do
+    status=$(curl -s -o "$RUN/check.html" -w '%{http_code}' "${headers[@]}" "$CAFE_URL$path" || true)
+    [[ $status == 200 ]] || die "$scenario: GET $path answered $status, not 200; the scenario cannot be measured (see $RUN/cafe.log)"
+    if [[ -n $cookie ]]; then
+      if ! grep -q 'Sign out' "$RUN/check.html" || ! grep -qF "href=\"/users/$user\"" "$RUN/check.html"; then
+        die "$scenario: GET $path with $user's session cookie answered 200 but does not show $user signed in (no 'Sign out' and /users/$user link); the cookie is not taken"
+      fi
+    fi
+  done
+}
+
+# Every scenario's route answers 200 before anything is measured (the page
+# view's after the cold pass, which the check would warm).
+check_route "list, 2 tags" "$RUN/paths/list.txt"
+check_route "/tags" "$RUN/paths/tags.txt"
+check_route "search" "$RUN/paths/search.txt"
+check_route "history" "$RUN/paths/history.txt"
+check_route "Atom feed" "$RUN/paths/atom.txt"
+check_route "sign-in form" "$RUN/paths/signin.txt"
+
+# --- cold pass: every sampled page once, on the fresh server ------------------
+# Before the static twin is fetched or anything is warmed up: the visitors'
+# cache is empty (it lives in memory and an unnamed file, so a new process
+# starts without it). The first page was viewed above; the pass takes the rest.
+tail -n +2 "$RUN/paths/page.txt" >"$RUN/paths/cold.txt"
+[[ -s $RUN/paths/cold.txt ]] || cp "$RUN/paths/page.txt" "$RUN/paths/cold.txt"
+# A read of the counters may count itself as a miss (it is a GET without a
+# session): measure how many misses one read adds, and take them off below.
+read -r _ stats_a < <(cache_counts)
+read -r _ stats_b < <(cache_counts)
+STATS_MISSES=$(( stats_b - stats_a ))
+read -r cold_hits0 cold_misses0 < <(cache_counts)
+log "cold pass: $(wc -l <"$RUN/paths/cold.txt") pages once each, $COLD_CONNS connections"
+cold_line=$("$CLIENT_BIN" walk --base "$CAFE_URL" --paths "$RUN/paths/cold.txt" --conns "$COLD_CONNS" 2>>"$RUN/client.log" | grep '^RESULT' | head -1 || true)
+[[ $cold_line == RESULT* ]] || die "cold pass: bench_client walk gave no result (see $RUN/client.log)"
+read -r cold_hits1 cold_misses1 < <(cache_counts)
+cold_note="cache hits=$(( cold_hits1 - cold_hits0 )) misses=$(( cold_misses1 - cold_misses0 - STATS_MISSES ))"
+record "cold page view (first visit)" "$COLD_CONNS" "$(with_note "$cold_line" "$cold_note")"
 
 # --- the static twin: the same pages, fetched once, served by nginx ----------
 log "rendering $(wc -l <"$RUN/sample.tsv") pages to static HTML"
@@ -171,29 +263,22 @@ for _ in $(seq 200); do [[ $(status_of "$STATIC_URL/methods/$first_page") == 200
 [[ $(status_of "$STATIC_URL/methods/$first_page") == 200 ]] || { cat "$RUN/nginx/error.log" >&2; echo "bench: nginx did not serve" >&2; exit 1; }
 
 # --- scenarios -----------------------------------------------------------------
-ROWS=$RUN/rows.tsv
-: >"$ROWS"
-# record SCENARIO CONNS "RESULT line"
-record() {
-  local scenario=$1 conns=$2 line=$3
-  if [[ $line != RESULT* ]]; then
-    line=$(printf 'RESULT\t0\tnan\tnan\t-1\t0\tno result (see %s)' "$RUN")
-  fi
-  printf '%s\t%s\t%s\t%s\n' "$scenario" "$conns" "$(cut -f2- <<<"$line")" "$(vm VmHWM)" >>"$ROWS"
-  log "$(printf '%-22s c=%-3s %s' "$scenario" "$conns" "$(cut -f2-4,7 <<<"$line" | tr '\t' ' ')")"
-}
-wrk_run() { # wrk_run SCENARIO URL PATHS CONNS  (raw output kept in $RUN/wrk-*.txt; one retry)
+# wrk_result SCENARIO URL PATHS CONNS [COOKIE]: wrk's RESULT line (raw output
+# kept in $RUN/wrk-*.txt; one retry)
+wrk_result() {
   local raw out try
   raw=$RUN/wrk-$(tr -c 'a-zA-Z0-9\n' '-' <<<"$1" | tr -s '-')c$4.txt
   for try in 1 2; do
-    out=$(wrk -t"$THREADS" -c"$4" -d"${SECONDS_EACH}s" --timeout 10s -s "$BENCH/paths.lua" "$2" -- "$3" 2>&1 || echo "wrk exit status $?")
+    out=$(wrk -t"$THREADS" -c"$4" -d"${SECONDS_EACH}s" --timeout 10s -s "$BENCH/paths.lua" "$2" -- "$3" "${5:-}" 2>&1 || echo "wrk exit status $?")
     printf '%s\n' "$out" >>"$raw"
     grep -q '^RESULT' <<<"$out" && break
     log "wrk gave no result for $1 at c=$4 (try $try): $(tail -1 <<<"$out")"
   done
-  record "$1" "$4" "$(grep '^RESULT' <<<"$out" | head -1)"
+  grep '^RESULT' <<<"$out" | head -1 || true
 }
-has_route() { [[ $(status_of "$CAFE_URL$1") == 200 ]]; }
+wrk_run() { record "$1" "$4" "$(wrk_result "$@")"; } # wrk_run SCENARIO URL PATHS CONNS [COOKIE]
+
+check_route "page view" "$RUN/paths/page.txt" # (the others were checked before the cold pass)
 
 # A short warm-up of both servers so the first figure is not a cold start.
 wrk -t1 -c4 -d2s -s "$BENCH/paths.lua" "$CAFE_URL" -- "$RUN/paths/page.txt" >/dev/null 2>&1 || true
@@ -206,18 +291,62 @@ for c in $CONNS; do
 done
 for c in $CONNS; do wrk_run "list, 2 tags" "$CAFE_URL" "$RUN/paths/list.txt" "$c"; done
 for c in $CONNS; do wrk_run "/tags" "$CAFE_URL" "$RUN/paths/tags.txt" "$c"; done
-if has_route "/search?q=team"; then
-  for c in $CONNS; do wrk_run "search" "$CAFE_URL" "$RUN/paths/search.txt" "$c"; done
-else
-  log "no /search yet: search skipped"
-fi
+for c in $CONNS; do wrk_run "search" "$CAFE_URL" "$RUN/paths/search.txt" "$c"; done
 for c in $CONNS; do wrk_run "history" "$CAFE_URL" "$RUN/paths/history.txt" "$c"; done
-if has_route "/recent.atom"; then
-  for c in $CONNS; do wrk_run "Atom feed" "$CAFE_URL" "$RUN/paths/atom.txt" "$c"; done
-else
-  log "no /recent.atom yet: Atom feed skipped"
-fi
+for c in $CONNS; do wrk_run "Atom feed" "$CAFE_URL" "$RUN/paths/atom.txt" "$c"; done
+
+# --- the same reads as signed-in members -------------------------------------
+# BENCH_MEMBERS sessions (the last editors of users.txt, not those who save);
+# each row takes the next one in turn.
+"$CLIENT_BIN" cookie --base "$CAFE_URL" --users "$CORPUS/users.txt" --count "$MEMBERS" >"$RUN/cookies.tsv" 2>>"$RUN/client.log" \
+  || { tail -5 "$RUN/client.log" >&2; die "could not sign in $MEMBERS members for the member rows (bench_client cookie)"; }
+mapfile -t member_cookies < <(cut -f1 "$RUN/cookies.tsv")
+mapfile -t member_names < <(cut -f2 "$RUN/cookies.tsv")
+(( ${#member_cookies[@]} == MEMBERS )) || die "bench_client cookie gave ${#member_cookies[@]} cookies, not $MEMBERS"
+log "member sessions: ${member_names[*]} (cookies: $(tr ';' '\n' <<<"${member_cookies[0]}" | cut -d= -f1 | tr -d ' ' | paste -sd,))"
+member_turn=0
+member_run() { # member_run SCENARIO PATHS: every connection count, the next member each time
+  local c i
+  for c in $CONNS; do
+    i=$(( member_turn++ % MEMBERS ))
+    wrk_run "$1" "$CAFE_URL" "$2" "$c" "${member_cookies[$i]}"
+  done
+}
+for i in "${!member_cookies[@]}"; do
+  for pair in "member page view:page" "member list, 2 tags:list" "member search:search" "member /tags:tags" "member history:history"; do
+    check_route "${pair%%:*}" "$RUN/paths/${pair##*:}.txt" "${member_cookies[$i]}" "${member_names[$i]}"
+  done
+done
+member_run "member page view" "$RUN/paths/page.txt"
+member_run "member list, 2 tags" "$RUN/paths/list.txt"
+member_run "member search" "$RUN/paths/search.txt"
+member_run "member /tags" "$RUN/paths/tags.txt"
+member_run "member history" "$RUN/paths/history.txt"
 hwm_reads=$(vm VmHWM)
+
+# --- page views while saves and sign-in form views go on ----------------------
+# bench_client background paces BENCH_MIXED_SAVES saves/s (one editor) and
+# BENCH_MIXED_SIGNINS GET /signin per second (no cookies) a second longer than
+# wrk runs; the hit rate is the visitors' cache counters' change over wrk's run
+# (less the miss the GET /healthz/cache that reads them may add). The sign-in
+# form views are looks too (GETs without a session), and misses.
+MIXED="page view while $MIXED_SAVES saves/s + $MIXED_SIGNINS /signin/s"
+"$CLIENT_BIN" background --base "$CAFE_URL" --users "$CORPUS/users.txt" --slugs "$RUN/sample.txt" \
+  --saves-per-sec "$MIXED_SAVES" --signin-per-sec "$MIXED_SIGNINS" --seconds $(( SECONDS_EACH + 1 )) \
+  >"$RUN/background.txt" 2>>"$RUN/client.log" &
+BG_PID=$!
+sleep 0.5
+read -r mixed_hits0 mixed_misses0 < <(cache_counts)
+mixed_line=$(wrk_result "$MIXED" "$CAFE_URL" "$RUN/paths/page.txt" "$MIXED_CONNS")
+read -r mixed_hits1 mixed_misses1 < <(cache_counts)
+wait "$BG_PID" || log "bench_client background exited with status $?"
+BG_PID=
+mixed_hits=$(( mixed_hits1 - mixed_hits0 ))
+mixed_misses=$(( mixed_misses1 - mixed_misses0 - STATS_MISSES ))
+mixed_hit_pct=$(awk -v h="$mixed_hits" -v m="$mixed_misses" 'BEGIN { if (h + m > 0) printf "%.2f", 100 * h / (h + m); else print "nan" }')
+bg_note=$(grep '^RESULT' "$RUN/background.txt" | head -1 | cut -f7)
+[[ -n $bg_note ]] || bg_note="no result from bench_client background (see $RUN/client.log)"
+record "$MIXED" "$MIXED_CONNS" "$(with_note "$mixed_line" "cache hits ${mixed_hit_pct}% (hits=$mixed_hits misses=$mixed_misses); background: $bg_note")"
 locked_saves_before=$(grep -c 'database is locked' "$RUN/cafe.log" || true)
 record "page save" "$EDITORS" "$("$CLIENT_BIN" saves --base "$CAFE_URL" --users "$CORPUS/users.txt" \
   --slugs "$RUN/sample.txt" --conns "$EDITORS" --seconds "$SECONDS_EACH" 2>>"$RUN/client.log" | grep '^RESULT' | head -1)"
@@ -234,6 +363,31 @@ db_mb=$(du -m "$DB" | cut -f1)
 stop_all
 
 # --- the table -----------------------------------------------------------------
+# ratio_of SCENARIO CONNS: req/s over the static page's at CONNS ("" if either is missing)
+ratio_of() {
+  awk -F'\t' -v s="$1" -v c="$2" '
+    $1 == "static page (nginx)" && $2 == c { b = $3 }
+    $1 == s && $2 == c { r = $3; seen = 1 }
+    END { if (seen && b > 0) printf "%.3f", r / b }' "$ROWS"
+}
+# target LABEL SCENARIO CONNS MIN: one summary line
+target() {
+  local r; r=$(ratio_of "$2" "$3")
+  if [[ -z $r ]]; then
+    echo "- $1: not measured (no '$2' or static row at $3 connections; BENCH_CONNS=\"$CONNS\")."
+  else
+    echo "- $1: $r× — **$(awk -v r="$r" -v m="$4" 'BEGIN { print (r >= m) ? "met" : "missed" }')**."
+  fi
+}
+mixed_summary() {
+  local r met; r=$(ratio_of "$MIXED" "$MIXED_CONNS")
+  if [[ -z $r || $mixed_hit_pct == nan ]]; then
+    echo "- $MIXED ≥ 0.5× static at $MIXED_CONNS conns and ≥ 90 % cache hits: not measured (ratio '${r:-none}', hits ${mixed_hit_pct}%)."
+    return
+  fi
+  met=$(awk -v r="$r" -v h="$mixed_hit_pct" 'BEGIN { print (r >= 0.5 && h >= 90) ? "met" : "missed" }')
+  echo "- $MIXED ≥ 0.5× static at $MIXED_CONNS conns and ≥ 90 % cache hits: $r×, ${mixed_hit_pct} % hits ($mixed_hits hits, $mixed_misses misses) — **$met**."
+}
 {
   echo "# Cafe benchmark: $PAGES pages"
   echo
@@ -250,8 +404,10 @@ stop_all
     END {
       for (i = 1; i <= NR; i++) {
         split(rows[i], f, "\t")
-        # ratio to the static page view at the same connections (4 for the 4-editor saves)
-        b = (f[2] in base) ? base[f[2]] : base[4]
+        # ratio to the static page view at the same connections (for the
+        # saves, whatever BENCH_EDITORS is, at 4; "-" when there is none)
+        c = (f[1] == "page save") ? 4 : f[2]
+        b = (c in base) ? base[c] : 0
         ratio = (b > 0) ? sprintf("%.3f", f[3] / b) : "-"
         printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], ratio, f[6], f[9], f[8]
       }
@@ -261,6 +417,15 @@ stop_all
   echo "- Peak RSS of the cafe process (VmHWM): ${hwm_reads} MiB after the read scenarios, ${hwm_saves} MiB after saves, ${hwm_all} MiB after sign-in (argon2id takes 19 MiB per hash, two at a time)."
   echo "- 'database is locked' in the server log: ${locked_saves} during saves, ${locked_all} in the whole run; log lines mentioning 'error': ${server_errors}."
   echo "- Ratios: Cafe req/s divided by nginx's req/s for the same page sample at the same connection count (saves: at 4)."
+  echo "- Cold pass: $(cut -f7 <<<"$cold_line" | sed -n 's/.*paths=\([0-9]*\).*/\1/p') pages viewed once each over $COLD_CONNS connections right after start-up, before the static twin was fetched or anything warmed up: $(cut -f2 <<<"$cold_line") pages/s, p50 $(cut -f3 <<<"$cold_line") ms, p99 $(cut -f4 <<<"$cold_line") ms, $(sed -n 's/.*total_s=\([0-9.]*\).*/\1/p' <<<"$cold_line") s in all; $cold_note."
+  echo "- Member rows: signed in as ${member_names[*]} in turn (one session per row), each checked to answer 200 and show the member signed in first."
+  echo
+  echo "Targets (issue 13):"
+  echo
+  target "member page view ≥ 0.5× static at 64 conns" "member page view" 64 0.5
+  target "member list, 2 tags ≥ 0.25× static at 64 conns" "member list, 2 tags" 64 0.25
+  target "member search ≥ 0.25× static at 64 conns" "member search" 64 0.25
+  mixed_summary
 } >"$RESULTS"
 cat "$RESULTS"
 log "done; results in ${RESULTS#"$ROOT"/}, logs in ${RUN#"$ROOT"/}"

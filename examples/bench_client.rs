@@ -1,13 +1,29 @@
 //! Benchmark client for the scenarios a plain load generator cannot drive:
 //! page saves by signed-in editors (sign in, fetch the edit form, take its
-//! `csrf_token`, `base_revision`, text and tags, post an edit) and sign-in
-//! itself (fetch the form for a session and CSRF token, post the password).
+//! `csrf_token`, `base_revision`, text and tags, post an edit), sign-in
+//! itself (fetch the form for a session and CSRF token, post the password),
+//! member cookies for wrk, a walk over a list of paths (each fetched once),
+//! and a paced background of saves and sign-in form views.
 //!
 //! cargo run --release --example bench_client -- saves  --base http://127.0.0.1:38080 --users bench/out/users.txt --slugs bench/out/slugs.txt --conns 4 --seconds 10
 //! cargo run --release --example bench_client -- signin --base http://127.0.0.1:38080 --users bench/out/users.txt --conns 4 --seconds 10
+//! cargo run --release --example bench_client -- cookie --base http://127.0.0.1:38080 --users bench/out/users.txt [--count 3]
+//! cargo run --release --example bench_client -- walk   --base http://127.0.0.1:38080 --paths bench/out/paths/page.txt --conns 4
+//! cargo run --release --example bench_client -- background --base http://127.0.0.1:38080 --users bench/out/users.txt --slugs bench/out/slugs.txt --saves-per-sec 2 --signin-per-sec 5 --seconds 10
 //!
-//! Prints one line `RESULT<TAB>ops/s<TAB>p50 ms<TAB>p99 ms<TAB>errors<TAB>ops<TAB>note`
-//! (latency of the POST that does the work), which `bench/run.sh` tabulates.
+//! `saves`, `signin`, `walk` and `background` print one line
+//! `RESULT<TAB>ops/s<TAB>p50 ms<TAB>p99 ms<TAB>errors<TAB>ops<TAB>note`, which
+//! `bench/run.sh` tabulates: for saves and sign-in the latency of the POST
+//! that does the work; for `walk` that of each GET (every path once, in the
+//! file's order, over `--conns` connections, without cookies); for
+//! `background` the saves (the edit form's GET and the POST), with the
+//! sign-in form views in the note.
+//!
+//! `cookie` signs in `--count` users (1 by default) from the end of the
+//! users file, each as `signin` does (GET /signin for the CSRF token, POST
+//! the form), and prints for each one line: the `Cookie` header value a
+//! browser would then send (`name=value; name=value`, the session cookie
+//! among them), then a tab and the username.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +38,8 @@ struct Tally {
     ok: u64,
     conflicts: u64,
     server_errors: u64,
+    /// 429s: the server's throttles refused the request.
+    throttled: u64,
     other: u64,
     latencies: Vec<Duration>,
 }
@@ -31,6 +49,7 @@ impl Tally {
         self.ok += other.ok;
         self.conflicts += other.conflicts;
         self.server_errors += other.server_errors;
+        self.throttled += other.throttled;
         self.other += other.other;
         self.latencies.extend(other.latencies);
     }
@@ -41,15 +60,33 @@ struct Args {
     base: String,
     users: Vec<(String, String)>,
     slugs: Vec<String>,
+    paths: Vec<String>,
     conns: usize,
     seconds: f64,
+    count: usize,
+    saves_per_sec: f64,
+    signin_per_sec: f64,
+}
+
+fn read_lines(file: &str) -> anyhow::Result<Vec<String>> {
+    Ok(std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read {file}"))?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
 }
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut it = std::env::args().skip(1);
-    let mode = it.next().context("usage: bench_client saves|signin --base URL --users FILE [--slugs FILE] --conns N --seconds S")?;
-    let (mut base, mut users, mut slugs, mut conns, mut seconds) =
-        (String::new(), Vec::new(), Vec::new(), 4, 10.0);
+    let mode = it.next().context(
+        "usage: bench_client saves|signin|cookie|walk|background --base URL [--users FILE] \
+         [--slugs FILE] [--paths FILE] [--conns N] [--seconds S] [--count N] \
+         [--saves-per-sec R] [--signin-per-sec R]",
+    )?;
+    let (mut base, mut users, mut slugs, mut paths, mut conns, mut seconds) =
+        (String::new(), Vec::new(), Vec::new(), Vec::new(), 4, 10.0);
+    let (mut count, mut saves_per_sec, mut signin_per_sec) = (1, 2.0, 5.0);
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -60,27 +97,36 @@ fn parse_args() -> anyhow::Result<Args> {
                     .filter_map(|l| l.split_once(' ').map(|(u, p)| (u.to_owned(), p.to_owned())))
                     .collect()
             }
-            "--slugs" => {
-                slugs = std::fs::read_to_string(&value)?
-                    .lines()
-                    .map(str::to_owned)
-                    .collect()
-            }
+            "--slugs" => slugs = read_lines(&value)?,
+            "--paths" => paths = read_lines(&value)?,
             "--conns" => conns = value.parse()?,
             "--seconds" => seconds = value.parse()?,
+            "--count" => count = value.parse()?,
+            "--saves-per-sec" => saves_per_sec = value.parse()?,
+            "--signin-per-sec" => signin_per_sec = value.parse()?,
             _ => bail!("unknown flag {flag}"),
         }
     }
-    if base.is_empty() || users.is_empty() {
-        bail!("--base and --users are needed");
+    if base.is_empty() {
+        bail!("--base is needed");
+    }
+    if users.is_empty() && mode != "walk" {
+        bail!("--users is needed");
+    }
+    if conns == 0 {
+        bail!("--conns must be at least 1");
     }
     Ok(Args {
         mode,
         base,
         users,
         slugs,
+        paths,
         conns,
         seconds,
+        count,
+        saves_per_sec,
+        signin_per_sec,
     })
 }
 
@@ -152,61 +198,118 @@ async fn sign_in(
     Ok((status, started.elapsed()))
 }
 
+/// What became of one save.
+enum Saved {
+    Ok,
+    Conflict,
+    ServerError,
+    Throttled,
+    Other,
+}
+
+impl Tally {
+    fn count(&mut self, saved: Saved) {
+        match saved {
+            Saved::Ok => self.ok += 1,
+            Saved::Conflict => self.conflicts += 1,
+            Saved::ServerError => self.server_errors += 1,
+            Saved::Throttled => self.throttled += 1,
+            Saved::Other => self.other += 1,
+        }
+    }
+
+    fn count_status(&mut self, status: StatusCode, ok: StatusCode) {
+        self.count(match status {
+            s if s == ok => Saved::Ok,
+            StatusCode::CONFLICT => Saved::Conflict,
+            StatusCode::TOO_MANY_REQUESTS => Saved::Throttled,
+            s if s.is_server_error() => Saved::ServerError,
+            _ => Saved::Other,
+        })
+    }
+}
+
+/// One save by a signed-in `client`: GET the edit form of `slug`, POST its
+/// text with a line added. Returns the outcome and how long the POST took
+/// (`None` when the form did not answer 200 and nothing was posted).
+async fn save_once(
+    client: &reqwest::Client,
+    base: &str,
+    slug: &str,
+    user: &str,
+    n: u64,
+) -> anyhow::Result<(Saved, Option<Duration>)> {
+    let response = client
+        .get(format!("{base}/methods/{slug}/edit"))
+        .send()
+        .await?;
+    if response.status() != StatusCode::OK {
+        let saved = if response.status().is_server_error() {
+            Saved::ServerError
+        } else {
+            Saved::Other
+        };
+        return Ok((saved, None));
+    }
+    let form = response.text().await?;
+    let (Some(csrf), Some(base_revision), Some(body), Some(tags)) = (
+        input_value(&form, "csrf_token"),
+        input_value(&form, "base_revision"),
+        textarea(&form, "body"),
+        input_value(&form, "tags"),
+    ) else {
+        bail!("the edit form of {slug} lacks a field");
+    };
+    let body = format!("{body}\nBench edit {n} by {user}.\n");
+    let started = Instant::now();
+    let response = client
+        .post(format!("{base}/methods/{slug}/edit"))
+        .form(&[
+            ("body", body.as_str()),
+            ("tags", &tags),
+            ("summary", "bench edit"),
+            ("base_revision", &base_revision),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await?;
+    let status = response.status();
+    let _ = response.bytes().await;
+    let took = started.elapsed();
+    let saved = match status {
+        StatusCode::SEE_OTHER => Saved::Ok,
+        StatusCode::CONFLICT => Saved::Conflict,
+        StatusCode::TOO_MANY_REQUESTS => Saved::Throttled,
+        s if s.is_server_error() => Saved::ServerError,
+        _ => Saved::Other,
+    };
+    Ok((saved, Some(took)))
+}
+
+async fn signed_in(base: &str, user: &(String, String)) -> anyhow::Result<reqwest::Client> {
+    let client = client()?;
+    let (status, _) = sign_in(&client, base, &user.0, &user.1).await?;
+    if status != StatusCode::SEE_OTHER {
+        bail!("{} could not sign in: {status}", user.0);
+    }
+    Ok(client)
+}
+
 async fn editor(
     base: String,
     user: (String, String),
     slugs: Arc<Vec<String>>,
     deadline: Instant,
 ) -> anyhow::Result<Tally> {
-    let client = client()?;
-    let (status, _) = sign_in(&client, &base, &user.0, &user.1).await?;
-    if status != StatusCode::SEE_OTHER {
-        bail!("{} could not sign in: {status}", user.0);
-    }
+    let client = signed_in(&base, &user).await?;
     let mut tally = Tally::default();
     let mut n = 0u64;
     while Instant::now() < deadline {
         let slug = &slugs[rand::rng().random_range(0..slugs.len())];
-        let response = client
-            .get(format!("{base}/methods/{slug}/edit"))
-            .send()
-            .await?;
-        if response.status() != StatusCode::OK {
-            tally.other += 1;
-            continue;
-        }
-        let form = response.text().await?;
-        let (Some(csrf), Some(base_revision), Some(body), Some(tags)) = (
-            input_value(&form, "csrf_token"),
-            input_value(&form, "base_revision"),
-            textarea(&form, "body"),
-            input_value(&form, "tags"),
-        ) else {
-            bail!("the edit form of {slug} lacks a field");
-        };
         n += 1;
-        let body = format!("{body}\nBench edit {n} by {}.\n", user.0);
-        let started = Instant::now();
-        let response = client
-            .post(format!("{base}/methods/{slug}/edit"))
-            .form(&[
-                ("body", body.as_str()),
-                ("tags", &tags),
-                ("summary", "bench edit"),
-                ("base_revision", &base_revision),
-                ("csrf_token", &csrf),
-            ])
-            .send()
-            .await?;
-        let status = response.status();
-        let _ = response.bytes().await;
-        tally.latencies.push(started.elapsed());
-        match status {
-            StatusCode::SEE_OTHER => tally.ok += 1,
-            StatusCode::CONFLICT => tally.conflicts += 1,
-            s if s.is_server_error() => tally.server_errors += 1,
-            _ => tally.other += 1,
-        }
+        let (saved, took) = save_once(&client, &base, slug, &user.0, n).await?;
+        tally.latencies.extend(took);
+        tally.count(saved);
     }
     Ok(tally)
 }
@@ -217,13 +320,176 @@ async fn signer(base: String, user: (String, String), deadline: Instant) -> anyh
     while Instant::now() < deadline {
         let (status, took) = sign_in(&client, &base, &user.0, &user.1).await?;
         tally.latencies.push(took);
-        match status {
-            StatusCode::SEE_OTHER => tally.ok += 1,
-            s if s.is_server_error() => tally.server_errors += 1,
-            _ => tally.other += 1,
-        }
+        tally.count_status(status, StatusCode::SEE_OTHER);
     }
     Ok(tally)
+}
+
+/// `cookie`: signs in `count` users from the end of the list and prints the
+/// Cookie header each would send next, a tab, and the username.
+async fn cookies(args: &Args) -> anyhow::Result<()> {
+    if args.count == 0 || args.count > args.users.len() {
+        bail!("--count must be 1 to {} (the users in the file)", args.users.len());
+    }
+    let url = reqwest::Url::parse(&format!("{}/", args.base)).context("--base is not a URL")?;
+    for user in &args.users[args.users.len() - args.count..] {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(Policy::none())
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        let (status, _) = sign_in(&client, &args.base, &user.0, &user.1).await?;
+        if status != StatusCode::SEE_OTHER {
+            bail!("{} could not sign in: POST /signin answered {status}", user.0);
+        }
+        use reqwest::cookie::CookieStore as _;
+        let header = jar
+            .cookies(&url)
+            .with_context(|| format!("no cookie kept after {} signed in", user.0))?;
+        println!("{}\t{}", header.to_str()?, user.0);
+    }
+    Ok(())
+}
+
+/// `walk`: GETs every path of the list once, in order, over `conns`
+/// connections without cookies (as visitors), and tallies the 200s.
+async fn walk(args: &Args) -> anyhow::Result<(Tally, u64)> {
+    if args.paths.is_empty() {
+        bail!("walk needs --paths");
+    }
+    let paths = Arc::new(args.paths.clone());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..args.conns {
+        let (paths, next, base) = (paths.clone(), next.clone(), args.base.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .redirect(Policy::none())
+                .timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(1)
+                .build()?;
+            let mut tally = Tally::default();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(path) = paths.get(i) else { break };
+                let started = Instant::now();
+                let response = client.get(format!("{base}{path}")).send().await?;
+                let status = response.status();
+                let _ = response.bytes().await?;
+                tally.latencies.push(started.elapsed());
+                tally.count_status(status, StatusCode::OK);
+            }
+            anyhow::Ok(tally)
+        }));
+    }
+    gather(tasks).await
+}
+
+/// `background`: `saves_per_sec` saves by one signed-in editor and
+/// `signin_per_sec` GETs of the sign-in form without cookies, each started
+/// on its own clock tick (a slow answer does not delay the next one), for
+/// `seconds`. Returns the saves' tally and the sign-in form views' tally.
+async fn background(args: &Args) -> anyhow::Result<(Tally, Tally, u64)> {
+    if args.slugs.is_empty() {
+        bail!("background needs --slugs");
+    }
+    let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
+    let base = args.base.clone();
+    let user = args.users[0].clone();
+    let editor = signed_in(&base, &user).await?;
+    let visitor = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let slugs = Arc::new(args.slugs.clone());
+    let ticker = |per_sec: f64| {
+        let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / per_sec));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        interval
+    };
+    let saves = {
+        let (base, slugs) = (base.clone(), slugs.clone());
+        let per_sec = args.saves_per_sec;
+        tokio::spawn(async move {
+            let mut tasks = Vec::new();
+            if per_sec > 0.0 {
+                let mut tick = ticker(per_sec);
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    tick.tick().await;
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    n += 1;
+                    let slug = slugs[rand::rng().random_range(0..slugs.len())].clone();
+                    let (client, base, name) = (editor.clone(), base.clone(), user.0.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let mut tally = Tally::default();
+                        let (saved, took) = save_once(&client, &base, &slug, &name, n).await?;
+                        tally.latencies.extend(took);
+                        tally.count(saved);
+                        anyhow::Ok(tally)
+                    }));
+                }
+            }
+            gather(tasks).await
+        })
+    };
+    let signins = {
+        let per_sec = args.signin_per_sec;
+        tokio::spawn(async move {
+            let mut tasks = Vec::new();
+            if per_sec > 0.0 {
+                let mut tick = ticker(per_sec);
+                while Instant::now() < deadline {
+                    tick.tick().await;
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    let (client, base) = (visitor.clone(), base.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let mut tally = Tally::default();
+                        let started = Instant::now();
+                        let response = client.get(format!("{base}/signin")).send().await?;
+                        let status = response.status();
+                        let form = response.text().await?;
+                        tally.latencies.push(started.elapsed());
+                        let status = if status == StatusCode::OK && !form.contains("csrf_token") {
+                            StatusCode::IM_A_TEAPOT // a 200 without the form counts as unexpected
+                        } else {
+                            status
+                        };
+                        tally.count_status(status, StatusCode::OK);
+                        anyhow::Ok(tally)
+                    }));
+                }
+            }
+            gather(tasks).await
+        })
+    };
+    let (saves, save_failures) = saves.await??;
+    let (signins, signin_failures) = signins.await??;
+    Ok((saves, signins, save_failures + signin_failures))
+}
+
+/// Sums the tallies of finished workers; returns them and how many failed.
+async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Tally>>>,
+) -> anyhow::Result<(Tally, u64)> {
+    let mut tally = Tally::default();
+    let mut failures = 0;
+    for task in tasks {
+        match task.await? {
+            Ok(t) => tally.add(t),
+            Err(err) => {
+                failures += 1;
+                eprintln!("bench_client: a worker stopped: {err:#}");
+            }
+        }
+    }
+    tally.latencies.sort();
+    Ok((tally, failures))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -234,11 +500,81 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
+/// Prints the RESULT line `bench/run.sh` reads.
+fn result(tally: &Tally, elapsed: f64, ops: u64, errors: u64, note: std::fmt::Arguments) {
+    println!(
+        "RESULT\t{:.1}\t{:.2}\t{:.2}\t{errors}\t{ops}\t{note}",
+        ops as f64 / elapsed,
+        percentile(&tally.latencies, 0.50),
+        percentile(&tally.latencies, 0.99),
+    );
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
-    let slugs = Arc::new(args.slugs);
     let started = Instant::now();
+    match args.mode.as_str() {
+        "cookie" => return cookies(&args).await,
+        "walk" => {
+            let (tally, failures) = walk(&args).await?;
+            let elapsed = started.elapsed().as_secs_f64();
+            let requests = tally.latencies.len() as u64;
+            let errors =
+                tally.server_errors + tally.throttled + tally.other + tally.conflicts + failures;
+            result(
+                &tally,
+                elapsed,
+                requests,
+                errors,
+                format_args!(
+                    "paths={} 200={} 5xx={} 429={} other={} workers_failed={failures} total_s={elapsed:.2}",
+                    args.paths.len(),
+                    tally.ok,
+                    tally.server_errors,
+                    tally.throttled,
+                    tally.other + tally.conflicts
+                ),
+            );
+            return Ok(());
+        }
+        "background" => {
+            let (saves, signins, failures) = background(&args).await?;
+            let elapsed = started.elapsed().as_secs_f64();
+            let errors = saves.server_errors
+                + saves.throttled
+                + saves.other
+                + signins.server_errors
+                + signins.throttled
+                + signins.other
+                + signins.conflicts
+                + failures;
+            result(
+                &saves,
+                elapsed,
+                saves.ok,
+                errors,
+                format_args!(
+                    "saves {:.1}/s (ok={} 409={} 5xx={} 429={} other={}), GET /signin {:.1}/s (ok={} p99={:.1} ms 5xx={} 429={} other={}), tasks_failed={failures}",
+                    saves.ok as f64 / elapsed,
+                    saves.ok,
+                    saves.conflicts,
+                    saves.server_errors,
+                    saves.throttled,
+                    saves.other,
+                    signins.ok as f64 / elapsed,
+                    signins.ok,
+                    percentile(&signins.latencies, 0.99),
+                    signins.server_errors,
+                    signins.throttled,
+                    signins.other + signins.conflicts
+                ),
+            );
+            return Ok(());
+        }
+        _ => {}
+    }
+    let slugs = Arc::new(args.slugs.clone());
     let deadline = started + Duration::from_secs_f64(args.seconds);
     let mut tasks = Vec::new();
     for i in 0..args.conns {
@@ -255,31 +591,18 @@ async fn main() -> anyhow::Result<()> {
             other => bail!("unknown mode {other}"),
         });
     }
-    let mut tally = Tally::default();
-    let mut failures = 0;
-    for task in tasks {
-        match task.await? {
-            Ok(t) => tally.add(t),
-            Err(err) => {
-                failures += 1;
-                eprintln!("bench_client: a worker stopped: {err:#}");
-            }
-        }
-    }
+    let (tally, failures) = gather(tasks).await?;
     let elapsed = started.elapsed().as_secs_f64();
-    tally.latencies.sort();
-    let errors = tally.server_errors + tally.other + failures;
-    println!(
-        "RESULT\t{:.1}\t{:.2}\t{:.2}\t{}\t{}\t{}",
-        tally.ok as f64 / elapsed,
-        percentile(&tally.latencies, 0.50),
-        percentile(&tally.latencies, 0.99),
-        errors,
+    let errors = tally.server_errors + tally.throttled + tally.other + failures;
+    result(
+        &tally,
+        elapsed,
         tally.ok,
+        errors,
         format_args!(
-            "ok={} 409={} 5xx={} other={} workers_failed={failures}",
-            tally.ok, tally.conflicts, tally.server_errors, tally.other
-        )
+            "ok={} 409={} 5xx={} 429={} other={} workers_failed={failures}",
+            tally.ok, tally.conflicts, tally.server_errors, tally.throttled, tally.other
+        ),
     );
     Ok(())
 }

@@ -20,7 +20,7 @@
 //! every core, while the rows go in by the hundred per statement, with the
 //! ids and in the order the write paths would have given them. The schema's
 //! triggers fill the search index, `tag_counts`, `tag_story_counts` and the
-//! generation counters as they do for those writes; `main` notes what they
+//! content clock as they do for those writes; `main` notes what they
 //! cannot see. Timestamps are the time of the load, as before.
 //!
 //! Generation only: the load's connection runs without a journal and with
@@ -796,7 +796,7 @@ async fn insert_events(
 /// text, and a `page` event then an `edit` event per save, with the ids
 /// those would get. The triggers on `pages` and `page_tags` fill the search
 /// index and the counters as they would; the one thing they cannot see is
-/// the `UPDATE` each save makes, which `main` adds to `search_generation`.
+/// the `UPDATE` each save makes, which `main` adds to the content clock's tick.
 async fn insert_pages(
     conn: &mut SqliteConnection,
     pages: &[NewPage],
@@ -1213,10 +1213,10 @@ async fn main() -> anyhow::Result<()> {
     } = generator.await??;
     anyhow::ensure!(written == args.pages, "the generator stopped early");
 
-    // Each save's UPDATE of the page moved the search generation once more
-    // (migrations/0006_search_generation.sql); the pages went in as they
+    // Each save's UPDATE of the page moved the content clock's tick once
+    // more (migrations/0009_content_clock.sql); the pages went in as they
     // stand after their last save.
-    sqlx::query("UPDATE search_generation SET generation = generation + ?")
+    sqlx::query("UPDATE content_clock SET tick = tick + ?")
         .bind(saves)
         .execute(&mut *tx)
         .await?;
