@@ -329,7 +329,10 @@ async fn signer(base: String, user: (String, String), deadline: Instant) -> anyh
 /// Cookie header each would send next, a tab, and the username.
 async fn cookies(args: &Args) -> anyhow::Result<()> {
     if args.count == 0 || args.count > args.users.len() {
-        bail!("--count must be 1 to {} (the users in the file)", args.users.len());
+        bail!(
+            "--count must be 1 to {} (the users in the file)",
+            args.users.len()
+        );
     }
     let url = reqwest::Url::parse(&format!("{}/", args.base)).context("--base is not a URL")?;
     for user in &args.users[args.users.len() - args.count..] {
@@ -341,7 +344,10 @@ async fn cookies(args: &Args) -> anyhow::Result<()> {
             .build()?;
         let (status, _) = sign_in(&client, &args.base, &user.0, &user.1).await?;
         if status != StatusCode::SEE_OTHER {
-            bail!("{} could not sign in: POST /signin answered {status}", user.0);
+            bail!(
+                "{} could not sign in: POST /signin answered {status}",
+                user.0
+            );
         }
         use reqwest::cookie::CookieStore as _;
         let header = jar

@@ -36,6 +36,7 @@ BEGIN
 END;
 
 CREATE TRIGGER clock_linking_pages_on_update AFTER UPDATE OF slug, title ON pages
+WHEN old.slug IS NOT new.slug OR old.title IS NOT new.title
 BEGIN
     UPDATE content_clock SET tick = tick + 1;
     DELETE FROM page_ticks WHERE slug IN (

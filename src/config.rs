@@ -183,9 +183,18 @@ impl ImageHost {
 }
 
 impl ServeArgs {
-    /// Defaults for tests and tools that build an app without a command line.
+    /// Defaults for tests and tools that build an app without a command
+    /// line. The `CAFE_*` variables are not read: what a shell exports for
+    /// a server it runs must not change an app built in code.
     pub fn defaults() -> Self {
-        match Cli::try_parse_from(["cafe"]) {
+        use clap::{CommandFactory, FromArgMatches};
+        let without_env = Cli::command()
+            .mut_args(|arg| arg.env(None))
+            .mut_subcommands(|sub| sub.mut_args(|arg| arg.env(None)));
+        let parsed = without_env
+            .try_get_matches_from(["cafe"])
+            .and_then(|matches| Cli::from_arg_matches(&matches));
+        match parsed {
             Ok(cli) => cli.serve,
             Err(err) => unreachable!("the defaults always parse: {err}"),
         }

@@ -495,8 +495,19 @@ async fn cafe_variables_in_the_tests_environment_do_not_reach_the_binary_they_ru
     for (key, value) in BOGUS_CAFE_ENV {
         assert_eq!(std::env::var(key).as_deref(), Ok(value), "{key} is set");
     }
-    // Not a `TestApp`: the library's own `ServeArgs::defaults()` reads the
-    // environment too, so it would take the bogus values in this process.
+    // An app built in code (every `TestApp`) takes the defaults, not the
+    // environment's values.
+    let defaults = cafe::config::ServeArgs::defaults();
+    assert_eq!(defaults.site_name, "Cafe", "not CAFE_SITE_NAME's");
+    assert!(defaults.public_url.is_none(), "not CAFE_PUBLIC_URL's");
+    assert_eq!(
+        defaults.addr.to_string(),
+        "127.0.0.1:3000",
+        "not CAFE_ADDR's"
+    );
+    let app = TestApp::new().await;
+    let home = app.client().get("/").await;
+    assert!(!home.body.contains("Bogus Site Name"), "{}", home.body);
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("cafe.db");
     let db = db.to_str().expect("utf-8 path");

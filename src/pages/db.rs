@@ -469,15 +469,24 @@ async fn write_current(
             .await?;
     }
     if before.is_none_or(|b| markdown::link_targets(b.body) != targets) {
-        sqlx::query("DELETE FROM page_links WHERE from_page_id = ?")
-            .bind(page_id)
-            .execute(&mut *conn)
-            .await?;
+        // Only the links that come and go are touched: each one moves its
+        // target's page tick (migrations/0011_link_clock.sql), and a link
+        // kept as it was must leave its target's kept pages fresh.
+        let targets = crate::db::json_list(targets.iter().map(Slug::as_str));
         sqlx::query(
-            "INSERT INTO page_links (from_page_id, to_slug) SELECT ?, value FROM json_each(?)",
+            "DELETE FROM page_links WHERE from_page_id = ? \
+             AND to_slug NOT IN (SELECT value FROM json_each(?))",
         )
         .bind(page_id)
-        .bind(crate::db::json_list(targets.iter().map(Slug::as_str)))
+        .bind(&targets)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO page_links (from_page_id, to_slug) SELECT ?1, value FROM json_each(?2) \
+             WHERE value NOT IN (SELECT to_slug FROM page_links WHERE from_page_id = ?1)",
+        )
+        .bind(page_id)
+        .bind(&targets)
         .execute(&mut *conn)
         .await?;
     }
