@@ -184,15 +184,19 @@ pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
 /// The visitor's CSRF cookie value, if the request carries one that this
 /// site could have made ([`random_token`]: 64 lower-case hex digits).
 pub fn form_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, CSRF_COOKIE).filter(|value| value.len() == 64 && unhex(value).is_some())
+}
+
+/// The value of the first cookie called `wanted` the request sent.
+pub fn cookie<'h>(headers: &'h HeaderMap, wanted: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|cookies| cookies.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == CSRF_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value)
-        .filter(|value| value.len() == 64 && unhex(value).is_some())
 }
 
 /// `Set-Cookie` for a new CSRF cookie `value` (for the browser's session:

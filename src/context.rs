@@ -196,6 +196,9 @@ async fn signed_in(session: &Session) -> bool {
     matches!(session.get::<i64>(auth::USER_ID).await, Ok(Some(_)))
 }
 
+/// What anything sent to a signed-in member carries (see [`cache_control`]).
+pub const MEMBER_CACHE_CONTROL: &str = "no-store";
+
 /// `Cache-Control: no-store` on anything a signed-in member is sent and on
 /// the forms with a visitor's token (`private`): no cache, shared or the
 /// browser's own, may keep a member's data or a token. Other answers are
@@ -203,7 +206,7 @@ async fn signed_in(session: &Session) -> bool {
 /// handler set (static assets' year) is left as it is.
 fn cache_control(response: &mut Response, private: bool) {
     let value = if private {
-        "no-store"
+        MEMBER_CACHE_CONTROL
     } else {
         crate::app::VISITOR_CACHE_CONTROL
     };
@@ -280,8 +283,7 @@ async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, 
             .map_err(session_error)?
             .unwrap_or(0);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let max_age = state.config.session_max_hours.saturating_mul(3600);
-        let fresh = now - signed_in_at < max_age;
+        let fresh = sign_in_is_fresh(&state.config, signed_in_at, now);
         match session_member(state, user_id).await? {
             Some((found, db_epoch)) if Some(db_epoch) == epoch && fresh => {
                 user = Some(found);
@@ -327,6 +329,19 @@ async fn session_member(
     Ok(found)
 }
 
+/// Whether a sign-in at `signed_in_at` (Unix seconds) still holds at `now`:
+/// `--session-max-hours` counts from the sign-in, whatever the activity.
+pub fn sign_in_is_fresh(config: &crate::config::ServeArgs, signed_in_at: i64, now: i64) -> bool {
+    now - signed_in_at < config.session_max_hours.saturating_mul(3600)
+}
+
+/// Whether a session last re-saved at `seen` is due to be re-saved at `now`
+/// (see [`keep_alive`]).
+pub fn keep_alive_is_due(config: &crate::config::ServeArgs, seen: i64, now: i64) -> bool {
+    let interval = (config.session_idle_minutes.saturating_mul(60) / 4).clamp(1, 600);
+    now - seen >= interval
+}
+
 /// The session store only moves a session's expiry when the session is
 /// saved, so an active member is re-saved now and then (not on every
 /// request, which would make every page view a write): the idle timeout
@@ -336,9 +351,8 @@ async fn keep_alive(
     session: &Session,
     now: i64,
 ) -> Result<(), tower_sessions::session::Error> {
-    let interval = (state.config.session_idle_minutes.saturating_mul(60) / 4).clamp(1, 600);
     let seen = session.get::<i64>(auth::SEEN_AT).await?.unwrap_or(0);
-    if now - seen >= interval {
+    if keep_alive_is_due(&state.config, seen, now) {
         session.insert(auth::SEEN_AT, now).await?;
     }
     Ok(())

@@ -42,6 +42,16 @@ async fn seen(client: &mut Client, path: &str) -> (Seen, String) {
         tokens: attrs(&page.body, "input[name=csrf_token]", "value"),
         tip: attrs(&page.body, "#roster-tip", "value"),
     };
+    let signed_in = seen.account.iter().any(|href| href.starts_with("/users/"));
+    let (expected, why) = match signed_in {
+        true => ("no-store", "no cache may keep a member's page"),
+        false => ("private, no-cache", "a visitor's page"),
+    };
+    assert_eq!(
+        page.header("cache-control"),
+        Some(expected),
+        "{path}: {why}"
+    );
     (seen, page.body)
 }
 

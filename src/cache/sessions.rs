@@ -20,6 +20,8 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
 use crate::accounts::SessionUser;
+use crate::app::AppState;
+use crate::{auth, context};
 
 /// How many sessions and members are kept; beyond that the least used go
 /// (and are read from the database again when they return).
@@ -41,6 +43,22 @@ impl std::fmt::Debug for Records {
     }
 }
 
+impl Records {
+    /// The session `id` if it is kept and has not expired (an expired one
+    /// is forgotten).
+    pub fn get(&self, id: &Id) -> Option<Record> {
+        let now = time::OffsetDateTime::now_utc();
+        match self.0.get(id) {
+            Some(record) if record.expiry_date > now => Some(record),
+            Some(_) => {
+                self.0.remove(id);
+                None
+            }
+            None => None,
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl SessionStore for Records {
     /// The database store has already chosen an id no session has.
@@ -54,21 +72,38 @@ impl SessionStore for Records {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let now = time::OffsetDateTime::now_utc();
-        match self.0.get(id) {
-            Some(record) if record.expiry_date > now => Ok(Some(record)),
-            Some(_) => {
-                self.0.remove(id);
-                Ok(None)
-            }
-            None => Ok(None),
-        }
+        Ok(self.get(id))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         self.0.remove(id);
         Ok(())
     }
+}
+
+/// The member the session `id` (its cookie's value) is signed in as and
+/// the session's CSRF token, from memory alone: the session kept in
+/// [`Records`], its member in [`Members`] at the accounts clock `accounts`.
+/// `None` when anything would need the session layer: the session or the
+/// member not in memory, a sign-in too old or from before the member's
+/// last password change, or a re-save due (`context::keep_alive`). The
+/// caller then takes the usual way, which decides the same questions.
+pub fn signed_in_member(
+    state: &AppState,
+    id: &str,
+    accounts: i64,
+) -> Option<(SessionUser, String)> {
+    let record = state.session_records.get(&id.parse::<Id>().ok()?)?;
+    let number = |key: &str| record.data.get(key).and_then(serde_json::Value::as_i64);
+    let (user, epoch) = state
+        .session_members
+        .get(number(auth::USER_ID)?, accounts)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let current = number(auth::AUTH_EPOCH) == Some(epoch)
+        && context::sign_in_is_fresh(&state.config, number(auth::SIGNED_IN_AT)?, now)
+        && !context::keep_alive_is_due(&state.config, number(auth::SEEN_AT).unwrap_or(0), now);
+    let csrf = record.data.get(auth::CSRF)?.as_str()?;
+    current.then(|| (user, csrf.to_owned()))
 }
 
 /// A member's row as a session reads it, and the accounts clock it was

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -50,8 +50,10 @@ pub struct PageCache {
     /// The second tier, for a database in a file and a size above 0.
     disk: Option<Arc<DiskTier>>,
     freshness: Arc<Freshness>,
-    /// Answers served from here, and looks that found nothing fresh (for
-    /// `GET /healthz/cache` and the benchmark's hit rate).
+    /// Answers served from here, and answers made and kept because none
+    /// was fresh (for `GET /healthz/cache` and the benchmark's hit rate).
+    /// A look for an address never kept (a form, a 404, this counter
+    /// itself) is neither.
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -104,16 +106,14 @@ impl PageCache {
             Some(entry) if fresh(&entry.made) => Some(entry.kept),
             _ => self.disk.as_ref().and_then(|disk| disk.get(key, fresh)),
         };
-        let counter = if found.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        if found.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
         found
     }
 
-    /// How many looks found a fresh answer, and how many did not, since start.
+    /// How many answers were served from here, and how many were made and
+    /// kept because none was fresh, since start.
     pub fn stats(&self) -> (u64, u64) {
         (
             self.hits.load(Ordering::Relaxed),
@@ -128,6 +128,7 @@ impl PageCache {
     fn put(&self, key: String, path: &str, clock: Clock, kept: Kept) {
         let path = path.split('?').next().unwrap_or_default();
         let made = Made::new(clock, scope_of(path));
+        self.misses.fetch_add(1, Ordering::Relaxed);
         if let Some(disk) = &self.disk {
             disk.put(key.clone(), made.clone(), kept.clone());
         }
@@ -154,25 +155,73 @@ impl Kept {
 #[derive(Clone, Copy)]
 struct Missed(Clock);
 
-/// Answers GETs that carry no session cookie from the cache before the
-/// session, the request context and the router are built for them: the
-/// common case, a visitor reading, for the cost of a look at the cookies.
-/// Misses go on to the route, where [`serve_visitors`] keeps the answer.
+/// Answers GETs from the cache before the session layer, the request
+/// context and the router are built for them: a visitor's (no session
+/// cookie) for the cost of a look at the cookies, a member's when their
+/// session and account are in memory (see [`serve_kept_member`]). Misses go
+/// on to the route, where [`serve_visitors`] keeps the answer.
 pub async fn serve_sessionless(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Response {
     if request.method() == Method::GET
-        && !carries_session(&request)
         && let Some(now) = state.page_cache.now().await
     {
-        if let Some(kept) = state.page_cache.get(key_of(&request), now) {
-            return kept.into_response();
+        let found = if !carries_session(&request) {
+            Some(
+                state
+                    .page_cache
+                    .get(key_of(&request), now)
+                    .map(Kept::into_response),
+            )
+        } else {
+            serve_kept_member(&state, &request, now)
+        };
+        match found {
+            Some(Some(response)) => return response,
+            Some(None) => {
+                request.extensions_mut().insert(Missed(now));
+            }
+            None => {}
         }
-        request.extensions_mut().insert(Missed(now));
     }
     next.run(request).await
+}
+
+/// A signed-in member's GET answered from their role's kept skeleton,
+/// before the session layer, the request context and the router (the same
+/// shortcut as a visitor's). `None`: the member could not be told from
+/// memory alone (see [`super::sessions::signed_in_member`]); `Some(None)`:
+/// nothing fresh is kept for them.
+fn serve_kept_member(state: &AppState, request: &Request, now: Clock) -> Option<Option<Response>> {
+    let id = crate::auth::cookie(request.headers(), crate::app::SESSION_COOKIE)?;
+    let (user, csrf) = super::sessions::signed_in_member(state, id, now.accounts)?;
+    let path = key_of(request);
+    let Some(kept) = state
+        .page_cache
+        .get(&members::key(path, user.is_admin), now)
+    else {
+        return Some(None);
+    };
+    let ctx = Ctx {
+        user: Some(user),
+        csrf,
+        site: state.site.clone(),
+        path: path.to_owned(),
+    };
+    let page = members::personalise(&kept.body, &ctx)?;
+    let mut response = Kept {
+        content_type: kept.content_type,
+        body: page.into(),
+    }
+    .into_response();
+    // What the context middleware sets on anything a member is sent.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(crate::context::MEMBER_CACHE_CONTROL),
+    );
+    Some(Some(response))
 }
 
 /// Whether any cookie might be the session's. A cookie whose name merely
@@ -244,10 +293,15 @@ async fn serve_member(state: &AppState, ctx: Ctx, mut request: Request, next: Ne
     let path = key_of(&request).to_owned();
     let is_admin = ctx.is_admin();
     let key = members::key(&path, is_admin);
-    let Some(now) = state.page_cache.now().await else {
-        return next.run(request).await;
+    let (now, looked) = match request.extensions().get::<Missed>() {
+        Some(Missed(now)) => (*now, true),
+        None => match state.page_cache.now().await {
+            Some(now) => (now, false),
+            None => return next.run(request).await,
+        },
     };
-    if let Some(kept) = state.page_cache.get(&key, now)
+    if !looked
+        && let Some(kept) = state.page_cache.get(&key, now)
         && let Some(page) = members::personalise(&kept.body, &ctx)
     {
         let content_type = kept.content_type;
