@@ -36,8 +36,11 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Argon2 hashes in 19 MiB blocks. glibc serves a large block with mmap, but
-/// each free of one raises its mmap threshold, so later blocks come from the
+/// For what is still allocated with glibc's malloc: SQLite's own memory
+/// (its page caches and statements); Rust's allocations go to mimalloc,
+/// which hands huge blocks (argon2's) back to the system itself.
+/// The reasons, from when everything went through glibc: argon2 hashes in
+/// 19 MiB blocks. glibc serves a large block with mmap, but each free of one raises its mmap threshold, so later blocks come from the
 /// heap of whichever blocking thread hashed and stay there: peak memory grew
 /// by hundreds of MiB under sign-in load (benchmark: 514-627 MiB). A fixed
 /// 1 MiB threshold keeps large blocks in mmap, returned when freed.
