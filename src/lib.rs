@@ -22,6 +22,7 @@ pub mod roster;
 pub mod search;
 pub mod seed;
 pub mod server;
+pub mod state;
 pub mod static_files;
 pub mod stories;
 pub mod tags;
@@ -29,4 +30,5 @@ pub mod text;
 pub mod throttle;
 pub mod transfer;
 
-pub use app::{AppState, app};
+pub use app::app;
+pub use state::AppState;

@@ -14,10 +14,10 @@ use tower_sessions::Session;
 
 use super::db::{self, CreateUserError};
 use super::{Username, check_new_password, parse_display_name};
-use crate::app::AppState;
 use crate::auth;
 use crate::context::Ctx;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::throttle::{Bucket, ClientAddr};
 
 pub fn router() -> Router<AppState> {

@@ -223,7 +223,7 @@ pub fn personalise(skeleton: &[u8], ctx: &Ctx) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::Site;
+    use crate::state::Site;
     use std::sync::Arc;
 
     fn member(id: i64, username: &str, display_name: &str, csrf: &str) -> Ctx {

@@ -25,8 +25,8 @@ use axum::response::{IntoResponse, Response};
 use super::disk::{DiskTier, Kept};
 use super::freshness::{Clock, Freshness, Made, scope_of};
 use super::members;
-use crate::app::AppState;
 use crate::context::Ctx;
+use crate::state::AppState;
 
 #[derive(Clone)]
 struct Entry {
@@ -178,7 +178,7 @@ pub async fn serve_sessionless(
 /// Whether any cookie might be the session's. A cookie whose name merely
 /// ends so counts too: such a request is only served the slower way.
 fn carries_session(request: &Request) -> bool {
-    let name = format!("{}=", crate::app::SESSION_COOKIE);
+    let name = format!("{}=", crate::state::SESSION_COOKIE);
     request
         .headers()
         .get_all(header::COOKIE)

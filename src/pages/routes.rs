@@ -12,11 +12,11 @@ use serde::Deserialize;
 
 use super::db::{self, Page, PageSummary, Revision, RevisionMeta, SaveOutcome};
 use super::{METHOD_TEMPLATE, PageText, Slug, parse_title};
-use crate::app::AppState;
 use crate::context::Ctx;
 use crate::diff::{Comparison, Hunk};
 use crate::error::{AppError, AppResult};
 use crate::roster::routes::RosterForm;
+use crate::state::AppState;
 use crate::stories::Outcome;
 use crate::stories::routes::StoryForm;
 use crate::tags::{Tag, TagLink, TagList};
