@@ -15,9 +15,9 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{CachingSessionStore, Expiry, SessionManagerLayer};
 
-use crate::context::{self, MAX_BODY};
 use crate::error::AppError;
 use crate::state::{AppState, SESSION_COOKIE, VISITOR_CACHE_CONTROL};
+use crate::web::context::{self, MAX_BODY};
 
 /// The Content-Security-Policy: no inline script or style, nothing framed,
 /// images only from the site (and `data:`), so a page cannot embed a tracking

@@ -9,7 +9,6 @@ pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod context;
 pub mod db;
 pub mod diff;
 pub mod error;
@@ -27,8 +26,8 @@ pub mod static_files;
 pub mod stories;
 pub mod tags;
 pub mod text;
-pub mod throttle;
 pub mod transfer;
+pub mod web;
 
 pub use app::app;
 pub use state::AppState;

@@ -12,7 +12,7 @@ use crate::cache::{Freshness, PageCache};
 use crate::config::ServeArgs;
 use crate::group_commit::GroupCommit;
 use crate::pages::ListCache;
-use crate::throttle::Throttle;
+use crate::web::throttle::Throttle;
 
 /// Everything handlers share: one reference count to move per clone, as
 /// every request clones it once per layer that takes state.
@@ -102,7 +102,7 @@ pub struct Site {
 /// What caches may do with visitors' pages (not signed in, no form with a
 /// token): keep them, but ask again before each use, and only in the
 /// visitor's own browser, never a shared cache. Members' pages and the
-/// forms get `no-store` (see `context::middleware`); static assets keep
+/// forms get `no-store` (see `web::context::middleware`); static assets keep
 /// their own year-long header.
 pub const VISITOR_CACHE_CONTROL: &str = "private, no-cache";
 

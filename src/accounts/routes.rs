@@ -15,10 +15,10 @@ use tower_sessions::Session;
 use super::db::{self, CreateUserError};
 use super::{Username, check_new_password, parse_display_name};
 use crate::auth;
-use crate::context::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::throttle::{Bucket, ClientAddr};
+use crate::web::context::Ctx;
+use crate::web::throttle::{Bucket, ClientAddr};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -26,8 +26,8 @@ use askama::Template;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::SessionUser;
-use crate::context::Ctx;
 use crate::roster::routes::RosterForm;
+use crate::web::context::Ctx;
 
 /// The routes whose members' pages are made from a skeleton: those whose
 /// handlers use the member only through the [`Ctx`] their templates read

@@ -25,8 +25,8 @@ use axum::response::{IntoResponse, Response};
 use super::disk::{DiskTier, Kept};
 use super::freshness::{Clock, Freshness, Made, scope_of};
 use super::members;
-use crate::context::Ctx;
 use crate::state::AppState;
+use crate::web::context::Ctx;
 
 #[derive(Clone)]
 struct Entry {

@@ -12,7 +12,6 @@ use serde::Deserialize;
 
 use super::db::{self, Page, PageSummary, Revision, RevisionMeta, SaveOutcome};
 use super::{METHOD_TEMPLATE, PageText, Slug, parse_title};
-use crate::context::Ctx;
 use crate::diff::{Comparison, Hunk};
 use crate::error::{AppError, AppResult};
 use crate::roster::routes::RosterForm;
@@ -20,6 +19,7 @@ use crate::state::AppState;
 use crate::stories::Outcome;
 use crate::stories::routes::StoryForm;
 use crate::tags::{Tag, TagLink, TagList};
+use crate::web::context::Ctx;
 
 pub fn router() -> Router<AppState> {
     Router::new()

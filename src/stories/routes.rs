@@ -12,11 +12,11 @@ use serde::Deserialize;
 
 use super::db::{self, Reply, Story, StoryRevision};
 use super::{Outcome, StoryText, parse_reply};
-use crate::context::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::pages::db::Page;
 use crate::pages::routes::{ShowErrors, load_page, show_page_with_errors};
 use crate::state::AppState;
+use crate::web::context::Ctx;
 
 pub fn router() -> Router<AppState> {
     Router::new()
