@@ -10,10 +10,9 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
-pub mod diff;
 pub mod error;
 pub mod group_commit;
-pub mod markdown;
+pub mod markup;
 pub mod merge;
 pub mod pages;
 pub mod recent;
@@ -30,4 +29,7 @@ pub mod transfer;
 pub mod web;
 
 pub use app::app;
+/// The renderer under its old path, for the examples and tests that call
+/// `cafe::markdown::…`.
+pub use markup::markdown;
 pub use state::AppState;

@@ -13,7 +13,7 @@ use sqlx::{FromRow, SqliteConnection, SqlitePool};
 use super::{PageText, Slug};
 use crate::db::begin_write;
 use crate::group_commit::GroupCommit;
-use crate::markdown;
+use crate::markup::markdown;
 use crate::recent::Kind;
 use crate::recent::db::{NewEvent, record};
 use crate::roster::db::Entry;
@@ -695,7 +695,7 @@ async fn bring_up_to_date(
     let merged = match base_rev {
         Some((base_body, base_tags)) => {
             let (theirs, ours) = (current_body.clone(), text.body.clone());
-            let body = crate::diff::off_thread(move || {
+            let body = crate::markup::diff::off_thread(move || {
                 crate::merge::three_way(&base_body, &ours, &theirs)
             })
             .await

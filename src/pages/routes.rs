@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::db::{self, Page, PageSummary, Revision, RevisionMeta, SaveOutcome};
 use super::{METHOD_TEMPLATE, PageText, Slug, parse_title};
-use crate::diff::{Comparison, Hunk};
 use crate::error::{AppError, AppResult};
+use crate::markup::diff::{Comparison, Hunk};
 use crate::roster::routes::RosterForm;
 use crate::state::AppState;
 use crate::stories::Outcome;
@@ -764,7 +764,7 @@ async fn revision(
     let page = load_page(&state, &slug).await?;
     let revision = load_revision(&state, &page, &number).await?;
     // Old revisions are rare views: rendered on demand, links shown as plain links.
-    let html = crate::markdown::render_plain(&revision.body);
+    let html = crate::markup::markdown::render_plain(&revision.body);
     let tags = TagLink::all(
         &revision.tag_list(),
         &crate::tags::db::labels(&state.pool).await?,
@@ -845,9 +845,10 @@ async fn diff(
         .map(|t| t.as_str().to_owned())
         .collect();
     let (old, new) = (from.body.clone(), to.body.clone());
-    let comparison = crate::diff::off_thread(move || crate::diff::compare(&old, &new))
-        .await
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the diff task failed")))?;
+    let comparison =
+        crate::markup::diff::off_thread(move || crate::markup::diff::compare(&old, &new))
+            .await
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the diff task failed")))?;
     let (hunks, too_large) = match comparison {
         Comparison::Hunks(hunks) => (hunks, None),
         Comparison::TooLarge { removed, added } => (Vec::new(), Some((removed, added))),

@@ -318,7 +318,7 @@ async fn revision(
         .await?
         .ok_or(AppError::NotFound)?;
     // Old story revisions are rare views, rendered on demand.
-    let html = crate::markdown::render_plain(&revision.body);
+    let html = crate::markup::markdown::render_plain(&revision.body);
     Ok(RevisionPage {
         ctx,
         page,
