@@ -1,14 +1,12 @@
-//! The application: shared state and the one router used by `main` and by
-//! the tests. Each domain exports its own router; they are merged here with
-//! sessions, the request context, security headers and limits.
-
-use std::sync::Arc;
+//! The application: the one router used by `main` and by the tests (its
+//! shared state is in [`crate::state`]). Each domain exports its own
+//! router; they are merged here with sessions, the request context,
+//! security headers and limits.
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
-use sqlx::SqlitePool;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
@@ -16,94 +14,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{CachingSessionStore, Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 
-use crate::auth::CsrfKey;
-use crate::cache::{Freshness, PageCache};
-use crate::config::ServeArgs;
-use crate::context::{self, MAX_BODY, Site};
 use crate::error::AppError;
-use crate::group_commit::GroupCommit;
-use crate::pages::ListCache;
-use crate::throttle::Throttle;
-
-/// Everything handlers share: one reference count to move per clone, as
-/// every request clones it once per layer that takes state.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-/// What [`AppState`] holds.
-pub struct Shared {
-    pub pool: SqlitePool,
-    pub config: Arc<ServeArgs>,
-    pub site: Arc<Site>,
-    pub throttle: Arc<Throttle>,
-    pub sessions: SqliteStore,
-    /// Sessions and their members kept in memory (see `cache::sessions`).
-    pub session_records: crate::cache::sessions::Records,
-    pub session_members: crate::cache::sessions::Members,
-    /// Method pages kept rendered for visitors (see [`PageCache`]).
-    pub page_cache: Arc<PageCache>,
-    /// Recent pages of search results (see `search::cache`).
-    pub search_cache: Arc<crate::search::Cache>,
-    /// Page saves go through here to share commits ([`GroupCommit`]).
-    pub saves: GroupCommit,
-    /// Counts and pages of the method lists shown lately (see [`ListCache`]).
-    pub lists: Arc<ListCache>,
-    /// Signs the sign-in and join forms' tokens for visitors without a session.
-    pub csrf_key: CsrfKey,
-}
-
-impl AppState {
-    /// Builds the state over a migrated pool and makes sure the session
-    /// table exists.
-    pub async fn new(pool: SqlitePool, config: ServeArgs) -> anyhow::Result<AppState> {
-        let sessions = SqliteStore::new(pool.clone());
-        sessions.migrate().await?;
-        let db = pool.connect_options();
-        let file = db.get_filename();
-        let on_disk = file.as_os_str() != ":memory:";
-        let wal = on_disk.then(|| {
-            let mut wal = file.as_os_str().to_owned();
-            wal.push("-wal");
-            std::path::PathBuf::from(wal)
-        });
-        let freshness = Arc::new(Freshness::new(pool.clone(), wal));
-        let page_cache = Arc::new(PageCache::new(
-            config.page_cache_mib << 20,
-            config.page_cache_disk_mib << 20,
-            on_disk.then_some(file),
-            freshness,
-        ));
-        let csrf_key = CsrfKey::load(&pool).await?;
-        let saves = GroupCommit::start(pool.clone());
-        Ok(AppState(Arc::new(Shared {
-            site: Arc::new(Site {
-                name: config.site_name.clone(),
-                org: config.org.clone(),
-            }),
-            pool,
-            config: Arc::new(config),
-            throttle: Arc::new(Throttle::default()),
-            sessions,
-            session_records: Default::default(),
-            session_members: Default::default(),
-            page_cache,
-            search_cache: Arc::default(),
-            saves,
-            lists: Arc::new(ListCache::default()),
-            csrf_key,
-        })))
-    }
-}
+use crate::state::{AppState, SESSION_COOKIE, VISITOR_CACHE_CONTROL};
+use crate::web::context::{self, MAX_BODY};
 
 /// The Content-Security-Policy: no inline script or style, nothing framed,
 /// images only from the site (and `data:`), so a page cannot embed a tracking
@@ -123,16 +37,6 @@ pub fn csp(image_hosts: &[crate::config::ImageHost]) -> String {
 
 /// How long browsers are told to use HTTPS only, with `--secure-cookies`.
 const HSTS: &str = "max-age=31536000";
-
-/// What caches may do with visitors' pages (not signed in, no form with a
-/// token): keep them, but ask again before each use, and only in the
-/// visitor's own browser, never a shared cache. Members' pages and the
-/// forms get `no-store` (see `context::middleware`); static assets keep
-/// their own year-long header.
-pub const VISITOR_CACHE_CONTROL: &str = "private, no-cache";
-
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "cafe_session";
 
 /// The kept answers' hits and misses since start, as one JSON object: the
 /// benchmark's hit rate. Counts only, nothing about what was asked for.

@@ -144,7 +144,7 @@ pub async fn begin_write(
 /// Counts the writes this process began, as a sign for the caches that the
 /// content clock may have moved ([`crate::cache::freshness`]). A write is
 /// counted when its transaction begins here and again when the request
-/// that made it has its answer (`context::middleware`, after the commit),
+/// that made it has its answer (`web::context::middleware`, after the commit),
 /// so the clock is read again before anything is served after a commit.
 static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 

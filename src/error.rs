@@ -76,7 +76,7 @@ pub(crate) fn is_busy(err: &sqlx::Error) -> bool {
 }
 
 /// What the error page shows; put in the response's extensions and turned
-/// into a full page by [`crate::context::middleware`].
+/// into a full page by [`crate::web::context::middleware`].
 #[derive(Debug, Clone)]
 pub struct ErrorPage {
     pub title: &'static str,

@@ -14,11 +14,11 @@ use tower_sessions::Session;
 
 use super::db::{self, CreateUserError};
 use super::{Username, check_new_password, parse_display_name};
-use crate::app::AppState;
 use crate::auth;
-use crate::context::Ctx;
 use crate::error::{AppError, AppResult};
-use crate::throttle::{Bucket, ClientAddr};
+use crate::state::AppState;
+use crate::web::context::Ctx;
+use crate::web::throttle::{Bucket, ClientAddr};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -26,8 +26,8 @@ use askama::Template;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::SessionUser;
-use crate::context::Ctx;
 use crate::roster::routes::RosterForm;
+use crate::web::context::Ctx;
 
 /// The routes whose members' pages are made from a skeleton: those whose
 /// handlers use the member only through the [`Ctx`] their templates read
@@ -223,7 +223,7 @@ pub fn personalise(skeleton: &[u8], ctx: &Ctx) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::Site;
+    use crate::state::Site;
     use std::sync::Arc;
 
     fn member(id: i64, username: &str, display_name: &str, csrf: &str) -> Ctx {

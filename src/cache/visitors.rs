@@ -25,8 +25,8 @@ use axum::response::{IntoResponse, Response};
 use super::disk::{DiskTier, Kept};
 use super::freshness::{Clock, Freshness, Made, scope_of};
 use super::members;
-use crate::app::AppState;
-use crate::context::Ctx;
+use crate::state::AppState;
+use crate::web::context::Ctx;
 
 #[derive(Clone)]
 struct Entry {
@@ -227,7 +227,7 @@ fn serve_kept_member(state: &AppState, request: &Request, now: Clock) -> Option<
 /// Whether any cookie might be the session's. A cookie whose name merely
 /// ends so counts too: such a request is only served the slower way.
 fn carries_session(request: &Request) -> bool {
-    let name = format!("{}=", crate::app::SESSION_COOKIE);
+    let name = format!("{}=", crate::state::SESSION_COOKIE);
     request
         .headers()
         .get_all(header::COOKIE)

@@ -10,10 +10,10 @@ use axum::routing::get;
 
 use super::feed::{FEED_ENTRIES, Feed, FeedEntry};
 use super::{Activity, Kind, activity, revision_id, tag_prefix};
-use crate::app::AppState;
-use crate::context::Ctx;
 use crate::error::AppResult;
 use crate::pages::routes::{filter_url, load_page, tags_from_query};
+use crate::state::AppState;
+use crate::web::context::Ctx;
 
 pub fn router() -> Router<AppState> {
     Router::new()

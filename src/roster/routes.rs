@@ -8,10 +8,10 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::EntryText;
-use crate::app::AppState;
-use crate::context::Ctx;
 use crate::error::AppResult;
 use crate::pages::routes::{ShowErrors, load_page, show_page_with_errors};
+use crate::state::AppState;
+use crate::web::context::Ctx;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -7,9 +7,9 @@ use axum::extract::{RawQuery, State};
 use axum::routing::get;
 
 use super::{Hit, MAX_PAGES, PER_PAGE, Query};
-use crate::app::AppState;
-use crate::context::Ctx;
 use crate::error::AppResult;
+use crate::state::AppState;
+use crate::web::context::Ctx;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/search", get(search))

@@ -12,11 +12,11 @@ use serde::Deserialize;
 
 use super::db::{self, Reply, Story, StoryRevision};
 use super::{Outcome, StoryText, parse_reply};
-use crate::app::AppState;
-use crate::context::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::pages::db::Page;
 use crate::pages::routes::{ShowErrors, load_page, show_page_with_errors};
+use crate::state::AppState;
+use crate::web::context::Ctx;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -318,7 +318,7 @@ async fn revision(
         .await?
         .ok_or(AppError::NotFound)?;
     // Old story revisions are rare views, rendered on demand.
-    let html = crate::markdown::render_plain(&revision.body);
+    let html = crate::markup::markdown::render_plain(&revision.body);
     Ok(RevisionPage {
         ctx,
         page,

@@ -13,10 +13,10 @@ use serde::Deserialize;
 use super::db::{self, Indicator};
 use super::indicators::IndicatorRow;
 use super::{Tag, TagLink, TagList};
-use crate::app::AppState;
-use crate::context::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::pages::db::PageSummary;
+use crate::state::AppState;
+use crate::web::context::Ctx;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -14,19 +14,12 @@ use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
 use crate::accounts::SessionUser;
-use crate::app::AppState;
 use crate::auth;
 use crate::error::{AppError, ErrorPage};
+use crate::state::{AppState, Site};
 
 /// Largest request body accepted (1 MiB): more is a 413.
 pub const MAX_BODY: usize = 1024 * 1024;
-
-/// Names shown in the layout.
-#[derive(Debug)]
-pub struct Site {
-    pub name: String,
-    pub org: String,
-}
 
 /// What every template needs to draw the layout.
 #[derive(Clone)]
@@ -202,13 +195,13 @@ pub const MEMBER_CACHE_CONTROL: &str = "no-store";
 /// `Cache-Control: no-store` on anything a signed-in member is sent and on
 /// the forms with a visitor's token (`private`): no cache, shared or the
 /// browser's own, may keep a member's data or a token. Other answers are
-/// visitors' pages ([`crate::app::VISITOR_CACHE_CONTROL`]). A header the
+/// visitors' pages ([`crate::state::VISITOR_CACHE_CONTROL`]). A header the
 /// handler set (static assets' year) is left as it is.
 fn cache_control(response: &mut Response, private: bool) {
     let value = if private {
         MEMBER_CACHE_CONTROL
     } else {
-        crate::app::VISITOR_CACHE_CONTROL
+        crate::state::VISITOR_CACHE_CONTROL
     };
     response
         .headers_mut()

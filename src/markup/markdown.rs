@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd};
 
-use crate::pages::Slug;
+use crate::markup::slug::Slug;
 
 fn options() -> Options {
     Options::ENABLE_TABLES

@@ -1,0 +1,558 @@
+//! Creating and saving pages: the render, the revision, the current row,
+//! tags, links and the recent-changes event in one write transaction, and
+//! merging a save made on an older revision.
+
+use std::collections::HashSet;
+
+use sqlx::{FromRow, SqliteConnection, SqlitePool};
+
+use crate::db::begin_write;
+use crate::group_commit::GroupCommit;
+use crate::markup::markdown;
+use crate::pages::{PageText, Slug};
+use crate::recent::Kind;
+use crate::recent::db::{NewEvent, record};
+use crate::tags::{Tag, TagList};
+
+/// Which of `targets` are existing pages.
+async fn existing(conn: &mut SqliteConnection, targets: &[Slug]) -> sqlx::Result<HashSet<String>> {
+    if targets.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(sqlx::query_scalar::<_, String>(
+        "SELECT slug FROM pages WHERE slug IN (SELECT value FROM json_each(?))",
+    )
+    .bind(crate::db::json_list(targets.iter().map(Slug::as_str)))
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect())
+}
+
+/// A page body rendered before its write transaction, with what the HTML
+/// depends on besides the text: which link targets existed. Rendering is
+/// the costliest part of a save; done ahead, the transaction (which other
+/// saves wait for) only checks that the targets are still the same.
+pub struct Prerendered {
+    slug: String,
+    body: String,
+    targets: Vec<Slug>,
+    existing: HashSet<String>,
+    pub(super) html: String,
+}
+
+/// Renders `body` for the page `slug` outside any transaction.
+pub async fn prerender(pool: &SqlitePool, slug: &str, body: &str) -> sqlx::Result<Prerendered> {
+    let mut conn = pool.acquire().await?;
+    let targets = markdown::link_targets(body);
+    let existing = existing(&mut conn, &targets).await?;
+    let html = markdown::render(body, &|target| {
+        target.as_str() == slug || existing.contains(target.as_str())
+    });
+    Ok(Prerendered {
+        slug: slug.to_owned(),
+        body: body.to_owned(),
+        targets,
+        existing,
+        html,
+    })
+}
+
+/// Renders a body to HTML, marking wiki links to pages that do not exist
+/// (other than `own_slug`) as missing. Returns the HTML and the link targets.
+/// `ahead` is used instead when it rendered this same body for this page
+/// and the same targets exist now.
+async fn render(
+    conn: &mut SqliteConnection,
+    body: &str,
+    own_slug: &str,
+    ahead: Option<&Prerendered>,
+) -> sqlx::Result<(String, Vec<Slug>)> {
+    if let Some(ahead) = ahead.filter(|a| a.body == body && a.slug == own_slug)
+        && existing(conn, &ahead.targets).await? == ahead.existing
+    {
+        return Ok((ahead.html.clone(), ahead.targets.clone()));
+    }
+    let targets = markdown::link_targets(body);
+    let existing = existing(conn, &targets).await?;
+    let html = markdown::render(body, &|slug| {
+        slug.as_str() == own_slug || existing.contains(slug.as_str())
+    });
+    Ok((html, targets))
+}
+
+/// Renders Markdown written anywhere on the site (stories, replies) with
+/// its wiki links checked against the pages that exist now.
+pub async fn render_markdown(conn: &mut SqliteConnection, body: &str) -> sqlx::Result<String> {
+    Ok(render(conn, body, "", None).await?.0)
+}
+
+/// The text a page had before a save, to skip rewriting what did not change.
+struct Before<'a> {
+    body: &'a str,
+    tags: &'a TagList,
+}
+
+/// Writes a page's derived rows for its new current text: HTML, tags, links.
+/// Tags and links equal to those `before` are left as they are: inside a
+/// write transaction every statement is a round trip that others wait for.
+async fn write_current(
+    conn: &mut SqliteConnection,
+    page_id: i64,
+    slug: &str,
+    body: &str,
+    tags: &TagList,
+    before: Option<Before<'_>>,
+    ahead: Option<&Prerendered>,
+) -> sqlx::Result<String> {
+    let (html, targets) = render(conn, body, slug, ahead).await?;
+    if before.as_ref().is_none_or(|b| b.tags != tags) {
+        sqlx::query("DELETE FROM page_tags WHERE page_id = ?")
+            .bind(page_id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("INSERT INTO page_tags (page_id, tag) SELECT ?, value FROM json_each(?)")
+            .bind(page_id)
+            .bind(crate::db::json_list(tags.iter().map(Tag::as_str)))
+            .execute(&mut *conn)
+            .await?;
+    }
+    if before.is_none_or(|b| markdown::link_targets(b.body) != targets) {
+        // Only the links that come and go are touched: each one moves its
+        // target's page tick (migrations/0011_link_clock.sql), and a link
+        // kept as it was must leave its target's kept pages fresh.
+        let targets = crate::db::json_list(targets.iter().map(Slug::as_str));
+        sqlx::query(
+            "DELETE FROM page_links WHERE from_page_id = ? \
+             AND to_slug NOT IN (SELECT value FROM json_each(?))",
+        )
+        .bind(page_id)
+        .bind(&targets)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO page_links (from_page_id, to_slug) SELECT ?1, value FROM json_each(?2) \
+             WHERE value NOT IN (SELECT to_slug FROM page_links WHERE from_page_id = ?1)",
+        )
+        .bind(page_id)
+        .bind(&targets)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(html)
+}
+
+/// Creates a page with its first revision; returns its slug (the title's,
+/// with `-2`, `-3`… when taken). Pages that already linked to the new slug
+/// have their HTML re-rendered, so their missing link becomes a real one.
+pub async fn create(
+    pool: &SqlitePool,
+    title: &str,
+    text: &PageText,
+    author: Option<i64>,
+) -> sqlx::Result<Slug> {
+    let mut tx = begin_write(pool).await?;
+    let slug = create_in(&mut tx, title, text, author).await?;
+    tx.commit().await?;
+    Ok(slug)
+}
+
+/// [`create`] inside a caller's transaction (import loads many pages at once).
+pub async fn create_in(
+    conn: &mut SqliteConnection,
+    title: &str,
+    text: &PageText,
+    author: Option<i64>,
+) -> sqlx::Result<Slug> {
+    let base = Slug::from_title(title)
+        .ok_or_else(|| sqlx::Error::Protocol("title without a slug".into()))?;
+    let mut slug = base.clone();
+    let mut n = 1;
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pages WHERE slug = ?")
+        .bind(slug.as_str())
+        .fetch_one(&mut *conn)
+        .await?
+        > 0
+    {
+        n += 1;
+        slug = base.with_suffix(n);
+    }
+    let now = crate::clock::now();
+    let page_id = sqlx::query_scalar::<_, i64>(
+        "INSERT INTO pages (slug, title, revision, body, html, tags, created_at, updated_at, updated_by)
+         VALUES (?, ?, 1, ?, '', ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(slug.as_str())
+    .bind(title)
+    .bind(&text.body)
+    .bind(text.tags.to_stored())
+    .bind(&now)
+    .bind(&now)
+    .bind(author)
+    .fetch_one(&mut *conn)
+    .await?;
+    insert_revision(conn, page_id, 1, title, text, author, &now).await?;
+    let html = write_current(
+        conn,
+        page_id,
+        slug.as_str(),
+        &text.body,
+        &text.tags,
+        None,
+        None,
+    )
+    .await?;
+    sqlx::query("UPDATE pages SET html = ? WHERE id = ?")
+        .bind(html)
+        .bind(page_id)
+        .execute(&mut *conn)
+        .await?;
+    relink(conn, slug.as_str(), page_id).await?;
+    let summary = if text.summary.is_empty() {
+        "Created the page"
+    } else {
+        &text.summary
+    };
+    record(
+        conn,
+        NewEvent::new(Kind::Page, author, summary)
+            .on_page(page_id)
+            .at_revision(1),
+    )
+    .await?;
+    Ok(slug)
+}
+
+/// Re-renders the pages whose links point at `slug`, which now exists.
+async fn relink(conn: &mut SqliteConnection, slug: &str, page_id: i64) -> sqlx::Result<()> {
+    #[derive(FromRow)]
+    struct Linker {
+        id: i64,
+        slug: String,
+        body: String,
+    }
+    let linkers = sqlx::query_as::<_, Linker>(
+        "SELECT p.id, p.slug, p.body FROM page_links l JOIN pages p ON p.id = l.from_page_id
+         WHERE l.to_slug = ? AND p.id <> ?",
+    )
+    .bind(slug)
+    .bind(page_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for linker in linkers {
+        let (html, _) = render(conn, &linker.body, &linker.slug, None).await?;
+        sqlx::query("UPDATE pages SET html = ? WHERE id = ?")
+            .bind(html)
+            .bind(linker.id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn insert_revision(
+    conn: &mut SqliteConnection,
+    page_id: i64,
+    number: i64,
+    title: &str,
+    text: &PageText,
+    author: Option<i64>,
+    now: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO revisions (page_id, number, title, body, tags, summary, author_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(page_id)
+    .bind(number)
+    .bind(title)
+    .bind(&text.body)
+    .bind(text.tags.to_stored())
+    .bind(&text.summary)
+    .bind(author)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What became of a save.
+#[derive(Debug)]
+pub enum SaveOutcome {
+    /// A new revision; `merged` when it was made from a stale base by a
+    /// three-way merge with the changes saved meanwhile.
+    Saved { number: i64, merged: bool },
+    /// The text and tags are what the page already has: no revision made.
+    Unchanged,
+    /// Someone saved meanwhile and the changes overlap: nothing was saved.
+    Conflict {
+        current_revision: i64,
+        current_body: String,
+        current_tags: String,
+    },
+    /// [`save_in`] only: the page is no longer at the revision the text was
+    /// made (or merged) from. Nothing was written; merge again.
+    Moved,
+}
+
+#[derive(FromRow)]
+struct Current {
+    slug: String,
+    title: String,
+    revision: i64,
+    body: String,
+    tags: String,
+}
+
+/// An edit ready to be written over `expected`, the revision it was made or
+/// merged from.
+struct Ready {
+    expected: i64,
+    text: PageText,
+    merged: bool,
+}
+
+/// Saves that find the page moved on again after their merge merge again
+/// this many times, then are a conflict.
+const MERGE_TRIES: usize = 3;
+
+/// Brings an edit made from revision `base` up to the current revision,
+/// outside any transaction: a three-way merge with what was saved since
+/// (bounded, on the blocking pool: [`crate::merge`]), or the conflict.
+async fn bring_up_to_date(
+    pool: &SqlitePool,
+    page_id: i64,
+    base: i64,
+    text: &PageText,
+) -> sqlx::Result<Result<Ready, SaveOutcome>> {
+    let (revision, current_body, current_tags) = current_text(pool, page_id).await?;
+    if base == revision {
+        let text = text.clone();
+        return Ok(Ok(Ready {
+            expected: revision,
+            text,
+            merged: false,
+        }));
+    }
+    let base_rev = sqlx::query_as::<_, (String, String)>(
+        "SELECT body, tags FROM revisions WHERE page_id = ? AND number = ?",
+    )
+    .bind(page_id)
+    .bind(base)
+    .fetch_optional(pool)
+    .await?;
+    let merged = match base_rev {
+        Some((base_body, base_tags)) => {
+            let (theirs, ours) = (current_body.clone(), text.body.clone());
+            let body = crate::markup::diff::off_thread(move || {
+                crate::merge::three_way(&base_body, &ours, &theirs)
+            })
+            .await
+            .and_then(Result::ok);
+            body.map(|body| (body, base_tags))
+        }
+        None => None,
+    };
+    let Some((body, base_tags)) = merged else {
+        return Ok(Err(SaveOutcome::Conflict {
+            current_revision: revision,
+            current_body,
+            current_tags,
+        }));
+    };
+    let tags = TagList::merge(
+        &TagList::from_stored(&base_tags),
+        &text.tags,
+        &TagList::from_stored(&current_tags),
+    );
+    Ok(Ok(Ready {
+        expected: revision,
+        text: PageText {
+            body,
+            tags,
+            summary: text.summary.clone(),
+        },
+        merged: true,
+    }))
+}
+
+/// The page's revision, body and stored tags.
+async fn current_text(pool: &SqlitePool, page_id: i64) -> sqlx::Result<(i64, String, String)> {
+    sqlx::query_as::<_, (i64, String, String)>(
+        "SELECT revision, body, tags FROM pages WHERE id = ?",
+    )
+    .bind(page_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// Saves an edit made from revision `base`. If the page moved on since, the
+/// edit is merged three-way with what was saved meanwhile; overlapping
+/// changes are a conflict and nothing is written.
+pub async fn save(
+    pool: &SqlitePool,
+    page_id: i64,
+    base: i64,
+    text: &PageText,
+    author: Option<i64>,
+) -> sqlx::Result<SaveOutcome> {
+    for _ in 0..MERGE_TRIES {
+        let ready = match bring_up_to_date(pool, page_id, base, text).await? {
+            Ok(ready) => ready,
+            Err(conflict) => return Ok(conflict),
+        };
+        let mut tx = begin_write(pool).await?;
+        let outcome = save_in(&mut tx, page_id, ready.expected, &ready.text, author, None).await?;
+        tx.commit().await?;
+        if let Some(outcome) = settled(outcome, ready.merged) {
+            return Ok(outcome);
+        }
+    }
+    still_moving(pool, page_id).await
+}
+
+/// [`save`] in a transaction shared with the saves that arrive beside it
+/// ([`GroupCommit`]), merged and rendered before it queues: what the edit
+/// and restore forms use. Nothing slow runs while the write lock is held.
+pub async fn save_grouped(
+    pool: &SqlitePool,
+    saves: &GroupCommit,
+    slug: &str,
+    page_id: i64,
+    base: i64,
+    text: PageText,
+    author: Option<i64>,
+) -> sqlx::Result<SaveOutcome> {
+    let _turn = saves.page_turn(page_id).await;
+    for _ in 0..MERGE_TRIES {
+        let ready = match bring_up_to_date(pool, page_id, base, &text).await? {
+            Ok(ready) => ready,
+            Err(conflict) => return Ok(conflict),
+        };
+        let ahead = std::sync::Arc::new(prerender(pool, slug, &ready.text.body).await?);
+        let (expected, merged) = (ready.expected, ready.merged);
+        let text = std::sync::Arc::new(ready.text);
+        let outcome = saves
+            .run(move |conn| {
+                let (text, ahead) = (text.clone(), ahead.clone());
+                Box::pin(async move {
+                    save_in(conn, page_id, expected, &text, author, Some(&ahead)).await
+                })
+            })
+            .await?;
+        if let Some(outcome) = settled(outcome, merged) {
+            return Ok(outcome);
+        }
+    }
+    still_moving(pool, page_id).await
+}
+
+/// A written outcome, marked merged when its text was; `None` when the page
+/// moved on again and the merge must be redone.
+fn settled(outcome: SaveOutcome, merged: bool) -> Option<SaveOutcome> {
+    match outcome {
+        SaveOutcome::Moved => None,
+        SaveOutcome::Saved { number, .. } => Some(SaveOutcome::Saved { number, merged }),
+        other => Some(other),
+    }
+}
+
+/// The page kept moving under every merge: the edit is a conflict against
+/// what it holds now.
+async fn still_moving(pool: &SqlitePool, page_id: i64) -> sqlx::Result<SaveOutcome> {
+    let (current_revision, current_body, current_tags) = current_text(pool, page_id).await?;
+    Ok(SaveOutcome::Conflict {
+        current_revision,
+        current_body,
+        current_tags,
+    })
+}
+
+/// Writes `text` as the page's next revision inside a caller's transaction,
+/// if the page is still at revision `expected` ([`SaveOutcome::Moved`]
+/// otherwise: merging happens before, never under the write lock).
+pub async fn save_in(
+    conn: &mut SqliteConnection,
+    page_id: i64,
+    expected: i64,
+    text: &PageText,
+    author: Option<i64>,
+    ahead: Option<&Prerendered>,
+) -> sqlx::Result<SaveOutcome> {
+    let current = sqlx::query_as::<_, Current>(
+        "SELECT slug, title, revision, body, tags FROM pages WHERE id = ?",
+    )
+    .bind(page_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if expected != current.revision {
+        return Ok(SaveOutcome::Moved);
+    }
+    let current_tags = TagList::from_stored(&current.tags);
+    if text.body == current.body && text.tags == current_tags {
+        return Ok(SaveOutcome::Unchanged);
+    }
+    let number = current.revision + 1;
+    let now = crate::clock::now();
+    insert_revision(conn, page_id, number, &current.title, text, author, &now).await?;
+    let html = write_current(
+        conn,
+        page_id,
+        &current.slug,
+        &text.body,
+        &text.tags,
+        Some(Before {
+            body: &current.body,
+            tags: &current_tags,
+        }),
+        ahead,
+    )
+    .await?;
+    sqlx::query("UPDATE pages SET revision = ?, body = ?, html = ?, tags = ?, updated_at = ?, updated_by = ? WHERE id = ?")
+        .bind(number)
+        .bind(&text.body)
+        .bind(html)
+        .bind(text.tags.to_stored())
+        .bind(&now)
+        .bind(author)
+        .bind(page_id)
+        .execute(&mut *conn)
+        .await?;
+    record(
+        conn,
+        NewEvent::new(Kind::Edit, author, &text.summary)
+            .on_page(page_id)
+            .at_revision(number),
+    )
+    .await?;
+    Ok(SaveOutcome::Saved {
+        number,
+        merged: false,
+    })
+}
+
+/// Only admins may edit a protected page.
+pub async fn set_protected(
+    pool: &SqlitePool,
+    page_id: i64,
+    protected: bool,
+    admin_id: i64,
+) -> sqlx::Result<()> {
+    let mut tx = begin_write(pool).await?;
+    sqlx::query("UPDATE pages SET protected = ? WHERE id = ?")
+        .bind(protected)
+        .bind(page_id)
+        .execute(&mut *tx)
+        .await?;
+    let summary = if protected {
+        "Protected the page"
+    } else {
+        "Unprotected the page"
+    };
+    record(
+        &mut tx,
+        NewEvent::new(Kind::Admin, Some(admin_id), summary).on_page(page_id),
+    )
+    .await?;
+    tx.commit().await
+}

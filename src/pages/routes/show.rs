@@ -1,0 +1,157 @@
+//! The method page itself, with its stories, roster and tally, and the
+//! same page re-rendered with a story's or roster entry's form errors.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::*;
+use crate::error::{AppError, AppResult};
+use crate::pages::Slug;
+use crate::pages::db::{self, Page};
+use crate::roster::routes::RosterForm;
+use crate::state::AppState;
+use crate::stories::Outcome;
+use crate::stories::routes::StoryForm;
+use crate::tags::TagLink;
+use crate::web::context::Ctx;
+
+/// One outcome in a page's story tally.
+#[derive(Clone)]
+pub struct TallyItem {
+    pub outcome: &'static str,
+    pub label: &'static str,
+    pub count: i64,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/show.html")]
+struct ShowPage {
+    ctx: Ctx,
+    page: Page,
+    tags: Vec<TagLink>,
+    backlinks: Vec<db::PageLink>,
+    related: Vec<db::PageLink>,
+    stories: Vec<crate::stories::db::StoryLine>,
+    tally: Vec<TallyItem>,
+    story_total: i64,
+    /// The outcomes with at least one story, for the tally line.
+    tally_nonzero: Vec<TallyItem>,
+    /// The outcome the stories are filtered by, if any.
+    outcome: Option<&'static str>,
+    roster: Vec<crate::roster::db::Entry>,
+    /// Whether the signed-in user is on the roster.
+    on_roster: bool,
+    story_form: StoryForm,
+    story_errors: Vec<String>,
+    roster_form: RosterForm,
+    roster_errors: Vec<String>,
+    /// In a members' skeleton, what the roster form is made from (see
+    /// `cache::members`); empty otherwise.
+    roster_slot: String,
+}
+
+/// Form input and messages to re-show on the method page (422).
+#[derive(Default)]
+pub struct ShowErrors {
+    pub story: Vec<String>,
+    pub story_form: Option<StoryForm>,
+    pub roster: Vec<String>,
+    pub roster_form: Option<RosterForm>,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct ShowQuery {
+    #[serde(default)]
+    outcome: String,
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(slug): Path<String>,
+    Query(q): Query<ShowQuery>,
+) -> AppResult<Response> {
+    let outcome = Outcome::parse(&q.outcome);
+    let view = load_view(&state, &ctx, &slug, outcome).await?;
+    Ok(render_show(ctx, view, outcome, ShowErrors::default()).into_response())
+}
+
+/// Everything the method page shows, or the "no such page" answer.
+async fn load_view(
+    state: &AppState,
+    ctx: &Ctx,
+    raw: &str,
+    outcome: Option<Outcome>,
+) -> AppResult<db::PageView> {
+    let slug = Slug::parse(raw).ok_or(AppError::NotFound)?;
+    db::view(
+        &state.pool,
+        &slug,
+        ctx.is_admin(),
+        outcome.map(Outcome::as_str),
+    )
+    .await?
+    .ok_or_else(|| no_such_page(&slug))
+}
+
+/// Re-shows the method page with a story or roster form's input and messages.
+pub async fn show_page_with_errors(
+    state: &AppState,
+    ctx: Ctx,
+    page: Page,
+    errors: ShowErrors,
+) -> AppResult<Response> {
+    let view = load_view(state, &ctx, &page.slug, None).await?;
+    let mut response = render_show(ctx, view, None, errors).into_response();
+    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(response)
+}
+
+fn render_show(
+    ctx: Ctx,
+    view: db::PageView,
+    outcome: Option<Outcome>,
+    errors: ShowErrors,
+) -> ShowPage {
+    let tally: Vec<TallyItem> = crate::stories::db::tally(&view.tally)
+        .into_iter()
+        .map(|(o, count)| TallyItem {
+            outcome: o.as_str(),
+            label: o.label(),
+            count,
+        })
+        .collect();
+    let mine = view.roster.iter().find(|e| ctx.is_user(&e.user_id));
+    let roster_form = errors.roster_form.unwrap_or_else(|| RosterForm {
+        tip: mine.map(|e| e.tip.clone()).unwrap_or_default(),
+        location: mine.map(|e| e.location.clone()).unwrap_or_default(),
+    });
+    let roster_slot = if crate::cache::members::is_skeleton(&ctx) {
+        crate::cache::members::roster_slot(&view.page.slug, &view.roster)
+    } else {
+        String::new()
+    };
+    ShowPage {
+        roster_slot,
+        on_roster: mine.is_some(),
+        tags: TagLink::all(&view.page.tag_list(), &view.tag_names),
+        story_total: tally.iter().map(|t| t.count).sum(),
+        tally_nonzero: tally.iter().filter(|t| t.count > 0).cloned().collect(),
+        outcome: outcome.map(Outcome::as_str),
+        ctx,
+        page: view.page,
+        backlinks: view.backlinks,
+        related: view.related,
+        stories: view.stories,
+        tally,
+        roster: view.roster,
+        story_form: errors.story_form.unwrap_or_default(),
+        story_errors: errors.story,
+        roster_form,
+        roster_errors: errors.roster,
+    }
+}
