@@ -106,5 +106,9 @@ pub struct Site {
 /// their own year-long header.
 pub const VISITOR_CACHE_CONTROL: &str = "private, no-cache";
 
+/// What anything sent to a signed-in member carries, and the sign-in and
+/// join forms (see `web::context::middleware`).
+pub const MEMBER_CACHE_CONTROL: &str = "no-store";
+
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "cafe_session";

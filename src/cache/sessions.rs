@@ -20,8 +20,9 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
 use crate::accounts::SessionUser;
-use crate::app::AppState;
-use crate::{auth, context};
+use crate::auth;
+use crate::state::AppState;
+use crate::web::context;
 
 /// How many sessions and members are kept; beyond that the least used go
 /// (and are read from the database again when they return).

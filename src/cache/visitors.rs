@@ -195,7 +195,7 @@ pub async fn serve_sessionless(
 /// memory alone (see [`super::sessions::signed_in_member`]); `Some(None)`:
 /// nothing fresh is kept for them.
 fn serve_kept_member(state: &AppState, request: &Request, now: Clock) -> Option<Option<Response>> {
-    let id = crate::auth::cookie(request.headers(), crate::app::SESSION_COOKIE)?;
+    let id = crate::auth::cookie(request.headers(), crate::state::SESSION_COOKIE)?;
     let (user, csrf) = super::sessions::signed_in_member(state, id, now.accounts)?;
     let path = key_of(request);
     let Some(kept) = state
@@ -219,7 +219,7 @@ fn serve_kept_member(state: &AppState, request: &Request, now: Clock) -> Option<
     // What the context middleware sets on anything a member is sent.
     response.headers_mut().insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(crate::context::MEMBER_CACHE_CONTROL),
+        HeaderValue::from_static(crate::state::MEMBER_CACHE_CONTROL),
     );
     Some(Some(response))
 }

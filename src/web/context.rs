@@ -189,9 +189,6 @@ async fn signed_in(session: &Session) -> bool {
     matches!(session.get::<i64>(auth::USER_ID).await, Ok(Some(_)))
 }
 
-/// What anything sent to a signed-in member carries (see [`cache_control`]).
-pub const MEMBER_CACHE_CONTROL: &str = "no-store";
-
 /// `Cache-Control: no-store` on anything a signed-in member is sent and on
 /// the forms with a visitor's token (`private`): no cache, shared or the
 /// browser's own, may keep a member's data or a token. Other answers are
@@ -199,7 +196,7 @@ pub const MEMBER_CACHE_CONTROL: &str = "no-store";
 /// handler set (static assets' year) is left as it is.
 fn cache_control(response: &mut Response, private: bool) {
     let value = if private {
-        MEMBER_CACHE_CONTROL
+        crate::state::MEMBER_CACHE_CONTROL
     } else {
         crate::state::VISITOR_CACHE_CONTROL
     };
