@@ -134,7 +134,7 @@ async fn telling_a_story_leads_to_its_thread_and_lists_it_on_the_page_with_a_tal
         [format!("{AAR}/stories/{id}")]
     );
     let stored = count(
-        &app,
+        &app.state.pool,
         &format!("SELECT count(*) FROM stories WHERE id = {id} AND outcome = 'failure'"),
     )
     .await;

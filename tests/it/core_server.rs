@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
-use scraper::{Html, Selector};
 
 use cafe::config::ServeArgs;
 use cafe::{AppState, app};

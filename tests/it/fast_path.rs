@@ -59,7 +59,7 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
         let parses_before = cafe::markdown::parses_on_this_thread();
         queries::reset();
         let page = client.get(path).await;
-        let queries = queries::page_statements();
+        let ran = queries::page_statements();
         page.assert_status(StatusCode::OK)
             .assert_contains("Story 4")
             .assert_contains("Start small");
@@ -69,12 +69,12 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
             "a page view by {who} parsed Markdown"
         );
         assert!(
-            queries > 0,
+            ran > 0,
             "the query counter saw nothing: is sqlx still logging statements?"
         );
         assert!(
-            queries <= max,
-            "a page view by {who} ran {queries} queries (at most {max})"
+            ran <= max,
+            "a page view by {who} ran {ran} queries (at most {max})"
         );
     }
 

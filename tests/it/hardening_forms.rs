@@ -203,12 +203,12 @@ async fn a_visitors_page_view_after_the_sign_in_form_still_comes_from_the_cache(
     signin_form(&mut visitor).await;
     queries::reset();
     let page = visitor.get(PAGE).await;
-    let queries = queries::statements();
+    let ran = queries::statements();
     page.assert_status(StatusCode::OK);
     assert_eq!(page.body, warm.body);
     assert_eq!(
-        queries, 0,
-        "the view after the sign-in form ran {queries} statements: not from the cache"
+        ran, 0,
+        "the view after the sign-in form ran {ran} statements: not from the cache"
     );
 
     // The counter does see statements (a member's view is never cached).

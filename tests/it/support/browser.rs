@@ -9,7 +9,7 @@
 //! Paths can be overridden with `CAFE_CHROMEDRIVER` and `CAFE_CHROMIUM`.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -178,7 +178,6 @@ pub struct Harness {
     pub app: TestApp,
     pub base: String,
     chromium: PathBuf,
-    started: Instant,
 }
 
 impl Harness {
@@ -194,7 +193,6 @@ impl Harness {
     }
 
     async fn start_with(driver_path: &Path, chromium: PathBuf) -> Result<Harness> {
-        let started = Instant::now();
         let app = TestApp::new().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
@@ -218,7 +216,6 @@ impl Harness {
             app,
             base,
             chromium,
-            started,
         })
     }
 
@@ -234,10 +231,6 @@ impl Harness {
             &["--blink-settings=preferredColorScheme=0"],
         )
         .await
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
     }
 
     /// Ends the browser sessions cleanly.
