@@ -7,15 +7,13 @@
 //! `ConnectInfo<SocketAddr>` extension per request, which is what
 //! `into_make_service_with_connect_info` puts there.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::support::{Client, PASSWORD, Page, TestApp, encode, session_rows};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use common::{Client, PASSWORD, Page, TestApp, encode};
 
 use cafe::config::{Cli, ServeArgs};
 
@@ -622,13 +620,6 @@ async fn the_password_form_needs_a_signed_in_member_and_a_csrf_token() {
 }
 
 // ----------------------------------------------------------------- sessions
-
-async fn session_rows(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM tower_sessions")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn a_session_ends_after_its_absolute_lifetime() {

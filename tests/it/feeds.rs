@@ -1,11 +1,9 @@
 //! Recent changes and the Atom feeds, read back with a real XML parser.
 
-mod common;
-
+use crate::support::{Client, TestApp};
 use axum::http::StatusCode;
 use cafe::pages::PageText;
 use cafe::tags::TagList;
-use common::{Client, TestApp};
 use scraper::{Html, Selector};
 
 const ATOM: &str = "http://www.w3.org/2005/Atom";

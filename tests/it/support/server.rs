@@ -160,6 +160,7 @@ pub fn csrf(html: &str) -> String {
         .map(|i| i + marker.len())
         .expect("a csrf token");
     let end = html[start..].find('"').expect("end of token") + start;
+    assert!(end > start, "an empty csrf token");
     html[start..end].to_owned()
 }
 

@@ -2,10 +2,9 @@
 //! each member sees their own name, token and roster entry, never another
 //! member's, and a visitor never sees a member's, whichever was kept first.
 
-mod common;
-
+use crate::support;
+use crate::support::{Client, TestApp, attrs};
 use axum::http::StatusCode;
-use common::{Client, TestApp, attrs};
 
 /// A method page with alice on its roster (tip and location her own).
 async fn page_with_alice_on_roster(app: &TestApp) -> (Client, String) {
@@ -101,7 +100,7 @@ async fn each_member_sees_their_own_name_token_and_roster_entry_from_the_shared_
     let answer = bob
         .post_raw(
             &format!("{page}/roster"),
-            common::encode(&[("csrf_token", &token), ("tip", "Bob's own tip")]),
+            support::encode(&[("csrf_token", &token), ("tip", "Bob's own tip")]),
         )
         .await;
     answer.assert_status(StatusCode::SEE_OTHER);

@@ -2,13 +2,11 @@
 //! title-over-body ranking, hostile input, and an index that follows every
 //! save at once.
 
-mod common;
-
+use crate::support::{Client, TestApp};
 use axum::http::StatusCode;
 use cafe::pages::PageText;
 use cafe::stories::StoryText;
 use cafe::tags::TagList;
-use common::{Client, TestApp};
 use scraper::{Html, Selector};
 
 /// Made-up words, so the seeded pages never match.

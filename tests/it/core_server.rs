@@ -1,13 +1,13 @@
 //! The real server on a random port, driven by an HTTP client that keeps
 //! cookies like a browser: what a first visitor does, over TCP.
 
-mod common;
-
+use crate::support;
+use crate::support::select;
+use crate::support::server::csrf;
 use std::net::SocketAddr;
 
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
-use scraper::{Html, Selector};
 
 use cafe::config::ServeArgs;
 use cafe::{AppState, app};
@@ -59,23 +59,6 @@ fn browser() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
-}
-
-fn csrf_token(html: &str) -> String {
-    let doc = Html::parse_document(html);
-    let selector = Selector::parse("input[name=csrf_token]").expect("selector");
-    doc.select(&selector)
-        .find_map(|e| e.value().attr("value").map(str::to_owned))
-        .filter(|t| !t.is_empty())
-        .expect("a csrf token on the form")
-}
-
-fn texts(html: &str, css: &str) -> Vec<String> {
-    let doc = Html::parse_document(html);
-    let selector = Selector::parse(css).expect("selector");
-    doc.select(&selector)
-        .map(|e| e.text().collect::<String>().trim().to_owned())
-        .collect()
 }
 
 struct Reply {
@@ -149,7 +132,7 @@ async fn a_visitor_joins_writes_a_page_signs_out_and_signs_in_again_over_http() 
         "{:?}",
         form.set_cookie
     );
-    let token = csrf_token(&form.body);
+    let token = csrf(&form.body);
     let joined = post(
         &client,
         &format!("{base}/join"),
@@ -157,8 +140,8 @@ async fn a_visitor_joins_writes_a_page_signs_out_and_signs_in_again_over_http() 
             ("csrf_token", &token),
             ("username", "Dana"),
             ("display_name", "Dana Field"),
-            ("password", common::PASSWORD),
-            ("password_confirm", common::PASSWORD),
+            ("password", support::PASSWORD),
+            ("password_confirm", support::PASSWORD),
         ],
     )
     .await;
@@ -174,12 +157,12 @@ async fn a_visitor_joins_writes_a_page_signs_out_and_signs_in_again_over_http() 
         "{cookie}"
     );
     let home = get(&client, &format!("{base}/")).await;
-    assert_eq!(texts(&home.body, "header .account a"), ["Dana Field"]);
+    assert_eq!(select(&home.body, "header .account a"), ["Dana Field"]);
 
     // Create a page.
     let new = get(&client, &format!("{base}/methods/new")).await;
     assert_eq!(new.status, StatusCode::OK);
-    let token = csrf_token(&new.body);
+    let token = csrf(&new.body);
     let created = post(
         &client,
         &format!("{base}/methods"),
@@ -203,18 +186,18 @@ async fn a_visitor_joins_writes_a_page_signs_out_and_signs_in_again_over_http() 
     let page = get(&client, &format!("{base}/methods/walking-interviews")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(
-        texts(&page.body, "main h1").first().map(String::as_str),
+        select(&page.body, "main h1").first().map(String::as_str),
         Some("Walking Interviews")
     );
     assert!(page.body.contains("Talk while you walk the site together."));
     assert!(
-        texts(&page.body, "ul.tags a.tag").contains(&"listening".to_owned()),
+        select(&page.body, "ul.tags a.tag").contains(&"listening".to_owned()),
         "{}",
         page.body
     );
 
     // Sign out.
-    let token = csrf_token(&page.body);
+    let token = csrf(&page.body);
     let out = post(
         &client,
         &format!("{base}/signout"),
@@ -231,7 +214,7 @@ async fn a_visitor_joins_writes_a_page_signs_out_and_signs_in_again_over_http() 
 
     // A wrong password, then the right one, coming back to where the visitor was going.
     let form = get(&client, &format!("{base}/signin?next=%2Fmethods%2Fnew")).await;
-    let token = csrf_token(&form.body);
+    let token = csrf(&form.body);
     let wrong = post(
         &client,
         &format!("{base}/signin"),
@@ -244,14 +227,14 @@ async fn a_visitor_joins_writes_a_page_signs_out_and_signs_in_again_over_http() 
     )
     .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    let token = csrf_token(&wrong.body);
+    let token = csrf(&wrong.body);
     let signed_in = post(
         &client,
         &format!("{base}/signin"),
         &[
             ("csrf_token", &token),
             ("username", "dana"),
-            ("password", common::PASSWORD),
+            ("password", support::PASSWORD),
             ("next", "/methods/new"),
         ],
     )
@@ -272,7 +255,7 @@ async fn a_visitor_joins_writes_a_page_signs_out_and_signs_in_again_over_http() 
     );
     let new = get(&client, &format!("{base}/methods/new")).await;
     assert_eq!(new.status, StatusCode::OK);
-    assert_eq!(texts(&new.body, "header .account a"), ["Dana Field"]);
+    assert_eq!(select(&new.body, "header .account a"), ["Dana Field"]);
 
     // What was written is still there, with its author.
     let history = get(
@@ -293,7 +276,7 @@ async fn the_server_refuses_an_oversized_upload_and_keeps_serving() {
     let base = &server.base;
     let client = browser();
     let form = get(&client, &format!("{base}/signin")).await;
-    let token = csrf_token(&form.body);
+    let token = csrf(&form.body);
     let huge = "z".repeat(2 * 1024 * 1024);
     let refused = post(
         &client,

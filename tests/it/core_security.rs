@@ -1,11 +1,10 @@
 //! Hostile input, CSRF, malformed URLs, oversized and malformed bodies,
 //! security headers and error pages, through the real router.
 
-mod common;
-
+use crate::support;
+use crate::support::{Client, Page, TestApp, encode};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{Client, Page, TestApp, encode};
 use scraper::{ElementRef, Html, Selector};
 
 /// Hostile inputs: each goes into a page's body, title, summary and tags.
@@ -417,8 +416,8 @@ async fn hostile_input_in_account_forms_is_shown_inert() {
             &[
                 ("username", "mallory"),
                 ("display_name", display_name),
-                ("password", common::PASSWORD),
-                ("password_confirm", common::PASSWORD),
+                ("password", support::PASSWORD),
+                ("password_confirm", support::PASSWORD),
             ],
         )
         .await;
@@ -489,7 +488,7 @@ async fn a_post_without_a_csrf_token_is_refused() {
 
     // Sign-in and join check the token too (login CSRF).
     let mut visitor = app.client();
-    let signin = encode(&[("username", "alice"), ("password", common::PASSWORD)]);
+    let signin = encode(&[("username", "alice"), ("password", support::PASSWORD)]);
     visitor
         .post_raw("/signin", signin)
         .await
@@ -497,15 +496,15 @@ async fn a_post_without_a_csrf_token_is_refused() {
     let join = encode(&[
         ("username", "forged"),
         ("display_name", "Forged"),
-        ("password", common::PASSWORD),
-        ("password_confirm", common::PASSWORD),
+        ("password", support::PASSWORD),
+        ("password_confirm", support::PASSWORD),
     ]);
     visitor
         .post_raw("/join", join)
         .await
         .assert_status(StatusCode::FORBIDDEN);
     assert_eq!(
-        visitor.signin("forged", common::PASSWORD).await.status,
+        visitor.signin("forged", support::PASSWORD).await.status,
         StatusCode::UNAUTHORIZED,
         "no account was made"
     );
@@ -548,7 +547,7 @@ async fn a_post_with_another_sessions_token_is_refused() {
     let mut carol = app.client();
     let old_token = carol.csrf().await;
     carol
-        .join("carol", common::PASSWORD)
+        .join("carol", support::PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
     let stale = post_with(

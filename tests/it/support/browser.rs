@@ -8,10 +8,8 @@
 //!
 //! Paths can be overridden with `CAFE_CHROMEDRIVER` and `CAFE_CHROMIUM`.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,11 +21,13 @@ use fantoccini::key::Key;
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::common::TestApp;
+use crate::support::TestApp;
+use crate::support::server::free_port;
+use crate::support::under_ci;
 
 /// axe-core 4.14.1: `axe.min.js` from the npm package `axe-core`, unmodified;
 /// MPL-2.0, see tests/data/axe-core-LICENSE.txt.
-const AXE_SOURCE: &str = include_str!("../data/axe.min.js");
+const AXE_SOURCE: &str = include_str!("../../data/axe.min.js");
 
 const CHROMIUM_FLAGS: &[&str] = &[
     "--headless",
@@ -72,13 +72,6 @@ fn env_path(var: &str, default: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(default))
 }
 
-fn under_ci() -> bool {
-    match std::env::var("CI") {
-        Ok(value) => !matches!(value.trim(), "" | "0" | "false"),
-        Err(_) => false,
-    }
-}
-
 /// The chromedriver and chromium binaries, or `None` (after saying so) when
 /// they are missing on a developer's machine. Under `CI` a missing browser
 /// is a failure: CI must run the browser tests.
@@ -116,7 +109,7 @@ struct Driver {
 
 impl Driver {
     fn start(binary: &Path, log: &Path) -> Result<Driver> {
-        let port = free_port()?;
+        let port = free_port();
         let log_file = std::fs::File::create(log)?;
         let child = Command::new(binary)
             .arg(format!("--port={port}"))
@@ -176,11 +169,6 @@ impl Drop for Driver {
     }
 }
 
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
 /// Everything one browser test needs. Drop order: browsers, then the
 /// driver (which ends their sessions), then the app and its folder.
 pub struct Harness {
@@ -190,7 +178,6 @@ pub struct Harness {
     pub app: TestApp,
     pub base: String,
     chromium: PathBuf,
-    started: Instant,
 }
 
 impl Harness {
@@ -206,7 +193,6 @@ impl Harness {
     }
 
     async fn start_with(driver_path: &Path, chromium: PathBuf) -> Result<Harness> {
-        let started = Instant::now();
         let app = TestApp::new().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
@@ -230,7 +216,6 @@ impl Harness {
             app,
             base,
             chromium,
-            started,
         })
     }
 
@@ -246,10 +231,6 @@ impl Harness {
             &["--blink-settings=preferredColorScheme=0"],
         )
         .await
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
     }
 
     /// Ends the browser sessions cleanly.

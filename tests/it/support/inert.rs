@@ -2,8 +2,6 @@
 //! payload list, and a check that a returned page holds nothing active (no
 //! script in the content, no event handler, no `javascript:`/`data:` URL).
 
-#![allow(dead_code, unreachable_pub)]
-
 use scraper::{Html, Selector};
 
 /// The XSS payloads the core's hostile-input tests use (`tests/data/xss.txt`,
@@ -11,7 +9,7 @@ use scraper::{Html, Selector};
 /// dangerous URL schemes (mixed case, entity-encoded, with white space),
 /// attribute and element break-outs, and Markdown and wiki links.
 pub fn payloads() -> Vec<&'static str> {
-    include_str!("../data/xss.txt")
+    include_str!("../../data/xss.txt")
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .collect()

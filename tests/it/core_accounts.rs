@@ -1,22 +1,12 @@
 //! Accounts through the real router: joining, signing in and out, the
 //! session cookie, safe redirects, throttling and profiles.
 
-mod common;
-
+use crate::support::attrs;
+use crate::support::{Client, PASSWORD, Page, TestApp, select};
 use axum::http::StatusCode;
-use common::attrs;
-use common::{Client, PASSWORD, Page, TestApp};
 use scraper::{Html, Selector};
 
 use cafe::config::ServeArgs;
-
-fn select(html: &str, css: &str) -> Vec<String> {
-    let doc = Html::parse_document(html);
-    let selector = Selector::parse(css).expect("a valid selector");
-    doc.select(&selector)
-        .map(|e| e.text().collect::<String>().trim().to_owned())
-        .collect()
-}
 
 /// The inner HTML of `<main>`.
 fn main_html(html: &str) -> String {

@@ -14,17 +14,15 @@
 //! Without /usr/bin/chromedriver and /usr/bin/chromium these tests say they
 //! were skipped and pass, except when `CI` is set: then they fail.
 
-mod browser_support;
-mod common;
-
+use crate::support;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
 use axum::http::StatusCode;
 use fantoccini::key::Key;
 
-use browser_support::{Browser, Harness};
-use common::{PASSWORD, TestApp};
+use crate::support::browser::{Browser, Harness};
+use crate::support::{PASSWORD, TestApp};
 
 /// Runs named steps one after another, records each failure with its
 /// message and carries on, then fails the test listing them all.
@@ -836,7 +834,7 @@ async fn screenshots(b: &Browser) -> Result<()> {
         if let Err(error) = b.axe(&format!("{path} at phone width")).await {
             problems.push(format!("{error:#}"));
         }
-        b.resize_viewport(browser_support::DESKTOP.0, browser_support::DESKTOP.1)
+        b.resize_viewport(support::browser::DESKTOP.0, support::browser::DESKTOP.1)
             .await?;
     }
     if !problems.is_empty() {

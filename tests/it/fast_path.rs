@@ -1,62 +1,14 @@
 //! The page-view fast path: a method page view parses no Markdown and runs a
 //! small, fixed number of SQL queries, whatever the page holds; visitors'
 //! repeat views and feeds run none; a filtered method list runs at most four,
-//! three once it is kept. Its own test binary, because it counts queries with
-//! a process-wide tracing subscriber.
+//! three once it is kept. It runs alone in a process of its own, because it
+//! counts queries with a process-wide tracing subscriber.
 
-mod common;
-
-use std::sync::atomic::{AtomicUsize, Ordering};
+use crate::support;
+use crate::support::{alone, queries};
 
 use axum::http::StatusCode;
 use cafe::config::ServeArgs;
-use tracing::Subscriber;
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-
-static QUERIES: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts the statements sqlx logs (target `sqlx::query`, one event each),
-/// leaving out the pragmas the pool runs when it opens a connection: that
-/// happens whenever the pool grows, not because of the request measured.
-struct CountQueries;
-
-/// Reads an event's `summary` field (the statement's start).
-#[derive(Default)]
-struct Summary(String);
-
-impl tracing::field::Visit for Summary {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        if field.name() == "summary" {
-            self.0 = value.to_owned();
-        }
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "summary" {
-            self.0 = format!("{value:?}");
-        }
-    }
-}
-
-impl<S: Subscriber> Layer<S> for CountQueries {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() != "sqlx::query" {
-            return;
-        }
-        let mut summary = Summary::default();
-        event.record(&mut summary);
-        // Pragmas, and the caches' look at the content clock (at most once a
-        // second, or after a write: `cafe::cache::freshness`), are not the
-        // page view's statements.
-        let statement = summary.0.trim_start_matches('"');
-        let clock = ["SELECT tick, lists, everything", "SELECT slug, tick FROM"]
-            .iter()
-            .any(|start| statement.starts_with(start));
-        if !statement.starts_with("PRAGMA") && !clock {
-            QUERIES.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
 
 /// Most queries a page view may run: one statement reads the page with its
 /// stories, tally, roster, tag names, backlinks and related pages; a member
@@ -66,11 +18,17 @@ const MEMBER_QUERIES: usize = 3;
 
 #[tokio::test]
 async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
-    let subscriber = tracing_subscriber::registry().with(CountQueries);
-    tracing::subscriber::set_global_default(subscriber)
-        .expect("the only subscriber in this binary");
+    let name = alone::test_name(
+        module_path!(),
+        "a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries",
+    );
+    if !alone::is_alone(&name) {
+        alone::run_alone(&name, []);
+        return;
+    }
+    queries::install();
 
-    let app = common::TestApp::new().await;
+    let app = support::TestApp::new().await;
     let mut alice = app.member("alice").await;
     let path = "/methods/communities-of-practice";
     for n in 0..5 {
@@ -99,9 +57,9 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
         ("a member", &mut alice, MEMBER_QUERIES),
     ] {
         let parses_before = cafe::markdown::parses_on_this_thread();
-        QUERIES.store(0, Ordering::SeqCst);
+        queries::reset();
         let page = client.get(path).await;
-        let queries = QUERIES.load(Ordering::SeqCst);
+        let ran = queries::page_statements();
         page.assert_status(StatusCode::OK)
             .assert_contains("Story 4")
             .assert_contains("Start small");
@@ -111,12 +69,12 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
             "a page view by {who} parsed Markdown"
         );
         assert!(
-            queries > 0,
+            ran > 0,
             "the query counter saw nothing: is sqlx still logging statements?"
         );
         assert!(
-            queries <= max,
-            "a page view by {who} ran {queries} queries (at most {max})"
+            ran <= max,
+            "a page view by {who} ran {ran} queries (at most {max})"
         );
     }
 
@@ -125,26 +83,18 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
     let mut visitor = app.client();
     let first = visitor.get(path).await;
     first.assert_status(StatusCode::OK);
-    QUERIES.store(0, Ordering::SeqCst);
+    queries::reset();
     let again = visitor.get(path).await;
-    assert_eq!(
-        QUERIES.load(Ordering::SeqCst),
-        0,
-        "a cached view ran queries"
-    );
+    assert_eq!(queries::page_statements(), 0, "a cached view ran queries");
     again.assert_status(StatusCode::OK);
     assert_eq!(again.body, first.body);
 
     // The cache keeps what it serves as it was sent: a feed stays a feed.
     let feed = visitor.get("/recent.atom").await;
     feed.assert_status(StatusCode::OK);
-    QUERIES.store(0, Ordering::SeqCst);
+    queries::reset();
     let cached_feed = visitor.get("/recent.atom").await;
-    assert_eq!(
-        QUERIES.load(Ordering::SeqCst),
-        0,
-        "a cached feed ran queries"
-    );
+    assert_eq!(queries::page_statements(), 0, "a cached feed ran queries");
     assert_eq!(
         cached_feed.header("content-type"),
         feed.header("content-type")
@@ -165,10 +115,10 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
         .get("/signin")
         .await
         .assert_status(StatusCode::OK);
-    QUERIES.store(0, Ordering::SeqCst);
+    queries::reset();
     after_form.get(path).await.assert_status(StatusCode::OK);
     assert_eq!(
-        QUERIES.load(Ordering::SeqCst),
+        queries::page_statements(),
         0,
         "not served from the visitors' cache after the sign-in form"
     );
@@ -178,12 +128,12 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
     // and tag names), and on a miss one statement for counts and rows; once
     // the list is kept, only the head.
     let list = "/methods?tag=lkm-1&tag=lkm-2";
-    QUERIES.store(0, Ordering::SeqCst);
+    queries::reset();
     alice.get(list).await.assert_status(StatusCode::OK);
-    let first = QUERIES.load(Ordering::SeqCst);
-    QUERIES.store(0, Ordering::SeqCst);
+    let first = queries::page_statements();
+    queries::reset();
     alice.get(list).await.assert_status(StatusCode::OK);
-    let kept = QUERIES.load(Ordering::SeqCst);
+    let kept = queries::page_statements();
     assert!(
         first <= 4,
         "a filtered list ran {first} statements (at most 4)"
@@ -226,7 +176,7 @@ async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {
 async fn files_serve_visitors_when_memory_holds_none() {
     let mut config = ServeArgs::defaults();
     config.page_cache_mib = 0;
-    let app = common::TestApp::with_config(config).await;
+    let app = support::TestApp::with_config(config).await;
     let path = "/methods/peer-assist";
     let mut visitor = app.client();
     let first = visitor.get(path).await;
@@ -234,9 +184,9 @@ async fn files_serve_visitors_when_memory_holds_none() {
     // The file is written in the background: look until it is there.
     let mut from_file = None;
     for _ in 0..200 {
-        QUERIES.store(0, Ordering::SeqCst);
+        queries::reset();
         let again = visitor.get(path).await;
-        if QUERIES.load(Ordering::SeqCst) == 0 {
+        if queries::page_statements() == 0 {
             from_file = Some(again);
             break;
         }

@@ -3,8 +3,7 @@
 //! and the server cuts off clients that stall their headers or body, answers
 //! an over-size `Content-Length` before reading, and bounds its connections.
 
-mod common;
-
+use crate::support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -14,8 +13,8 @@ use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::support::TestApp;
 use cafe::config::{Cli, ServeArgs};
-use common::TestApp;
 
 /// Server settings as the command line gives them.
 fn args(flags: &[&str]) -> ServeArgs {
@@ -114,9 +113,13 @@ fn a_public_url_with_a_query_a_fragment_or_another_scheme_is_refused_at_start() 
 }
 
 /// Signs in as `username` (who does not exist) with this forwarded-for value.
-async fn failed_signin(client: &mut common::Client, username: &str, forwarded: &str) -> StatusCode {
+async fn failed_signin(
+    client: &mut support::Client,
+    username: &str,
+    forwarded: &str,
+) -> StatusCode {
     let token = client.csrf().await;
-    let body = common::encode(&[
+    let body = support::encode(&[
         ("csrf_token", &token),
         ("username", username),
         ("password", "not the password"),

@@ -3,15 +3,13 @@
 //! coverage, tag pages, AND filtering with facet counts, CSV imports, admin
 //! edits of the table, the tag box's vocabulary, and hostile tags.
 
-mod common;
-mod inert;
-
+use crate::support;
+use crate::support::attrs as attr;
+use crate::support::inert::{assert_inert, collapse, fit, payloads, texts};
+use crate::support::{Client, TestApp, count};
 use axum::http::StatusCode;
 use cafe::tags::{Tag, TagList};
 use clap::Parser as _;
-use common::attrs as attr;
-use common::{Client, TestApp};
-use inert::{assert_inert, collapse, fit, payloads, texts};
 use scraper::{Html, Selector};
 
 /// Titles of the methods listed (on `/methods` or a tag page), in order.
@@ -51,13 +49,6 @@ fn facets(html: &str) -> Vec<(String, usize)> {
 /// The tags shown on a method page, as their text (tag, then the indicator's name).
 fn page_tags(html: &str) -> Vec<String> {
     texts(html, "main ul.tags a.tag")
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("a count")
 }
 
 async fn new_page(client: &mut Client, title: &str, tags: &str) -> String {
@@ -850,7 +841,10 @@ LKM-1,Renamed by a broken file,,Learning & Knowledge Management,10
         "good rows are not blamed: {error}"
     );
 
-    assert_eq!(count(&app, "SELECT count(*) FROM indicators").await, 12);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM indicators").await,
+        12
+    );
     let table = app.client().get("/indicators").await;
     assert!(!table.body.contains("ZZ-1") && !table.body.contains("A fine row"));
     assert_eq!(
@@ -867,7 +861,10 @@ LKM-1,Renamed by a broken file,,Learning & Knowledge Management,10
         .await
         .expect_err("a file without the columns fails");
     assert!(no_header.to_string().contains("line 1:"), "{no_header}");
-    assert_eq!(count(&app, "SELECT count(*) FROM indicators").await, 12);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM indicators").await,
+        12
+    );
 }
 
 #[tokio::test]
@@ -886,7 +883,7 @@ LKM-1,Learning agenda agreed,,Learning & Knowledge Management,10
         .await
         .expect("the re-import succeeds");
     assert_eq!(
-        count(&app, "SELECT count(*) FROM indicators").await,
+        count(&app.state.pool, "SELECT count(*) FROM indicators").await,
         14,
         "updated in place, nothing duplicated"
     );
@@ -1108,7 +1105,10 @@ async fn an_admin_adds_an_indicator_which_becomes_a_tag() {
         ["KM-10"],
         "the form keeps what was typed"
     );
-    assert_eq!(count(&app, "SELECT count(*) FROM indicators").await, 13);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM indicators").await,
+        13
+    );
 }
 
 #[tokio::test]
@@ -1146,18 +1146,25 @@ async fn members_get_403_and_visitors_are_sent_to_sign_in_on_the_indicator_forms
     let post = visitor
         .post_raw(
             "/indicators",
-            common::encode(&indicator_form("XX-1", "Sneaky", "X")),
+            support::encode(&indicator_form("XX-1", "Sneaky", "X")),
         )
         .await;
     post.assert_status(StatusCode::SEE_OTHER);
 
-    assert_eq!(count(&app, "SELECT count(*) FROM indicators").await, 12);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM indicators").await,
+        12
+    );
     assert_eq!(
         coverage_of(&visitor.get("/indicators").await.body, "LKM-1").1,
         "Learning agenda in place"
     );
     assert_eq!(
-        count(&app, "SELECT count(*) FROM events WHERE kind = 'admin'").await,
+        count(
+            &app.state.pool,
+            "SELECT count(*) FROM events WHERE kind = 'admin'"
+        )
+        .await,
         0
     );
 }

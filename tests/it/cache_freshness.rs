@@ -8,16 +8,15 @@
 //! the new text at once after a write that it shows, by this process or
 //! another (`cafe import`).
 
-mod common;
-
+use crate::support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use reqwest::header::{HOST, SET_COOKIE};
 
-use common::PASSWORD;
-use common::server::{Member, Server, cafe_command, csrf};
+use crate::support::PASSWORD;
+use crate::support::server::{Member, Server, cafe_command, csrf};
 
 /// Whether a view came from the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,7 +173,7 @@ async fn sign_in_and_out(base: &str, username: &str) {
         async move {
             http.post(format!("{base}/signin"))
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(common::encode(&[
+                .body(support::encode(&[
                     ("csrf_token", token.as_str()),
                     ("username", username),
                     ("password", password),
@@ -215,7 +214,7 @@ async fn sign_in_and_out(base: &str, username: &str) {
     let out = http
         .post(format!("{base}/signout"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(common::encode(&[("csrf_token", csrf(&page).as_str())]))
+        .body(support::encode(&[("csrf_token", csrf(&page).as_str())]))
         .send()
         .await
         .expect("POST /signout");

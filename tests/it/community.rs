@@ -2,13 +2,11 @@
 //! protect, block) through the real router, as members, visitors and
 //! administrators would use them — refusals and hostile input included.
 
-mod common;
-mod inert;
-
+use crate::support;
+use crate::support::attrs as attr;
+use crate::support::inert::{assert_inert, collapse, fit, payloads, texts};
+use crate::support::{Client, PASSWORD, Page, TestApp, count, encode};
 use axum::http::StatusCode;
-use common::attrs as attr;
-use common::{Client, PASSWORD, Page, TestApp, encode};
-use inert::{assert_inert, collapse, fit, payloads, texts};
 
 /// A seeded method page the tests tell stories on.
 const AAR: &str = "/methods/after-action-review";
@@ -50,13 +48,6 @@ async fn reply(client: &mut Client, thread: &str, body: &str) -> Page {
     client
         .post(&format!("{thread}/replies"), &[("body", body)])
         .await
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("a count")
 }
 
 /// (actor, summary) of every admin event, oldest first.
@@ -143,7 +134,7 @@ async fn telling_a_story_leads_to_its_thread_and_lists_it_on_the_page_with_a_tal
         [format!("{AAR}/stories/{id}")]
     );
     let stored = count(
-        &app,
+        &app.state.pool,
         &format!("SELECT count(*) FROM stories WHERE id = {id} AND outcome = 'failure'"),
     )
     .await;
@@ -273,7 +264,10 @@ async fn an_empty_reply_is_refused_and_nothing_is_saved() {
     response
         .assert_status(StatusCode::UNPROCESSABLE_ENTITY)
         .assert_contains("The reply is empty.");
-    assert_eq!(count(&app, "SELECT count(*) FROM replies").await, 0);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM replies").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -323,10 +317,22 @@ async fn an_anonymous_visitor_is_sent_to_sign_in_and_nothing_is_saved() {
         );
         assert_eq!(location, expected, "POST {path}");
     }
-    assert_eq!(count(&app, "SELECT count(*) FROM stories").await, 1);
-    assert_eq!(count(&app, "SELECT count(*) FROM replies").await, 0);
-    assert_eq!(count(&app, "SELECT count(*) FROM roster").await, 0);
-    assert_eq!(count(&app, "SELECT count(*) FROM story_revisions").await, 1);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM stories").await,
+        1
+    );
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM replies").await,
+        0
+    );
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM roster").await,
+        0
+    );
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM story_revisions").await,
+        1
+    );
     let page = visitor.get(AAR).await;
     page.assert_contains("to tell your story of this method");
     assert!(
@@ -424,7 +430,10 @@ async fn an_empty_story_is_refused_and_the_form_keeps_what_was_typed() {
         1,
         "the form is open"
     );
-    assert_eq!(count(&app, "SELECT count(*) FROM stories").await, 0);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM stories").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -469,7 +478,10 @@ async fn an_unknown_outcome_is_refused_and_the_form_keeps_what_was_typed() {
     untitled
         .assert_status(StatusCode::UNPROCESSABLE_ENTITY)
         .assert_contains("Please give your story a title.");
-    assert_eq!(count(&app, "SELECT count(*) FROM stories").await, 0);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM stories").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -544,7 +556,10 @@ async fn editing_someone_elses_story_is_forbidden() {
     let page = app.client().get(&thread).await;
     assert_eq!(texts(&page.body, "main h1"), ["Alice's story"]);
     assert_eq!(texts(&page.body, "article .prose"), ["Alice's words."]);
-    assert_eq!(count(&app, "SELECT count(*) FROM story_revisions").await, 1);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM story_revisions").await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -691,7 +706,10 @@ async fn an_invalid_story_edit_is_refused_and_the_form_keeps_what_was_typed() {
         ["oops"]
     );
     app.client().get(&thread).await.assert_contains("Original.");
-    assert_eq!(count(&app, "SELECT count(*) FROM story_revisions").await, 1);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM story_revisions").await,
+        1
+    );
 }
 
 // ------------------------------------------------------------- hiding
@@ -820,7 +838,7 @@ async fn an_admin_hides_a_reply_which_readers_no_longer_see_but_the_database_kee
                 .contains("1 reply")
         );
     }
-    let kept = count(&app, &format!("SELECT count(*) FROM replies WHERE id = {reply_id} AND hidden = 1 AND body LIKE 'Buy cheap%'")).await;
+    let kept = count(&app.state.pool, &format!("SELECT count(*) FROM replies WHERE id = {reply_id} AND hidden = 1 AND body LIKE 'Buy cheap%'")).await;
     assert_eq!(kept, 1, "the reply is kept in the database");
     let as_admin = root.get(&thread).await;
     assert_eq!(
@@ -883,11 +901,19 @@ async fn members_cannot_hide_stories_or_replies() {
     page.assert_status(StatusCode::OK)
         .assert_contains("My own reply.");
     assert_eq!(
-        count(&app, "SELECT count(*) FROM stories WHERE hidden = 1").await,
+        count(
+            &app.state.pool,
+            "SELECT count(*) FROM stories WHERE hidden = 1"
+        )
+        .await,
         0
     );
     assert_eq!(
-        count(&app, "SELECT count(*) FROM replies WHERE hidden = 1").await,
+        count(
+            &app.state.pool,
+            "SELECT count(*) FROM replies WHERE hidden = 1"
+        )
+        .await,
         0
     );
     assert!(admin_events(&app).await.is_empty());
@@ -975,7 +1001,10 @@ async fn posting_to_the_roster_twice_updates_the_one_entry() {
         "{entries:?}"
     );
     assert!(!page.body.contains("First tip"));
-    assert_eq!(count(&app, "SELECT count(*) FROM roster").await, 1);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM roster").await,
+        1
+    );
     let form = alice.get(AAR).await;
     assert_eq!(
         attr(&form.body, ".roster-form input[name=tip]", "value"),
@@ -1048,7 +1077,10 @@ async fn a_member_removes_only_their_own_roster_entry() {
         .get(AAR)
         .await
         .assert_contains("No one has added their name yet.");
-    assert_eq!(count(&app, "SELECT count(*) FROM roster").await, 0);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM roster").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -1073,7 +1105,10 @@ async fn a_roster_entry_that_is_too_long_is_refused_and_the_form_keeps_what_was_
         attr(&refused.body, ".roster-form input[name=location]", "value"),
         ["Accra"]
     );
-    assert_eq!(count(&app, "SELECT count(*) FROM roster").await, 0);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM roster").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -1254,7 +1289,10 @@ async fn an_admin_blocks_a_user_whose_session_ends_who_cannot_sign_in_and_whose_
             .concat()
             .contains("blocked")
     );
-    assert_eq!(count(&app, "SELECT count(*) FROM stories").await, 1);
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM stories").await,
+        1
+    );
     assert_eq!(
         admin_events(&app).await,
         [("root".to_owned(), "Blocked the user bob".to_owned())]
@@ -1337,7 +1375,7 @@ async fn every_admin_action_is_recorded_with_who_did_it() {
         ]
     );
     assert!(events.iter().all(|(who, _)| who == "root"), "{events:?}");
-    let on_page = count(&app, "SELECT count(*) FROM events e JOIN pages p ON p.id = e.page_id WHERE e.kind = 'admin' AND p.slug = 'after-action-review'").await;
+    let on_page = count(&app.state.pool, "SELECT count(*) FROM events e JOIN pages p ON p.id = e.page_id WHERE e.kind = 'admin' AND p.slug = 'after-action-review'").await;
     assert_eq!(on_page, 3, "the page's admin events point at the page");
 }
 
@@ -1491,7 +1529,8 @@ fn the_inertness_check_catches_each_kind_of_active_content() {
         )
     };
     assert!(
-        inert::active_content(&page("<p>Hello <a href=\"/methods\">methods</a></p>")).is_empty()
+        support::inert::active_content(&page("<p>Hello <a href=\"/methods\">methods</a></p>"))
+            .is_empty()
     );
     for bad in [
         "<script>alert(1)</script>",
@@ -1503,7 +1542,7 @@ fn the_inertness_check_catches_each_kind_of_active_content() {
         "<p style=\"color:red\">x</p>",
     ] {
         assert!(
-            !inert::active_content(&page(bad)).is_empty(),
+            !support::inert::active_content(&page(bad)).is_empty(),
             "{bad} was not caught"
         );
     }

@@ -12,14 +12,12 @@
 //! catches text breaking out of an attribute), and no URL with a scheme other
 //! than http, https or mailto.
 
-mod common;
-
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
+use crate::support::{Client, PASSWORD, Page, TestApp, encode};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{Client, PASSWORD, Page, TestApp, encode};
 use scraper::{ElementRef, Html, Selector};
 
 use cafe::config::ServeArgs;
@@ -31,9 +29,9 @@ const BLNS_LEN: usize = 485;
 
 /// The Big List of Naughty Strings, then the XSS payloads.
 static CORPUS: LazyLock<Vec<String>> = LazyLock::new(|| {
-    let blns: Vec<String> = serde_json::from_str(include_str!("data/blns.json"))
+    let blns: Vec<String> = serde_json::from_str(include_str!("../data/blns.json"))
         .expect("blns.json is a JSON list of strings");
-    let xss = include_str!("data/xss.txt")
+    let xss = include_str!("../data/xss.txt")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(str::to_owned);
@@ -45,7 +43,8 @@ fn the_corpus_holds_both_lists() {
     assert!(CORPUS.len() > BLNS_LEN + 50, "{} strings", CORPUS.len());
     assert_eq!(
         CORPUS[BLNS_LEN - 1],
-        serde_json::from_str::<Vec<String>>(include_str!("data/blns.json")).unwrap()[BLNS_LEN - 1]
+        serde_json::from_str::<Vec<String>>(include_str!("../data/blns.json")).unwrap()
+            [BLNS_LEN - 1]
     );
     assert!(
         CORPUS

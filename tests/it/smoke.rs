@@ -1,7 +1,5 @@
-mod common;
-
+use crate::support::TestApp;
 use axum::http::StatusCode;
-use common::TestApp;
 
 #[tokio::test]
 async fn a_member_joins_creates_a_page_and_edits_it() {

@@ -2,8 +2,6 @@
 //! real router with `oneshot`, and a `Client` that keeps its session cookie
 //! and fills in CSRF tokens like a browser submitting the site's forms.
 
-#![allow(dead_code, unreachable_pub)]
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -13,6 +11,10 @@ use tower::ServiceExt;
 use cafe::config::ServeArgs;
 use cafe::{AppState, app};
 
+pub mod alone;
+pub mod browser;
+pub mod inert;
+pub mod queries;
 pub mod server;
 
 /// A password every test user has.
@@ -332,4 +334,33 @@ pub fn attrs(html: &str, css: &str, name: &str) -> Vec<String> {
     doc.select(&selector)
         .filter_map(|e| e.value().attr(name).map(str::to_owned))
         .collect()
+}
+
+/// The one number `sql` (a `SELECT count(*) ...`) gives on `pool`.
+pub async fn count(pool: &sqlx::SqlitePool, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(pool)
+        .await
+        .expect("a count")
+}
+
+/// Rows of the session store.
+pub async fn session_rows(app: &TestApp) -> i64 {
+    count(&app.state.pool, "SELECT count(*) FROM tower_sessions").await
+}
+
+/// The text of every element matching `css`, trimmed.
+pub fn select(html: &str, css: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(css).expect("a valid selector");
+    doc.select(&selector)
+        .map(|e| e.text().collect::<String>().trim().to_owned())
+        .collect()
+}
+
+/// Whether the tests run under CI (`CI` set to anything but empty, `0` or
+/// `false`): then a test that cannot set itself up fails instead of
+/// skipping.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| !matches!(value.trim(), "" | "0" | "false"))
 }

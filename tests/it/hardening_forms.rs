@@ -3,82 +3,12 @@
 //! says how caches may keep it (`no-store` for members and forms, `private`
 //! for visitors), with HSTS over HTTPS and images only from allowed hosts.
 
-mod common;
-
-use std::sync::Once;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use crate::support::{Client, PASSWORD, Page, TestApp, alone, encode, queries, session_rows};
 use axum::http::StatusCode;
 use cafe::config::{Cli, ServeArgs};
 use clap::Parser as _;
-use common::{Client, PASSWORD, Page, TestApp, encode};
-use tokio::sync::{RwLock, RwLockReadGuard};
-use tracing::Subscriber;
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 const PAGE: &str = "/methods/communities-of-practice";
-
-/// Statements sqlx ran in this process (its `sqlx::query` events, without
-/// the pragmas of a connection being opened).
-static QUERIES: AtomicUsize = AtomicUsize::new(0);
-
-/// Tests take this for reading; the one that counts statements takes it for
-/// writing, so no other test of this binary runs a query meanwhile.
-static COUNTING: RwLock<()> = RwLock::const_new(());
-
-struct CountQueries;
-
-#[derive(Default)]
-struct Summary(String);
-
-impl tracing::field::Visit for Summary {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        if field.name() == "summary" {
-            value.clone_into(&mut self.0);
-        }
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "summary" {
-            self.0 = format!("{value:?}");
-        }
-    }
-}
-
-impl<S: Subscriber> Layer<S> for CountQueries {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() != "sqlx::query" {
-            return;
-        }
-        let mut summary = Summary::default();
-        event.record(&mut summary);
-        if !summary.0.trim_start_matches('"').starts_with("PRAGMA") {
-            QUERIES.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
-
-fn count_queries() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let subscriber = tracing_subscriber::registry().with(CountQueries);
-        tracing::subscriber::set_global_default(subscriber)
-            .expect("the only subscriber in this binary");
-    });
-}
-
-/// Every test but the counting one runs under this.
-async fn shared() -> RwLockReadGuard<'static, ()> {
-    count_queries();
-    COUNTING.read().await
-}
-
-async fn session_rows(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM tower_sessions")
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("count sessions")
-}
 
 fn set_cookies(page: &Page) -> Vec<String> {
     page.headers
@@ -108,7 +38,6 @@ async fn signin_form(client: &mut Client) -> String {
 
 #[tokio::test]
 async fn fifty_anonymous_sign_in_and_join_forms_store_no_session() {
-    let _shared = shared().await;
     let app = TestApp::new().await;
     let before = session_rows(&app).await;
     for n in 0..50 {
@@ -132,7 +61,6 @@ async fn fifty_anonymous_sign_in_and_join_forms_store_no_session() {
 
 #[tokio::test]
 async fn a_visitor_joins_and_signs_in_with_the_forms_token_and_only_then_gets_a_session() {
-    let _shared = shared().await;
     let app = TestApp::new().await;
     let mut client = app.client();
     let token = signin_form(&mut client).await;
@@ -195,7 +123,6 @@ async fn a_visitor_joins_and_signs_in_with_the_forms_token_and_only_then_gets_a_
 
 #[tokio::test]
 async fn a_sign_in_with_a_missing_wrong_or_another_visitors_token_is_refused() {
-    let _shared = shared().await;
     let app = TestApp::new().await;
     app.member("alice").await;
     let mut mallory = app.client();
@@ -259,37 +186,40 @@ async fn a_sign_in_with_a_missing_wrong_or_another_visitors_token_is_refused() {
 
 #[tokio::test]
 async fn a_visitors_page_view_after_the_sign_in_form_still_comes_from_the_cache() {
-    count_queries();
-    let _alone = COUNTING.write().await;
+    let name = alone::test_name(
+        module_path!(),
+        "a_visitors_page_view_after_the_sign_in_form_still_comes_from_the_cache",
+    );
+    if !alone::is_alone(&name) {
+        alone::run_alone(&name, []);
+        return;
+    }
+    queries::install();
     let app = TestApp::new().await;
     let warm = app.client().get(PAGE).await;
     warm.assert_status(StatusCode::OK);
 
     let mut visitor = app.client();
     signin_form(&mut visitor).await;
-    QUERIES.store(0, Ordering::SeqCst);
+    queries::reset();
     let page = visitor.get(PAGE).await;
-    let queries = QUERIES.load(Ordering::SeqCst);
+    let ran = queries::statements();
     page.assert_status(StatusCode::OK);
     assert_eq!(page.body, warm.body);
     assert_eq!(
-        queries, 0,
-        "the view after the sign-in form ran {queries} statements: not from the cache"
+        ran, 0,
+        "the view after the sign-in form ran {ran} statements: not from the cache"
     );
 
     // The counter does see statements (a member's view is never cached).
     let mut alice = app.member("alice").await;
-    QUERIES.store(0, Ordering::SeqCst);
+    queries::reset();
     alice.get(PAGE).await.assert_status(StatusCode::OK);
-    assert!(
-        QUERIES.load(Ordering::SeqCst) > 0,
-        "the counter saw nothing"
-    );
+    assert!(queries::statements() > 0, "the counter saw nothing");
 }
 
 #[tokio::test]
 async fn member_pages_and_every_form_with_a_token_are_not_stored_by_caches() {
-    let _shared = shared().await;
     let app = TestApp::new().await;
     let mut visitor = app.client();
     for path in ["/signin", "/join"] {
@@ -320,7 +250,6 @@ async fn member_pages_and_every_form_with_a_token_are_not_stored_by_caches() {
 
 #[tokio::test]
 async fn visitors_pages_are_private_whether_fresh_or_from_the_cache() {
-    let _shared = shared().await;
     let app = TestApp::new().await;
     let mut visitor = app.client();
     let fresh = visitor.get(PAGE).await;
@@ -355,7 +284,6 @@ async fn visitors_pages_are_private_whether_fresh_or_from_the_cache() {
 
 #[tokio::test]
 async fn hsts_is_sent_with_secure_cookies_and_not_without() {
-    let _shared = shared().await;
     let plain = TestApp::new().await;
     let page = plain.client().get("/").await;
     assert_eq!(page.header("strict-transport-security"), None);
@@ -391,7 +319,6 @@ fn img_src(page: &Page) -> String {
 
 #[tokio::test]
 async fn images_come_only_from_the_site_unless_the_operator_allows_hosts() {
-    let _shared = shared().await;
     let app = TestApp::new().await;
     let page = app.client().get(PAGE).await;
     assert_eq!(img_src(&page), "img-src 'self' data:");
@@ -418,7 +345,6 @@ async fn images_come_only_from_the_site_unless_the_operator_allows_hosts() {
 
 #[tokio::test]
 async fn an_image_host_that_is_not_a_plain_host_name_is_refused_at_start() {
-    let _shared = shared().await;
     for bad in [
         "https://images.example.org",
         "images.example.org/x",

@@ -2,13 +2,12 @@
 //! bounded and run outside the write lock; a write that cannot get the lock
 //! in time is a 503, never a 500; a merge keeps the text's last line as it was.
 
-mod common;
-
+use crate::support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::support::{Client, TestApp};
 use axum::http::StatusCode;
-use common::{Client, TestApp};
 
 use cafe::pages::db as pages_db;
 use cafe::pages::{PageText, Slug};
@@ -118,7 +117,7 @@ async fn a_diff_too_large_to_show_says_so_and_links_both_sources() {
         "a too-large diff sent {} bytes",
         page.body.len()
     );
-    let links = common::attrs(&page.body, "#main a, main a", "href");
+    let links = support::attrs(&page.body, "#main a, main a", "href");
     for n in [1, 2] {
         let source = format!("{path}/revisions/{n}/source");
         assert!(links.contains(&source), "no link to {source}: {links:?}");
@@ -155,7 +154,7 @@ async fn a_stale_huge_save_does_not_make_another_members_story_fail() {
         let (mut bob, path) = (bob.clone(), path.clone());
         tokio::spawn(async move {
             let body = big_body("c", 40_000);
-            let fields = common::encode(&[
+            let fields = support::encode(&[
                 ("csrf_token", token.as_str()),
                 ("base_revision", "1"),
                 ("body", body.as_str()),
@@ -166,7 +165,7 @@ async fn a_stale_huge_save_does_not_make_another_members_story_fail() {
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let fields = common::encode(&[
+    let fields = support::encode(&[
         ("csrf_token", story_token.as_str()),
         ("title", "It worked"),
         ("body", "We tried it with twelve people."),
@@ -178,7 +177,7 @@ async fn a_stale_huge_save_does_not_make_another_members_story_fail() {
 
     let stale = stale.await.expect("stale save");
     stale.assert_status(StatusCode::CONFLICT);
-    let kept = common::attrs(&stale.body, "textarea[name=body]", "name");
+    let kept = support::attrs(&stale.body, "textarea[name=body]", "name");
     assert_eq!(kept.len(), 1, "the conflict page keeps the text");
     let page = alice.get(&path).await;
     page.assert_contains("It worked");
@@ -201,7 +200,7 @@ async fn a_write_that_cannot_get_the_lock_in_time_is_a_503_and_saves_nothing() {
         .await
         .expect("lock");
 
-    let fields = common::encode(&[
+    let fields = support::encode(&[
         ("csrf_token", token.as_str()),
         ("title", "Blocked"),
         ("body", "This story waits for the lock."),

@@ -5,8 +5,7 @@
 //!
 //! Each test prints its figures (`cargo test --test faults -- --nocapture`).
 
-mod common;
-
+use crate::support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,8 +17,8 @@ use reqwest::header::SET_COOKIE;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::PASSWORD;
-use common::server::{Member, Server, cafe_command, csrf};
+use crate::support::server::{Member, Server, cafe_command, csrf};
+use crate::support::{PASSWORD, under_ci};
 
 /// Plain read-only options (no pragmas: setting WAL mode would be a write).
 fn read_only(db: &Path) -> sqlx::sqlite::SqliteConnectOptions {
@@ -90,7 +89,7 @@ impl SlowJoin {
             .map(|c| c.split(';').next().unwrap_or_default().to_owned())
             .collect();
         let token = csrf(&form.text().await.expect("text"));
-        let body = common::encode(&[
+        let body = support::encode(&[
             ("csrf_token", &token),
             ("username", username),
             ("display_name", username),
@@ -470,12 +469,6 @@ async fn backup_under_write_load_holds_every_save_acknowledged_before_it_started
 
 // ------------------------------------------------------------- full disk
 
-/// Whether the tests run under CI (`CI` set to anything but empty): then a
-/// test that cannot set itself up fails instead of skipping.
-fn under_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|value| !value.is_empty())
-}
-
 /// A tmpfs mounted for the test (as root), unmounted when dropped.
 struct SmallDisk {
     path: PathBuf,
@@ -677,7 +670,7 @@ async fn a_full_disk_gets_a_503_page_on_saves_while_reads_go_on_and_nothing_is_h
 #[tokio::test]
 async fn a_read_only_database_gets_a_503_page_on_saves_while_reads_go_on() {
     use axum::http::StatusCode as Status;
-    let app = common::TestApp::new().await;
+    let app = support::TestApp::new().await;
     let mut alice = app.member("alice").await;
     let path = alice
         .create_page("Read only page", "Written before.\n", "")
@@ -693,7 +686,7 @@ async fn a_read_only_database_gets_a_503_page_on_saves_while_reads_go_on() {
     let state = cafe::AppState::new(pool, cafe::config::ServeArgs::defaults())
         .await
         .expect("state over a read-only pool");
-    let mut reader = common::Client {
+    let mut reader = support::Client {
         router: cafe::app(state),
         cookie: alice.cookie.clone(),
     };
@@ -704,7 +697,7 @@ async fn a_read_only_database_gets_a_503_page_on_saves_while_reads_go_on() {
         .await
         .assert_status(Status::OK)
         .assert_contains("Written before.");
-    let mut visitor = common::Client {
+    let mut visitor = support::Client {
         router: reader.router.clone(),
         cookie: None,
     };

@@ -2,11 +2,10 @@
 //! kept out of the site's own ids, raw `<style>` that hid the rest of a
 //! page, and indicator codes that could walk out of their URL.
 
-mod common;
-
+use crate::support;
+use crate::support::{Client, TestApp};
 use axum::http::StatusCode;
 use clap::Parser as _;
-use common::{Client, TestApp};
 use scraper::{Html, Selector};
 
 /// The text of the page's `<h1>`s, trimmed.
@@ -59,7 +58,7 @@ async fn a_wiki_link_to_new_reaches_the_page_not_the_form() {
         .create_page("Linker", "See [[New]] for more.\n", "")
         .await;
     let path = alice.create_page("New", "Fresh ideas.\n", "").await;
-    let links = common::attrs(&alice.get(&linker).await.body, "a.wikilink", "href");
+    let links = support::attrs(&alice.get(&linker).await.body, "a.wikilink", "href");
     assert_eq!(links, std::slice::from_ref(&path));
     let page = alice.get(&links[0]).await;
     page.assert_status(StatusCode::OK);
@@ -68,7 +67,7 @@ async fn a_wiki_link_to_new_reaches_the_page_not_the_form() {
     let later = alice
         .create_page("Later", "[[New|the new one]]\n", "")
         .await;
-    let links = common::attrs(&alice.get(&later).await.body, "a.wikilink", "href");
+    let links = support::attrs(&alice.get(&later).await.body, "a.wikilink", "href");
     assert_eq!(links, [path]);
 }
 

@@ -2,13 +2,13 @@
 //! bounded memory and cannot be raced, and weak passwords are refused with a
 //! reason.
 
-mod common;
-
+use crate::support;
+use crate::support::server::csrf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{Client, PASSWORD, Page, TestApp, encode};
 use axum::http::StatusCode;
-use common::{Client, PASSWORD, Page, TestApp, encode};
 
 use cafe::config::ServeArgs;
 
@@ -36,7 +36,7 @@ impl Process {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = common::server::cafe_command()
+        let child = support::server::cafe_command()
             .arg("serve")
             .arg("--addr")
             .arg(format!("127.0.0.1:{port}"))
@@ -81,13 +81,6 @@ impl Process {
     }
 }
 
-fn csrf_token(html: &str) -> String {
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker).expect("a csrf token") + marker.len();
-    let end = html[start..].find('"').expect("end of token") + start;
-    html[start..end].to_owned()
-}
-
 #[tokio::test]
 async fn three_hundred_failed_sign_ins_with_megabyte_usernames_leave_memory_within_a_bound() {
     let server = Process::start(&["--signin-failures-per-addr", "100000"]).await;
@@ -104,7 +97,7 @@ async fn three_hundred_failed_sign_ins_with_megabyte_usernames_leave_memory_with
         .text()
         .await
         .expect("body");
-    let token = csrf_token(&form);
+    let token = csrf(&form);
     let before = server.rss_kib();
     for n in 0..300 {
         // Under the 1 MiB body limit with the other fields.

@@ -2,17 +2,16 @@
 //! all-or-nothing import, a backup taken under write load, and backlinks
 //! and missing links as pages are created.
 
-mod common;
-
+use crate::support;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::{TestApp, alone, count};
 use axum::http::StatusCode;
 use cafe::pages::PageText;
 use cafe::tags::TagList;
-use common::TestApp;
 use scraper::{Html, Selector};
 use sqlx::SqlitePool;
 
@@ -51,13 +50,6 @@ async fn snapshot(
             (p.slug, p.title, p.body, tags, rendered)
         })
         .collect()
-}
-
-async fn count(pool: &SqlitePool, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(pool)
-        .await
-        .expect("count")
 }
 
 #[tokio::test]
@@ -335,7 +327,7 @@ async fn the_binary_exports_imports_and_backs_up_the_database_given_by_db() {
     let app = TestApp::new().await;
     let out = app.dir.path().join("out");
     let run = |args: &[&str]| {
-        let output = common::server::cafe_command()
+        let output = support::server::cafe_command()
             .args(args)
             .output()
             .expect("run cafe");
@@ -476,19 +468,13 @@ async fn cafe_variables_in_the_tests_environment_do_not_reach_the_binary_they_ru
             !leaked.status.success(),
             "the bogus CAFE_* values should break a cafe that is given them"
         );
-        let me = std::env::current_exe().expect("this test binary");
-        let name = "cafe_variables_in_the_tests_environment_do_not_reach_the_binary_they_run";
-        let output = std::process::Command::new(me)
-            .args([name, "--exact", "--nocapture", "--test-threads=1"])
-            .envs(BOGUS_CAFE_ENV)
-            .env(WITH_BOGUS_ENV, "1")
-            .output()
-            .expect("run this test again");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success() && stdout.contains("1 passed"),
-            "with bogus CAFE_* variables set:\n{stdout}\n{stderr}"
+        let name = alone::test_name(
+            module_path!(),
+            "cafe_variables_in_the_tests_environment_do_not_reach_the_binary_they_run",
+        );
+        alone::run_alone(
+            &name,
+            BOGUS_CAFE_ENV.into_iter().chain([(WITH_BOGUS_ENV, "1")]),
         );
         return;
     }
@@ -517,7 +503,7 @@ async fn cafe_variables_in_the_tests_environment_do_not_reach_the_binary_they_ru
         .close()
         .await;
     let out = dir.path().join("out");
-    let output = common::server::cafe_command()
+    let output = support::server::cafe_command()
         .args(["--db", db, "export"])
         .arg(&out)
         .output()
@@ -530,7 +516,7 @@ async fn cafe_variables_in_the_tests_environment_do_not_reach_the_binary_they_ru
     );
     assert!(out.join("peer-assist.md").exists(), "the pages of --db");
 
-    let server = common::server::Server::start(&dir.path().join("served.db")).await;
+    let server = support::server::Server::start(&dir.path().join("served.db")).await;
     let home = reqwest::get(format!("{}/", server.base))
         .await
         .expect("GET /");

@@ -2,11 +2,9 @@
 //! revisions, history, diffs, restore, source, missing pages and wiki links,
 //! and concurrent edits that must never lose what someone typed.
 
-mod common;
-
+use crate::support::attrs;
+use crate::support::{Client, Page, TestApp, encode};
 use axum::http::StatusCode;
-use common::attrs;
-use common::{Client, Page, TestApp, encode};
 use scraper::{Html, Selector};
 
 use cafe::pages::db as pages_db;

@@ -1,0 +1,28 @@
+//! Cafe's integration tests, in one test binary: a module per domain (the
+//! names of the former test binaries) over the helpers of `support`.
+//! `cargo test --test it transfer::` runs one domain.
+
+mod support;
+
+mod abuse;
+mod browser;
+mod cache_freshness;
+mod community;
+mod core_accounts;
+mod core_pages;
+mod core_security;
+mod core_server;
+mod fast_path;
+mod faults;
+mod feeds;
+mod hardening_accounts;
+mod hardening_edge;
+mod hardening_edits;
+mod hardening_forms;
+mod hardening_markup;
+mod hostile;
+mod member_pages;
+mod search;
+mod smoke;
+mod tags;
+mod transfer;
