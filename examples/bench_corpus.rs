@@ -14,7 +14,7 @@
 //! `stories::db`, `roster::db`). This generator used to call those, which
 //! took 198 s for 100,000 pages: eleven statements per page, each a round
 //! trip to the connection's worker thread, and one page rendered at a time.
-//! Now the schema and seed still come from the library (`db::open_and_seed`
+//! Now the schema and seed still come from the library (`seed::open_and_seed`
 //! runs every migration), and the accounts from `accounts::db::create`; the
 //! pages' HTML comes from the library's renderer (`markdown::render`), on
 //! every core, while the rows go in by the hundred per statement, with the
@@ -1078,7 +1078,7 @@ async fn main() -> anyhow::Result<()> {
     let rng = StdRng::seed_from_u64(args.seed);
 
     // Schema, seed pages and the indicator table, exactly as a first start makes them.
-    let pool = cafe::db::open_and_seed(&args.db).await?;
+    let pool = cafe::seed::open_and_seed(&args.db).await?;
     pool.close().await;
 
     // One connection for the whole load, without fsync, and without a

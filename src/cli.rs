@@ -33,7 +33,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Runs the web server until SIGTERM or Ctrl-C; in-flight requests finish.
 pub async fn serve(db: &str, args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let pool = crate::db::open_and_seed(db).await?;
+    let pool = crate::seed::open_and_seed(db).await?;
     let state = crate::AppState::new(pool.clone(), args.clone()).await?;
     let cleanup = tokio::spawn(
         tower_sessions::session_store::ExpiredDeletion::continuously_delete_expired(

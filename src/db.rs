@@ -1,5 +1,5 @@
 //! Opening the SQLite database: the pragmas that make it durable and
-//! concurrent, the migrations, and the first-start seed.
+//! concurrent, and the migrations (the first-start seed is `seed.rs`'s).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -70,13 +70,6 @@ pub async fn connect(db: &str) -> anyhow::Result<SqlitePool> {
         .run(&pool)
         .await
         .context("cannot migrate the database")?;
-    Ok(pool)
-}
-
-/// Opens the database, migrates it and seeds it on first start.
-pub async fn open_and_seed(db: &str) -> anyhow::Result<SqlitePool> {
-    let pool = connect(db).await?;
-    crate::seed::seed_if_empty(&pool).await?;
     Ok(pool)
 }
 
@@ -162,18 +155,6 @@ pub fn note_write() {
 /// json_each(?))`: a variable-length list stays a single bound parameter.
 pub fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
     serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
-}
-
-/// A migrated and seeded database in a temporary directory, for unit tests
-/// (the directory goes when the returned guard is dropped).
-#[cfg(test)]
-pub async fn seeded_for_test() -> (tempfile::TempDir, SqlitePool) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("cafe.db");
-    let pool = open_and_seed(path.to_str().expect("utf-8 path"))
-        .await
-        .expect("seeded database");
-    (dir, pool)
 }
 
 #[cfg(test)]

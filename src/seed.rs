@@ -18,6 +18,13 @@ const PAGES: [&str; 6] = [
     include_str!("seed/peer-assist.md"),
 ];
 
+/// Opens the database, migrates it and seeds it on first start.
+pub async fn open_and_seed(db: &str) -> anyhow::Result<SqlitePool> {
+    let pool = crate::db::connect(db).await?;
+    seed_if_empty(&pool).await?;
+    Ok(pool)
+}
+
 /// Seeds an empty database (no pages, no indicators) in one transaction.
 pub async fn seed_if_empty(pool: &SqlitePool) -> anyhow::Result<()> {
     let pages = crate::pages::db::count(pool).await?;
@@ -52,4 +59,16 @@ pub async fn seed_if_empty(pool: &SqlitePool) -> anyhow::Result<()> {
         "seeded a new database"
     );
     Ok(())
+}
+
+/// A migrated and seeded database in a temporary directory, for unit tests
+/// (the directory goes when the returned guard is dropped).
+#[cfg(test)]
+pub async fn seeded_for_test() -> (tempfile::TempDir, SqlitePool) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("cafe.db");
+    let pool = open_and_seed(path.to_str().expect("utf-8 path"))
+        .await
+        .expect("seeded database");
+    (dir, pool)
 }

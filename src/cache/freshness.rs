@@ -259,7 +259,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_save_to_one_page_leaves_the_others_fresh_and_the_site_stale() {
-        let (_dir, pool) = crate::db::seeded_for_test().await;
+        let (_dir, pool) = crate::seed::seeded_for_test().await;
         let slugs: Vec<String> = sqlx::query_scalar("SELECT slug FROM pages ORDER BY id LIMIT 2")
             .fetch_all(&pool)
             .await
@@ -307,7 +307,7 @@ mod tests {
 
     #[tokio::test]
     async fn writes_that_are_not_content_make_nothing_stale() {
-        let (_dir, pool) = crate::db::seeded_for_test().await;
+        let (_dir, pool) = crate::seed::seeded_for_test().await;
         let (freshness, before) = clock_of(&pool).await;
         let site = Made::new(before, Scope::Site);
         write(&pool, "UPDATE users SET auth_epoch = auth_epoch + 1").await;
@@ -323,7 +323,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_name_or_an_indicator_makes_everything_stale() {
-        let (_dir, pool) = crate::db::seeded_for_test().await;
+        let (_dir, pool) = crate::seed::seeded_for_test().await;
         let (freshness, before) = clock_of(&pool).await;
         let page = Made::new(before, Scope::Page("any".into()));
         write(

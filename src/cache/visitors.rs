@@ -356,7 +356,7 @@ mod tests {
 
     /// A cache over a seeded database, the clock as it stands, and a slug.
     async fn cache(bytes: u64) -> (tempfile::TempDir, sqlx::SqlitePool, PageCache, Clock) {
-        let (dir, pool) = crate::db::seeded_for_test().await;
+        let (dir, pool) = crate::seed::seeded_for_test().await;
         let freshness = Arc::new(Freshness::new(pool.clone(), None));
         let cache = PageCache::new(bytes, 0, None, freshness);
         let now = cache.now().await.expect("the clock");

@@ -158,7 +158,7 @@ mod tests {
     /// The counts kept by triggers equal a fresh count after creates and edits.
     #[tokio::test]
     async fn tag_counts_follow_page_saves() {
-        let (_dir, pool) = crate::db::seeded_for_test().await;
+        let (_dir, pool) = crate::seed::seeded_for_test().await;
         let text = crate::pages::PageText::parse("Body\n", "alpha, beta", "").expect("text");
         crate::pages::db::create(&pool, "Counted", &text, None)
             .await
@@ -188,7 +188,7 @@ mod tests {
     async fn tag_story_counts_follow_stories_and_page_tags() {
         use crate::pages::{PageText, db as pages};
         use crate::stories::{StoryText, db as stories};
-        let (_dir, pool) = crate::db::seeded_for_test().await;
+        let (_dir, pool) = crate::seed::seeded_for_test().await;
         let user = sqlx::query_scalar::<_, i64>(
             "INSERT INTO users (username, skeleton, display_name, password_hash, created_at)
              VALUES ('teller', 'teller', 'Teller', 'x', '2026-01-01T00:00:00Z') RETURNING id",

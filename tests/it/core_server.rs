@@ -28,7 +28,7 @@ impl Drop for Server {
 async fn start() -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("cafe.db");
-    let pool = cafe::db::open_and_seed(db.to_str().expect("utf-8 path"))
+    let pool = cafe::seed::open_and_seed(db.to_str().expect("utf-8 path"))
         .await
         .expect("open db");
     let state = AppState::new(pool, ServeArgs::defaults())

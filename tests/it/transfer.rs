@@ -497,7 +497,7 @@ async fn cafe_variables_in_the_tests_environment_do_not_reach_the_binary_they_ru
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("cafe.db");
     let db = db.to_str().expect("utf-8 path");
-    cafe::db::open_and_seed(db)
+    cafe::seed::open_and_seed(db)
         .await
         .expect("a seeded database")
         .close()

@@ -105,7 +105,7 @@ mod tests {
     /// turns the missing link into a real one.
     #[tokio::test]
     async fn a_rendering_made_ahead_is_not_used_once_a_link_target_appears() {
-        let (_dir, pool) = crate::db::seeded_for_test().await;
+        let (_dir, pool) = crate::seed::seeded_for_test().await;
         let saves = GroupCommit::start(pool.clone());
         let text = PageText::parse("First.\n", "", "").expect("text");
         let slug = create(&pool, "Linker", &text, None).await.expect("create");

@@ -36,7 +36,7 @@ impl TestApp {
     pub async fn with_config(config: ServeArgs) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("cafe.db");
-        let pool = cafe::db::open_and_seed(db.to_str().expect("utf-8 path"))
+        let pool = cafe::seed::open_and_seed(db.to_str().expect("utf-8 path"))
             .await
             .expect("open db");
         let state = AppState::new(pool, config).await.expect("state");
