@@ -210,12 +210,7 @@ fn serve_kept_member(state: &AppState, request: &Request, now: Clock) -> Option<
         site: state.site.clone(),
         path: path.to_owned(),
     };
-    let page = members::personalise(&kept.body, &ctx)?;
-    let mut response = Kept {
-        content_type: kept.content_type,
-        body: page.into(),
-    }
-    .into_response();
+    let mut response = filled_in(kept, &ctx)?;
     // What the context middleware sets on anything a member is sent.
     response.headers_mut().insert(
         header::CACHE_CONTROL,
@@ -302,14 +297,9 @@ async fn serve_member(state: &AppState, ctx: Ctx, mut request: Request, next: Ne
     };
     if !looked
         && let Some(kept) = state.page_cache.get(&key, now)
-        && let Some(page) = members::personalise(&kept.body, &ctx)
+        && let Some(response) = filled_in(kept, &ctx)
     {
-        let content_type = kept.content_type;
-        return Kept {
-            content_type,
-            body: page.into(),
-        }
-        .into_response();
+        return response;
     }
     request
         .extensions_mut()
@@ -324,6 +314,17 @@ async fn serve_member(state: &AppState, ctx: Ctx, mut request: Request, next: Ne
     };
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(page))
+}
+
+/// A kept skeleton with what is the member's put in (`None`: it could not
+/// be, see [`members::personalise`]).
+fn filled_in(skeleton: Kept, ctx: &Ctx) -> Option<Response> {
+    let page = members::personalise(&skeleton.body, ctx)?;
+    let kept = Kept {
+        content_type: skeleton.content_type,
+        body: page.into(),
+    };
+    Some(kept.into_response())
 }
 
 /// Runs the handler and keeps its answer under `key` if it is a 200 (made
