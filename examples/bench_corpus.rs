@@ -1048,6 +1048,11 @@ async fn insert_activity(
 /// SQLite now and then answers "database is locked" (once in about 40 runs
 /// here; a connection of that pool still closing, it seems): so this tries
 /// again for up to five seconds.
+/// A write transaction on the load's one connection.
+async fn sqlite_tx(pool: &SqlitePool) -> sqlx::Result<sqlx::Transaction<'static, Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
 async fn leave_wal(pool: &SqlitePool) -> anyhow::Result<()> {
     for _ in 0..500 {
         match sqlx::query_scalar::<_, String>("PRAGMA journal_mode = OFF")
@@ -1093,6 +1098,7 @@ async fn main() -> anyhow::Result<()> {
         .connect_with(options)
         .await?;
     leave_wal(&pool).await?;
+    let db = cafe::db::Db::Sqlite(pool.clone());
 
     // Accounts: one argon2 hash shared by all (hashing 216 passwords would take seconds).
     let hash = cafe::auth::hash_password(PASSWORD.to_owned()).await?;
@@ -1106,7 +1112,7 @@ async fn main() -> anyhow::Result<()> {
             (format!("member{m}"), format!("Member {m}"))
         };
         let username = Username::parse(&name).map_err(anyhow::Error::msg)?;
-        let id = cafe::accounts::db::create(&pool, &username, &display, &hash, false)
+        let id = cafe::accounts::db::create(&db, &username, &display, &hash, false)
             .await
             .map_err(|e| anyhow::anyhow!("cannot create {name}: {e}"))?;
         if i < BENCH_USERS {
@@ -1116,7 +1122,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    let indicator_tags: Vec<String> = cafe::tags::db::indicators(&pool)
+    let indicator_tags: Vec<String> = cafe::tags::db::indicators(&db)
         .await?
         .into_iter()
         .filter(|i| !i.retired)
@@ -1173,7 +1179,7 @@ async fn main() -> anyhow::Result<()> {
     let mut ahead = VecDeque::new();
     let mut more = true;
     let mut written = 0;
-    let mut tx = cafe::db::begin_write(&pool).await?;
+    let mut tx = sqlite_tx(&pool).await?;
     loop {
         while more && ahead.len() < ahead_most {
             match drawn_pages.recv().await {
@@ -1194,7 +1200,7 @@ async fn main() -> anyhow::Result<()> {
         written += pages.len();
         if written % BATCH == 0 || written == args.pages {
             tx.commit().await?;
-            tx = cafe::db::begin_write(&pool).await?;
+            tx = sqlite_tx(&pool).await?;
             eprint!(
                 "\r  {written} / {} pages, {:.1} s",
                 args.pages,
@@ -1214,7 +1220,7 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(written == args.pages, "the generator stopped early");
 
     // Each save's UPDATE of the page moved the content clock's tick once
-    // more (migrations/0009_content_clock.sql); the pages went in as they
+    // more (migrations/sqlite/0009_content_clock.sql); the pages went in as they
     // stand after their last save.
     sqlx::query("UPDATE content_clock SET tick = tick + ?")
         .bind(saves)
@@ -1232,7 +1238,7 @@ async fn main() -> anyhow::Result<()> {
     insert_activity(&mut tx, &activity, &rendered).await?;
     tx.commit().await?;
     // The index as the server's upkeep leaves it after a quiet moment.
-    cafe::search::upkeep::merge_all(&pool).await?;
+    cafe::search::upkeep::merge_all(&db).await?;
 
     sqlx::query("PRAGMA journal_mode = WAL")
         .execute(&pool)

@@ -4,6 +4,7 @@
 
 use std::sync::LazyLock;
 
+use crate::db::Db;
 use anyhow::Context as _;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -12,7 +13,6 @@ use blake2::Blake2bMac;
 use blake2::digest::consts::U32;
 use blake2::digest::{KeyInit, Mac};
 use rand::RngCore;
-use sqlx::SqlitePool;
 use tokio::sync::Semaphore;
 use tower_sessions::Session;
 
@@ -121,7 +121,7 @@ pub struct CsrfKey(FormMac);
 
 impl CsrfKey {
     /// Reads the site's key, making it on first start.
-    pub async fn load(pool: &SqlitePool) -> anyhow::Result<CsrfKey> {
+    pub async fn load(pool: &Db) -> anyhow::Result<CsrfKey> {
         let mut fresh = [0u8; 32];
         rand::rng().fill_bytes(&mut fresh);
         let key = crate::accounts::db::site_secret(pool, "csrf", &fresh)

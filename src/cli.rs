@@ -13,6 +13,10 @@ use crate::pages::{PageText, Slug, normalise_body, parse_title};
 use crate::tags::TagList;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::db::choose_options(crate::db::DbOptions {
+        pool_size: cli.db_pool_size,
+        statement_timeout: Duration::from_secs(cli.db_statement_timeout_secs),
+    });
     match cli.command {
         None => serve(&cli.db, cli.serve).await,
         Some(Command::Serve(args)) => serve(&cli.db, *args).await,
@@ -252,7 +256,7 @@ struct ImportReport {
 
 /// Creates the page or saves a new revision of it.
 async fn import_one(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut crate::db::Tx,
     doc: &ImportDoc,
     report: &mut ImportReport,
 ) -> anyhow::Result<()> {
@@ -316,7 +320,7 @@ impl ImportTarget {
 
     /// Whether `base`, `base-2` … `base-(N-1)` all exist, so that creating
     /// the page gives it `base-N`.
-    async fn lower_slugs_exist(&self, tx: &mut sqlx::SqliteConnection) -> sqlx::Result<bool> {
+    async fn lower_slugs_exist(&self, tx: &mut crate::db::Tx) -> sqlx::Result<bool> {
         for n in 1..self.number {
             let slug = if n == 1 {
                 self.base.clone()
@@ -393,6 +397,9 @@ pub async fn backup(db: &str, file: &Path) -> anyhow::Result<()> {
     if file.exists() {
         bail!("{} exists already; choose a new file name", file.display());
     }
+    if crate::db::Backend::of(db) == crate::db::Backend::Postgres {
+        return backup_postgres(db, file);
+    }
     let target = file
         .to_str()
         .context("the backup path is not valid UTF-8")?;
@@ -430,6 +437,45 @@ pub async fn backup(db: &str, file: &Path) -> anyhow::Result<()> {
         "backup written to {} ({size} bytes) in {:.1} s, integrity_check: ok",
         file.display(),
         started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// PostgreSQL's own tool makes a PostgreSQL backup: `pg_dump` reads one
+/// snapshot while writers go on, as `VACUUM INTO` does for SQLite. Cafe
+/// runs it in its custom format (restored with `pg_restore`), with the
+/// password, if the URL has one, passed in the environment, not the
+/// command line.
+fn backup_postgres(db: &str, file: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut pg_dump = std::process::Command::new("pg_dump");
+    if let Some(password) = crate::db::password(db) {
+        pg_dump.env("PGPASSWORD", password);
+    }
+    let status = pg_dump
+        .arg("--format=custom")
+        .arg("--file")
+        .arg(file)
+        .arg("--dbname")
+        .arg(crate::db::redacted(db))
+        .status()
+        .context(
+            "cannot run pg_dump: for a PostgreSQL site, install PostgreSQL's client tools \
+             (Debian: postgresql-client) or run `pg_dump --format=custom` yourself",
+        )?;
+    if !status.success() {
+        bail!(
+            "pg_dump failed ({status}) for {}; nothing was written",
+            crate::db::redacted(db)
+        );
+    }
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "backup written by pg_dump to {} ({size} bytes) in {:.1} s; restore with \
+         pg_restore --dbname URL {}",
+        file.display(),
+        started.elapsed().as_secs_f64(),
+        file.display()
     );
     Ok(())
 }

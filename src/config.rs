@@ -16,9 +16,22 @@ use clap::{Args, Parser, Subcommand};
     about = "Cafe: a wiki of methods, stories and rosters for communities of practice"
 )]
 pub struct Cli {
-    /// The SQLite database: a file path or a `sqlite:` URL. Used by every subcommand.
+    /// The database, used by every subcommand: a SQLite file path or
+    /// `sqlite:` URL (created if missing), or a PostgreSQL database that
+    /// exists, `postgres://USER[:PASS]@HOST:PORT/DB` (or `postgresql://`).
     #[arg(long, env = "CAFE_DB", default_value = "cafe.db", global = true)]
     pub db: String,
+
+    /// Connections the process keeps to the database at most.
+    #[arg(long, env = "CAFE_DB_POOL_SIZE", default_value_t = 8, global = true,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_pool_size: u32,
+
+    /// PostgreSQL: seconds a statement may run before the database cancels
+    /// it (answered "busy, try again"). SQLite's writers wait 10 s at most.
+    #[arg(long, env = "CAFE_DB_STATEMENT_TIMEOUT_SECS", default_value_t = 30, global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_statement_timeout_secs: u64,
 
     #[command(subcommand)]
     pub command: Option<Command>,

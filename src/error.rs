@@ -51,28 +51,57 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
-/// SQLite's primary result codes for a database that cannot take writes:
-/// SQLITE_FULL (13), SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_CANTOPEN (14).
-pub(crate) fn is_storage_unavailable(err: &sqlx::Error) -> bool {
-    let Some(db) = err.as_database_error() else {
-        return matches!(err, sqlx::Error::Io(_));
-    };
-    let code = db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);
-    matches!(code & 0xff, 8 | 10 | 13 | 14)
+/// PostgreSQL's SQLSTATE of a database error, if it came from PostgreSQL.
+fn sqlstate(err: &sqlx::Error) -> Option<String> {
+    let db = err.as_database_error()?;
+    db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .map(|pg| pg.code().to_owned())
 }
 
-/// SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6), and a pool with no
-/// connection free in time: "database is locked" and its kin, which a
-/// person should see as "busy, try again", never as a server error.
+/// SQLite's primary result code of a database error, if it came from SQLite.
+fn sqlite_code(err: &sqlx::Error) -> Option<i64> {
+    let db = err.as_database_error()?;
+    db.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    Some(db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0) & 0xff)
+}
+
+/// A database that cannot take writes or cannot be reached, which a person
+/// should see as 503 "try again later": SQLite's SQLITE_FULL (13),
+/// SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_CANTOPEN (14);
+/// PostgreSQL's connection exceptions (class 08), insufficient resources
+/// (53, a full disk among them), a server shutting down or starting
+/// (57P01-57P03), a read-only server (25006); and a lost connection or a
+/// closed pool on either.
+pub(crate) fn is_storage_unavailable(err: &sqlx::Error) -> bool {
+    if matches!(err, sqlx::Error::Io(_) | sqlx::Error::PoolClosed) {
+        return true;
+    }
+    if let Some(code) = sqlstate(err) {
+        return code.starts_with("08")
+            || code.starts_with("53")
+            || matches!(code.as_str(), "57P01" | "57P02" | "57P03" | "25006");
+    }
+    sqlite_code(err).is_some_and(|code| matches!(code, 8 | 10 | 13 | 14))
+}
+
+/// SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6), PostgreSQL's lock and
+/// statement timeouts (55P03, 57014), and a pool with no connection free
+/// in time: "database is locked" and its kin, which a person should see as
+/// "busy, try again", never as a server error.
 pub(crate) fn is_busy(err: &sqlx::Error) -> bool {
     if matches!(err, sqlx::Error::PoolTimedOut) {
         return true;
     }
-    let Some(db) = err.as_database_error() else {
-        return false;
-    };
-    let code = db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);
-    matches!(code & 0xff, 5 | 6)
+    if let Some(code) = sqlstate(err) {
+        return matches!(code.as_str(), "55P03" | "57014");
+    }
+    sqlite_code(err).is_some_and(|code| matches!(code, 5 | 6))
+}
+
+/// A transaction PostgreSQL gave up on so that another could go on (a
+/// serialization failure, a deadlock): running it again is the cure.
+pub(crate) fn is_retryable(err: &sqlx::Error) -> bool {
+    sqlstate(err).is_some_and(|code| matches!(code.as_str(), "40001" | "40P01"))
 }
 
 /// What the error page shows; put in the response's extensions and turned

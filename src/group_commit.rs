@@ -18,10 +18,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqlitePool;
 use tokio::sync::{Mutex, MutexGuard, mpsc, oneshot};
 
-use crate::db::begin_write;
+use crate::db::{Db, begin_write};
 
 /// A boxed future borrowing the batch's connection.
 pub type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
@@ -30,7 +30,7 @@ pub type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 const MAX_BATCH: usize = 64;
 
 /// The batch's transaction.
-type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+type Tx = crate::db::Tx;
 
 /// A queued save, its result kept until the batch's fate is known.
 trait Job: Send {
@@ -53,7 +53,7 @@ struct Pending<T, F> {
 impl<T, F> Job for Pending<T, F>
 where
     T: Send + 'static,
-    F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>> + Send + 'static,
+    F: for<'c> Fn(&'c mut Tx) -> BoxFuture<'c, sqlx::Result<T>> + Send + 'static,
 {
     fn run(&mut self, mut tx: Tx) -> BoxFuture<'_, (Tx, bool)> {
         Box::pin(async move {
@@ -84,17 +84,27 @@ const PAGE_TURNS: usize = 64;
 /// The queue to the writer task. Cheap to clone.
 #[derive(Clone)]
 pub struct GroupCommit {
-    queue: mpsc::UnboundedSender<Box<dyn Job>>,
+    /// The writer task's queue on SQLite; `None` on PostgreSQL, where each
+    /// save commits on its own (see [`GroupCommit::run`]).
+    queue: Option<mpsc::UnboundedSender<Box<dyn Job>>>,
+    db: Db,
     page_turns: Arc<[Mutex<()>]>,
 }
 
 impl GroupCommit {
     /// Starts the writer task on the current tokio runtime.
-    pub fn start(pool: SqlitePool) -> GroupCommit {
-        let (queue, jobs) = mpsc::unbounded_channel();
-        tokio::spawn(writer(pool, jobs));
+    pub fn start(db: Db) -> GroupCommit {
+        let queue = db.as_sqlite().map(|pool| {
+            let (queue, jobs) = mpsc::unbounded_channel();
+            tokio::spawn(writer(pool.clone(), jobs));
+            queue
+        });
         let page_turns = (0..PAGE_TURNS).map(|_| Mutex::new(())).collect();
-        GroupCommit { queue, page_turns }
+        GroupCommit {
+            queue,
+            db,
+            page_turns,
+        }
     }
 
     /// Waits for the turn to save page `page_id`: held while the save is
@@ -114,18 +124,45 @@ impl GroupCommit {
     pub async fn run<T, F>(&self, job: F) -> sqlx::Result<T>
     where
         T: Send + 'static,
-        F: for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, sqlx::Result<T>> + Send + 'static,
+        F: for<'c> Fn(&'c mut Tx) -> BoxFuture<'c, sqlx::Result<T>> + Send + 'static,
     {
+        let Some(queue) = &self.queue else {
+            return alone(&self.db, job).await;
+        };
         let (caller, answered) = oneshot::channel();
         let pending = Pending {
             job,
             result: None,
             caller,
         };
-        self.queue
+        queue
             .send(Box::new(pending))
             .map_err(|_| sqlx::Error::WorkerCrashed)?;
         answered.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+    }
+}
+
+/// A save on PostgreSQL: its own transaction, as the database's own
+/// concurrency is what lets writers go on together there (one commit does
+/// not wait for another's fsync the way SQLite's single writer does). A
+/// transaction the database gave up on (a deadlock, a serialization
+/// failure) runs again, a few times.
+async fn alone<T, F>(db: &Db, job: F) -> sqlx::Result<T>
+where
+    F: for<'c> Fn(&'c mut Tx) -> BoxFuture<'c, sqlx::Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let mut tx = begin_write(db).await?;
+        let result = match job(&mut tx).await {
+            Ok(value) => tx.commit().await.map(|()| value),
+            Err(err) => Err(err),
+        };
+        match result {
+            Err(err) if tries < 5 && crate::error::is_retryable(&err) => continue,
+            result => return result,
+        }
     }
 }
 
@@ -180,7 +217,7 @@ async fn commit(pool: SqlitePool, mut batch: Vec<Box<dyn Job>>) {
 }
 
 async fn attempt(pool: &SqlitePool, batch: &mut [Box<dyn Job>]) -> Attempt {
-    let mut tx = match begin_write(pool).await {
+    let mut tx = match begin_write(&Db::Sqlite(pool.clone())).await {
         Ok(tx) => tx,
         Err(err) => return Attempt::Failed(err),
     };
@@ -212,15 +249,18 @@ fn copy(err: &sqlx::Error) -> sqlx::Error {
 mod tests {
     use super::*;
 
-    async fn pool() -> (tempfile::TempDir, SqlitePool) {
+    async fn pool() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().expect("temp dir");
         let pool = crate::db::connect(dir.path().join("g.db").to_str().expect("utf-8 path"))
             .await
             .expect("database");
-        sqlx::query("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")
-            .execute(&pool)
-            .await
-            .expect("table");
+        crate::on_db!(&pool, |pool| sqlx::query(
+            "CREATE TABLE t (x INTEGER NOT NULL UNIQUE)"
+        )
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .expect("table");
         (dir, pool)
     }
 
@@ -230,10 +270,13 @@ mod tests {
             saves
                 .run(move |conn| {
                     Box::pin(async move {
-                        sqlx::query("INSERT INTO t (x) VALUES (?)")
-                            .bind(x)
-                            .execute(&mut *conn)
-                            .await?;
+                        crate::on_tx!(&mut *conn, |conn| sqlx::query(
+                            "INSERT INTO t (x) VALUES ($1)"
+                        )
+                        .bind(x)
+                        .execute(&mut *conn)
+                        .await
+                        .map(|done| done.rows_affected()))?;
                         Ok(x)
                     })
                 })
@@ -241,11 +284,13 @@ mod tests {
         }
     }
 
-    async fn kept(pool: &SqlitePool) -> Vec<i64> {
-        sqlx::query_scalar("SELECT x FROM t ORDER BY x")
-            .fetch_all(pool)
-            .await
-            .expect("rows")
+    async fn kept(pool: &Db) -> Vec<i64> {
+        crate::on_db!(pool, |pool| sqlx::query_scalar(
+            "SELECT x FROM t ORDER BY x"
+        )
+        .fetch_all(pool)
+        .await)
+        .expect("rows")
     }
 
     #[tokio::test]

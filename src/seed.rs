@@ -1,7 +1,7 @@
 //! First-start content: a handful of method pages written for Cafe and a
 //! small *sample* CCASS indicator table, which an organisation replaces.
 
-use sqlx::SqlitePool;
+use crate::db::Db;
 
 use crate::pages::{PageText, normalise_body};
 use crate::tags::TagList;
@@ -19,14 +19,14 @@ const PAGES: [&str; 6] = [
 ];
 
 /// Opens the database, migrates it and seeds it on first start.
-pub async fn open_and_seed(db: &str) -> anyhow::Result<SqlitePool> {
+pub async fn open_and_seed(db: &str) -> anyhow::Result<Db> {
     let pool = crate::db::connect(db).await?;
     seed_if_empty(&pool).await?;
     Ok(pool)
 }
 
 /// Seeds an empty database (no pages, no indicators) in one transaction.
-pub async fn seed_if_empty(pool: &SqlitePool) -> anyhow::Result<()> {
+pub async fn seed_if_empty(pool: &Db) -> anyhow::Result<()> {
     let pages = crate::pages::db::count(pool).await?;
     let indicators = crate::tags::db::indicators(pool).await?.len();
     if pages > 0 || indicators > 0 {
@@ -64,7 +64,7 @@ pub async fn seed_if_empty(pool: &SqlitePool) -> anyhow::Result<()> {
 /// A migrated and seeded database in a temporary directory, for unit tests
 /// (the directory goes when the returned guard is dropped).
 #[cfg(test)]
-pub async fn seeded_for_test() -> (tempfile::TempDir, SqlitePool) {
+pub async fn seeded_for_test() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("cafe.db");
     let pool = open_and_seed(path.to_str().expect("utf-8 path"))

@@ -4,14 +4,15 @@
 
 use std::sync::Arc;
 
-use sqlx::SqlitePool;
-use tower_sessions_sqlx_store::SqliteStore;
+use crate::cache::sessions::Stored;
+use crate::db::Db;
 
 use crate::auth::CsrfKey;
 use crate::cache::{Freshness, PageCache};
 use crate::config::ServeArgs;
 use crate::group_commit::GroupCommit;
 use crate::pages::ListCache;
+use crate::web::shared_throttle::Throttles;
 use crate::web::throttle::Throttle;
 
 /// Everything handlers share: one reference count to move per clone, as
@@ -29,11 +30,11 @@ impl std::ops::Deref for AppState {
 
 /// What [`AppState`] holds.
 pub struct Shared {
-    pub pool: SqlitePool,
+    pub pool: Db,
     pub config: Arc<ServeArgs>,
     pub site: Arc<Site>,
-    pub throttle: Arc<Throttle>,
-    pub sessions: SqliteStore,
+    pub throttle: Arc<Throttles>,
+    pub sessions: Stored,
     /// Sessions and their members kept in memory (see `cache::sessions`).
     pub session_records: crate::cache::sessions::Records,
     pub session_members: crate::cache::sessions::Members,
@@ -52,22 +53,38 @@ pub struct Shared {
 impl AppState {
     /// Builds the state over a migrated pool and makes sure the session
     /// table exists.
-    pub async fn new(pool: SqlitePool, config: ServeArgs) -> anyhow::Result<AppState> {
-        let sessions = SqliteStore::new(pool.clone());
-        sessions.migrate().await?;
-        let db = pool.connect_options();
-        let file = db.get_filename();
-        let on_disk = file.as_os_str() != ":memory:";
-        let wal = on_disk.then(|| {
+    pub async fn new(pool: Db, config: ServeArgs) -> anyhow::Result<AppState> {
+        let sessions = Stored::open(&pool).await?;
+        // The database file, beside which the file tier of the page cache
+        // lives; PostgreSQL's instances keep theirs in the temporary folder.
+        let file = pool
+            .as_sqlite()
+            .map(|sqlite| sqlite.connect_options().get_filename().to_path_buf());
+        let file = file.filter(|file| file.as_os_str() != ":memory:");
+        let wal = file.as_ref().map(|file| {
             let mut wal = file.as_os_str().to_owned();
             wal.push("-wal");
             std::path::PathBuf::from(wal)
         });
+        let on_disk = match &pool {
+            Db::Sqlite(_) => file,
+            Db::Postgres(_) => Some(std::env::temp_dir().join("cafe-page-cache")),
+        };
+        let session_records = match &pool {
+            Db::Sqlite(_) => crate::cache::sessions::Records::default(),
+            Db::Postgres(_) => crate::cache::sessions::Records::none(),
+        };
+        // One process owns a SQLite site and counts in memory; instances
+        // sharing PostgreSQL count in the database, together.
+        let throttle = match &pool {
+            Db::Sqlite(_) => Throttles::Memory(Throttle::default()),
+            Db::Postgres(pg) => Throttles::Shared(pg.clone()),
+        };
         let freshness = Arc::new(Freshness::new(pool.clone(), wal));
         let page_cache = Arc::new(PageCache::new(
             config.page_cache_mib << 20,
             config.page_cache_disk_mib << 20,
-            on_disk.then_some(file),
+            on_disk.as_deref(),
             freshness,
         ));
         let csrf_key = CsrfKey::load(&pool).await?;
@@ -79,9 +96,9 @@ impl AppState {
             }),
             pool,
             config: Arc::new(config),
-            throttle: Arc::new(Throttle::default()),
+            throttle: Arc::new(throttle),
             sessions,
-            session_records: Default::default(),
+            session_records,
             session_members: Default::default(),
             page_cache,
             search_cache: Arc::default(),

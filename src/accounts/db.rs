@@ -1,6 +1,8 @@
 //! All SQL about users.
 
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
+
+use crate::db::Db;
 
 use super::{SessionUser, Username};
 
@@ -23,15 +25,16 @@ pub enum CreateUserError {
 }
 
 pub async fn create(
-    pool: &SqlitePool,
+    pool: &Db,
     username: &Username,
     display_name: &str,
     password_hash: &str,
     is_admin: bool,
 ) -> Result<i64, CreateUserError> {
-    let result = sqlx::query(
+    let result = crate::on_db!(pool, |pool| {
+        sqlx::query_scalar::<_, i64>(
         "INSERT INTO users (username, skeleton, display_name, password_hash, is_admin, created_at)
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(username.as_str())
     .bind(username.skeleton())
@@ -39,10 +42,11 @@ pub async fn create(
     .bind(password_hash)
     .bind(is_admin)
     .bind(crate::clock::now())
-    .execute(pool)
-    .await;
+    .fetch_one(pool)
+    .await
+    });
     match result {
-        Ok(done) => Ok(done.last_insert_rowid()),
+        Ok(id) => Ok(id),
         Err(err)
             if err
                 .as_database_error()
@@ -55,42 +59,43 @@ pub async fn create(
 }
 
 /// True when the name or a look-alike of it is taken.
-pub async fn is_taken(pool: &SqlitePool, username: &Username) -> sqlx::Result<bool> {
-    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM users WHERE username = ? OR skeleton = ?")
-        .bind(username.as_str())
-        .bind(username.skeleton())
-        .fetch_one(pool)
-        .await
-        .map(|n| n > 0)
+pub async fn is_taken(pool: &Db, username: &Username) -> sqlx::Result<bool> {
+    crate::on_db!(pool, |pool| sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM users WHERE username = $1 OR skeleton = $2"
+    )
+    .bind(username.as_str())
+    .bind(username.skeleton())
+    .fetch_one(pool)
+    .await)
+    .map(|n| n > 0)
 }
 
-pub async fn credentials(
-    pool: &SqlitePool,
-    username: &Username,
-) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as::<_, Credentials>(
-        "SELECT id, password_hash, auth_epoch, blocked FROM users WHERE username = ?",
+pub async fn credentials(pool: &Db, username: &Username) -> sqlx::Result<Option<Credentials>> {
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, Credentials>(
+        "SELECT id, password_hash, auth_epoch, blocked FROM users WHERE username = $1",
     )
     .bind(username.as_str())
     .fetch_optional(pool)
-    .await
+    .await)
 }
 
 /// The user behind a session, with their current `auth_epoch`; `None` when
 /// the user is gone or blocked.
-pub async fn session_user(pool: &SqlitePool, id: i64) -> sqlx::Result<Option<(SessionUser, i64)>> {
+pub async fn session_user(pool: &Db, id: i64) -> sqlx::Result<Option<(SessionUser, i64)>> {
     #[derive(FromRow)]
     struct Row {
         #[sqlx(flatten)]
         user: SessionUser,
         auth_epoch: i64,
     }
-    let row = sqlx::query_as::<_, Row>(
-        "SELECT id, username, display_name, is_admin, auth_epoch FROM users WHERE id = ? AND blocked = 0",
+    let row = crate::on_db!(pool, |pool| {
+        sqlx::query_as::<_, Row>(
+        "SELECT id, username, display_name, is_admin, auth_epoch FROM users WHERE id = $1 AND blocked = FALSE",
     )
     .bind(id)
     .fetch_optional(pool)
-    .await?;
+    .await
+    })?;
     Ok(row.map(|r| (r.user, r.auth_epoch)))
 }
 
@@ -105,41 +110,48 @@ pub struct Profile {
     pub created_at: String,
 }
 
-pub async fn profile(pool: &SqlitePool, username: &str) -> sqlx::Result<Option<Profile>> {
-    sqlx::query_as::<_, Profile>(
-        "SELECT id, username, display_name, is_admin, blocked, created_at FROM users WHERE username = ?",
+pub async fn profile(pool: &Db, username: &str) -> sqlx::Result<Option<Profile>> {
+    crate::on_db!(pool, |pool| {
+        sqlx::query_as::<_, Profile>(
+        "SELECT id, username, display_name, is_admin, blocked, created_at FROM users WHERE username = $1",
     )
     .bind(username)
     .fetch_optional(pool)
     .await
+    })
 }
 
 /// Changes a password and bumps the epoch, which ends every session of the user.
-pub async fn set_password(pool: &SqlitePool, id: i64, password_hash: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar::<_, i64>(
-        "UPDATE users SET password_hash = ?, auth_epoch = auth_epoch + 1 WHERE id = ? RETURNING auth_epoch",
+pub async fn set_password(pool: &Db, id: i64, password_hash: &str) -> sqlx::Result<i64> {
+    crate::on_db!(pool, |pool| {
+        sqlx::query_scalar::<_, i64>(
+        "UPDATE users SET password_hash = $1, auth_epoch = auth_epoch + 1 WHERE id = $2 RETURNING auth_epoch",
     )
     .bind(password_hash)
     .bind(id)
     .fetch_one(pool)
     .await
+    })
 }
 
 /// Blocks or unblocks a user; blocking also ends their sessions (the epoch
 /// bump). Recorded in recent changes with the admin who did it.
 pub async fn set_blocked(
-    pool: &SqlitePool,
+    pool: &Db,
     id: i64,
     blocked: bool,
     admin_id: i64,
     username: &str,
 ) -> sqlx::Result<()> {
     let mut tx = crate::db::begin_write(pool).await?;
-    sqlx::query("UPDATE users SET blocked = ?, auth_epoch = auth_epoch + 1 WHERE id = ?")
-        .bind(blocked)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    crate::on_tx!(&mut tx, |tx| sqlx::query(
+        "UPDATE users SET blocked = $1, auth_epoch = auth_epoch + 1 WHERE id = $2"
+    )
+    .bind(blocked)
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .map(|done| done.rows_affected()))?;
     let summary = format!(
         "{} the user {username}",
         if blocked { "Blocked" } else { "Unblocked" }
@@ -154,19 +166,25 @@ pub async fn set_blocked(
 /// for. `INSERT OR IGNORE` then a read again: two processes starting at once
 /// agree on whichever was written first. A database opened read-only reads
 /// the secret an earlier start wrote.
-pub async fn site_secret(pool: &SqlitePool, name: &str, fresh: &[u8]) -> sqlx::Result<Vec<u8>> {
-    let select = "SELECT value FROM site_secrets WHERE name = ?";
-    if let Some(value) = sqlx::query_scalar(select)
+pub async fn site_secret(pool: &Db, name: &str, fresh: &[u8]) -> sqlx::Result<Vec<u8>> {
+    let select = "SELECT value FROM site_secrets WHERE name = $1";
+    if let Some(value) = crate::on_db!(pool, |pool| sqlx::query_scalar(select)
         .bind(name)
         .fetch_optional(pool)
-        .await?
+        .await)?
     {
         return Ok(value);
     }
-    sqlx::query("INSERT OR IGNORE INTO site_secrets (name, value) VALUES (?, ?)")
+    crate::on_db!(pool, |pool| sqlx::query(
+        "INSERT INTO site_secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    )
+    .bind(name)
+    .bind(fresh)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))?;
+    crate::on_db!(pool, |pool| sqlx::query_scalar(select)
         .bind(name)
-        .bind(fresh)
-        .execute(pool)
-        .await?;
-    sqlx::query_scalar(select).bind(name).fetch_one(pool).await
+        .fetch_one(pool)
+        .await)
 }

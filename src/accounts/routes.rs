@@ -123,6 +123,7 @@ async fn join(
             limit,
             Duration::from_secs(3600),
         )
+        .await
         .map_err(|retry_after| AppError::TooManyAttempts { retry_after })?;
 
     let mut errors = Vec::new();
@@ -144,14 +145,14 @@ async fn join(
     }
     let (Some(username), Some(display_name), true) = (username, display_name, errors.is_empty())
     else {
-        state.throttle.give_back(reservation);
+        state.throttle.give_back(reservation).await;
         return Ok(rejoin(ctx, form, errors));
     };
     let hash = auth::hash_password(form.password.clone()).await?;
     let id = match db::create(&state.pool, &username, &display_name, &hash, false).await {
         Ok(id) => id,
         Err(CreateUserError::Taken) => {
-            state.throttle.give_back(reservation);
+            state.throttle.give_back(reservation).await;
             let errors =
                 vec!["That username (or one that looks just like it) is taken.".to_owned()];
             return Ok(rejoin(ctx, form, errors));
@@ -240,16 +241,20 @@ async fn signin(
             config.signin_failures_per_user,
             FAILURE_WINDOW,
         )
+        .await
         .map_err(|retry_after| AppError::TooManyAttempts { retry_after })?;
-    let per_addr = match throttle.reserve(
-        Bucket::FailuresPerAddr,
-        &addr,
-        config.signin_failures_per_addr,
-        Duration::from_secs(60),
-    ) {
+    let per_addr = match throttle
+        .reserve(
+            Bucket::FailuresPerAddr,
+            &addr,
+            config.signin_failures_per_addr,
+            Duration::from_secs(60),
+        )
+        .await
+    {
         Ok(reservation) => reservation,
         Err(retry_after) => {
-            throttle.give_back(per_user);
+            throttle.give_back(per_user).await;
             return Err(AppError::TooManyAttempts { retry_after });
         }
     };
@@ -265,9 +270,9 @@ async fn signin(
     let verified = auth::verify_password(form.password.clone(), hash).await;
     match account {
         Some(account) if verified => {
-            throttle.give_back(per_user);
-            throttle.give_back(per_addr);
-            throttle.clear(Bucket::FailuresPerUser, &key);
+            throttle.give_back(per_user).await;
+            throttle.give_back(per_addr).await;
+            throttle.clear(Bucket::FailuresPerUser, &key).await;
             auth::start_session(&session, account.id, account.auth_epoch)
                 .await
                 .map_err(|e| AppError::Internal(e.into()))?;
@@ -342,12 +347,13 @@ async fn change_password(
             limit,
             FAILURE_WINDOW,
         )
+        .await
         .map_err(|retry_after| AppError::TooManyAttempts { retry_after })?;
     let hash = db::credentials(&state.pool, &username)
         .await?
         .map(|c| c.password_hash);
     if auth::verify_password(form.current_password.clone(), hash).await {
-        state.throttle.give_back(reservation);
+        state.throttle.give_back(reservation).await;
     } else {
         errors.push("Your current password is not right.".to_owned());
     }

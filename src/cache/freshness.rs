@@ -5,7 +5,7 @@
 //! text, history, stories, replies, roster), the method lists (which
 //! methods exist, their titles and tags), or the whole site (search,
 //! feeds, recent changes, tags, profiles). The database keeps a content
-//! clock (`migrations/0009_content_clock.sql`): triggers move it, in the
+//! clock (`migrations/sqlite/0009_content_clock.sql`): triggers move it, in the
 //! writer's own transaction, for every content write and for the slug it
 //! touched. Sessions, throttles and the search index's upkeep write no
 //! content, so they make nothing stale, and another process's commit
@@ -23,10 +23,11 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use sqlx::SqlitePool;
+use crate::db::Db;
 
 /// How often the clock is read even when nothing seems to have changed.
 pub const RECHECK: Duration = Duration::from_secs(1);
@@ -48,7 +49,7 @@ pub struct Clock {
     pub tick: i64,
     pub lists: i64,
     pub everything: i64,
-    /// Moves on any change to an account (`migrations/0010`): not content,
+    /// Moves on any change to an account (`migrations/sqlite/0010`): not content,
     /// but what [`super::sessions`] keeps of a session's member.
     pub accounts: i64,
 }
@@ -84,7 +85,7 @@ struct Signs {
 
 /// The content clock, read again only when it may have moved.
 pub struct Freshness {
-    pool: SqlitePool,
+    pool: Db,
     /// The database's WAL file, which every commit of any process changes.
     wal: Option<PathBuf>,
     known: RwLock<Known>,
@@ -92,18 +93,25 @@ pub struct Freshness {
     checked: Mutex<Option<(Signs, Instant)>>,
     /// One reader of the clock at a time; the others wait and use its read.
     reading: tokio::sync::Mutex<()>,
+    /// Reads of the clock begun, and the number of the last one finished:
+    /// on a shared database (PostgreSQL, several instances) a request may
+    /// use only a read that began after it arrived (see [`Freshness::now`]).
+    reads_begun: AtomicU64,
+    read_done: AtomicU64,
 }
 
 impl Freshness {
     /// The clock of the database `pool` opens; `wal` is its WAL file
     /// (`None` for a database in memory, which only this process writes).
-    pub fn new(pool: SqlitePool, wal: Option<PathBuf>) -> Freshness {
+    pub fn new(pool: Db, wal: Option<PathBuf>) -> Freshness {
         Freshness {
             pool,
             wal,
             known: RwLock::default(),
             checked: Mutex::new(None),
             reading: tokio::sync::Mutex::const_new(()),
+            reads_begun: AtomicU64::new(0),
+            read_done: AtomicU64::new(0),
         }
     }
 
@@ -138,6 +146,9 @@ impl Freshness {
     /// `None` if the database cannot be read (then nothing is served from
     /// a cache, nor kept).
     pub async fn now(&self) -> Option<Clock> {
+        if let Db::Postgres(_) = self.pool {
+            return self.now_shared().await;
+        }
         if self.still_checked(self.signs()) {
             return Some(self.known_clock());
         }
@@ -156,15 +167,44 @@ impl Freshness {
         }
     }
 
+    /// The clock now on a database other processes write without a sign
+    /// this one can see (no WAL file to look at): read for every request,
+    /// but one read serves every request that arrived before it began, so
+    /// under load the reads do not grow with the requests (one primary-key
+    /// row and, after writes, the slugs they touched).
+    async fn now_shared(&self) -> Option<Clock> {
+        let arrived = self.reads_begun.load(Ordering::Acquire);
+        if self.read_done.load(Ordering::Acquire) > arrived {
+            return Some(self.known_clock());
+        }
+        let _turn = self.reading.lock().await;
+        if self.read_done.load(Ordering::Acquire) > arrived {
+            return Some(self.known_clock());
+        }
+        let number = self.reads_begun.fetch_add(1, Ordering::AcqRel) + 1;
+        match self.read(self.signs()).await {
+            Ok(clock) => {
+                self.read_done.store(number, Ordering::Release);
+                Some(clock)
+            }
+            Err(err) => {
+                tracing::warn!(%err, "cannot read the content clock");
+                None
+            }
+        }
+    }
+
     /// Reads the clock, then the slugs written since the last read (in
     /// that order: a slug written in between is seen as newer than the
     /// clock, which can only make an answer stale, never fresh).
     async fn read(&self, signs: Signs) -> sqlx::Result<Clock> {
-        let (tick, lists, everything, accounts) = sqlx::query_as::<_, (i64, i64, i64, i64)>(
-            "SELECT tick, lists, everything, accounts FROM content_clock WHERE id = 1",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let (tick, lists, everything, accounts) = crate::on_db!(&self.pool, |pool| {
+            sqlx::query_as::<_, (i64, i64, i64, i64)>(
+                "SELECT tick, lists, everything, accounts FROM content_clock WHERE id = 1",
+            )
+            .fetch_one(pool)
+            .await
+        })?;
         let clock = Clock {
             tick,
             lists,
@@ -173,10 +213,12 @@ impl Freshness {
         };
         let since = self.known_clock().tick;
         let written = if tick != since {
-            sqlx::query_as::<_, (String, i64)>("SELECT slug, tick FROM page_ticks WHERE tick > ?")
-                .bind(since)
-                .fetch_all(&self.pool)
-                .await?
+            crate::on_db!(&self.pool, |pool| sqlx::query_as::<_, (String, i64)>(
+                "SELECT slug, tick FROM page_ticks WHERE tick > $1"
+            )
+            .bind(since)
+            .fetch_all(pool)
+            .await)?
         } else {
             Vec::new()
         };
@@ -245,25 +287,31 @@ mod tests {
         assert_eq!(scope_of("/tags/lkm-1"), Scope::Site);
     }
 
-    async fn clock_of(pool: &SqlitePool) -> (Freshness, Clock) {
+    async fn clock_of(pool: &Db) -> (Freshness, Clock) {
         let freshness = Freshness::new(pool.clone(), None);
         let now = freshness.now().await.expect("the clock");
         (freshness, now)
     }
 
-    async fn write(pool: &SqlitePool, sql: &str) {
+    async fn write(pool: &Db, sql: &str) {
         crate::db::note_write();
-        sqlx::query(sql).execute(pool).await.expect(sql);
+        crate::on_db!(pool, |pool| sqlx::query(sql)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))
+        .expect(sql);
         crate::db::note_write();
     }
 
     #[tokio::test]
     async fn a_save_to_one_page_leaves_the_others_fresh_and_the_site_stale() {
         let (_dir, pool) = crate::seed::seeded_for_test().await;
-        let slugs: Vec<String> = sqlx::query_scalar("SELECT slug FROM pages ORDER BY id LIMIT 2")
-            .fetch_all(&pool)
-            .await
-            .expect("two seeded pages");
+        let slugs: Vec<String> = crate::on_db!(&pool, |pool| sqlx::query_scalar(
+            "SELECT slug FROM pages ORDER BY id LIMIT 2"
+        )
+        .fetch_all(pool)
+        .await)
+        .expect("two seeded pages");
         let (freshness, before) = clock_of(&pool).await;
         let page = |n: usize| Made::new(before, Scope::Page(slugs[n].clone()));
         let (site, lists) = (

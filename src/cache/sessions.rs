@@ -10,7 +10,7 @@
 //!   It is right for one process owning its sessions (the embedded SQLite
 //!   site); instances sharing a database must read the database's.
 //! - [`Members`] keeps each session member's row with the accounts clock it
-//!   was read at (`migrations/0010_accounts_clock.sql`): any change to an
+//!   was read at (`migrations/sqlite/0010_accounts_clock.sql`): any change to an
 //!   account, by this process or another, moves that clock, so a password
 //!   change, a block or a new role is seen by the next request.
 
@@ -29,30 +29,39 @@ use crate::web::context;
 const KEPT: usize = 10_000;
 
 /// Sessions in memory (see the module documentation). Clones share them.
+/// [`Records::none`] keeps nothing: for PostgreSQL, where another instance
+/// may end a session this one would still remember.
 #[derive(Clone)]
-pub struct Records(Arc<quick_cache::sync::Cache<Id, Record>>);
+pub struct Records(Option<Arc<quick_cache::sync::Cache<Id, Record>>>);
 
 impl Default for Records {
     fn default() -> Records {
-        Records(Arc::new(quick_cache::sync::Cache::new(KEPT)))
+        Records(Some(Arc::new(quick_cache::sync::Cache::new(KEPT))))
     }
 }
 
 impl std::fmt::Debug for Records {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Records({} kept)", self.0.len())
+        let kept = self.0.as_ref().map_or(0, |cache| cache.len());
+        write!(f, "Records({kept} kept)")
     }
 }
 
 impl Records {
+    /// Keeps no session: every one is read from the database store.
+    pub fn none() -> Records {
+        Records(None)
+    }
+
     /// The session `id` if it is kept and has not expired (an expired one
     /// is forgotten).
     pub fn get(&self, id: &Id) -> Option<Record> {
+        let cache = self.0.as_ref()?;
         let now = time::OffsetDateTime::now_utc();
-        match self.0.get(id) {
+        match cache.get(id) {
             Some(record) if record.expiry_date > now => Some(record),
             Some(_) => {
-                self.0.remove(id);
+                cache.remove(id);
                 None
             }
             None => None,
@@ -68,7 +77,9 @@ impl SessionStore for Records {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.0.insert(record.id, record.clone());
+        if let Some(cache) = &self.0 {
+            cache.insert(record.id, record.clone());
+        }
         Ok(())
     }
 
@@ -77,8 +88,81 @@ impl SessionStore for Records {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.0.remove(id);
+        if let Some(cache) = &self.0 {
+            cache.remove(id);
+        }
         Ok(())
+    }
+}
+
+/// The database half of the session store, on whichever backend the site
+/// is: tower-sessions' own store for each.
+#[derive(Clone, Debug)]
+pub enum Stored {
+    Sqlite(tower_sessions_sqlx_store::SqliteStore),
+    Postgres(tower_sessions_sqlx_store::PostgresStore),
+}
+
+impl Stored {
+    /// The store over `db`, its table created if missing.
+    pub async fn open(db: &crate::db::Db) -> session_store::Result<Stored> {
+        Ok(match db {
+            crate::db::Db::Sqlite(pool) => {
+                let store = tower_sessions_sqlx_store::SqliteStore::new(pool.clone());
+                store.migrate().await.map_err(backend)?;
+                Stored::Sqlite(store)
+            }
+            crate::db::Db::Postgres(pool) => {
+                let store = tower_sessions_sqlx_store::PostgresStore::new(pool.clone());
+                store.migrate().await.map_err(backend)?;
+                Stored::Postgres(store)
+            }
+        })
+    }
+}
+
+fn backend(err: sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(err.to_string())
+}
+
+#[async_trait::async_trait]
+impl SessionStore for Stored {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            Stored::Sqlite(store) => store.create(record).await,
+            Stored::Postgres(store) => store.create(record).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            Stored::Sqlite(store) => store.save(record).await,
+            Stored::Postgres(store) => store.save(record).await,
+        }
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            Stored::Sqlite(store) => store.load(id).await,
+            Stored::Postgres(store) => store.load(id).await,
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            Stored::Sqlite(store) => store.delete(id).await,
+            Stored::Postgres(store) => store.delete(id).await,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl tower_sessions::session_store::ExpiredDeletion for Stored {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        match self {
+            Stored::Sqlite(store) => store.delete_expired().await,
+            Stored::Postgres(store) => store.delete_expired().await,
+        }
     }
 }
 

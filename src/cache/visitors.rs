@@ -356,7 +356,7 @@ mod tests {
     use axum::body::Bytes;
 
     /// A cache over a seeded database, the clock as it stands, and a slug.
-    async fn cache(bytes: u64) -> (tempfile::TempDir, sqlx::SqlitePool, PageCache, Clock) {
+    async fn cache(bytes: u64) -> (tempfile::TempDir, crate::db::Db, PageCache, Clock) {
         let (dir, pool) = crate::seed::seeded_for_test().await;
         let freshness = Arc::new(Freshness::new(pool.clone(), None));
         let cache = PageCache::new(bytes, 0, None, freshness);
@@ -374,10 +374,12 @@ mod tests {
     #[tokio::test]
     async fn an_entry_is_served_until_what_it_shows_is_written() {
         let (_dir, pool, cache, now) = cache(1 << 20).await;
-        let slug: String = sqlx::query_scalar("SELECT slug FROM pages LIMIT 1")
-            .fetch_one(&pool)
-            .await
-            .expect("a page");
+        let slug: String = crate::on_db!(&pool, |pool| sqlx::query_scalar(
+            "SELECT slug FROM pages LIMIT 1"
+        )
+        .fetch_one(pool)
+        .await)
+        .expect("a page");
         let path = format!("/methods/{slug}");
         cache.put(path.clone(), &path, now, kept("<p>a</p>"));
         cache.put(
@@ -390,11 +392,14 @@ mod tests {
         assert_eq!(body.as_deref(), Some(&b"<p>a</p>"[..]));
         assert!(cache.get("/methods/b", now).is_none());
         crate::db::note_write();
-        sqlx::query("UPDATE pages SET body = 'new' WHERE slug = ?")
-            .bind(&slug)
-            .execute(&pool)
-            .await
-            .expect("a save");
+        crate::on_db!(&pool, |pool| sqlx::query(
+            "UPDATE pages SET body = 'new' WHERE slug = $1"
+        )
+        .bind(&slug)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .expect("a save");
         let later = cache.now().await.expect("the clock");
         assert!(cache.get(&path, later).is_none(), "a save makes it stale");
         assert!(

@@ -1,6 +1,8 @@
 //! All SQL about events (recent changes) and what the feeds list.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
+
+use crate::db::{Db, Tx};
 
 use super::Kind;
 use crate::tags::Tag;
@@ -53,10 +55,10 @@ impl<'a> NewEvent<'a> {
 
 /// Records an event; called inside the transaction of the change itself, so
 /// recent changes never disagree with the data.
-pub async fn record(conn: &mut SqliteConnection, event: NewEvent<'_>) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn record(conn: &mut Tx, event: NewEvent<'_>) -> sqlx::Result<()> {
+    crate::on_tx!(&mut *conn, |conn| sqlx::query(
         "INSERT INTO events (kind, page_id, story_id, revision, actor_id, summary, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(event.kind.as_str())
     .bind(event.page_id)
@@ -65,8 +67,9 @@ pub async fn record(conn: &mut SqliteConnection, event: NewEvent<'_>) -> sqlx::R
     .bind(event.actor_id)
     .bind(event.summary)
     .bind(crate::clock::now())
-    .execute(conn)
-    .await?;
+    .execute(&mut *conn)
+    .await
+    .map(|done| done.rows_affected()))?;
     Ok(())
 }
 
@@ -94,25 +97,27 @@ const ENTRY_COLUMNS: &str = "SELECT e.id, e.kind, e.page_id, e.revision, e.summa
     LEFT JOIN pages p ON p.id = e.page_id
     LEFT JOIN stories st ON st.id = e.story_id
     LEFT JOIN users u ON u.id = e.actor_id
-    WHERE (st.id IS NULL OR st.hidden = 0)";
+    WHERE (st.id IS NULL OR st.hidden = FALSE)";
 
 /// Events newest first, all kinds or one; what is about a hidden story is
 /// left out, as the story itself is.
 pub async fn latest(
-    pool: &SqlitePool,
+    pool: &Db,
     kind: Option<Kind>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Entry>> {
     let sql = match kind {
-        Some(_) => format!("{ENTRY_COLUMNS} AND e.kind = ?3 ORDER BY e.id DESC LIMIT ?1 OFFSET ?2"),
-        None => format!("{ENTRY_COLUMNS} ORDER BY e.id DESC LIMIT ?1 OFFSET ?2"),
+        Some(_) => format!("{ENTRY_COLUMNS} AND e.kind = $3 ORDER BY e.id DESC LIMIT $1 OFFSET $2"),
+        None => format!("{ENTRY_COLUMNS} ORDER BY e.id DESC LIMIT $1 OFFSET $2"),
     };
-    let mut query = sqlx::query_as::<_, Entry>(&sql).bind(limit).bind(offset);
-    if let Some(kind) = kind {
-        query = query.bind(kind.as_str());
-    }
-    query.fetch_all(pool).await
+    crate::on_db!(pool, |pool| {
+        let mut query = sqlx::query_as::<_, Entry>(&sql).bind(limit).bind(offset);
+        if let Some(kind) = kind {
+            query = query.bind(kind.as_str());
+        }
+        query.fetch_all(pool).await
+    })
 }
 
 /// A page's current state, for the feed of pages with some tags.
@@ -129,26 +134,22 @@ pub struct PageChange {
 
 /// Pages carrying every one of `tags` (all pages when empty), most
 /// recently changed first, with the summary of their last revision.
-pub async fn changed_pages(
-    pool: &SqlitePool,
-    tags: &[Tag],
-    limit: i64,
-) -> sqlx::Result<Vec<PageChange>> {
+pub async fn changed_pages(pool: &Db, tags: &[Tag], limit: i64) -> sqlx::Result<Vec<PageChange>> {
     let tags = serde_json::to_string(&tags.iter().map(Tag::as_str).collect::<Vec<_>>())
         .unwrap_or_else(|_| "[]".to_owned());
-    sqlx::query_as::<_, PageChange>(
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, PageChange>(
         "SELECT p.id AS page_id, p.slug, p.title, p.revision, r.summary, p.updated_at,
                 u.display_name AS editor_name
          FROM pages p
          JOIN revisions r ON r.page_id = p.id AND r.number = p.revision
          LEFT JOIN users u ON u.id = p.updated_by
-         WHERE json_array_length(?1) = 0 OR p.id IN (
-             SELECT page_id FROM page_tags WHERE tag IN (SELECT value FROM json_each(?1))
-             GROUP BY page_id HAVING count(*) = json_array_length(?1))
-         ORDER BY p.updated_at DESC, p.id DESC LIMIT ?2",
+         WHERE json_array_length($1) = 0 OR p.id IN (
+             SELECT page_id FROM page_tags WHERE tag IN (SELECT value FROM json_each($1))
+             GROUP BY page_id HAVING count(*) = json_array_length($1))
+         ORDER BY p.updated_at DESC, p.id DESC LIMIT $2",
     )
     .bind(tags)
     .bind(limit)
     .fetch_all(pool)
-    .await
+    .await)
 }

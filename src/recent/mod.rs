@@ -7,7 +7,7 @@ pub mod db;
 pub mod feed;
 pub mod routes;
 
-use sqlx::SqlitePool;
+use crate::db::Db;
 
 use crate::config::PublicUrl;
 
@@ -171,7 +171,7 @@ impl From<db::Entry> for Activity {
 
 /// Events newest first (all kinds, or one), ready to show.
 pub async fn activity(
-    pool: &SqlitePool,
+    pool: &Db,
     kind: Option<Kind>,
     limit: i64,
     offset: i64,

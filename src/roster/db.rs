@@ -1,7 +1,9 @@
 //! All SQL about roster entries.
 
 use serde::Deserialize;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
+
+use crate::db::Db;
 
 use super::EntryText;
 use crate::db::begin_write;
@@ -37,37 +39,34 @@ pub struct MethodUsed {
     pub created_at: String,
 }
 
-pub async fn for_user(pool: &SqlitePool, user_id: i64) -> sqlx::Result<Vec<MethodUsed>> {
-    sqlx::query_as::<_, MethodUsed>(
+pub async fn for_user(pool: &Db, user_id: i64) -> sqlx::Result<Vec<MethodUsed>> {
+    let sql = pool.text(
         "SELECT p.slug, p.title, r.tip, r.location, r.created_at
          FROM roster r JOIN pages p ON p.id = r.page_id
-         WHERE r.user_id = ? ORDER BY p.title COLLATE NOCASE",
-    )
-    .bind(user_id)
-    .fetch_all(pool)
-    .await
+         WHERE r.user_id = $1 ORDER BY p.title COLLATE NOCASE",
+    );
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, MethodUsed>(&sql)
+        .bind(user_id)
+        .fetch_all(pool)
+        .await)
 }
 
 /// Adds the user to the page's roster, or updates their entry: posting
 /// twice never makes two entries. Joining is recorded in recent changes.
-pub async fn upsert(
-    pool: &SqlitePool,
-    page_id: i64,
-    user_id: i64,
-    entry: &EntryText,
-) -> sqlx::Result<()> {
+pub async fn upsert(pool: &Db, page_id: i64, user_id: i64, entry: &EntryText) -> sqlx::Result<()> {
     let mut tx = begin_write(pool).await?;
     let now = crate::clock::now();
-    let existed = sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM roster WHERE page_id = ? AND user_id = ?",
+    let existed = crate::on_tx!(&mut tx, |tx| sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM roster WHERE page_id = $1 AND user_id = $2",
     )
     .bind(page_id)
     .bind(user_id)
     .fetch_one(&mut *tx)
-    .await?
+    .await)?
         > 0;
-    sqlx::query(
-        "INSERT INTO roster (page_id, user_id, tip, location, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+    crate::on_tx!(&mut tx, |tx| {
+        sqlx::query(
+        "INSERT INTO roster (page_id, user_id, tip, location, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (page_id, user_id) DO UPDATE SET tip = excluded.tip, location = excluded.location,
              updated_at = excluded.updated_at",
     )
@@ -78,7 +77,8 @@ pub async fn upsert(
     .bind(&now)
     .bind(&now)
     .execute(&mut *tx)
-    .await?;
+    .await.map(|done| done.rows_affected())
+    })?;
     let summary = if existed {
         "Updated their roster entry"
     } else {
@@ -93,14 +93,16 @@ pub async fn upsert(
 }
 
 /// Removes the user's own entry (if any).
-pub async fn remove(pool: &SqlitePool, page_id: i64, user_id: i64) -> sqlx::Result<()> {
+pub async fn remove(pool: &Db, page_id: i64, user_id: i64) -> sqlx::Result<()> {
     let mut tx = begin_write(pool).await?;
-    let removed = sqlx::query("DELETE FROM roster WHERE page_id = ? AND user_id = ?")
-        .bind(page_id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let removed = crate::on_tx!(&mut tx, |tx| sqlx::query(
+        "DELETE FROM roster WHERE page_id = $1 AND user_id = $2"
+    )
+    .bind(page_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await
+    .map(|done| done.rows_affected()))?;
     if removed > 0 {
         record(
             &mut tx,

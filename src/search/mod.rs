@@ -6,7 +6,7 @@
 //! an FTS5 string (`"…"`, inner quotes doubled), so operators typed by
 //! people (`AND`, `NEAR`, `:`, `^`, parentheses…) are searched for as plain
 //! words and can never make the expression invalid. The index itself is kept
-//! in step by triggers (`migrations/0002_search.sql`).
+//! in step by triggers (`migrations/sqlite/0002_search.sql`).
 
 pub mod db;
 pub mod routes;
@@ -14,7 +14,7 @@ pub mod upkeep;
 
 use std::sync::Arc;
 
-use sqlx::SqlitePool;
+use crate::db::Db;
 
 pub use crate::cache::search::Cache;
 
@@ -39,6 +39,28 @@ pub struct Term {
 }
 
 impl Term {
+    /// The term as a PostgreSQL `tsquery`: its words (letters and digits
+    /// only, so nothing in them is read as syntax) one after another
+    /// (`<->`), the last one `:*` for a prefix. `None` when no word is left.
+    /// Folding (case, accents) is done by the database (`cafe_fold`), as
+    /// for the indexed text.
+    fn to_tsquery(&self) -> Option<String> {
+        let words: Vec<&str> = self
+            .text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if words.is_empty() {
+            return None;
+        }
+        let phrase = words.join(" <-> ");
+        Some(if self.prefix {
+            format!("({phrase}:*)")
+        } else {
+            format!("({phrase})")
+        })
+    }
+
     /// The term as an FTS5 string: quoted, inner quotes doubled, so nothing
     /// in it is read as syntax.
     fn to_fts(&self) -> String {
@@ -202,6 +224,27 @@ impl Query {
         Some(expr)
     }
 
+    /// [`Query::fts_expression`] as a PostgreSQL `tsquery` (see
+    /// [`Term::to_tsquery`]): the same parse, the same meaning.
+    pub fn ts_expression(&self) -> Option<String> {
+        let include: Vec<String> = self.include.iter().filter_map(Term::to_tsquery).collect();
+        if include.is_empty() {
+            return None;
+        }
+        let mut expr = include.join(" & ");
+        for term in self.exclude.iter().filter_map(Term::to_tsquery) {
+            expr.push_str(" & !");
+            expr.push_str(&term);
+        }
+        Some(expr)
+    }
+
+    /// [`Query::exclusions`] as a PostgreSQL `tsquery`.
+    pub fn ts_exclusions(&self) -> Option<String> {
+        let exclude: Vec<String> = self.exclude.iter().filter_map(Term::to_tsquery).collect();
+        (!exclude.is_empty()).then(|| exclude.join(" | "))
+    }
+
     /// The FTS5 expression matching any excluded term (for queries that only
     /// filter, where there is nothing to put `NOT` after).
     pub fn exclusions(&self) -> Option<String> {
@@ -325,15 +368,12 @@ pub struct Results {
 
 /// Runs a parsed query (one without a `problem`); `page` counts from 1.
 /// A page asked for again before anything changed comes from `cache`.
-pub async fn run(
-    pool: &SqlitePool,
-    cache: &Cache,
-    query: &Query,
-    page: i64,
-) -> sqlx::Result<Arc<Results>> {
+pub async fn run(pool: &Db, cache: &Cache, query: &Query, page: i64) -> sqlx::Result<Arc<Results>> {
     let page = page.clamp(1, MAX_PAGES);
-    let matching = query.fts_expression();
-    let excluding = query.exclusions();
+    let (matching, excluding) = match pool.backend() {
+        crate::db::Backend::Sqlite => (query.fts_expression(), query.exclusions()),
+        crate::db::Backend::Postgres => (query.ts_expression(), query.ts_exclusions()),
+    };
     let tags: Vec<&str> = query.tags.iter().map(Tag::as_str).collect();
     // Debug formatting quotes and escapes each part, so no two queries
     // share a key.

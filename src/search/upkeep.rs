@@ -1,7 +1,7 @@
 //! Keeps the search index compact in quiet moments.
 //!
 //! Every save adds a small segment to the FTS5 index, and FTS5 merges
-//! segments 16 at a time as saves go on (`migrations/0007`). Left at that,
+//! segments 16 at a time as saves go on (`migrations/sqlite/0007`). Left at that,
 //! an index grows many segments per level, and each save's share of merging
 //! gets dearer: at 100,000 pages, 4 editors saved 387-458 pages/s on such
 //! an index and 497-536 on one merged down to at most three segments per
@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use crate::db::Db;
 
 use crate::db::{begin_write, write_generation};
 
@@ -26,15 +26,19 @@ const QUIET: Duration = Duration::from_secs(2);
 const STEP_PAGES: i64 = 500;
 
 /// Starts the upkeep task for the server's pool (ends with the pool).
-pub fn spawn(pool: SqlitePool) {
-    tokio::spawn(run(pool));
+/// FTS5's segments need merging; PostgreSQL's GIN index merges its pending
+/// list itself (autovacuum), so there is nothing to run there.
+pub fn spawn(pool: Db) {
+    if let Db::Sqlite(pool) = pool {
+        tokio::spawn(run(Db::Sqlite(pool)));
+    }
 }
 
-async fn run(pool: SqlitePool) {
+async fn run(pool: Db) {
     // The search index's generation when it was last left merged: none yet.
     let mut merged_at = None;
     let mut seen = write_generation();
-    while !pool.is_closed() {
+    while !crate::on_db!(&pool, |pool| pool.is_closed()) {
         tokio::time::sleep(QUIET).await;
         let now = write_generation();
         if now != seen {
@@ -62,7 +66,7 @@ async fn run(pool: SqlitePool) {
 
 /// Merges step by step until nothing is left to merge (true) or someone
 /// else writes (false).
-async fn merge_while_quiet(pool: &SqlitePool) -> sqlx::Result<bool> {
+async fn merge_while_quiet(pool: &Db) -> sqlx::Result<bool> {
     loop {
         let before = write_generation();
         if !merge_step(pool).await? {
@@ -79,15 +83,22 @@ async fn merge_while_quiet(pool: &SqlitePool) -> sqlx::Result<bool> {
 
 /// One step of merging, in its own write transaction; whether it merged
 /// anything.
-pub async fn merge_step(pool: &SqlitePool) -> sqlx::Result<bool> {
+pub async fn merge_step(pool: &Db) -> sqlx::Result<bool> {
     let mut tx = begin_write(pool).await?;
     let changes = "SELECT total_changes()";
-    let before: i64 = sqlx::query_scalar(changes).fetch_one(&mut *tx).await?;
-    sqlx::query("INSERT INTO search_index (search_index, rank) VALUES ('merge', ?)")
-        .bind(STEP_PAGES)
-        .execute(&mut *tx)
-        .await?;
-    let after: i64 = sqlx::query_scalar(changes).fetch_one(&mut *tx).await?;
+    let before: i64 = crate::on_tx!(&mut tx, |tx| sqlx::query_scalar(changes)
+        .fetch_one(&mut *tx)
+        .await)?;
+    crate::on_tx!(&mut tx, |tx| sqlx::query(
+        "INSERT INTO search_index (search_index, rank) VALUES ('merge', $1)"
+    )
+    .bind(STEP_PAGES)
+    .execute(&mut *tx)
+    .await
+    .map(|done| done.rows_affected()))?;
+    let after: i64 = crate::on_tx!(&mut tx, |tx| sqlx::query_scalar(changes)
+        .fetch_one(&mut *tx)
+        .await)?;
     tx.commit().await?;
     // FTS5 documents a difference under 2 as "nothing left to merge".
     Ok(after - before >= 2)
@@ -95,7 +106,7 @@ pub async fn merge_step(pool: &SqlitePool) -> sqlx::Result<bool> {
 
 /// Merges until nothing is left to merge, whatever else is writing: for
 /// bulk loads, which leave the index as the server's upkeep would.
-pub async fn merge_all(pool: &SqlitePool) -> sqlx::Result<()> {
+pub async fn merge_all(pool: &Db) -> sqlx::Result<()> {
     while merge_step(pool).await? {}
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! All SQL about stories, their revisions and replies.
 
 use serde::Deserialize;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
+
+use crate::db::{Db, Tx};
 
 use super::{Outcome, StoryText};
 use crate::db::begin_write;
@@ -39,7 +41,7 @@ const STORY_COLUMNS: &str =
     "s.id, s.page_id, s.author_id, s.title, s.body, s.html, s.outcome, s.location,
     s.revision, s.hidden, s.created_at, s.updated_at, u.username AS author_username,
     u.display_name AS author_name,
-    (SELECT count(*) FROM replies r WHERE r.story_id = s.id AND r.hidden = 0) AS reply_count";
+    (SELECT count(*) FROM replies r WHERE r.story_id = s.id AND r.hidden = FALSE) AS reply_count";
 
 /// A story as a line in the method page's list (no body: the list links to it).
 #[derive(Debug, Deserialize)]
@@ -68,16 +70,16 @@ pub const PAGE_STORIES_JSON: &str = "(SELECT json_group_array(json_object(
         'id', s.id, 'title', s.title, 'outcome', s.outcome, 'location', s.location,
         'hidden', json(CASE WHEN s.hidden THEN 'true' ELSE 'false' END),
         'created_at', s.created_at, 'author_username', u.username, 'author_name', u.display_name,
-        'reply_count', (SELECT count(*) FROM replies r WHERE r.story_id = s.id AND r.hidden = 0)
+        'reply_count', (SELECT count(*) FROM replies r WHERE r.story_id = s.id AND r.hidden = FALSE)
       ) ORDER BY s.id DESC)
     FROM stories s JOIN users u ON u.id = s.author_id
-    WHERE s.page_id = p.id AND (s.hidden = 0 OR ?2) AND (?3 IS NULL OR s.outcome = ?3))";
+    WHERE s.page_id = p.id AND (s.hidden = FALSE OR $2) AND ($3 IS NULL OR s.outcome = $3))";
 
 /// For the page view's single statement: page `p`'s visible stories counted
 /// per outcome, as a JSON object (outcomes without stories are absent).
 pub const PAGE_TALLY_JSON: &str = "(SELECT json_group_object(outcome, n)
     FROM (SELECT outcome, count(*) AS n FROM stories
-          WHERE page_id = p.id AND hidden = 0 GROUP BY outcome))";
+          WHERE page_id = p.id AND hidden = FALSE GROUP BY outcome))";
 
 /// Counts per outcome in [`Outcome::ALL`] order, zeros included.
 pub fn tally(counts: &std::collections::HashMap<String, i64>) -> Vec<(Outcome, i64)> {
@@ -87,14 +89,16 @@ pub fn tally(counts: &std::collections::HashMap<String, i64>) -> Vec<(Outcome, i
         .collect()
 }
 
-pub async fn find(pool: &SqlitePool, page_id: i64, id: i64) -> sqlx::Result<Option<Story>> {
-    sqlx::query_as::<_, Story>(&format!(
-        "SELECT {STORY_COLUMNS} FROM stories s JOIN users u ON u.id = s.author_id WHERE s.page_id = ? AND s.id = ?"
+pub async fn find(pool: &Db, page_id: i64, id: i64) -> sqlx::Result<Option<Story>> {
+    crate::on_db!(pool, |pool| {
+        sqlx::query_as::<_, Story>(&format!(
+        "SELECT {STORY_COLUMNS} FROM stories s JOIN users u ON u.id = s.author_id WHERE s.page_id = $1 AND s.id = $2"
     ))
     .bind(page_id)
     .bind(id)
     .fetch_optional(pool)
     .await
+    })
 }
 
 /// A user's visible stories, newest first, with their page.
@@ -114,20 +118,20 @@ impl UserStory {
     }
 }
 
-pub async fn by_user(pool: &SqlitePool, user_id: i64) -> sqlx::Result<Vec<UserStory>> {
-    sqlx::query_as::<_, UserStory>(
+pub async fn by_user(pool: &Db, user_id: i64) -> sqlx::Result<Vec<UserStory>> {
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, UserStory>(
         "SELECT s.id, s.title, s.outcome, s.created_at, p.slug, p.title AS page_title
          FROM stories s JOIN pages p ON p.id = s.page_id
-         WHERE s.author_id = ? AND s.hidden = 0 ORDER BY s.id DESC",
+         WHERE s.author_id = $1 AND s.hidden = FALSE ORDER BY s.id DESC",
     )
     .bind(user_id)
     .fetch_all(pool)
-    .await
+    .await)
 }
 
 /// Tells a new story (revision 1) and records it in recent changes.
 pub async fn create(
-    pool: &SqlitePool,
+    pool: &Db,
     page_id: i64,
     author_id: i64,
     text: &StoryText,
@@ -135,9 +139,10 @@ pub async fn create(
     let mut tx = begin_write(pool).await?;
     let html = render_markdown(&mut tx, &text.body).await?;
     let now = crate::clock::now();
-    let id = sqlx::query_scalar::<_, i64>(
+    let id = crate::on_tx!(&mut tx, |tx| {
+        sqlx::query_scalar::<_, i64>(
         "INSERT INTO stories (page_id, author_id, title, body, html, outcome, location, revision, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9) RETURNING id",
     )
     .bind(page_id)
     .bind(author_id)
@@ -149,7 +154,8 @@ pub async fn create(
     .bind(&now)
     .bind(&now)
     .fetch_one(&mut *tx)
-    .await?;
+    .await
+    })?;
     insert_revision(&mut tx, id, 1, text, "", author_id, &now).await?;
     record(
         &mut tx,
@@ -164,7 +170,7 @@ pub async fn create(
 }
 
 async fn insert_revision(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut Tx,
     story_id: i64,
     number: i64,
     text: &StoryText,
@@ -172,9 +178,10 @@ async fn insert_revision(
     author_id: i64,
     now: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::on_tx!(&mut *conn, |conn| {
+        sqlx::query(
         "INSERT INTO story_revisions (story_id, number, title, body, outcome, location, summary, author_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(story_id)
     .bind(number)
@@ -185,14 +192,15 @@ async fn insert_revision(
     .bind(summary)
     .bind(author_id)
     .bind(now)
-    .execute(conn)
-    .await?;
+    .execute(&mut *conn)
+    .await.map(|done| done.rows_affected())
+    })?;
     Ok(())
 }
 
 /// Saves an edit as a new story revision; the old text stays viewable.
 pub async fn update(
-    pool: &SqlitePool,
+    pool: &Db,
     story: &Story,
     editor_id: i64,
     text: &StoryText,
@@ -201,9 +209,10 @@ pub async fn update(
     let mut tx = begin_write(pool).await?;
     let html = render_markdown(&mut tx, &text.body).await?;
     let now = crate::clock::now();
-    let number = sqlx::query_scalar::<_, i64>(
-        "UPDATE stories SET title = ?, body = ?, html = ?, outcome = ?, location = ?, revision = revision + 1, updated_at = ?
-         WHERE id = ? RETURNING revision",
+    let number = crate::on_tx!(&mut tx, |tx| {
+        sqlx::query_scalar::<_, i64>(
+        "UPDATE stories SET title = $1, body = $2, html = $3, outcome = $4, location = $5, revision = revision + 1, updated_at = $6
+         WHERE id = $7 RETURNING revision",
     )
     .bind(&text.title)
     .bind(&text.body)
@@ -213,7 +222,8 @@ pub async fn update(
     .bind(&now)
     .bind(story.id)
     .fetch_one(&mut *tx)
-    .await?;
+    .await
+    })?;
     insert_revision(&mut tx, story.id, number, text, summary, editor_id, &now).await?;
     let line = format!(
         "Edited the story “{}”{}",
@@ -260,29 +270,29 @@ const REVISION_COLUMNS: &str =
     "r.number, r.title, r.body, r.outcome, r.location, r.summary, r.created_at,
     u.username AS author_username, u.display_name AS author_name";
 
-pub async fn revisions(pool: &SqlitePool, story_id: i64) -> sqlx::Result<Vec<StoryRevision>> {
-    sqlx::query_as::<_, StoryRevision>(&format!(
+pub async fn revisions(pool: &Db, story_id: i64) -> sqlx::Result<Vec<StoryRevision>> {
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, StoryRevision>(&format!(
         "SELECT {REVISION_COLUMNS} FROM story_revisions r JOIN users u ON u.id = r.author_id
-         WHERE r.story_id = ? ORDER BY r.number DESC"
+         WHERE r.story_id = $1 ORDER BY r.number DESC"
     ))
     .bind(story_id)
     .fetch_all(pool)
-    .await
+    .await)
 }
 
 pub async fn revision(
-    pool: &SqlitePool,
+    pool: &Db,
     story_id: i64,
     number: i64,
 ) -> sqlx::Result<Option<StoryRevision>> {
-    sqlx::query_as::<_, StoryRevision>(&format!(
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, StoryRevision>(&format!(
         "SELECT {REVISION_COLUMNS} FROM story_revisions r JOIN users u ON u.id = r.author_id
-         WHERE r.story_id = ? AND r.number = ?"
+         WHERE r.story_id = $1 AND r.number = $2"
     ))
     .bind(story_id)
     .bind(number)
     .fetch_optional(pool)
-    .await
+    .await)
 }
 
 /// A reply in a thread.
@@ -297,32 +307,26 @@ pub struct Reply {
 }
 
 /// A story's replies, oldest first; hidden ones only for admins.
-pub async fn replies(
-    pool: &SqlitePool,
-    story_id: i64,
-    show_hidden: bool,
-) -> sqlx::Result<Vec<Reply>> {
-    sqlx::query_as::<_, Reply>(
+pub async fn replies(pool: &Db, story_id: i64, show_hidden: bool) -> sqlx::Result<Vec<Reply>> {
+    crate::on_db!(pool, |pool| {
+        sqlx::query_as::<_, Reply>(
         "SELECT r.id, r.html, r.hidden, r.created_at, u.username AS author_username, u.display_name AS author_name
          FROM replies r JOIN users u ON u.id = r.author_id
-         WHERE r.story_id = ? AND (r.hidden = 0 OR ?) ORDER BY r.id",
+         WHERE r.story_id = $1 AND (r.hidden = FALSE OR $2) ORDER BY r.id",
     )
     .bind(story_id)
     .bind(show_hidden)
     .fetch_all(pool)
     .await
+    })
 }
 
-pub async fn add_reply(
-    pool: &SqlitePool,
-    story: &Story,
-    author_id: i64,
-    body: &str,
-) -> sqlx::Result<i64> {
+pub async fn add_reply(pool: &Db, story: &Story, author_id: i64, body: &str) -> sqlx::Result<i64> {
     let mut tx = begin_write(pool).await?;
     let html = render_markdown(&mut tx, body).await?;
-    let id = sqlx::query_scalar::<_, i64>(
-        "INSERT INTO replies (story_id, author_id, body, html, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    let id = crate::on_tx!(&mut tx, |tx| {
+        sqlx::query_scalar::<_, i64>(
+        "INSERT INTO replies (story_id, author_id, body, html, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(story.id)
     .bind(author_id)
@@ -330,7 +334,8 @@ pub async fn add_reply(
     .bind(&html)
     .bind(crate::clock::now())
     .fetch_one(&mut *tx)
-    .await?;
+    .await
+    })?;
     let summary = format!("Replied to “{}”", story.title);
     record(
         &mut tx,
@@ -345,17 +350,20 @@ pub async fn add_reply(
 
 /// Hides or shows a story (admins). The story stays in the database.
 pub async fn set_story_hidden(
-    pool: &SqlitePool,
+    pool: &Db,
     story: &Story,
     hidden: bool,
     admin_id: i64,
 ) -> sqlx::Result<()> {
     let mut tx = begin_write(pool).await?;
-    sqlx::query("UPDATE stories SET hidden = ? WHERE id = ?")
-        .bind(hidden)
-        .bind(story.id)
-        .execute(&mut *tx)
-        .await?;
+    crate::on_tx!(&mut tx, |tx| sqlx::query(
+        "UPDATE stories SET hidden = $1 WHERE id = $2"
+    )
+    .bind(hidden)
+    .bind(story.id)
+    .execute(&mut *tx)
+    .await
+    .map(|done| done.rows_affected()))?;
     // The title is left out: a hidden story's title should not stay on /recent.
     let summary = format!(
         "{} story #{}",
@@ -374,20 +382,22 @@ pub async fn set_story_hidden(
 
 /// Hides or shows a reply (admins). Returns false when the reply is not in this story.
 pub async fn set_reply_hidden(
-    pool: &SqlitePool,
+    pool: &Db,
     story: &Story,
     reply_id: i64,
     hidden: bool,
     admin_id: i64,
 ) -> sqlx::Result<bool> {
     let mut tx = begin_write(pool).await?;
-    let changed = sqlx::query("UPDATE replies SET hidden = ? WHERE id = ? AND story_id = ?")
-        .bind(hidden)
-        .bind(reply_id)
-        .bind(story.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let changed = crate::on_tx!(&mut tx, |tx| sqlx::query(
+        "UPDATE replies SET hidden = $1 WHERE id = $2 AND story_id = $3"
+    )
+    .bind(hidden)
+    .bind(reply_id)
+    .bind(story.id)
+    .execute(&mut *tx)
+    .await
+    .map(|done| done.rows_affected()))?;
     if changed == 0 {
         return Ok(false);
     }
@@ -409,13 +419,13 @@ pub async fn set_reply_hidden(
 
 /// Visible stories told on pages carrying each tag, counted afresh: what
 /// the kept `tag_story_counts` must always equal (its tests check that).
-pub async fn count_by_page_tag(pool: &SqlitePool) -> sqlx::Result<Vec<(String, i64)>> {
-    sqlx::query_as::<_, (String, i64)>(
+pub async fn count_by_page_tag(pool: &Db) -> sqlx::Result<Vec<(String, i64)>> {
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, (String, i64)>(
         // Stories drive the join (there are far fewer stories than tag rows):
         // 204 ms -> 30 ms with 100,000 pages in the benchmark.
         "SELECT t.tag, count(*) FROM stories s CROSS JOIN page_tags t ON t.page_id = s.page_id
-         WHERE s.hidden = 0 GROUP BY t.tag",
+         WHERE s.hidden = FALSE GROUP BY t.tag",
     )
     .fetch_all(pool)
-    .await
+    .await)
 }

@@ -1,7 +1,9 @@
 //! All SQL about tags and the CCASS indicator table.
 
 use serde::Deserialize;
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
+
+use crate::db::{Db, Tx};
 
 use super::indicators::IndicatorRow;
 
@@ -18,32 +20,35 @@ pub struct Indicator {
 }
 
 /// Every indicator, by group then sort order.
-pub async fn indicators(pool: &SqlitePool) -> sqlx::Result<Vec<Indicator>> {
-    sqlx::query_as::<_, Indicator>(
+pub async fn indicators(pool: &Db) -> sqlx::Result<Vec<Indicator>> {
+    let sql = pool.text(
         "SELECT code, tag, name, description, grp, sort, retired FROM indicators
          ORDER BY grp COLLATE NOCASE, sort, code",
-    )
-    .fetch_all(pool)
-    .await
+    );
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, Indicator>(&sql)
+        .fetch_all(pool)
+        .await)
 }
 
-pub async fn indicator(pool: &SqlitePool, code: &str) -> sqlx::Result<Option<Indicator>> {
-    sqlx::query_as::<_, Indicator>(
-        "SELECT code, tag, name, description, grp, sort, retired FROM indicators WHERE code = ? COLLATE NOCASE",
+pub async fn indicator(pool: &Db, code: &str) -> sqlx::Result<Option<Indicator>> {
+    crate::on_db!(pool, |pool| {
+        sqlx::query_as::<_, Indicator>(
+        "SELECT code, tag, name, description, grp, sort, retired FROM indicators WHERE lower(code) = lower($1)",
     )
     .bind(code)
     .fetch_optional(pool)
     .await
+    })
 }
 
 /// Inserts an indicator or updates the one with the same code, whatever its
 /// case (`lkm-1` updates `LKM-1`, which keeps its spelling). The tag is the
 /// lower-cased code, so pages tagged with it keep pointing at it whatever
 /// the name becomes.
-pub async fn upsert_indicator(conn: &mut SqliteConnection, row: &IndicatorRow) -> sqlx::Result<()> {
-    sqlx::query(
+pub async fn upsert_indicator(conn: &mut Tx, row: &IndicatorRow) -> sqlx::Result<()> {
+    crate::on_tx!(&mut *conn, |conn| sqlx::query(
         "INSERT INTO indicators (code, tag, name, description, grp, sort, retired)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (tag) DO UPDATE SET name = excluded.name, description = excluded.description,
              grp = excluded.grp, sort = excluded.sort, retired = excluded.retired",
     )
@@ -54,19 +59,20 @@ pub async fn upsert_indicator(conn: &mut SqliteConnection, row: &IndicatorRow) -
     .bind(&row.group)
     .bind(row.sort)
     .bind(row.retired)
-    .execute(conn)
-    .await?;
+    .execute(&mut *conn)
+    .await
+    .map(|done| done.rows_affected()))?;
     Ok(())
 }
 
 /// Pages per tag, over the current revisions.
-pub async fn tag_counts(pool: &SqlitePool) -> sqlx::Result<Vec<(String, i64)>> {
-    // Kept by triggers on page_tags (migrations/0003_tag_counts.sql).
-    sqlx::query_as::<_, (String, i64)>(
+pub async fn tag_counts(pool: &Db) -> sqlx::Result<Vec<(String, i64)>> {
+    // Kept by triggers on page_tags (migrations/sqlite/0003_tag_counts.sql).
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, (String, i64)>(
         "SELECT tag, pages FROM tag_counts WHERE pages > 0 ORDER BY tag",
     )
     .fetch_all(pool)
-    .await
+    .await)
 }
 
 /// An indicator with how many methods carry it and how many visible
@@ -91,10 +97,10 @@ pub struct Coverage {
 }
 
 /// Indicator coverage and the free tags, in one statement over the counts
-/// kept by triggers (tag_counts in migrations/0003_tag_counts.sql,
-/// tag_story_counts in migrations/0004_tag_story_counts.sql).
-pub async fn coverage(pool: &SqlitePool) -> sqlx::Result<Coverage> {
-    sqlx::query_as::<_, Coverage>(
+/// kept by triggers (tag_counts in migrations/sqlite/0003_tag_counts.sql,
+/// tag_story_counts in migrations/sqlite/0004_tag_story_counts.sql).
+pub async fn coverage(pool: &Db) -> sqlx::Result<Coverage> {
+    let sql = pool.text(
         "SELECT
            (SELECT json_group_array(json_object(
                 'code', i.code, 'tag', i.tag, 'name', i.name, 'description', i.description,
@@ -107,27 +113,28 @@ pub async fn coverage(pool: &SqlitePool) -> sqlx::Result<Coverage> {
            (SELECT json_group_array(json_array(t.tag, t.pages) ORDER BY t.tag)
             FROM tag_counts t
             WHERE t.pages > 0 AND t.tag NOT IN (SELECT tag FROM indicators)) AS free",
-    )
-    .fetch_one(pool)
-    .await
+    );
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, Coverage>(&sql)
+        .fetch_one(pool)
+        .await)
 }
 
 /// The tag box's suggestions: every current indicator (tag, "CODE — name"),
 /// then every free tag in use.
-pub async fn vocabulary(pool: &SqlitePool) -> sqlx::Result<Vec<(String, String)>> {
-    sqlx::query_as::<_, (String, String)>(
-        "SELECT tag, code || ' — ' || name FROM indicators WHERE retired = 0
+pub async fn vocabulary(pool: &Db) -> sqlx::Result<Vec<(String, String)>> {
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, (String, String)>(
+        "SELECT tag, code || ' — ' || name FROM indicators WHERE retired = FALSE
          UNION ALL
          SELECT tag, '' FROM tag_counts WHERE pages > 0 AND tag NOT IN (SELECT tag FROM indicators)
          ORDER BY 1",
     )
     .fetch_all(pool)
-    .await
+    .await)
 }
 
 /// Saves an indicator edited by an admin, recorded in recent changes.
 pub async fn save_indicator(
-    pool: &SqlitePool,
+    pool: &Db,
     row: &IndicatorRow,
     admin_id: i64,
     summary: &str,
@@ -143,13 +150,15 @@ pub async fn save_indicator(
 }
 
 /// Every indicator's tag and name, to show indicator tags with their names.
-pub async fn labels(pool: &SqlitePool) -> sqlx::Result<std::collections::HashMap<String, String>> {
+pub async fn labels(pool: &Db) -> sqlx::Result<std::collections::HashMap<String, String>> {
     Ok(
-        sqlx::query_as::<_, (String, String)>("SELECT tag, name FROM indicators")
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .collect(),
+        crate::on_db!(pool, |pool| sqlx::query_as::<_, (String, String)>(
+            "SELECT tag, name FROM indicators"
+        )
+        .fetch_all(pool)
+        .await)?
+        .into_iter()
+        .collect(),
     )
 }
 
@@ -164,19 +173,22 @@ mod tests {
             .await
             .expect("create");
         let edit = crate::pages::PageText::parse("Body\n", "beta, gamma", "").expect("text");
-        let id: i64 = sqlx::query_scalar("SELECT id FROM pages WHERE slug = 'counted'")
-            .fetch_one(&pool)
-            .await
-            .expect("id");
+        let id: i64 = crate::on_db!(&pool, |pool| sqlx::query_scalar(
+            "SELECT id FROM pages WHERE slug = 'counted'"
+        )
+        .fetch_one(pool)
+        .await)
+        .expect("id");
         crate::pages::db::save(&pool, id, 1, &edit, None)
             .await
             .expect("save");
         let kept = super::tag_counts(&pool).await.expect("kept");
-        let fresh: Vec<(String, i64)> =
-            sqlx::query_as("SELECT tag, count(*) FROM page_tags GROUP BY tag ORDER BY tag")
-                .fetch_all(&pool)
-                .await
-                .expect("fresh");
+        let fresh: Vec<(String, i64)> = crate::on_db!(&pool, |pool| sqlx::query_as(
+            "SELECT tag, count(*) FROM page_tags GROUP BY tag ORDER BY tag"
+        )
+        .fetch_all(pool)
+        .await)
+        .expect("fresh");
         assert_eq!(kept, fresh);
         assert!(!kept.iter().any(|(tag, _)| tag == "alpha"), "{kept:?}");
     }
@@ -189,12 +201,12 @@ mod tests {
         use crate::pages::{PageText, db as pages};
         use crate::stories::{StoryText, db as stories};
         let (_dir, pool) = crate::seed::seeded_for_test().await;
-        let user = sqlx::query_scalar::<_, i64>(
+        let user = crate::on_db!(&pool, |pool| sqlx::query_scalar::<_, i64>(
             "INSERT INTO users (username, skeleton, display_name, password_hash, created_at)
              VALUES ('teller', 'teller', 'Teller', 'x', '2026-01-01T00:00:00Z') RETURNING id",
         )
-        .fetch_one(&pool)
-        .await
+        .fetch_one(pool)
+        .await)
         .expect("user");
         let page = |tags: &str| PageText::parse("Body\n", tags, "").expect("text");
         let mut ids = Vec::new();
@@ -206,11 +218,13 @@ mod tests {
             let slug = pages::create(&pool, title, &page(tags), None)
                 .await
                 .expect("create");
-            let id: i64 = sqlx::query_scalar("SELECT id FROM pages WHERE slug = ?")
-                .bind(slug.as_str())
-                .fetch_one(&pool)
-                .await
-                .expect("id");
+            let id: i64 = crate::on_db!(&pool, |pool| sqlx::query_scalar(
+                "SELECT id FROM pages WHERE slug = $1"
+            )
+            .bind(slug.as_str())
+            .fetch_one(pool)
+            .await)
+            .expect("id");
             ids.push(id);
         }
         let story = StoryText::parse("Told", "It went well.", "success", "").expect("story");
@@ -229,11 +243,11 @@ mod tests {
             counts
         };
         let kept = || async {
-            sqlx::query_as::<_, (String, i64)>(
+            crate::on_db!(&pool, |pool| sqlx::query_as::<_, (String, i64)>(
                 "SELECT tag, stories FROM tag_story_counts WHERE stories > 0 ORDER BY tag",
             )
-            .fetch_all(&pool)
-            .await
+            .fetch_all(pool)
+            .await)
             .expect("kept")
         };
         assert_eq!(kept().await, fresh().await);
@@ -285,11 +299,12 @@ mod tests {
                 ("lkm-1".to_owned(), 2)
             ]
         );
-        let leftovers: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM tag_story_counts WHERE stories <= 0")
-                .fetch_one(&pool)
-                .await
-                .expect("leftovers");
+        let leftovers: i64 = crate::on_db!(&pool, |pool| sqlx::query_scalar(
+            "SELECT count(*) FROM tag_story_counts WHERE stories <= 0"
+        )
+        .fetch_one(pool)
+        .await)
+        .expect("leftovers");
         assert_eq!(leftovers, 0, "tags without stories leave no row");
     }
 }

@@ -5,4 +5,5 @@
 //! these, is in [`crate::cache`].
 
 pub mod context;
+pub mod shared_throttle;
 pub mod throttle;

@@ -420,10 +420,12 @@ async fn control_and_bidirectional_characters_are_refused_in_usernames() {
             "{name:?} was accepted"
         );
     }
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
+    let users: i64 = cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar(
+        "SELECT count(*) FROM users"
+    )
+    .fetch_one(pool)
+    .await)
+    .unwrap();
     assert_eq!(users, 0);
 }
 
@@ -654,11 +656,11 @@ async fn an_idle_session_expires_and_expired_rows_are_purged() {
         .assert_status(StatusCode::OK);
 
     // The stored expiry is the idle limit from the last request.
-    let expiry: String = sqlx::query_scalar(
+    let expiry: String = cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar(
         "SELECT expiry_date FROM tower_sessions ORDER BY expiry_date DESC LIMIT 1",
     )
-    .fetch_one(&app.state.pool)
-    .await
+    .fetch_one(pool)
+    .await)
     .unwrap();
     let expiry = time::OffsetDateTime::parse(&expiry, &time::format_description::well_known::Rfc3339)
         .or_else(|_| {
@@ -683,14 +685,14 @@ async fn an_idle_session_expires_and_expired_rows_are_purged() {
         .and_then(|c| c.split_once('='))
         .map(|(_, v)| v.to_owned())
         .unwrap();
-    let changed = sqlx::query(
-        "UPDATE tower_sessions SET expiry_date = '2000' || substr(expiry_date, 5) WHERE id = ?",
+    let changed = cafe::on_db!(&app.state.pool, |pool| {
+        sqlx::query(
+        "UPDATE tower_sessions SET expiry_date = '2000' || substr(expiry_date, 5) WHERE id = $1",
     )
     .bind(&alice_id)
-    .execute(&app.state.pool)
-    .await
-    .unwrap()
-    .rows_affected();
+    .execute(pool).await.map(|done| done.rows_affected())
+    })
+    .unwrap();
     assert_eq!(changed, 1, "alice's session row");
     // The running server also keeps sessions in memory, with the expiry it
     // wrote; the clock passes for that copy too.
@@ -709,11 +711,13 @@ async fn an_idle_session_expires_and_expired_rows_are_purged() {
 
     // Purging removes the expired row and keeps the live ones.
     let before = session_rows(&app).await;
-    let expired: i64 = sqlx::query_scalar("SELECT count(*) FROM tower_sessions WHERE id = ?")
-        .bind(&alice_id)
-        .fetch_one(&app.state.pool)
-        .await
-        .unwrap();
+    let expired: i64 = cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar(
+        "SELECT count(*) FROM tower_sessions WHERE id = $1"
+    )
+    .bind(&alice_id)
+    .fetch_one(pool)
+    .await)
+    .unwrap();
     assert_eq!(expired, 1, "the expired row is still there before purging");
     use tower_sessions::session_store::ExpiredDeletion;
     app.state.sessions.delete_expired().await.expect("purge");

@@ -414,13 +414,17 @@ async fn segments(db: &Path) -> i64 {
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(db)
         .read_only(true);
-    let pool = sqlx::SqlitePool::connect_with(options)
-        .await
-        .expect("open the database");
-    let count = sqlx::query_scalar("SELECT count(DISTINCT segid) FROM search_index_idx")
-        .fetch_one(&pool)
-        .await
-        .expect("segments");
+    let pool = cafe::db::Db::Sqlite(
+        sqlx::SqlitePool::connect_with(options)
+            .await
+            .expect("open the database"),
+    );
+    let count = cafe::on_db!(&pool, |pool| sqlx::query_scalar(
+        "SELECT count(DISTINCT segid) FROM search_index_idx"
+    )
+    .fetch_one(pool)
+    .await)
+    .expect("segments");
     pool.close().await;
     count
 }
@@ -536,7 +540,7 @@ async fn a_save_shows_at_once_where_the_page_shows_and_other_pages_stay_kept() {
 
 /// A page's "What links here" list shows the pages linking to it: a save
 /// that adds a link to another page shows on that page at once, to visitors
-/// and members alike (`migrations/0011_link_clock.sql` moves the linked
+/// and members alike (`migrations/sqlite/0011_link_clock.sql` moves the linked
 /// page's tick; before it, the kept page went on without the backlink).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_save_adding_a_link_shows_on_the_linked_pages_backlinks_at_once() {

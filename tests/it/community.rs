@@ -52,12 +52,14 @@ async fn reply(client: &mut Client, thread: &str, body: &str) -> Page {
 
 /// (actor, summary) of every admin event, oldest first.
 async fn admin_events(app: &TestApp) -> Vec<(String, String)> {
-    sqlx::query_as::<_, (String, String)>(
-        "SELECT u.username, e.summary FROM events e JOIN users u ON u.id = e.actor_id
+    cafe::on_db!(&app.state.pool, |pool| {
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT u.username, e.summary FROM events e JOIN users u ON u.id = e.actor_id
          WHERE e.kind = 'admin' ORDER BY e.id",
-    )
-    .fetch_all(&app.state.pool)
-    .await
+        )
+        .fetch_all(pool)
+        .await
+    })
     .expect("admin events")
 }
 
@@ -768,11 +770,13 @@ async fn an_admin_hides_a_story_which_readers_no_longer_see_but_the_database_kee
         "hidden from the author's profile too"
     );
 
-    let row = sqlx::query_as::<_, (String, bool)>("SELECT title, hidden FROM stories WHERE id = ?")
-        .bind(id)
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("the story is still in the database");
+    let row = cafe::on_db!(&app.state.pool, |pool| sqlx::query_as::<_, (String, bool)>(
+        "SELECT title, hidden FROM stories WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await)
+    .expect("the story is still in the database");
     assert_eq!(row, ("Off-topic rant".to_owned(), true));
 
     let as_admin = root.get(&thread).await;
@@ -785,11 +789,12 @@ async fn an_admin_hides_a_story_which_readers_no_longer_see_but_the_database_kee
         ["A useful story", "Off-topic rant"],
         "admins still see it"
     );
-    let hidden_id: i64 =
-        sqlx::query_scalar("SELECT id FROM stories WHERE title = 'Off-topic rant'")
-            .fetch_one(&app.state.pool)
-            .await
-            .expect("the hidden story is still in the database");
+    let hidden_id: i64 = cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar(
+        "SELECT id FROM stories WHERE title = 'Off-topic rant'"
+    )
+    .fetch_one(pool)
+    .await)
+    .expect("the hidden story is still in the database");
     assert!(
         admin_events(&app)
             .await
@@ -838,7 +843,7 @@ async fn an_admin_hides_a_reply_which_readers_no_longer_see_but_the_database_kee
                 .contains("1 reply")
         );
     }
-    let kept = count(&app.state.pool, &format!("SELECT count(*) FROM replies WHERE id = {reply_id} AND hidden = 1 AND body LIKE 'Buy cheap%'")).await;
+    let kept = count(&app.state.pool, &format!("SELECT count(*) FROM replies WHERE id = {reply_id} AND hidden = TRUE AND body LIKE 'Buy cheap%'")).await;
     assert_eq!(kept, 1, "the reply is kept in the database");
     let as_admin = root.get(&thread).await;
     assert_eq!(
@@ -903,7 +908,7 @@ async fn members_cannot_hide_stories_or_replies() {
     assert_eq!(
         count(
             &app.state.pool,
-            "SELECT count(*) FROM stories WHERE hidden = 1"
+            "SELECT count(*) FROM stories WHERE hidden = TRUE"
         )
         .await,
         0
@@ -911,7 +916,7 @@ async fn members_cannot_hide_stories_or_replies() {
     assert_eq!(
         count(
             &app.state.pool,
-            "SELECT count(*) FROM replies WHERE hidden = 1"
+            "SELECT count(*) FROM replies WHERE hidden = TRUE"
         )
         .await,
         0
@@ -1358,10 +1363,12 @@ async fn every_admin_action_is_recorded_with_who_did_it() {
 
     let events = admin_events(&app).await;
     let summaries: Vec<&str> = events.iter().map(|(_, s)| s.as_str()).collect();
-    let story_id: i64 = sqlx::query_scalar("SELECT id FROM stories WHERE title = 'A story'")
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("the story");
+    let story_id: i64 = cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar(
+        "SELECT id FROM stories WHERE title = 'A story'"
+    )
+    .fetch_one(pool)
+    .await)
+    .expect("the story");
     let hid_story = format!("Hid story #{story_id}");
     assert_eq!(
         summaries,

@@ -558,21 +558,33 @@ async fn a_missing_wiki_link_becomes_a_real_link_once_its_page_is_created() {
 async fn revisions_cannot_be_updated_or_deleted() {
     let app = TestApp::new().await;
     let pool = &app.state.pool;
-    let count = || sqlx::query_scalar::<_, i64>("SELECT count(*) FROM revisions").fetch_one(pool);
+    let count = || async {
+        cafe::on_db!(pool, |pool| sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM revisions"
+        )
+        .fetch_one(pool)
+        .await)
+    };
     let before = count().await.expect("count");
     assert!(before > 0, "the seed has revisions");
-    let update = sqlx::query("UPDATE revisions SET body = 'rewritten history'")
-        .execute(pool)
-        .await;
+    let update = cafe::on_db!(pool, |pool| sqlx::query(
+        "UPDATE revisions SET body = 'rewritten history'"
+    )
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()));
     assert!(update.is_err(), "an UPDATE of revisions succeeded");
-    let delete = sqlx::query("DELETE FROM revisions").execute(pool).await;
+    let delete = cafe::on_db!(pool, |pool| sqlx::query("DELETE FROM revisions")
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()));
     assert!(delete.is_err(), "a DELETE of revisions succeeded");
     assert_eq!(count().await.expect("count"), before);
-    let rewritten = sqlx::query_scalar::<_, i64>(
+    let rewritten = cafe::on_db!(pool, |pool| sqlx::query_scalar::<_, i64>(
         "SELECT count(*) FROM revisions WHERE body = 'rewritten history'",
     )
     .fetch_one(pool)
-    .await
+    .await)
     .expect("count");
     assert_eq!(rewritten, 0);
 }

@@ -930,10 +930,11 @@ async fn error_pages_show_no_internals() {
     assert_no_internals(&page, "wrong content type");
 
     // A failure inside: the database loses a table the page view needs.
-    sqlx::query("DROP TABLE page_links")
-        .execute(&app.state.pool)
+    cafe::on_db!(&app.state.pool, |pool| sqlx::query("DROP TABLE page_links")
+        .execute(pool)
         .await
-        .expect("drop");
+        .map(|done| done.rows_affected()))
+    .expect("drop");
     let broken = alice.get("/methods/peer-assist").await;
     broken.assert_status(StatusCode::INTERNAL_SERVER_ERROR);
     assert_no_internals(&broken, "a 500");

@@ -28,13 +28,15 @@ fn read_only(db: &Path) -> sqlx::sqlite::SqliteConnectOptions {
 }
 
 async fn integrity_check(db: &Path) -> String {
-    let pool = sqlx::SqlitePool::connect_with(read_only(db))
-        .await
-        .expect("open the database");
-    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&pool)
-        .await
-        .expect("integrity_check");
+    let pool = cafe::db::Db::Sqlite(
+        sqlx::SqlitePool::connect_with(read_only(db))
+            .await
+            .expect("open the database"),
+    );
+    let check: String = cafe::on_db!(&pool, |pool| sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(pool)
+        .await)
+    .expect("integrity_check");
     pool.close().await;
     check
 }
@@ -47,14 +49,16 @@ fn same(stored: Option<&String>, saved: &str) -> bool {
 
 /// Revision bodies by (slug, number) in the database file at `db`.
 async fn revision_bodies(db: &Path) -> BTreeMap<(String, i64), String> {
-    let pool = sqlx::SqlitePool::connect_with(read_only(db))
-        .await
-        .expect("open the database");
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+    let pool = cafe::db::Db::Sqlite(
+        sqlx::SqlitePool::connect_with(read_only(db))
+            .await
+            .expect("open the database"),
+    );
+    let rows: Vec<(String, i64, String)> = cafe::on_db!(&pool, |pool| sqlx::query_as(
         "SELECT p.slug, r.number, r.body FROM revisions r JOIN pages p ON p.id = r.page_id",
     )
-    .fetch_all(&pool)
-    .await
+    .fetch_all(pool)
+    .await)
     .expect("revisions");
     pool.close().await;
     rows.into_iter()
@@ -257,13 +261,17 @@ async fn sigterm_lets_in_flight_requests_finish_and_the_process_exits_zero() {
         "still answering after exit"
     );
     assert_eq!(integrity_check(&db).await, "ok");
-    let pool = sqlx::SqlitePool::connect_with(read_only(&db))
-        .await
-        .expect("open the database");
-    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE username = 'latecomer'")
-        .fetch_one(&pool)
-        .await
-        .expect("users");
+    let pool = cafe::db::Db::Sqlite(
+        sqlx::SqlitePool::connect_with(read_only(&db))
+            .await
+            .expect("open the database"),
+    );
+    let kept: i64 = cafe::on_db!(&pool, |pool| sqlx::query_scalar(
+        "SELECT count(*) FROM users WHERE username = 'latecomer'"
+    )
+    .fetch_one(pool)
+    .await)
+    .expect("users");
     pool.close().await;
     assert_eq!(kept, 1, "the account made by the request in flight is kept");
 }
@@ -670,6 +678,9 @@ async fn a_full_disk_gets_a_503_page_on_saves_while_reads_go_on_and_nothing_is_h
 #[tokio::test]
 async fn a_read_only_database_gets_a_503_page_on_saves_while_reads_go_on() {
     use axum::http::StatusCode as Status;
+    if support::backend::sqlite_only("opening the site's file read-only") {
+        return;
+    }
     let app = support::TestApp::new().await;
     let mut alice = app.member("alice").await;
     let path = alice
@@ -683,9 +694,12 @@ async fn a_read_only_database_gets_a_503_page_on_saves_while_reads_go_on() {
     let pool = sqlx::SqlitePool::connect_with(options)
         .await
         .expect("read-only pool");
-    let state = cafe::AppState::new(pool, cafe::config::ServeArgs::defaults())
-        .await
-        .expect("state over a read-only pool");
+    let state = cafe::AppState::new(
+        cafe::db::Db::Sqlite(pool),
+        cafe::config::ServeArgs::defaults(),
+    )
+    .await
+    .expect("state over a read-only pool");
     let mut reader = support::Client {
         router: cafe::app(state),
         cookie: alice.cookie.clone(),
@@ -843,6 +857,7 @@ async fn every_pooled_connection_runs_with_synchronous_full_and_foreign_keys_on(
     let pool = cafe::db::connect(db.to_str().expect("utf-8 path"))
         .await
         .expect("open the database");
+    let pool = pool.as_sqlite().expect("a SQLite pool").clone();
     let max = pool.options().get_max_connections();
     assert!(max > 1, "a pool of {max}");
     let mut held = Vec::new();

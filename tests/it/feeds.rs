@@ -318,12 +318,15 @@ async fn the_tag_feed_keeps_pages_having_every_tag_newest_first() {
         (&older, "2026-01-01T00:00:00Z"),
         (&newer, "2026-02-01T00:00:00Z"),
     ] {
-        sqlx::query("UPDATE pages SET updated_at = ? WHERE slug = ?")
-            .bind(when)
-            .bind(slug)
-            .execute(&app.state.pool)
-            .await
-            .expect("backdate");
+        cafe::on_db!(&app.state.pool, |pool| sqlx::query(
+            "UPDATE pages SET updated_at = $1 WHERE slug = $2"
+        )
+        .bind(when)
+        .bind(slug)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .expect("backdate");
     }
     let mut client = app.client();
     let feed = fetch(&mut client, "/methods.atom?tag=alpha&tag=beta").await;
@@ -517,19 +520,23 @@ async fn a_hidden_story_leaves_recent_changes() {
     .expect("find")
     .expect("page")
     .id;
-    let story_id: i64 = sqlx::query_scalar("SELECT id FROM stories WHERE page_id = ?")
-        .bind(page_id)
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("story id");
+    let story_id: i64 = cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar(
+        "SELECT id FROM stories WHERE page_id = $1"
+    )
+    .bind(page_id)
+    .fetch_one(pool)
+    .await)
+    .expect("story id");
     let story = cafe::stories::db::find(&app.state.pool, page_id, story_id)
         .await
         .expect("find")
         .expect("story");
-    let admin_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'alice'")
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("user");
+    let admin_id: i64 = cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar(
+        "SELECT id FROM users WHERE username = 'alice'"
+    )
+    .fetch_one(pool)
+    .await)
+    .expect("user");
     cafe::stories::db::set_story_hidden(&app.state.pool, &story, true, admin_id)
         .await
         .expect("hide");

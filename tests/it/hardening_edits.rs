@@ -185,6 +185,9 @@ async fn a_stale_huge_save_does_not_make_another_members_story_fail() {
 
 #[tokio::test]
 async fn a_write_that_cannot_get_the_lock_in_time_is_a_503_and_saves_nothing() {
+    if support::backend::sqlite_only("SQLite's one write lock") {
+        return;
+    }
     let app = TestApp::new().await;
     let mut alice = app.member("alice").await;
     let path = alice.create_page("Locked Out", "Text.\n", "").await;

@@ -196,10 +196,12 @@ fn indicator_form(code: &str) -> Vec<(&str, &str)> {
 }
 
 async fn indicator_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM indicators")
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("a count")
+    cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar(
+        "SELECT count(*) FROM indicators"
+    )
+    .fetch_one(pool)
+    .await)
+    .expect("a count")
 }
 
 #[tokio::test]

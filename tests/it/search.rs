@@ -651,16 +651,18 @@ async fn a_repeated_search_shows_any_write_made_since_whoever_made_it() {
             .assert_contains("4 results");
     }
     // A write that no save path of the app made, as another process would.
-    sqlx::query("UPDATE stories SET location = 'Quito office' WHERE location = 'Nairobi office'")
-        .execute(&c.app.state.pool)
-        .await
-        .expect("update");
+    cafe::on_db!(&c.app.state.pool, |pool| sqlx::query(
+        "UPDATE stories SET location = 'Quito office' WHERE location = 'Nairobi office'"
+    )
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))
+    .expect("update");
     let page = client.get("/search?q=quillworth").await;
     page.assert_contains("Quito office");
     assert!(!page.body.contains("Nairobi office"), "{}", page.body);
-    sqlx::query("INSERT INTO pages (slug, title, body, html, tags, revision, created_at, updated_at) SELECT 'quillworth-2', 'Quillworth Two', body, html, tags, revision, created_at, updated_at FROM pages WHERE slug = 'harbour-method'")
-        .execute(&c.app.state.pool)
-        .await
+    cafe::on_db!(&c.app.state.pool, |pool| sqlx::query("INSERT INTO pages (slug, title, body, html, tags, revision, created_at, updated_at) SELECT 'quillworth-2', 'Quillworth Two', body, html, tags, revision, created_at, updated_at FROM pages WHERE slug = 'harbour-method'")
+        .execute(pool).await.map(|done| done.rows_affected()))
         .expect("insert");
     client
         .get("/search?q=quillworth")

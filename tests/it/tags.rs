@@ -197,9 +197,8 @@ async fn tags_typed_in_the_tag_box_are_trimmed_lower_cased_collapsed_and_dedupli
         attr(&form.body, "input[name=tags]", "value"),
         ["peer learning, lkm-1, gender"]
     );
-    let stored = sqlx::query_scalar::<_, String>("SELECT r.tags FROM revisions r JOIN pages p ON p.id = r.page_id WHERE p.slug = 'knowledge-fair'")
-        .fetch_one(&app.state.pool)
-        .await
+    let stored = cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar::<_, String>("SELECT r.tags FROM revisions r JOIN pages p ON p.id = r.page_id WHERE p.slug = 'knowledge-fair'")
+        .fetch_one(pool).await)
         .expect("the revision");
     assert_eq!(
         stored, "peer learning,lkm-1,gender",
@@ -1441,11 +1440,13 @@ async fn every_page_of_a_filtered_list_shows_the_totals_facets_and_methods_count
     // dropped here, and a page added through another connection pool (as
     // the CLI would) must both show at once.
     let slug = cafe::pages::Slug::parse("apple-001").expect("slug");
-    let id: i64 = sqlx::query_scalar("SELECT id FROM pages WHERE slug = ?")
-        .bind(slug.as_str())
-        .fetch_one(pool)
-        .await
-        .expect("id");
+    let id: i64 = cafe::on_db!(pool, |pool| sqlx::query_scalar(
+        "SELECT id FROM pages WHERE slug = $1"
+    )
+    .bind(slug.as_str())
+    .fetch_one(pool)
+    .await)
+    .expect("id");
     let edit = cafe::pages::PageText::parse("Counted.\n", "red, green", "").expect("text");
     cafe::pages::db::save(pool, id, 1, &edit, None)
         .await

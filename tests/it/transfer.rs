@@ -26,15 +26,17 @@ fn text(body: &str, tags: &str) -> PageText {
 /// Every page as export sees it: slug, title, body, tags (as a set), and
 /// the rendered HTML (which shows whether wiki links resolved).
 async fn snapshot(
-    pool: &SqlitePool,
+    pool: &cafe::db::Db,
 ) -> BTreeSet<(String, String, String, BTreeSet<String>, String)> {
     let html: std::collections::HashMap<String, String> =
-        sqlx::query_as::<_, (String, String)>("SELECT slug, html FROM pages")
-            .fetch_all(pool)
-            .await
-            .expect("html")
-            .into_iter()
-            .collect();
+        cafe::on_db!(pool, |pool| sqlx::query_as::<_, (String, String)>(
+            "SELECT slug, html FROM pages"
+        )
+        .fetch_all(pool)
+        .await)
+        .expect("html")
+        .into_iter()
+        .collect();
     cafe::pages::db::all_for_export(pool)
         .await
         .expect("pages")
@@ -177,10 +179,12 @@ async fn importing_an_unchanged_export_again_makes_no_new_revision() {
         before + 1,
         "only the changed file"
     );
-    let body: String = sqlx::query_scalar("SELECT body FROM pages WHERE slug = 'peer-assist'")
-        .fetch_one(&app.state.pool)
-        .await
-        .expect("body");
+    let body: String = cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar(
+        "SELECT body FROM pages WHERE slug = 'peer-assist'"
+    )
+    .fetch_one(pool)
+    .await)
+    .expect("body");
     assert!(body.ends_with("One more line.\n"));
 }
 

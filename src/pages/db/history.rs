@@ -1,6 +1,8 @@
 //! A page's revisions and a member's edits.
 
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
+
+use crate::db::Db;
 
 use crate::tags::TagList;
 
@@ -17,22 +19,22 @@ pub struct RevisionMeta {
 }
 
 pub async fn history(
-    pool: &SqlitePool,
+    pool: &Db,
     page_id: i64,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<RevisionMeta>> {
-    sqlx::query_as::<_, RevisionMeta>(
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, RevisionMeta>(
         "SELECT r.number, r.summary, r.tags, r.created_at, u.username AS author_username,
                 u.display_name AS author_name, length(CAST(r.body AS BLOB)) AS size
          FROM revisions r LEFT JOIN users u ON u.id = r.author_id
-         WHERE r.page_id = ? ORDER BY r.number DESC LIMIT ? OFFSET ?",
+         WHERE r.page_id = $1 ORDER BY r.number DESC LIMIT $2 OFFSET $3",
     )
     .bind(page_id)
     .bind(limit)
     .bind(offset)
     .fetch_all(pool)
-    .await
+    .await)
 }
 
 /// One whole revision.
@@ -54,21 +56,17 @@ impl Revision {
     }
 }
 
-pub async fn revision(
-    pool: &SqlitePool,
-    page_id: i64,
-    number: i64,
-) -> sqlx::Result<Option<Revision>> {
-    sqlx::query_as::<_, Revision>(
+pub async fn revision(pool: &Db, page_id: i64, number: i64) -> sqlx::Result<Option<Revision>> {
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, Revision>(
         "SELECT r.number, r.title, r.body, r.tags, r.summary, r.created_at,
                 u.username AS author_username, u.display_name AS author_name
          FROM revisions r LEFT JOIN users u ON u.id = r.author_id
-         WHERE r.page_id = ? AND r.number = ?",
+         WHERE r.page_id = $1 AND r.number = $2",
     )
     .bind(page_id)
     .bind(number)
     .fetch_optional(pool)
-    .await
+    .await)
 }
 
 /// An edit in a user's profile.
@@ -81,18 +79,14 @@ pub struct UserEdit {
     pub created_at: String,
 }
 
-pub async fn edits_by_user(
-    pool: &SqlitePool,
-    user_id: i64,
-    limit: i64,
-) -> sqlx::Result<Vec<UserEdit>> {
-    sqlx::query_as::<_, UserEdit>(
+pub async fn edits_by_user(pool: &Db, user_id: i64, limit: i64) -> sqlx::Result<Vec<UserEdit>> {
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, UserEdit>(
         "SELECT p.slug, p.title, r.number, r.summary, r.created_at
          FROM revisions r JOIN pages p ON p.id = r.page_id
-         WHERE r.author_id = ? ORDER BY r.id DESC LIMIT ?",
+         WHERE r.author_id = $1 ORDER BY r.id DESC LIMIT $2",
     )
     .bind(user_id)
     .bind(limit)
     .fetch_all(pool)
-    .await
+    .await)
 }

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
+
+use crate::db::Db;
 
 use crate::tags::{Tag, TagList};
 
@@ -24,24 +26,25 @@ impl PageSummary {
 }
 
 /// Pages carrying every one of `tags` (all pages when `tags` is empty), by title.
-pub async fn list(pool: &SqlitePool, tags: &[Tag]) -> sqlx::Result<Vec<PageSummary>> {
+pub async fn list(pool: &Db, tags: &[Tag]) -> sqlx::Result<Vec<PageSummary>> {
     if tags.is_empty() {
-        return sqlx::query_as::<_, PageSummary>(
-            "SELECT slug, title, tags, updated_at FROM pages ORDER BY title COLLATE NOCASE",
-        )
-        .fetch_all(pool)
-        .await;
+        let sql = pool
+            .text("SELECT slug, title, tags, updated_at FROM pages ORDER BY title COLLATE NOCASE");
+        return crate::on_db!(pool, |pool| sqlx::query_as::<_, PageSummary>(&sql)
+            .fetch_all(pool)
+            .await);
     }
-    sqlx::query_as::<_, PageSummary>(
+    let sql = pool.text(
         "SELECT slug, title, tags, updated_at FROM pages
          WHERE id IN (SELECT page_id FROM page_tags
-                      WHERE tag IN (SELECT value FROM json_each(?1))
-                      GROUP BY page_id HAVING count(*) = json_array_length(?1))
+                      WHERE tag IN (SELECT value FROM json_each($1))
+                      GROUP BY page_id HAVING count(*) = json_array_length($1))
          ORDER BY title COLLATE NOCASE",
-    )
-    .bind(crate::db::json_list(tags.iter().map(Tag::as_str)))
-    .fetch_all(pool)
-    .await
+    );
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, PageSummary>(&sql)
+        .bind(crate::db::json_list(tags.iter().map(Tag::as_str)))
+        .fetch_all(pool)
+        .await)
 }
 
 /// A method as a line of the filtered list: what the list shows of it.
@@ -66,7 +69,7 @@ pub const LIST_PAGE: i64 = 100;
 #[derive(Debug, Clone, Deserialize)]
 pub struct ListCounts {
     /// The content clock's `lists` these counts were made at
-    /// (migrations/0009_content_clock.sql, [`crate::cache::freshness`]):
+    /// (migrations/sqlite/0009_content_clock.sql, [`crate::cache::freshness`]):
     /// while it stays the same, so do the counts and the rows.
     pub generation: i64,
     pub total: i64,
@@ -87,12 +90,12 @@ pub struct ListHead {
 }
 
 /// The content clock's current `lists` and the indicator names.
-pub async fn list_head(pool: &SqlitePool) -> sqlx::Result<ListHead> {
-    sqlx::query_as::<_, ListHead>(&format!(
-        "SELECT g.lists AS generation, {LABELS_JSON} AS labels FROM content_clock g"
-    ))
-    .fetch_one(pool)
-    .await
+pub async fn list_head(pool: &Db) -> sqlx::Result<ListHead> {
+    let sql = format!("SELECT g.lists AS generation, {LABELS_JSON} AS labels FROM content_clock g");
+    let sql = pool.text(&sql);
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, ListHead>(&sql)
+        .fetch_one(pool)
+        .await)
 }
 
 /// One page of the method list, read by [`list_page`] or [`list_rows`].
@@ -113,7 +116,7 @@ pub struct ListView {
 fn carries(alias: &str, tags: std::ops::RangeInclusive<usize>) -> String {
     tags.map(|k| {
         format!(
-            "EXISTS (SELECT 1 FROM page_tags c{k} WHERE c{k}.page_id = {alias} AND c{k}.tag = ?{k})"
+            "EXISTS (SELECT 1 FROM page_tags c{k} WHERE c{k}.page_id = {alias} AND c{k}.tag = ${k})"
         )
     })
     .collect::<Vec<_>>()
@@ -129,7 +132,7 @@ fn matching_cte(n: usize) -> String {
     } else {
         format!("AND {}", carries("d.page_id", 2..=n))
     };
-    format!("m(id) AS MATERIALIZED (SELECT d.page_id FROM page_tags d WHERE d.tag = ?1 {rest})")
+    format!("m(id) AS MATERIALIZED (SELECT d.page_id FROM page_tags d WHERE d.tag = $1 {rest})")
 }
 
 /// The JSON array of [`ListedPage`]s of one page of the list, by title,
@@ -169,8 +172,12 @@ fn list_page_sql(n: usize) -> String {
         )
     };
     let page = n + 1;
+    // The page asked for, kept between 1 and the last page (itself at
+    // least 1), written with CASE as both backends read it alike.
     let offset = format!(
-        "(SELECT (min(max(?{page}, 1), max((total.n + {LIST_PAGE} - 1) / {LIST_PAGE}, 1)) - 1) * {LIST_PAGE} FROM total)"
+        "(SELECT (CASE WHEN ${page} < 1 THEN 1 WHEN ${page} > t.pages THEN t.pages ELSE ${page} END - 1) * {LIST_PAGE}
+          FROM (SELECT CASE WHEN total.n < 1 THEN 1 ELSE (total.n + {LIST_PAGE} - 1) / {LIST_PAGE} END AS pages
+                FROM total) t)"
     );
     format!(
         "WITH {matching} total(n) AS MATERIALIZED ({total})
@@ -189,19 +196,22 @@ fn list_page_sql(n: usize) -> String {
 /// the counts over all pages, in one statement. The counts take time in
 /// proportion to the number of matching methods (about 40 ms for 13,000
 /// of 100,000); [`list_rows`] reads a page without them.
-pub async fn list_page(pool: &SqlitePool, tags: &[Tag], page: i64) -> sqlx::Result<ListView> {
+pub async fn list_page(pool: &Db, tags: &[Tag], page: i64) -> sqlx::Result<ListView> {
     let sql = list_page_sql(tags.len());
-    let mut query = sqlx::query_as::<_, ListView>(&sql);
-    for tag in tags {
-        query = query.bind(tag.as_str());
-    }
-    query.bind(page).fetch_one(pool).await
+    let sql = pool.text(&sql);
+    crate::on_db!(pool, |pool| {
+        let mut query = sqlx::query_as::<_, ListView>(&sql);
+        for tag in tags {
+            query = query.bind(tag.as_str());
+        }
+        query.bind(page).fetch_one(pool).await
+    })
 }
 
 /// The methods from row `offset` of the list filtered by `tags`, with the
 /// generation to check counts kept from [`list_page`] against, without
 /// counting (`counts` is `None`).
-pub async fn list_rows(pool: &SqlitePool, tags: &[Tag], offset: i64) -> sqlx::Result<ListView> {
+pub async fn list_rows(pool: &Db, tags: &[Tag], offset: i64) -> sqlx::Result<ListView> {
     let n = tags.len();
     let matching = if n == 0 {
         String::new()
@@ -211,21 +221,26 @@ pub async fn list_rows(pool: &SqlitePool, tags: &[Tag], offset: i64) -> sqlx::Re
     let sql = format!(
         "{matching} SELECT g.lists AS generation, NULL AS counts, {rows} AS pages
          FROM content_clock g",
-        rows = rows_json(n > 0, &format!("?{}", n + 1)),
+        rows = rows_json(n > 0, &format!("${}", n + 1)),
     );
-    let mut query = sqlx::query_as::<_, ListView>(&sql);
-    for tag in tags {
-        query = query.bind(tag.as_str());
-    }
-    query.bind(offset).fetch_one(pool).await
+    let sql = pool.text(&sql);
+    crate::on_db!(pool, |pool| {
+        let mut query = sqlx::query_as::<_, ListView>(&sql);
+        for tag in tags {
+            query = query.bind(tag.as_str());
+        }
+        query.bind(offset).fetch_one(pool).await
+    })
 }
 
 /// The most recently changed pages.
-pub async fn recently_updated(pool: &SqlitePool, limit: i64) -> sqlx::Result<Vec<PageSummary>> {
-    sqlx::query_as::<_, PageSummary>(
-        "SELECT slug, title, tags, updated_at FROM pages ORDER BY updated_at DESC, id DESC LIMIT ?",
+pub async fn recently_updated(pool: &Db, limit: i64) -> sqlx::Result<Vec<PageSummary>> {
+    crate::on_db!(pool, |pool| {
+        sqlx::query_as::<_, PageSummary>(
+        "SELECT slug, title, tags, updated_at FROM pages ORDER BY updated_at DESC, id DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(pool)
     .await
+    })
 }

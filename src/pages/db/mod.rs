@@ -4,7 +4,9 @@
 //! (append-only), the page's current row with its HTML rendered once here,
 //! its tags, its outgoing wiki links, and the recent-changes event.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
+
+use crate::db::{Db, Tx};
 
 use super::Slug;
 use crate::tags::TagList;
@@ -42,23 +44,27 @@ impl Page {
     }
 }
 
-pub async fn find(pool: &SqlitePool, slug: &Slug) -> sqlx::Result<Option<Page>> {
-    sqlx::query_as::<_, Page>(
+pub async fn find(pool: &Db, slug: &Slug) -> sqlx::Result<Option<Page>> {
+    crate::on_db!(pool, |pool| {
+        sqlx::query_as::<_, Page>(
         "SELECT p.id, p.slug, p.title, p.revision, p.body, p.html, p.tags, p.protected,
                 p.created_at, p.updated_at, u.username AS editor_username, u.display_name AS editor_name
          FROM pages p LEFT JOIN users u ON u.id = p.updated_by
-         WHERE p.slug = ?",
+         WHERE p.slug = $1",
     )
     .bind(slug.as_str())
     .fetch_optional(pool)
     .await
+    })
 }
 
 /// How many pages exist.
-pub async fn count(pool: &SqlitePool) -> sqlx::Result<i64> {
-    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pages")
-        .fetch_one(pool)
-        .await
+pub async fn count(pool: &Db) -> sqlx::Result<i64> {
+    crate::on_db!(pool, |pool| sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM pages"
+    )
+    .fetch_one(pool)
+    .await)
 }
 
 /// A page as exported: current text and who last changed it.
@@ -73,24 +79,25 @@ pub struct ExportPage {
     pub editor_username: Option<String>,
 }
 
-pub async fn all_for_export(pool: &SqlitePool) -> sqlx::Result<Vec<ExportPage>> {
-    sqlx::query_as::<_, ExportPage>(
+pub async fn all_for_export(pool: &Db) -> sqlx::Result<Vec<ExportPage>> {
+    crate::on_db!(pool, |pool| {
+        sqlx::query_as::<_, ExportPage>(
         "SELECT p.slug, p.title, p.body, p.tags, p.revision, p.updated_at, u.username AS editor_username
          FROM pages p LEFT JOIN users u ON u.id = p.updated_by ORDER BY p.slug",
     )
     .fetch_all(pool)
     .await
+    })
 }
 
 /// The id and current revision of the page with this slug, inside a transaction.
-pub async fn current_revision_in(
-    conn: &mut SqliteConnection,
-    slug: &Slug,
-) -> sqlx::Result<Option<(i64, i64)>> {
-    sqlx::query_as::<_, (i64, i64)>("SELECT id, revision FROM pages WHERE slug = ?")
-        .bind(slug.as_str())
-        .fetch_optional(conn)
-        .await
+pub async fn current_revision_in(conn: &mut Tx, slug: &Slug) -> sqlx::Result<Option<(i64, i64)>> {
+    crate::on_tx!(&mut *conn, |conn| sqlx::query_as::<_, (i64, i64)>(
+        "SELECT id, revision FROM pages WHERE slug = $1"
+    )
+    .bind(slug.as_str())
+    .fetch_optional(&mut *conn)
+    .await)
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use serde::Deserialize;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
+
+use crate::db::Db;
 
 use super::*;
 use crate::pages::Slug;
@@ -63,17 +65,18 @@ macro_rules! links_json {
 /// to the connection's worker thread, and seven of them made a view cost
 /// about ten times a static file (bench/RESULTS.md); one costs one.
 pub async fn view(
-    pool: &SqlitePool,
+    pool: &Db,
     slug: &Slug,
     show_hidden: bool,
     outcome: Option<&str>,
 ) -> sqlx::Result<Option<PageView>> {
-    sqlx::query_as::<_, PageView>(&VIEW_SQL)
+    let sql = pool.text(&VIEW_SQL);
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, PageView>(&sql)
         .bind(slug.as_str())
         .bind(show_hidden)
         .bind(outcome)
         .fetch_optional(pool)
-        .await
+        .await)
 }
 
 /// The statement of [`view`], put together once (prepared statements are
@@ -88,7 +91,7 @@ static VIEW_SQL: LazyLock<String> = LazyLock::new(|| {
                 (SELECT json_group_object(i.tag, i.name) FROM page_tags t
                  JOIN indicators i ON i.tag = t.tag WHERE t.page_id = p.id) AS tag_names
          FROM pages p LEFT JOIN users u ON u.id = p.updated_by
-         WHERE p.slug = ?1",
+         WHERE p.slug = $1",
         backlinks = links_json!(
             "FROM page_links l JOIN pages q ON q.id = l.from_page_id WHERE l.to_slug = p.slug"
         ),

@@ -4,7 +4,9 @@
 
 use std::collections::HashSet;
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::FromRow;
+
+use crate::db::{Db, Tx};
 
 use crate::db::begin_write;
 use crate::group_commit::GroupCommit;
@@ -14,19 +16,33 @@ use crate::recent::Kind;
 use crate::recent::db::{NewEvent, record};
 use crate::tags::{Tag, TagList};
 
-/// Which of `targets` are existing pages.
-async fn existing(conn: &mut SqliteConnection, targets: &[Slug]) -> sqlx::Result<HashSet<String>> {
+/// Which of a JSON array of slugs are existing pages.
+const EXISTING: &str = "SELECT slug FROM pages WHERE slug IN (SELECT value FROM json_each($1))";
+
+/// Which of `targets` are existing pages, as the transaction sees them.
+async fn existing(conn: &mut Tx, targets: &[Slug]) -> sqlx::Result<HashSet<String>> {
     if targets.is_empty() {
         return Ok(HashSet::new());
     }
-    Ok(sqlx::query_scalar::<_, String>(
-        "SELECT slug FROM pages WHERE slug IN (SELECT value FROM json_each(?))",
-    )
-    .bind(crate::db::json_list(targets.iter().map(Slug::as_str)))
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .collect())
+    let targets = crate::db::json_list(targets.iter().map(Slug::as_str));
+    let found = crate::on_tx!(&mut *conn, |conn| sqlx::query_scalar::<_, String>(EXISTING)
+        .bind(&targets)
+        .fetch_all(&mut *conn)
+        .await)?;
+    Ok(found.into_iter().collect())
+}
+
+/// Which of `targets` are existing pages now, outside any transaction.
+async fn existing_now(pool: &Db, targets: &[Slug]) -> sqlx::Result<HashSet<String>> {
+    if targets.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let targets = crate::db::json_list(targets.iter().map(Slug::as_str));
+    let found = crate::on_db!(pool, |pool| sqlx::query_scalar::<_, String>(EXISTING)
+        .bind(&targets)
+        .fetch_all(pool)
+        .await)?;
+    Ok(found.into_iter().collect())
 }
 
 /// A page body rendered before its write transaction, with what the HTML
@@ -42,10 +58,9 @@ pub struct Prerendered {
 }
 
 /// Renders `body` for the page `slug` outside any transaction.
-pub async fn prerender(pool: &SqlitePool, slug: &str, body: &str) -> sqlx::Result<Prerendered> {
-    let mut conn = pool.acquire().await?;
+pub async fn prerender(pool: &Db, slug: &str, body: &str) -> sqlx::Result<Prerendered> {
     let targets = markdown::link_targets(body);
-    let existing = existing(&mut conn, &targets).await?;
+    let existing = existing_now(pool, &targets).await?;
     let html = markdown::render(body, &|target| {
         target.as_str() == slug || existing.contains(target.as_str())
     });
@@ -63,7 +78,7 @@ pub async fn prerender(pool: &SqlitePool, slug: &str, body: &str) -> sqlx::Resul
 /// `ahead` is used instead when it rendered this same body for this page
 /// and the same targets exist now.
 async fn render(
-    conn: &mut SqliteConnection,
+    conn: &mut Tx,
     body: &str,
     own_slug: &str,
     ahead: Option<&Prerendered>,
@@ -83,7 +98,7 @@ async fn render(
 
 /// Renders Markdown written anywhere on the site (stories, replies) with
 /// its wiki links checked against the pages that exist now.
-pub async fn render_markdown(conn: &mut SqliteConnection, body: &str) -> sqlx::Result<String> {
+pub async fn render_markdown(conn: &mut Tx, body: &str) -> sqlx::Result<String> {
     Ok(render(conn, body, "", None).await?.0)
 }
 
@@ -97,7 +112,7 @@ struct Before<'a> {
 /// Tags and links equal to those `before` are left as they are: inside a
 /// write transaction every statement is a round trip that others wait for.
 async fn write_current(
-    conn: &mut SqliteConnection,
+    conn: &mut Tx,
     page_id: i64,
     slug: &str,
     body: &str,
@@ -107,37 +122,45 @@ async fn write_current(
 ) -> sqlx::Result<String> {
     let (html, targets) = render(conn, body, slug, ahead).await?;
     if before.as_ref().is_none_or(|b| b.tags != tags) {
-        sqlx::query("DELETE FROM page_tags WHERE page_id = ?")
-            .bind(page_id)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("INSERT INTO page_tags (page_id, tag) SELECT ?, value FROM json_each(?)")
-            .bind(page_id)
-            .bind(crate::db::json_list(tags.iter().map(Tag::as_str)))
-            .execute(&mut *conn)
-            .await?;
+        crate::on_tx!(&mut *conn, |conn| sqlx::query(
+            "DELETE FROM page_tags WHERE page_id = $1"
+        )
+        .bind(page_id)
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected()))?;
+        crate::on_tx!(&mut *conn, |conn| sqlx::query(
+            "INSERT INTO page_tags (page_id, tag) SELECT $1, value FROM json_each($2)"
+        )
+        .bind(page_id)
+        .bind(crate::db::json_list(tags.iter().map(Tag::as_str)))
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected()))?;
     }
     if before.is_none_or(|b| markdown::link_targets(b.body) != targets) {
         // Only the links that come and go are touched: each one moves its
-        // target's page tick (migrations/0011_link_clock.sql), and a link
+        // target's page tick (migrations/sqlite/0011_link_clock.sql), and a link
         // kept as it was must leave its target's kept pages fresh.
         let targets = crate::db::json_list(targets.iter().map(Slug::as_str));
-        sqlx::query(
-            "DELETE FROM page_links WHERE from_page_id = ? \
-             AND to_slug NOT IN (SELECT value FROM json_each(?))",
+        crate::on_tx!(&mut *conn, |conn| sqlx::query(
+            "DELETE FROM page_links WHERE from_page_id = $1 \
+             AND to_slug NOT IN (SELECT value FROM json_each($2))",
         )
         .bind(page_id)
         .bind(&targets)
         .execute(&mut *conn)
-        .await?;
-        sqlx::query(
-            "INSERT INTO page_links (from_page_id, to_slug) SELECT ?1, value FROM json_each(?2) \
-             WHERE value NOT IN (SELECT to_slug FROM page_links WHERE from_page_id = ?1)",
+        .await
+        .map(|done| done.rows_affected()))?;
+        crate::on_tx!(&mut *conn, |conn| sqlx::query(
+            "INSERT INTO page_links (from_page_id, to_slug) SELECT $1, value FROM json_each($2) \
+             WHERE value NOT IN (SELECT to_slug FROM page_links WHERE from_page_id = $1)",
         )
         .bind(page_id)
         .bind(&targets)
         .execute(&mut *conn)
-        .await?;
+        .await
+        .map(|done| done.rows_affected()))?;
     }
     Ok(html)
 }
@@ -146,7 +169,7 @@ async fn write_current(
 /// with `-2`, `-3`… when taken). Pages that already linked to the new slug
 /// have their HTML re-rendered, so their missing link becomes a real one.
 pub async fn create(
-    pool: &SqlitePool,
+    pool: &Db,
     title: &str,
     text: &PageText,
     author: Option<i64>,
@@ -159,7 +182,7 @@ pub async fn create(
 
 /// [`create`] inside a caller's transaction (import loads many pages at once).
 pub async fn create_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Tx,
     title: &str,
     text: &PageText,
     author: Option<i64>,
@@ -168,19 +191,22 @@ pub async fn create_in(
         .ok_or_else(|| sqlx::Error::Protocol("title without a slug".into()))?;
     let mut slug = base.clone();
     let mut n = 1;
-    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pages WHERE slug = ?")
-        .bind(slug.as_str())
-        .fetch_one(&mut *conn)
-        .await?
+    while crate::on_tx!(&mut *conn, |conn| sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM pages WHERE slug = $1"
+    )
+    .bind(slug.as_str())
+    .fetch_one(&mut *conn)
+    .await)?
         > 0
     {
         n += 1;
         slug = base.with_suffix(n);
     }
     let now = crate::clock::now();
-    let page_id = sqlx::query_scalar::<_, i64>(
+    let page_id = crate::on_tx!(&mut *conn, |conn| {
+        sqlx::query_scalar::<_, i64>(
         "INSERT INTO pages (slug, title, revision, body, html, tags, created_at, updated_at, updated_by)
-         VALUES (?, ?, 1, ?, '', ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, 1, $3, '', $4, $5, $6, $7) RETURNING id",
     )
     .bind(slug.as_str())
     .bind(title)
@@ -190,7 +216,8 @@ pub async fn create_in(
     .bind(&now)
     .bind(author)
     .fetch_one(&mut *conn)
-    .await?;
+    .await
+    })?;
     insert_revision(conn, page_id, 1, title, text, author, &now).await?;
     let html = write_current(
         conn,
@@ -202,11 +229,14 @@ pub async fn create_in(
         None,
     )
     .await?;
-    sqlx::query("UPDATE pages SET html = ? WHERE id = ?")
-        .bind(html)
-        .bind(page_id)
-        .execute(&mut *conn)
-        .await?;
+    crate::on_tx!(&mut *conn, |conn| sqlx::query(
+        "UPDATE pages SET html = $1 WHERE id = $2"
+    )
+    .bind(html)
+    .bind(page_id)
+    .execute(&mut *conn)
+    .await
+    .map(|done| done.rows_affected()))?;
     relink(conn, slug.as_str(), page_id).await?;
     let summary = if text.summary.is_empty() {
         "Created the page"
@@ -224,34 +254,37 @@ pub async fn create_in(
 }
 
 /// Re-renders the pages whose links point at `slug`, which now exists.
-async fn relink(conn: &mut SqliteConnection, slug: &str, page_id: i64) -> sqlx::Result<()> {
+async fn relink(conn: &mut Tx, slug: &str, page_id: i64) -> sqlx::Result<()> {
     #[derive(FromRow)]
     struct Linker {
         id: i64,
         slug: String,
         body: String,
     }
-    let linkers = sqlx::query_as::<_, Linker>(
+    let linkers = crate::on_tx!(&mut *conn, |conn| sqlx::query_as::<_, Linker>(
         "SELECT p.id, p.slug, p.body FROM page_links l JOIN pages p ON p.id = l.from_page_id
-         WHERE l.to_slug = ? AND p.id <> ?",
+         WHERE l.to_slug = $1 AND p.id <> $2",
     )
     .bind(slug)
     .bind(page_id)
     .fetch_all(&mut *conn)
-    .await?;
+    .await)?;
     for linker in linkers {
         let (html, _) = render(conn, &linker.body, &linker.slug, None).await?;
-        sqlx::query("UPDATE pages SET html = ? WHERE id = ?")
-            .bind(html)
-            .bind(linker.id)
-            .execute(&mut *conn)
-            .await?;
+        crate::on_tx!(&mut *conn, |conn| sqlx::query(
+            "UPDATE pages SET html = $1 WHERE id = $2"
+        )
+        .bind(html)
+        .bind(linker.id)
+        .execute(&mut *conn)
+        .await
+        .map(|done| done.rows_affected()))?;
     }
     Ok(())
 }
 
 async fn insert_revision(
-    conn: &mut SqliteConnection,
+    conn: &mut Tx,
     page_id: i64,
     number: i64,
     title: &str,
@@ -259,9 +292,9 @@ async fn insert_revision(
     author: Option<i64>,
     now: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::on_tx!(&mut *conn, |conn| sqlx::query(
         "INSERT INTO revisions (page_id, number, title, body, tags, summary, author_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(page_id)
     .bind(number)
@@ -271,8 +304,9 @@ async fn insert_revision(
     .bind(&text.summary)
     .bind(author)
     .bind(now)
-    .execute(conn)
-    .await?;
+    .execute(&mut *conn)
+    .await
+    .map(|done| done.rows_affected()))?;
     Ok(())
 }
 
@@ -320,7 +354,7 @@ const MERGE_TRIES: usize = 3;
 /// outside any transaction: a three-way merge with what was saved since
 /// (bounded, on the blocking pool: [`crate::merge`]), or the conflict.
 async fn bring_up_to_date(
-    pool: &SqlitePool,
+    pool: &Db,
     page_id: i64,
     base: i64,
     text: &PageText,
@@ -334,13 +368,13 @@ async fn bring_up_to_date(
             merged: false,
         }));
     }
-    let base_rev = sqlx::query_as::<_, (String, String)>(
-        "SELECT body, tags FROM revisions WHERE page_id = ? AND number = ?",
+    let base_rev = crate::on_db!(pool, |pool| sqlx::query_as::<_, (String, String)>(
+        "SELECT body, tags FROM revisions WHERE page_id = $1 AND number = $2",
     )
     .bind(page_id)
     .bind(base)
     .fetch_optional(pool)
-    .await?;
+    .await)?;
     let merged = match base_rev {
         Some((base_body, base_tags)) => {
             let (theirs, ours) = (current_body.clone(), text.body.clone());
@@ -377,20 +411,20 @@ async fn bring_up_to_date(
 }
 
 /// The page's revision, body and stored tags.
-async fn current_text(pool: &SqlitePool, page_id: i64) -> sqlx::Result<(i64, String, String)> {
-    sqlx::query_as::<_, (i64, String, String)>(
-        "SELECT revision, body, tags FROM pages WHERE id = ?",
+async fn current_text(pool: &Db, page_id: i64) -> sqlx::Result<(i64, String, String)> {
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, (i64, String, String)>(
+        "SELECT revision, body, tags FROM pages WHERE id = $1",
     )
     .bind(page_id)
     .fetch_one(pool)
-    .await
+    .await)
 }
 
 /// Saves an edit made from revision `base`. If the page moved on since, the
 /// edit is merged three-way with what was saved meanwhile; overlapping
 /// changes are a conflict and nothing is written.
 pub async fn save(
-    pool: &SqlitePool,
+    pool: &Db,
     page_id: i64,
     base: i64,
     text: &PageText,
@@ -415,7 +449,7 @@ pub async fn save(
 /// ([`GroupCommit`]), merged and rendered before it queues: what the edit
 /// and restore forms use. Nothing slow runs while the write lock is held.
 pub async fn save_grouped(
-    pool: &SqlitePool,
+    pool: &Db,
     saves: &GroupCommit,
     slug: &str,
     page_id: i64,
@@ -459,7 +493,7 @@ fn settled(outcome: SaveOutcome, merged: bool) -> Option<SaveOutcome> {
 
 /// The page kept moving under every merge: the edit is a conflict against
 /// what it holds now.
-async fn still_moving(pool: &SqlitePool, page_id: i64) -> sqlx::Result<SaveOutcome> {
+async fn still_moving(pool: &Db, page_id: i64) -> sqlx::Result<SaveOutcome> {
     let (current_revision, current_body, current_tags) = current_text(pool, page_id).await?;
     Ok(SaveOutcome::Conflict {
         current_revision,
@@ -472,19 +506,19 @@ async fn still_moving(pool: &SqlitePool, page_id: i64) -> sqlx::Result<SaveOutco
 /// if the page is still at revision `expected` ([`SaveOutcome::Moved`]
 /// otherwise: merging happens before, never under the write lock).
 pub async fn save_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Tx,
     page_id: i64,
     expected: i64,
     text: &PageText,
     author: Option<i64>,
     ahead: Option<&Prerendered>,
 ) -> sqlx::Result<SaveOutcome> {
-    let current = sqlx::query_as::<_, Current>(
-        "SELECT slug, title, revision, body, tags FROM pages WHERE id = ?",
+    let current = crate::on_tx!(&mut *conn, |conn| sqlx::query_as::<_, Current>(
+        "SELECT slug, title, revision, body, tags FROM pages WHERE id = $1",
     )
     .bind(page_id)
     .fetch_one(&mut *conn)
-    .await?;
+    .await)?;
     if expected != current.revision {
         return Ok(SaveOutcome::Moved);
     }
@@ -508,7 +542,8 @@ pub async fn save_in(
         ahead,
     )
     .await?;
-    sqlx::query("UPDATE pages SET revision = ?, body = ?, html = ?, tags = ?, updated_at = ?, updated_by = ? WHERE id = ?")
+    crate::on_tx!(&mut *conn, |conn| {
+        sqlx::query("UPDATE pages SET revision = $1, body = $2, html = $3, tags = $4, updated_at = $5, updated_by = $6 WHERE id = $7")
         .bind(number)
         .bind(&text.body)
         .bind(html)
@@ -517,7 +552,8 @@ pub async fn save_in(
         .bind(author)
         .bind(page_id)
         .execute(&mut *conn)
-        .await?;
+        .await.map(|done| done.rows_affected())
+    })?;
     record(
         conn,
         NewEvent::new(Kind::Edit, author, &text.summary)
@@ -533,17 +569,20 @@ pub async fn save_in(
 
 /// Only admins may edit a protected page.
 pub async fn set_protected(
-    pool: &SqlitePool,
+    pool: &Db,
     page_id: i64,
     protected: bool,
     admin_id: i64,
 ) -> sqlx::Result<()> {
     let mut tx = begin_write(pool).await?;
-    sqlx::query("UPDATE pages SET protected = ? WHERE id = ?")
-        .bind(protected)
-        .bind(page_id)
-        .execute(&mut *tx)
-        .await?;
+    crate::on_tx!(&mut tx, |tx| sqlx::query(
+        "UPDATE pages SET protected = $1 WHERE id = $2"
+    )
+    .bind(protected)
+    .bind(page_id)
+    .execute(&mut *tx)
+    .await
+    .map(|done| done.rows_affected()))?;
     let summary = if protected {
         "Protected the page"
     } else {

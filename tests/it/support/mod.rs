@@ -12,6 +12,7 @@ use cafe::config::ServeArgs;
 use cafe::{AppState, app};
 
 pub mod alone;
+pub mod backend;
 pub mod browser;
 pub mod inert;
 pub mod queries;
@@ -25,6 +26,8 @@ pub struct TestApp {
     pub router: Router,
     pub state: AppState,
     pub dir: tempfile::TempDir,
+    /// The database: `cafe.db` in `dir`, or a PostgreSQL URL.
+    pub db: String,
 }
 
 impl TestApp {
@@ -35,24 +38,20 @@ impl TestApp {
 
     pub async fn with_config(config: ServeArgs) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("cafe.db");
-        let pool = cafe::seed::open_and_seed(db.to_str().expect("utf-8 path"))
-            .await
-            .expect("open db");
+        let db = backend::fresh(dir.path()).await;
+        let pool = cafe::seed::open_and_seed(&db).await.expect("open db");
         let state = AppState::new(pool, config).await.expect("state");
         TestApp {
             router: app(state.clone()),
             state,
             dir,
+            db,
         }
     }
 
+    /// The database as `--db` takes it: a file path or a PostgreSQL URL.
     pub fn db_path(&self) -> String {
-        self.dir
-            .path()
-            .join("cafe.db")
-            .to_string_lossy()
-            .into_owned()
+        self.db.clone()
     }
 
     /// A client without a session.
@@ -337,16 +336,17 @@ pub fn attrs(html: &str, css: &str, name: &str) -> Vec<String> {
 }
 
 /// The one number `sql` (a `SELECT count(*) ...`) gives on `pool`.
-pub async fn count(pool: &sqlx::SqlitePool, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql)
+pub async fn count(pool: &cafe::db::Db, sql: &str) -> i64 {
+    cafe::on_db!(pool, |pool| sqlx::query_scalar::<_, i64>(sql)
         .fetch_one(pool)
-        .await
-        .expect("a count")
+        .await)
+    .expect("a count")
 }
 
 /// Rows of the session store.
 pub async fn session_rows(app: &TestApp) -> i64 {
-    count(&app.state.pool, "SELECT count(*) FROM tower_sessions").await
+    let sql = format!("SELECT count(*) FROM {}", backend::session_table());
+    count(&app.state.pool, &sql).await
 }
 
 /// The text of every element matching `css`, trimmed.

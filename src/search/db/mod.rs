@@ -1,13 +1,18 @@
-//! All SQL about search. The index (`search_index`, FTS5) is written by
-//! triggers; this module only reads it.
+//! All SQL about search on SQLite. The index (`search_index`, FTS5) is
+//! written by triggers; this module only reads it. PostgreSQL's is in
+//! [`postgres`], behind the same functions.
 //!
 //! A row of the index is a page when its rowid is positive (the page's id)
 //! and a story when negative (minus the story's id): see
-//! `migrations/0002_search.sql`.
+//! `migrations/sqlite/0002_search.sql`.
 
-use sqlx::{FromRow, SqlitePool};
+use sqlx::FromRow;
+
+use crate::db::Db;
 
 use crate::tags::Tag;
+
+mod postgres;
 
 /// One result, as the index and the tables give it. `title` and `snippet`
 /// carry \u{2}/\u{3} around matched words: see [`super::marked_html`].
@@ -25,8 +30,8 @@ pub struct HitRow {
     pub total: i64,
 }
 
-/// What to look for: the safe FTS5 expressions built by [`super::Query`]
-/// and the filters. Never user text as typed.
+/// What to look for: the safe FTS5 expressions (or PostgreSQL `tsquery`s)
+/// built by [`super::Query`] and the filters. Never user text as typed.
 pub struct Search<'a> {
     /// Rows must match this (words, phrases, prefixes, `NOT`s).
     pub matching: Option<&'a str>,
@@ -74,13 +79,13 @@ impl Search<'_> {
 /// The filters' sets: pages carrying every tag of `?2`, and the outcomes
 /// of `?3`.
 const FILTER_SETS: &str = "WITH tagged(page_id) AS (
-        SELECT page_id FROM page_tags WHERE tag IN (SELECT value FROM json_each(?2))
-        GROUP BY page_id HAVING count(*) = json_array_length(?2)),
-    outcomes(outcome) AS (SELECT value FROM json_each(?3))";
-const MATCHING: &str = "search_index MATCH ?1";
+        SELECT page_id FROM page_tags WHERE tag IN (SELECT value FROM json_each($2))
+        GROUP BY page_id HAVING count(*) = json_array_length($2)),
+    outcomes(outcome) AS (SELECT value FROM json_each($3))";
+const MATCHING: &str = "search_index MATCH $1";
 const EXCLUDING: &str =
-    "search_index.rowid NOT IN (SELECT rowid FROM search_index WHERE search_index MATCH ?1)";
-const EVERYTHING: &str = "?1 IS NULL";
+    "search_index.rowid NOT IN (SELECT rowid FROM search_index WHERE search_index MATCH $1)";
+const EVERYTHING: &str = "$1 IS NULL";
 /// `tag:` keeps the tagged pages and the stories told on them. Written
 /// as a set of rowids, so a query that only filters looks its rows up
 /// instead of reading the whole index.
@@ -91,7 +96,7 @@ const OUTCOME_ROWIDS: &str =
     "SELECT -id FROM stories WHERE outcome IN (SELECT outcome FROM outcomes)";
 /// The rows of the page, chosen from the index alone: rowids and scores,
 /// no text. `rank` is bm25 with the weights set in
-/// `migrations/0005_search_rank.sql` (a title word counts ten times a body
+/// `migrations/sqlite/0005_search_rank.sql` (a title word counts ten times a body
 /// word). Ties go to the newest row (highest rowid), so pages of results
 /// never overlap. Materialized, so it is ranked once however often it is
 /// read below.
@@ -100,7 +105,7 @@ const RANKED_PICK: &str = ",
         SELECT search_index.rowid AS rowid, search_index.rank AS score
         FROM search_index WHERE ";
 const RANKED_PICK_END: &str = "
-        ORDER BY search_index.rank, search_index.rowid DESC LIMIT ?4 OFFSET ?5),";
+        ORDER BY search_index.rank, search_index.rowid DESC LIMIT $4 OFFSET $5),";
 /// Highlights and snippets for the picked rows only. The `+` keeps the
 /// rowid test out of FTS5's hands: FTS5 would otherwise restart the whole
 /// `MATCH` (a prefix merge, a phrase check) once per picked row, where one
@@ -111,7 +116,7 @@ const MARKED: &str = "
                highlight(search_index, 0, char(2), char(3)) AS title,
                snippet(search_index, 1, char(2), char(3), '…', 30) AS snippet
         FROM search_index
-        WHERE search_index MATCH ?1 AND +search_index.rowid IN (SELECT rowid FROM picked))
+        WHERE search_index MATCH $1 AND +search_index.rowid IN (SELECT rowid FROM picked))
     SELECT marked.title, marked.snippet, p.slug AS slug, p.title AS page_title, p.tags AS tags,
            st.id AS story_id, st.outcome AS outcome, st.location AS location, ";
 const RANKED_FROM: &str = " AS total
@@ -131,7 +136,7 @@ const UNRANKED_PICK: &str = ",
         JOIN pages p ON p.id = coalesce(st.page_id, search_index.rowid)
         WHERE ";
 const UNRANKED_PICK_END: &str = "
-        ORDER BY updated_at DESC, search_index.rowid DESC LIMIT ?4 OFFSET ?5)
+        ORDER BY updated_at DESC, search_index.rowid DESC LIMIT $4 OFFSET $5)
     SELECT coalesce(st.title, p.title) AS title,
            substr(coalesce(st.body, p.body), 1, 300) AS snippet,
            p.slug AS slug, p.title AS page_title, p.tags AS tags,
@@ -151,11 +156,14 @@ const COUNT: &str = "(SELECT count(*) FROM search_index WHERE ";
 /// only filters. A page past the last one is empty and so carries no total:
 /// [`count`] gives it then.
 pub async fn search(
-    pool: &SqlitePool,
+    pool: &Db,
     search: &Search<'_>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<HitRow>> {
+    if let Db::Postgres(pool) = pool {
+        return postgres::search(pool, search, limit, offset).await;
+    }
     let (condition, expression) = search.condition();
     let filters = search.filters();
     let count = [COUNT, condition, &filters, ")"].concat();
@@ -183,19 +191,22 @@ pub async fn search(
         ]
         .concat()
     };
-    sqlx::query_as::<_, HitRow>(&sql)
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, HitRow>(&sql)
         .bind(expression)
         .bind(crate::db::json_list(search.tags.iter().map(Tag::as_str)))
         .bind(crate::db::json_list(search.outcomes.iter().copied()))
         .bind(limit)
         .bind(offset)
         .fetch_all(pool)
-        .await
+        .await)
 }
 
 /// How many rows match in all, for "N results" and the pager: counted in
 /// the index alone (every row of it has its page).
-pub async fn count(pool: &SqlitePool, search: &Search<'_>) -> sqlx::Result<i64> {
+pub async fn count(pool: &Db, search: &Search<'_>) -> sqlx::Result<i64> {
+    if let Db::Postgres(pool) = pool {
+        return postgres::count(pool, search).await;
+    }
     let (condition, expression) = search.condition();
     let filters = search.filters();
     let sql = [
@@ -205,18 +216,20 @@ pub async fn count(pool: &SqlitePool, search: &Search<'_>) -> sqlx::Result<i64> 
         &filters,
     ]
     .concat();
-    sqlx::query_scalar::<_, i64>(&sql)
+    crate::on_db!(pool, |pool| sqlx::query_scalar::<_, i64>(&sql)
         .bind(expression)
         .bind(crate::db::json_list(search.tags.iter().map(Tag::as_str)))
         .bind(crate::db::json_list(search.outcomes.iter().copied()))
         .fetch_one(pool)
-        .await
+        .await)
 }
 
 /// The content clock's tick, moved by every content write
 /// ([`crate::cache::freshness`]), for [`super::Cache`].
-pub async fn generation(pool: &SqlitePool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT tick FROM content_clock WHERE id = 1")
-        .fetch_one(pool)
-        .await
+pub async fn generation(pool: &Db) -> sqlx::Result<i64> {
+    crate::on_db!(pool, |pool| sqlx::query_scalar(
+        "SELECT tick FROM content_clock WHERE id = 1"
+    )
+    .fetch_one(pool)
+    .await)
 }

@@ -1,0 +1,415 @@
+//! Opening the SQLite database: the pragmas that make it durable and
+//! concurrent, and the migrations (the first-start seed is `seed.rs`'s).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+mod postgres;
+
+pub use postgres::{password, redacted};
+
+use anyhow::Context as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+/// How long a writer waits for the write lock before it is answered "busy".
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Turns `--db` (a path or a `sqlite:` URL) into connect options with the
+/// pragmas every connection needs: WAL so readers never wait for the writer,
+/// `synchronous=FULL` so an acknowledged save survives a power cut, foreign
+/// keys on, and a busy timeout so writers queue instead of failing.
+pub fn options(db: &str) -> anyhow::Result<SqliteConnectOptions> {
+    let options = if db.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(db).with_context(|| format!("bad database URL {db}"))?
+    } else {
+        SqliteConnectOptions::new().filename(db)
+    };
+    Ok(options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT)
+        .pragma("temp_store", "memory")
+        // 2 MiB of page cache per connection: eight connections stay small
+        // (bench: peak RSS after page views 95-105 MiB at 8 MiB, 38-41 MiB at 2).
+        .pragma("cache_size", "-2000"))
+}
+
+/// Whether a connection going back to the pool can be reused. A write that
+/// fails on a full disk (SQLITE_FULL) makes SQLite roll the transaction back
+/// by itself; sqlx's own ROLLBACK then fails and it goes on believing the
+/// connection is inside a transaction, so every later `BEGIN` on it failed
+/// (a 500 for each save on that connection, even once space came back).
+/// Such a connection is closed instead. Only a connection that still looks
+/// inside a transaction is pinged: the ping waits for a rollback that a
+/// dropped transaction queued. Pinging every connection cost every read a
+/// second round trip to the connection's worker thread.
+async fn still_usable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::{Connection as _, TransactionManager as _};
+    let depth = |conn: &sqlx::SqliteConnection| {
+        <sqlx::Sqlite as sqlx::Database>::TransactionManager::get_transaction_depth(conn)
+    };
+    if depth(conn) == 0 {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    Ok(depth(conn) == 0)
+}
+
+/// Which database a `--db` value names: a `postgres://` or `postgresql://`
+/// URL is PostgreSQL; anything else (a path, a `sqlite:` URL) is SQLite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(db: &str) -> Backend {
+        if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// How a pool is sized and how long a statement may run (`--db-pool-size`,
+/// `--db-statement-timeout-secs`). SQLite ignores the timeout: its writers
+/// wait at most [`BUSY_TIMEOUT`] and its reads are bounded by the heavy-read
+/// turns.
+#[derive(Debug, Clone, Copy)]
+pub struct DbOptions {
+    pub pool_size: u32,
+    pub statement_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> DbOptions {
+        DbOptions {
+            pool_size: 8,
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The site's database, whichever backend holds it. Cheap to clone. Each
+/// domain's `db` module is the one place that knows its SQL for both
+/// backends; handlers only ever hold a `Db`.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A write transaction on either backend.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// SQL that differs between the backends, kept side by side so a reader sees
+/// both at once. Everything else is written once, with `$N` placeholders
+/// (which sqlx's SQLite driver takes too).
+#[derive(Debug, Clone, Copy)]
+pub struct Sql {
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db`, once per
+/// backend: the body is written once and compiled for each driver.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to the concrete connection of the
+/// transaction `$tx` (a `&mut Tx`).
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::db::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+impl Db {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The text of `sql` for this backend.
+    pub fn pick(&self, sql: &Sql) -> &'static str {
+        match self {
+            Db::Sqlite(_) => sql.sqlite,
+            Db::Postgres(_) => sql.postgres,
+        }
+    }
+
+    /// `sql` as this backend spells it (see [`for_postgres`]).
+    pub fn text<'a>(&self, sql: &'a str) -> std::borrow::Cow<'a, str> {
+        match self {
+            Db::Sqlite(_) => std::borrow::Cow::Borrowed(sql),
+            Db::Postgres(_) => std::borrow::Cow::Owned(for_postgres(sql)),
+        }
+    }
+
+    /// The SQLite pool, for what only SQLite has (the WAL file, `VACUUM INTO`).
+    pub fn as_sqlite(&self) -> Option<&SqlitePool> {
+        match self {
+            Db::Sqlite(pool) => Some(pool),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, |pool| pool.close().await)
+    }
+}
+
+/// SQLite's spelling of what PostgreSQL spells otherwise, in the few
+/// statements written once for both (the JSON that builds a page view or a
+/// list in one statement): `json_object(` and `json_array(` become
+/// `json_build_object(` and `json_build_array(`, and `X COLLATE NOCASE`
+/// becomes `lower(X)`. SQLite's `json_each`, `json_array_length`,
+/// `json_group_array` and `json_group_object` exist on PostgreSQL as
+/// functions of Cafe's own (`migrations/postgres`), so they need no change.
+pub fn for_postgres(sql: &str) -> String {
+    let sql = sql
+        .replace("json_object(", "json_build_object(")
+        .replace("json_array(", "json_build_array(");
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql.as_str();
+    while let Some(at) = rest.find(" COLLATE NOCASE") {
+        let head = &rest[..at];
+        let start = head
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.' || c == '$'))
+            .map_or(0, |i| i + 1);
+        out.push_str(&head[..start]);
+        out.push_str("lower(");
+        out.push_str(&head[start..]);
+        out.push(')');
+        rest = &rest[at + " COLLATE NOCASE".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The text of `sql` for this backend.
+    pub fn pick(&self, sql: &Sql) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => sql.sqlite,
+            Tx::Postgres(_) => sql.postgres,
+        }
+    }
+
+    pub async fn commit(self) -> sqlx::Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await,
+            Tx::Postgres(tx) => tx.rollback().await,
+        }
+    }
+}
+
+/// The pool size and statement timeout the command line chose, for every
+/// database the process opens ([`connect`]); unset, [`DbOptions::default`].
+static CHOSEN: std::sync::OnceLock<DbOptions> = std::sync::OnceLock::new();
+
+/// Sets what [`connect`] uses; only the first call counts.
+pub fn choose_options(options: DbOptions) {
+    let _ = CHOSEN.set(options);
+}
+
+/// Opens (creating if needed, for SQLite) and migrates the database, with
+/// the pool size and statement timeout chosen at start.
+pub async fn connect(db: &str) -> anyhow::Result<Db> {
+    connect_with(db, CHOSEN.get().copied().unwrap_or_default()).await
+}
+
+/// Opens and migrates the database `db` names (see [`Backend::of`]).
+pub async fn connect_with(db: &str, options: DbOptions) -> anyhow::Result<Db> {
+    match Backend::of(db) {
+        Backend::Sqlite => connect_sqlite(db, options).await.map(Db::Sqlite),
+        Backend::Postgres => postgres::connect(db, options).await.map(Db::Postgres),
+    }
+}
+
+async fn connect_sqlite(db: &str, options: DbOptions) -> anyhow::Result<SqlitePool> {
+    let pool = SqlitePoolOptions::new()
+        .max_connections(options.pool_size.max(1))
+        .min_connections(1)
+        // Every connection is checked as it comes back (`still_usable`), so a
+        // second check on the way out would only add a round trip per query.
+        .test_before_acquire(false)
+        .after_release(|conn, _| Box::pin(async move { still_usable(conn).await }))
+        .connect_with(self::options(db)?)
+        .await
+        .with_context(|| format!("cannot open the database {db}"))?;
+    sqlx::migrate!("./migrations/sqlite")
+        .run(&pool)
+        .await
+        .context("cannot migrate the database")?;
+    Ok(pool)
+}
+
+/// Uncached reads whose work grows with the data (ranking every match of a
+/// search: 10-30 ms for a common word at 10,000 pages; counting a filtered
+/// list: 45 ms and megabytes of temporary b-trees for 13,000 of 100,000
+/// methods) run this many at once: one fewer than the cores, at least one.
+/// With as many as the cores, answers from the caches waited for a core
+/// while the caches filled (search p99 18-30 ms at 4 connections), and
+/// eight lists counted at once took peak RSS from 48 to 65 MiB.
+static HEAVY_READS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
+});
+
+/// A turn at a heavy read ([`HEAVY_READS`]), and whether it had to wait for
+/// it: a caller that waited looks in its cache again first, since whoever
+/// went before may have been reading the very same thing.
+pub struct HeavyTurn {
+    /// `None` only if the semaphore were closed, which nothing does.
+    _permit: Option<tokio::sync::SemaphorePermit<'static>>,
+    pub waited: bool,
+}
+
+/// Waits for a turn at a heavy read.
+pub async fn heavy_read_turn() -> HeavyTurn {
+    if let Ok(permit) = HEAVY_READS.try_acquire() {
+        return HeavyTurn {
+            _permit: Some(permit),
+            waited: false,
+        };
+    }
+    HeavyTurn {
+        _permit: HEAVY_READS.acquire().await.ok(),
+        waited: true,
+    }
+}
+
+/// Writers of this process queue here for their turn to take SQLite's write
+/// lock, one at a time and first come first served, without holding a
+/// pooled connection. Without it every waiting writer sat in SQLite's busy
+/// handler holding a connection: eight busy writers took all eight, so page
+/// views waited for a connection, and the busy handler's sleeps made the
+/// order of writers a lottery (save p99 over half a second under load).
+static WRITE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Start a write transaction. `BEGIN IMMEDIATE` takes the write lock up front,
+/// so a busy database makes the transaction wait (busy timeout) instead of
+/// failing later with "database is locked" when it first writes. Only the
+/// writer whose turn it is waits inside SQLite (for the current transaction,
+/// or another process such as `cafe backup`); the others wait in
+/// [`WRITE_TURN`].
+pub async fn begin_write(db: &Db) -> Result<Tx, sqlx::Error> {
+    match db {
+        Db::Sqlite(pool) => {
+            // As long as SQLite's own busy timeout: a writer that cannot have
+            // its turn by then is answered "busy" (503), never left waiting.
+            let Ok(_turn) = tokio::time::timeout(BUSY_TIMEOUT, WRITE_TURN.lock()).await else {
+                return Err(sqlx::Error::PoolTimedOut);
+            };
+            note_write();
+            pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite)
+        }
+        // PostgreSQL takes row locks as a transaction writes: writers need
+        // no turn of this process's, and several processes write at once.
+        Db::Postgres(pool) => {
+            note_write();
+            pool.begin().await.map(Tx::Postgres)
+        }
+    }
+}
+
+/// Counts the writes this process began, as a sign for the caches that the
+/// content clock may have moved ([`crate::cache::freshness`]). A write is
+/// counted when its transaction begins here and again when the request
+/// that made it has its answer (`web::context::middleware`, after the commit),
+/// so the clock is read again before anything is served after a commit.
+static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The number of writes counted so far (see [`WRITES`]).
+pub fn write_generation() -> u64 {
+    WRITES.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Counts a write (see [`WRITES`]).
+pub fn note_write() {
+    WRITES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+}
+
+/// A list bound as one JSON array parameter, for `IN (SELECT value FROM
+/// json_each(?))`: a variable-length list stays a single bound parameter.
+pub fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_shared_with_sqlite_are_spelled_for_postgres() {
+        assert_eq!(
+            for_postgres(
+                "SELECT json_group_array(json_object('a', x) ORDER BY q.title COLLATE NOCASE, id)"
+            ),
+            "SELECT json_group_array(json_build_object('a', x) ORDER BY lower(q.title), id)"
+        );
+        assert_eq!(
+            for_postgres("ORDER BY grp COLLATE NOCASE, sort"),
+            "ORDER BY lower(grp), sort"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_heavy_read_past_the_limit_waits_for_a_turn_and_says_so() {
+        let mut held = Vec::new();
+        while HEAVY_READS.available_permits() > 0 {
+            let turn = heavy_read_turn().await;
+            assert!(!turn.waited, "a free turn was waited for");
+            held.push(turn);
+        }
+        assert!(!held.is_empty(), "no heavy read may run at all");
+        let waiting = tokio::spawn(heavy_read_turn());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "a heavy read went past the limit");
+        held.pop();
+        let turn = waiting.await.expect("the waiting read");
+        assert!(turn.waited);
+    }
+}

@@ -1,0 +1,79 @@
+//! Opening a PostgreSQL database: the pool, the statement timeout every
+//! connection sets, and Cafe's own migrations (`migrations/postgres`).
+//!
+//! The database must exist; Cafe creates its tables on first start as it
+//! does for SQLite. Several Cafe processes may share it: what they must
+//! agree on (sessions, throttles, the content clock) lives in it too.
+
+use anyhow::Context as _;
+use sqlx::ConnectOptions as _;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr as _;
+
+use super::DbOptions;
+
+/// How long a request waits for a pooled connection before it is answered
+/// "busy" (503) rather than queued for ever: as long as SQLite's busy wait.
+const ACQUIRE_TIMEOUT: std::time::Duration = super::BUSY_TIMEOUT;
+
+/// Connects with `options` and runs the migrations.
+pub async fn connect(url: &str, options: DbOptions) -> anyhow::Result<PgPool> {
+    let timeout_ms = options.statement_timeout.as_millis().max(1).to_string();
+    let connect = PgConnectOptions::from_str(url)
+        .with_context(|| "bad PostgreSQL URL (postgres://USER[:PASS]@HOST:PORT/DB)")?
+        .options([("statement_timeout", timeout_ms.as_str())])
+        .log_statements(tracing::log::LevelFilter::Trace);
+    let pool = PgPoolOptions::new()
+        .max_connections(options.pool_size.max(1))
+        .min_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(connect)
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL at {}", redacted(url)))?;
+    sqlx::migrate!("./migrations/postgres")
+        .run(&pool)
+        .await
+        .context("cannot migrate the PostgreSQL database")?;
+    Ok(pool)
+}
+
+/// The password a URL holds, if any (`postgres://USER:PASS@…`).
+pub fn password(url: &str) -> Option<String> {
+    let rest = &url[url.find("://")? + 3..];
+    let userinfo = &rest[..rest.rfind('@')?];
+    let pass = userinfo.split_once(':')?.1;
+    let decoded: String = form_urlencoded::parse(format!("p={pass}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())?;
+    Some(decoded)
+}
+
+/// The URL with its password left out, for messages and logs.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = &url[scheme + 3..at];
+            let user = user.split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_password_never_shows_in_messages() {
+        assert_eq!(
+            super::redacted("postgres://cafe:s3cret@db.example.org:5432/wiki"),
+            "postgres://cafe@db.example.org:5432/wiki"
+        );
+        assert_eq!(super::redacted("postgres://db/wiki"), "postgres://db/wiki");
+        assert_eq!(
+            super::password("postgres://cafe:s3cret@db:5432/wiki").as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(super::password("postgres://cafe@db/wiki"), None);
+    }
+}

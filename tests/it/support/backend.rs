@@ -1,0 +1,112 @@
+//! Which database the suite runs on. Without `CAFE_TEST_POSTGRES` every
+//! test runs on SQLite, and the run says that the PostgreSQL suite was
+//! skipped; with it (`postgres://USER:PASS@HOST:PORT/DB`, a role allowed to
+//! create databases) every test gets a new database of its own on that
+//! server. Under `CI=true` a run that is not marked as the SQLite pass
+//! (`CAFE_TEST_BACKEND=sqlite`) fails without PostgreSQL, so CI cannot
+//! lose the PostgreSQL pass silently.
+
+use std::sync::Once;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::Connection as _;
+
+/// The variable naming the PostgreSQL server the suite runs on.
+pub const POSTGRES_VAR: &str = "CAFE_TEST_POSTGRES";
+
+/// The server's URL when the suite runs on PostgreSQL.
+pub fn postgres() -> Option<String> {
+    let url = std::env::var(POSTGRES_VAR)
+        .ok()
+        .filter(|url| !url.is_empty());
+    if url.is_none() {
+        static SAID: Once = Once::new();
+        SAID.call_once(|| {
+            let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+            let sqlite_pass = std::env::var("CAFE_TEST_BACKEND").is_ok_and(|v| v == "sqlite");
+            assert!(
+                !ci || sqlite_pass,
+                "CI=true but {POSTGRES_VAR} is not set: the PostgreSQL suite cannot run"
+            );
+            // Straight to the terminal: the harness captures `eprintln!`.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!(
+                    "note: the PostgreSQL suite was skipped (set {POSTGRES_VAR}=postgres://… \
+                     to run these tests on PostgreSQL too); running on SQLite\n"
+                )
+                .as_bytes(),
+            );
+        });
+    }
+    url
+}
+
+/// Whether the suite runs on PostgreSQL.
+pub fn on_postgres() -> bool {
+    postgres().is_some()
+}
+
+/// A new, empty database for one test: a PostgreSQL database of its own
+/// when the suite runs there, else `cafe.db` in `dir`.
+pub async fn fresh(dir: &std::path::Path) -> String {
+    let Some(server) = postgres() else {
+        return dir.join("cafe.db").to_string_lossy().into_owned();
+    };
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "cafe_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .expect("connect to the test PostgreSQL server");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("drop an old test database");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    let _ = admin.close().await;
+    with_database(&server, &name)
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let slash = base.rfind('/').expect("a database in the URL");
+    let mut out = format!("{}/{name}", &base[..slash]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// The session store's table, which the two backends' stores name apart.
+pub fn session_table() -> &'static str {
+    if on_postgres() {
+        "tower_sessions.session"
+    } else {
+        "tower_sessions"
+    }
+}
+
+/// For a test of what only SQLite has (its file, WAL, `VACUUM INTO`, a disk
+/// filling up under it): true when the suite runs on PostgreSQL, where the
+/// test has nothing to check, and says so.
+pub fn sqlite_only(what: &str) -> bool {
+    if !on_postgres() {
+        return false;
+    }
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("note: {what} is SQLite's own; nothing to check on PostgreSQL\n").as_bytes(),
+    );
+    true
+}
