@@ -190,7 +190,8 @@ impl Db {
 /// statements written once for both (the JSON that builds a page view or a
 /// list in one statement): `json_object(` and `json_array(` become
 /// `json_build_object(` and `json_build_array(`, and `X COLLATE NOCASE`
-/// becomes `lower(X)`. SQLite's `json_each`, `json_array_length`,
+/// becomes `lower(X)`; SQLite's `INDEXED BY` index choice is dropped
+/// (PostgreSQL's planner picks `pages_title` itself). SQLite's `json_each`, `json_array_length`,
 /// `json_group_array` and `json_group_object` exist on PostgreSQL as
 /// functions of Cafe's own (`migrations/postgres`), so they need no change.
 pub fn for_postgres(sql: &str) -> String {
@@ -211,6 +212,13 @@ pub fn for_postgres(sql: &str) -> String {
         rest = &rest[at + " COLLATE NOCASE".len()..];
     }
     out.push_str(rest);
+    while let Some(at) = out.find(" INDEXED BY ") {
+        let after = at + " INDEXED BY ".len();
+        let end = out[after..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(out.len(), |i| after + i);
+        out.replace_range(at..end, "");
+    }
     out
 }
 
@@ -393,6 +401,10 @@ mod tests {
         assert_eq!(
             for_postgres("ORDER BY grp COLLATE NOCASE, sort"),
             "ORDER BY lower(grp), sort"
+        );
+        assert_eq!(
+            for_postgres("FROM pages q INDEXED BY pages_title WHERE"),
+            "FROM pages q WHERE"
         );
     }
 

@@ -79,7 +79,7 @@ pub const PAGE_STORIES_JSON: &str = "(SELECT json_group_array(json_object(
 /// per outcome, as a JSON object (outcomes without stories are absent).
 pub const PAGE_TALLY_JSON: &str = "(SELECT json_group_object(outcome, n)
     FROM (SELECT outcome, count(*) AS n FROM stories
-          WHERE page_id = p.id AND hidden = FALSE GROUP BY outcome))";
+          WHERE page_id = p.id AND hidden = FALSE GROUP BY outcome) tally)";
 
 /// Counts per outcome in [`Outcome::ALL`] order, zeros included.
 pub fn tally(counts: &std::collections::HashMap<String, i64>) -> Vec<(Outcome, i64)> {

@@ -26,7 +26,7 @@ pub async fn history(
 ) -> sqlx::Result<Vec<RevisionMeta>> {
     crate::on_db!(pool, |pool| sqlx::query_as::<_, RevisionMeta>(
         "SELECT r.number, r.summary, r.tags, r.created_at, u.username AS author_username,
-                u.display_name AS author_name, length(CAST(r.body AS BLOB)) AS size
+                u.display_name AS author_name, CAST(octet_length(r.body) AS BIGINT) AS size
          FROM revisions r LEFT JOIN users u ON u.id = r.author_id
          WHERE r.page_id = $1 ORDER BY r.number DESC LIMIT $2 OFFSET $3",
     )

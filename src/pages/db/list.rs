@@ -143,7 +143,7 @@ fn matching_cte(n: usize) -> String {
 /// title from the row of every match (13,000 for two common tags of
 /// 100,000) and sorting took twice as long for the first page.
 fn rows_json(filtered: bool, offset: &str) -> String {
-    let filter = if filtered { "WHERE q.id IN m" } else { "" };
+    let filter = if filtered { "WHERE q.id IN (SELECT id FROM m)" } else { "" };
     format!(
         "(SELECT json_group_array(json_object('slug', p.slug, 'title', p.title, 'tags', p.tags)
                                   ORDER BY p.title COLLATE NOCASE, p.id)

@@ -37,6 +37,11 @@ impl TestApp {
     }
 
     pub async fn with_config(config: ServeArgs) -> TestApp {
+        // The server's warnings and errors, shown with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("cafe=warn")
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().expect("temp dir");
         let db = backend::fresh(dir.path()).await;
         let pool = cafe::seed::open_and_seed(&db).await.expect("open db");

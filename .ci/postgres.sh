@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster on 127.0.0.1, for the tests and for trying
+# Cafe on PostgreSQL by hand (Debian's `postgresql` package, installed if
+# missing). As root the server runs as the `postgres` user.
+#
+#   bash .ci/postgres.sh start DIR   make (if needed) and start a cluster in DIR,
+#                                    print its URL: postgres://cafe:cafe@127.0.0.1:PORT/cafe
+#   bash .ci/postgres.sh url DIR     print the URL again
+#   bash .ci/postgres.sh stop DIR    stop it
+#
+# The role `cafe` (password `cafe`) may create databases: the test suite
+# gives each test a database of its own.
+set -euo pipefail
+
+cmd="${1:?usage: postgres.sh start|stop|url DIR}"
+dir="${2:?usage: postgres.sh start|stop|url DIR}"
+
+bindir() {
+    local version
+    version=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -1 || true)
+    [ -n "$version" ] && echo "/usr/lib/postgresql/$version/bin"
+}
+
+as_owner() {
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+url() {
+    echo "postgres://cafe:cafe@127.0.0.1:$(cat "$dir/port")/cafe"
+}
+
+case "$cmd" in
+start)
+    if [ -z "$(bindir)" ] || [ ! -x "$(bindir)/initdb" ]; then
+        echo "installing postgresql" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update >&2
+        apt-get install -y postgresql >&2
+    fi
+    bin=$(bindir)
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    [ "$(id -u)" = 0 ] && chown postgres "$dir"
+    if [ -f "$dir/port" ] && as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        url
+        exit 0
+    fi
+    if [ ! -d "$dir/data" ]; then
+        as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >&2
+    fi
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    echo "$port" > "$dir/port"
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+        -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=on -c synchronous_commit=on" start >&2
+    as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q >&2 <<'SQL'
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cafe') THEN
+        CREATE ROLE cafe LOGIN CREATEDB PASSWORD 'cafe';
+    END IF;
+END $$;
+SQL
+    if ! as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = 'cafe'" | grep -q 1; then
+        as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc \
+            "CREATE DATABASE cafe OWNER cafe" >&2
+    fi
+    url
+    ;;
+url)
+    url
+    ;;
+stop)
+    bin=$(bindir)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || true
+    ;;
+*)
+    echo "usage: postgres.sh start|stop|url DIR" >&2
+    exit 2
+    ;;
+esac
