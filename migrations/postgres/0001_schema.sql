@@ -172,6 +172,18 @@ CREATE FUNCTION cafe_fold(text) RETURNS text
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     AS $$ SELECT lower(public.unaccent('public.unaccent'::regdictionary, $1)) $$;
 
+-- A query as Cafe's parser built it (src/search/mod.rs: words of letters
+-- and digits), folded like the text. Should folding ever leave a word
+-- empty, the query matches nothing instead of failing.
+CREATE FUNCTION cafe_tsquery(query text) RETURNS tsquery
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+BEGIN
+    RETURN to_tsquery('simple', cafe_fold(query));
+EXCEPTION WHEN syntax_error THEN
+    RETURN ''::tsquery;
+END $$;
+
 CREATE FUNCTION cafe_document(title text, body text, tags text, extra text) RETURNS tsvector
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT setweight(to_tsvector('simple', cafe_fold(title)), 'A')

@@ -45,8 +45,15 @@ impl Term {
     /// Folding (case, accents) is done by the database (`cafe_fold`), as
     /// for the indexed text.
     fn to_tsquery(&self) -> Option<String> {
-        let words: Vec<&str> = self
+        // Combining marks are dropped first: some count as letters (U+0345)
+        // yet fold to nothing, which would leave an empty word, a syntax
+        // error in a `tsquery`; and "t̶h̵e" then finds "the".
+        let text: String = self
             .text
+            .chars()
+            .filter(|&c| !unicode_normalization::char::is_combining_mark(c))
+            .collect();
+        let words: Vec<&str> = text
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .collect();
@@ -641,6 +648,17 @@ mod tests {
         );
         assert_eq!(q.include.len(), MAX_TERMS);
         assert!(!q.notes.is_empty());
+    }
+
+    #[test]
+    fn combining_marks_never_leave_an_empty_word_in_a_tsquery() {
+        // U+0345 counts as a letter but folds to nothing; U+0336 strikes through.
+        let q = Query::parse("t\u{336}h\u{336}e\u{345} \u{345} wall*");
+        assert_eq!(
+            q.ts_expression().as_deref(),
+            Some("(the) & (wall:*)"),
+            "{q:?}"
+        );
     }
 
     #[test]

@@ -423,8 +423,8 @@ pub async fn count_by_page_tag(pool: &Db) -> sqlx::Result<Vec<(String, i64)>> {
     crate::on_db!(pool, |pool| sqlx::query_as::<_, (String, i64)>(
         // Stories drive the join (there are far fewer stories than tag rows):
         // 204 ms -> 30 ms with 100,000 pages in the benchmark.
-        "SELECT t.tag, count(*) FROM stories s CROSS JOIN page_tags t ON t.page_id = s.page_id
-         WHERE s.hidden = FALSE GROUP BY t.tag",
+        "SELECT t.tag, count(*) FROM stories s CROSS JOIN page_tags t
+         WHERE t.page_id = s.page_id AND s.hidden = FALSE GROUP BY t.tag",
     )
     .fetch_all(pool)
     .await)

@@ -656,11 +656,24 @@ async fn an_idle_session_expires_and_expired_rows_are_purged() {
         .assert_status(StatusCode::OK);
 
     // The stored expiry is the idle limit from the last request.
-    let expiry: String = cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar(
-        "SELECT expiry_date FROM tower_sessions ORDER BY expiry_date DESC LIMIT 1",
-    )
-    .fetch_one(pool)
-    .await)
+    // PostgreSQL's store keeps a `timestamptz`, read here as RFC 3339.
+    let (read_sql, expire_sql, count_sql) = if crate::support::backend::on_postgres() {
+        (
+            "SELECT to_char(expiry_date AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')
+             FROM tower_sessions.session ORDER BY expiry_date DESC LIMIT 1",
+            "UPDATE tower_sessions.session SET expiry_date = expiry_date - interval '26 years' WHERE id = $1",
+            "SELECT count(*) FROM tower_sessions.session WHERE id = $1",
+        )
+    } else {
+        (
+            "SELECT expiry_date FROM tower_sessions ORDER BY expiry_date DESC LIMIT 1",
+            "UPDATE tower_sessions SET expiry_date = '2000' || substr(expiry_date, 5) WHERE id = $1",
+            "SELECT count(*) FROM tower_sessions WHERE id = $1",
+        )
+    };
+    let expiry: String = cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar(read_sql,)
+        .fetch_one(pool)
+        .await)
     .unwrap();
     let expiry = time::OffsetDateTime::parse(&expiry, &time::format_description::well_known::Rfc3339)
         .or_else(|_| {
@@ -686,17 +699,18 @@ async fn an_idle_session_expires_and_expired_rows_are_purged() {
         .map(|(_, v)| v.to_owned())
         .unwrap();
     let changed = cafe::on_db!(&app.state.pool, |pool| {
-        sqlx::query(
-        "UPDATE tower_sessions SET expiry_date = '2000' || substr(expiry_date, 5) WHERE id = $1",
-    )
-    .bind(&alice_id)
-    .execute(pool).await.map(|done| done.rows_affected())
+        sqlx::query(expire_sql)
+            .bind(&alice_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
     })
     .unwrap();
     assert_eq!(changed, 1, "alice's session row");
-    // The running server also keeps sessions in memory, with the expiry it
-    // wrote; the clock passes for that copy too.
-    {
+    // The running server also keeps sessions in memory (on SQLite, where
+    // it owns them), with the expiry it wrote; the clock passes for that
+    // copy too.
+    if !crate::support::backend::on_postgres() {
         use tower_sessions::session_store::SessionStore;
         let id: tower_sessions::session::Id = alice_id.parse().expect("a session id");
         let records = &app.state.session_records;
@@ -711,12 +725,10 @@ async fn an_idle_session_expires_and_expired_rows_are_purged() {
 
     // Purging removes the expired row and keeps the live ones.
     let before = session_rows(&app).await;
-    let expired: i64 = cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar(
-        "SELECT count(*) FROM tower_sessions WHERE id = $1"
-    )
-    .bind(&alice_id)
-    .fetch_one(pool)
-    .await)
+    let expired: i64 = cafe::on_db!(&app.state.pool, |pool| sqlx::query_scalar(count_sql)
+        .bind(&alice_id)
+        .fetch_one(pool)
+        .await)
     .unwrap();
     assert_eq!(expired, 1, "the expired row is still there before purging");
     use tower_sessions::session_store::ExpiredDeletion;

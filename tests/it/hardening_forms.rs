@@ -203,7 +203,14 @@ async fn a_visitors_page_view_after_the_sign_in_form_still_comes_from_the_cache(
     signin_form(&mut visitor).await;
     queries::reset();
     let page = visitor.get(PAGE).await;
-    let ran = queries::statements();
+    // On PostgreSQL the content clock is read for every request (other
+    // instances write without a sign this one can see): one small read,
+    // and nothing else.
+    let ran = if crate::support::backend::on_postgres() {
+        queries::page_statements()
+    } else {
+        queries::statements()
+    };
     page.assert_status(StatusCode::OK);
     assert_eq!(page.body, warm.body);
     assert_eq!(

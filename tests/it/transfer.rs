@@ -286,9 +286,59 @@ async fn a_backup_taken_while_a_writer_saves_holds_every_save_acknowledged_befor
     );
     assert!(during > 0, "the writer was not saving during the backup");
 
+    // Restoring: on SQLite the file is put in place and opens as it is; on
+    // PostgreSQL `pg_restore` loads it into an empty database.
+    let restored_db = restore(&file).await;
+    let restored = cafe::db::connect(&restored_db).await.expect("restore");
+    let saved: BTreeSet<String> = cafe::on_db!(&restored, |pool| sqlx::query_scalar::<_, String>(
+        "SELECT slug FROM pages"
+    )
+    .fetch_all(pool)
+    .await)
+    .expect("slugs")
+    .into_iter()
+    .collect();
+    let missing: Vec<&String> = before.iter().filter(|s| !saved.contains(*s)).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged before the backup but not in it: {missing:?}"
+    );
+    assert!(saved.contains("filler-1499"));
+    assert_eq!(
+        count(&restored, "SELECT count(*) FROM pages").await as usize,
+        saved.len()
+    );
+    restored.close().await;
+    assert!(
+        cafe::cli::backup(&app.db_path(), &file).await.is_err(),
+        "an existing file is never overwritten"
+    );
+}
+
+/// The database a backup file restores to: the SQLite file itself, checked
+/// with `integrity_check`, or a new PostgreSQL database `pg_restore` loads.
+async fn restore(file: &std::path::Path) -> String {
+    if let Some(server) = support::backend::postgres() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = support::backend::fresh(dir.path()).await;
+        let status = std::process::Command::new("pg_restore")
+            .env(
+                "PGPASSWORD",
+                cafe::db::password(&server).unwrap_or_default(),
+            )
+            .arg("--no-owner")
+            .arg("--exit-on-error")
+            .arg("--dbname")
+            .arg(cafe::db::redacted(&url))
+            .arg(file)
+            .status()
+            .expect("run pg_restore");
+        assert!(status.success(), "pg_restore {status}");
+        return url;
+    }
     let copy = SqlitePool::connect_with(
         sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&file)
+            .filename(file)
             .read_only(true),
     )
     .await
@@ -298,32 +348,8 @@ async fn a_backup_taken_while_a_writer_saves_holds_every_save_acknowledged_befor
         .await
         .expect("check");
     assert_eq!(check, "ok");
-    let saved: BTreeSet<String> = sqlx::query_scalar::<_, String>("SELECT slug FROM pages")
-        .fetch_all(&copy)
-        .await
-        .expect("slugs")
-        .into_iter()
-        .collect();
-    let missing: Vec<&String> = before.iter().filter(|s| !saved.contains(*s)).collect();
-    assert!(
-        missing.is_empty(),
-        "acknowledged before the backup but not in it: {missing:?}"
-    );
-    assert!(saved.contains("filler-1499"));
     copy.close().await;
-
-    // Restoring is copying the file into place: it opens and serves as is.
-    let restored = cafe::db::connect(file.to_str().expect("utf-8"))
-        .await
-        .expect("restore");
-    assert_eq!(
-        count(&restored, "SELECT count(*) FROM pages").await as usize,
-        saved.len()
-    );
-    assert!(
-        cafe::cli::backup(&app.db_path(), &file).await.is_err(),
-        "an existing file is never overwritten"
-    );
+    file.to_str().expect("utf-8").to_owned()
 }
 
 #[tokio::test]
@@ -348,7 +374,15 @@ async fn the_binary_exports_imports_and_backs_up_the_database_given_by_db() {
     assert!(exported.contains("exported 6 pages"), "{exported}");
     let copy = app.dir.path().join("copy.db");
     let backed_up = run(&["--db", &db, "backup", copy.to_str().expect("utf-8")]);
-    assert!(backed_up.contains("integrity_check: ok"), "{backed_up}");
+    let checked = if support::backend::on_postgres() {
+        "written by pg_dump"
+    } else {
+        "integrity_check: ok"
+    };
+    assert!(backed_up.contains(checked), "{backed_up}");
+    let restored = restore(&copy).await;
+    let restored = cafe::db::connect(&restored).await.expect("restored");
+    assert_eq!(count(&restored, "SELECT count(*) FROM pages").await, 6);
     let other = app.dir.path().join("other.db");
     let imported = run(&[
         "--db",

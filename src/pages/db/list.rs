@@ -143,7 +143,11 @@ fn matching_cte(n: usize) -> String {
 /// title from the row of every match (13,000 for two common tags of
 /// 100,000) and sorting took twice as long for the first page.
 fn rows_json(filtered: bool, offset: &str) -> String {
-    let filter = if filtered { "WHERE q.id IN (SELECT id FROM m)" } else { "" };
+    let filter = if filtered {
+        "WHERE q.id IN (SELECT id FROM m)"
+    } else {
+        ""
+    };
     format!(
         "(SELECT json_group_array(json_object('slug', p.slug, 'title', p.title, 'tags', p.tags)
                                   ORDER BY p.title COLLATE NOCASE, p.id)
@@ -167,7 +171,7 @@ fn list_page_sql(n: usize) -> String {
         (
             format!("{},", matching_cte(n)),
             "SELECT count(*) FROM m".to_owned(),
-            "SELECT t.tag, count(*) AS n FROM m CROSS JOIN page_tags t ON t.page_id = m.id GROUP BY t.tag"
+            "SELECT t.tag, count(*) AS n FROM m CROSS JOIN page_tags t WHERE t.page_id = m.id GROUP BY t.tag"
                 .to_owned(),
         )
     };

@@ -18,14 +18,25 @@ use crate::tags::Tag;
 /// How `ts_headline` marks matches: the \u{2}/\u{3} markers that
 /// [`crate::search::marked_html`] turns into `<mark>` after escaping.
 const TITLE_MARKS: &str = "StartSel=\u{2}, StopSel=\u{3}, HighlightAll=true";
-/// A passage of about thirty words around the matches of the body.
-const SNIPPET_MARKS: &str =
-    "StartSel=\u{2}, StopSel=\u{3}, MaxWords=30, MinWords=12, MaxFragments=1, FragmentDelimiter=…";
+/// A passage of at most thirty words from the first match of the body on.
+const SNIPPET_MARKS: &str = "StartSel=\u{2}, StopSel=\u{3}, MaxWords=30, MinWords=12";
+
+/// The snippet of the body `s.body` for the query `q.q`, as SQLite's
+/// `snippet()` gives it: `…` where the passage does not reach the start or
+/// the end of the text. `ts_headline`'s parser reads `<…>` as an HTML tag
+/// and drops it, so `<`, `>` and `&` are hidden from it as private-use
+/// characters and put back after (the text is escaped when shown:
+/// [`crate::search::marked_html`]).
+const SNIPPET: &str = "(SELECT CASE WHEN left(b.t, length(h.plain)) = h.plain THEN '' ELSE '…' END
+                || translate(h.marked, '\u{e000}\u{e001}\u{e002}', '<>&')
+                || CASE WHEN right(b.t, length(h.plain)) = h.plain THEN '' ELSE '…' END
+        FROM (SELECT btrim(translate(s.body, '<>&', '\u{e000}\u{e001}\u{e002}'), E' \t\r\n') AS t) b
+        CROSS JOIN LATERAL (SELECT m.marked, translate(m.marked, '\u{2}\u{3}', '') AS plain
+              FROM (SELECT ts_headline('simple', b.t, q.q, $7) AS marked) m) h)";
 
 /// The query and the filters' sets: pages carrying every tag of `$2`, and
 /// the outcomes of `$3`.
-const FILTER_SETS: &str =
-    "WITH q AS MATERIALIZED (SELECT to_tsquery('simple', cafe_fold($1)) AS q),
+const FILTER_SETS: &str = "WITH q AS MATERIALIZED (SELECT cafe_tsquery($1) AS q),
     tagged(page_id) AS (
         SELECT page_id FROM page_tags WHERE tag IN (SELECT value FROM json_each($2))
         GROUP BY page_id HAVING count(*) = json_array_length($2)),
@@ -70,7 +81,7 @@ pub async fn search(
         FROM search_index s CROSS JOIN q WHERE {condition}
         ORDER BY score DESC, s.key DESC LIMIT $4 OFFSET $5)
     SELECT ts_headline('simple', s.title, q.q, $6) AS title,
-           ts_headline('simple', s.body, q.q, $7) AS snippet,
+           {SNIPPET} AS snippet,
            p.slug, p.title AS page_title, p.tags,
            st.id AS story_id, st.outcome, st.location, {total} AS total
     FROM picked
