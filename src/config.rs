@@ -56,6 +56,18 @@ pub enum Command {
     /// Manage the CCASS indicator table.
     #[command(subcommand)]
     Indicators(IndicatorsCommand),
+    /// Copy a whole site (accounts, pages and every revision, stories,
+    /// rosters, tags, indicators, recent changes) from FROM into the empty
+    /// database TO, in one transaction: SQLite to PostgreSQL or back.
+    /// Sessions are not copied. `--db` is not used.
+    Copy {
+        /// The site to copy: a SQLite file path or `sqlite:` URL (which must
+        /// exist), or `postgres://USER[:PASS]@HOST:PORT/DB`.
+        from: String,
+        /// The empty database to copy into (a SQLite file is created if
+        /// missing; a PostgreSQL database must exist).
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

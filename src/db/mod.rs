@@ -271,12 +271,24 @@ pub async fn connect(db: &str) -> anyhow::Result<Db> {
 /// Opens and migrates the database `db` names (see [`Backend::of`]).
 pub async fn connect_with(db: &str, options: DbOptions) -> anyhow::Result<Db> {
     match Backend::of(db) {
-        Backend::Sqlite => connect_sqlite(db, options).await.map(Db::Sqlite),
+        Backend::Sqlite => connect_sqlite(db, options, true).await.map(Db::Sqlite),
         Backend::Postgres => postgres::connect(db, options).await.map(Db::Postgres),
     }
 }
 
-async fn connect_sqlite(db: &str, options: DbOptions) -> anyhow::Result<SqlitePool> {
+/// As [`connect`], for a database that must exist already (what `cafe
+/// copy` reads from): a mistyped SQLite path is an error, not a new empty
+/// file that would be copied as an empty site. It is still migrated, so
+/// its tables have the columns this version of Cafe reads.
+pub async fn connect_existing(db: &str) -> anyhow::Result<Db> {
+    let options = CHOSEN.get().copied().unwrap_or_default();
+    match Backend::of(db) {
+        Backend::Sqlite => connect_sqlite(db, options, false).await.map(Db::Sqlite),
+        Backend::Postgres => postgres::connect(db, options).await.map(Db::Postgres),
+    }
+}
+
+async fn connect_sqlite(db: &str, options: DbOptions, create: bool) -> anyhow::Result<SqlitePool> {
     let pool = SqlitePoolOptions::new()
         .max_connections(options.pool_size.max(1))
         .min_connections(1)
@@ -284,7 +296,7 @@ async fn connect_sqlite(db: &str, options: DbOptions) -> anyhow::Result<SqlitePo
         // second check on the way out would only add a round trip per query.
         .test_before_acquire(false)
         .after_release(|conn, _| Box::pin(async move { still_usable(conn).await }))
-        .connect_with(self::options(db)?)
+        .connect_with(self::options(db)?.create_if_missing(create))
         .await
         .with_context(|| format!("cannot open the database {db}"))?;
     sqlx::migrate!("./migrations/sqlite")

@@ -13,6 +13,8 @@
 //! `key: value` per line, values optionally quoted, `tags` as a flow list
 //! (`[a, b]`) or as `- item` lines. Unknown keys are ignored.
 
+pub mod copy;
+
 /// A parsed page file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
