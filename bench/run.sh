@@ -1,5 +1,17 @@
 #!/usr/bin/env bash
 # Cafe benchmark, end to end: bench/run.sh [PAGES]   (PAGES: 1000 by default; 10000, 100000)
+#                              bench/run.sh [PAGES] [--db postgres://…] [--instances N]
+#
+# --db URL (or BENCH_DB): the corpus goes into that PostgreSQL database
+# (dropped and made anew: the role needs CREATEDB) and the server(s) run on
+# it. --instances N (or BENCH_INSTANCES; PostgreSQL only when N > 1): N cafe
+# processes on 127.0.0.1, ports BENCH_INSTANCE_PORT (38091) and up, behind a
+# second private nginx on BENCH_PORT that round-robins over them (keepalive
+# upstream connections); every client (wrk, bench_client, curl) goes through
+# it. BENCH_FRONT=1 puts that nginx in front of a single instance too, to
+# compare like with like. With either flag the results and the run's folder
+# are named for them (results-PAGES-postgres-2-instances.md); without, the
+# run is the SQLite one described below.
 #
 # Installs wrk, nginx and curl if missing (Debian), builds the release binary
 # and the bench examples, generates a corpus of PAGES method pages, starts
@@ -18,6 +30,7 @@
 #
 # Knobs (environment): BENCH_SECONDS (10), BENCH_CONNS ("4 64"), BENCH_THREADS
 # (wrk threads, 2), BENCH_PORT (38080), BENCH_STATIC_PORT (38081),
+# BENCH_DB, BENCH_INSTANCES (1), BENCH_INSTANCE_PORT (38091), BENCH_FRONT (0),
 # BENCH_SAMPLE (pages used for page views and the static twin, 20000),
 # BENCH_EDITORS (4), BENCH_COLD_CONNS (connections of the cold pass, 4),
 # BENCH_MEMBERS (member sessions the member rows take turns with, 3),
@@ -28,7 +41,40 @@
 set -euo pipefail
 unset BENCH_COOKIE # paths.lua would send it with every request, visitors' rows too
 
-PAGES=${1:-1000}
+usage() {
+  echo "usage: bench/run.sh [PAGES] [--db postgres://USER:PASS@HOST:PORT/DB] [--instances N]" >&2
+  exit 2
+}
+PAGES=1000
+DB_URL=${BENCH_DB:-}
+INSTANCES=${BENCH_INSTANCES:-1}
+while (( $# )); do
+  case $1 in
+    --db) [[ $# -ge 2 ]] || usage; DB_URL=$2; shift 2 ;;
+    --db=*) DB_URL=${1#--db=}; shift ;;
+    --instances) [[ $# -ge 2 ]] || usage; INSTANCES=$2; shift 2 ;;
+    --instances=*) INSTANCES=${1#--instances=}; shift ;;
+    -h|--help) usage ;;
+    *) [[ $1 =~ ^[0-9]+$ ]] || usage; PAGES=$1; shift ;;
+  esac
+done
+[[ $INSTANCES =~ ^[1-9][0-9]*$ ]] || { echo "bench: --instances takes a number from 1" >&2; exit 2; }
+BACKEND=sqlite
+if [[ -n $DB_URL ]]; then
+  [[ $DB_URL == postgres://* || $DB_URL == postgresql://* ]] \
+    || { echo "bench: --db takes a PostgreSQL URL (postgres://…); the SQLite corpus lives in bench/out" >&2; exit 2; }
+  BACKEND=postgres
+fi
+(( INSTANCES == 1 )) || [[ $BACKEND == postgres ]] \
+  || { echo "bench: several instances share one database only on PostgreSQL: add --db postgres://…" >&2; exit 2; }
+FRONT=0
+(( INSTANCES > 1 )) || [[ ${BENCH_FRONT:-0} == 1 ]] && FRONT=1
+# The name of a run that is not the default (SQLite, one instance, no front).
+SUFFIX=
+if [[ $BACKEND == postgres || $INSTANCES -gt 1 || $FRONT == 1 ]]; then
+  if (( INSTANCES > 1 )); then SUFFIX=-$BACKEND-$INSTANCES-instances; else SUFFIX=-$BACKEND-1-instance; fi
+  (( INSTANCES == 1 && FRONT == 1 )) && SUFFIX=$SUFFIX-nginx
+fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
 OUT=$BENCH/out
@@ -47,12 +93,32 @@ MIXED_SIGNINS=${BENCH_MIXED_SIGNINS:-5}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 CAFE_URL=http://127.0.0.1:$PORT
 STATIC_URL=http://127.0.0.1:$STATIC_PORT
-CORPUS=$OUT/corpus-$PAGES
-DB=$CORPUS/bench.db
-RUN=$OUT/run-$PAGES
-RESULTS=$OUT/results-$PAGES.md
-CAFE_PID=
+INSTANCE_PORT=${BENCH_INSTANCE_PORT:-38091}
+if [[ $BACKEND == postgres ]]; then
+  CORPUS=$OUT/corpus-postgres-$PAGES # the lists; the data is in the database
+  DB=$DB_URL
+else
+  CORPUS=$OUT/corpus-$PAGES
+  DB=$CORPUS/bench.db
+fi
+RUN=$OUT/run-$PAGES$SUFFIX
+RESULTS=$OUT/results-$PAGES$SUFFIX.md
+# The instances: their URLs (CAFE_URL itself, or the ports behind the front).
+INSTANCE_URLS=("$CAFE_URL")
+if (( FRONT )); then
+  INSTANCE_URLS=()
+  for (( i = 0; i < INSTANCES; i++ )); do INSTANCE_URLS+=("http://127.0.0.1:$(( INSTANCE_PORT + i ))"); done
+fi
+# Their logs: cafe.log for one, cafe-1.log … for several.
+CAFE_LOGS=("$RUN/cafe.log")
+if (( INSTANCES > 1 )); then
+  CAFE_LOGS=()
+  for (( i = 1; i <= INSTANCES; i++ )); do CAFE_LOGS+=("$RUN/cafe-$i.log"); done
+fi
+CAFE_LOG_HINT=$RUN/cafe.log; (( INSTANCES > 1 )) && CAFE_LOG_HINT="$RUN/cafe-*.log"
+CAFE_PIDS=()
 NGINX_PID=
+FRONT_PID=
 BG_PID=
 T0=$(date +%s)
 
@@ -69,13 +135,20 @@ stop_all() {
     kill -TERM "$NGINX_PID" 2>/dev/null || true
     wait "$NGINX_PID" 2>/dev/null || true
   fi
-  if [[ -n $CAFE_PID ]] && kill -0 "$CAFE_PID" 2>/dev/null; then
-    kill -TERM "$CAFE_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$CAFE_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$CAFE_PID" 2>/dev/null || true
-    wait "$CAFE_PID" 2>/dev/null || true
+  if [[ -n $FRONT_PID ]] && kill -0 "$FRONT_PID" 2>/dev/null; then
+    kill -TERM "$FRONT_PID" 2>/dev/null || true
+    wait "$FRONT_PID" 2>/dev/null || true
   fi
-  NGINX_PID='' CAFE_PID='' BG_PID=''
+  local pid
+  for pid in "${CAFE_PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${CAFE_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  NGINX_PID='' FRONT_PID='' CAFE_PIDS=() BG_PID=''
 }
 trap stop_all EXIT
 trap 'stop_all; exit 130' INT TERM
@@ -90,9 +163,9 @@ if ! command -v wrk >/dev/null || [[ ! -x $NGINX ]] || ! command -v curl >/dev/n
     || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk curl nginx >/dev/null
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 fi
-for port in "$PORT" "$STATIC_PORT"; do
+for port in "$PORT" "$STATIC_PORT" $( (( FRONT )) && printf '%s ' "${INSTANCE_URLS[@]##*:}" || true); do
   if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
-    echo "bench: something already listens on 127.0.0.1:$port; set BENCH_PORT / BENCH_STATIC_PORT" >&2
+    echo "bench: something already listens on 127.0.0.1:$port; set BENCH_PORT / BENCH_STATIC_PORT / BENCH_INSTANCE_PORT" >&2
     exit 1
   fi
 done
@@ -109,15 +182,25 @@ CLIENT_BIN=$TARGET/release/examples/bench_client
 # --- corpus ------------------------------------------------------------------
 rm -rf "$RUN"
 mkdir -p "$RUN/paths" "$RUN/static/methods" "$RUN/nginx/tmp"
-if [[ ${BENCH_REUSE_CORPUS:-0} == 1 && -s $CORPUS/summary.txt ]]; then
+# PostgreSQL: the corpus folder keeps the lists, and which database holds the data.
+redacted() { sed -E 's|^(postgres(ql)?://[^:/@]*):[^@]*@|\1@|' <<<"$1"; }
+if [[ ${BENCH_REUSE_CORPUS:-0} == 1 && -s $CORPUS/summary.txt ]] \
+  && { [[ $BACKEND == sqlite ]] || [[ $(cat "$CORPUS/db.txt" 2>/dev/null) == "$(redacted "$DB")" ]]; }; then
   log "reusing the corpus in ${CORPUS#"$ROOT"/} (pages saved by earlier runs keep their extra revisions)"
 else
   rm -rf "$CORPUS"
   mkdir -p "$CORPUS"
-  log "generating $PAGES pages"
+  corpus_flags=()
+  if [[ $BACKEND == postgres ]]; then
+    log "generating $PAGES pages into $(redacted "$DB") (the database is dropped and made anew)"
+    corpus_flags=(--replace)
+  else
+    log "generating $PAGES pages"
+  fi
   TIMEFORMAT='%R %U %S'
-  { time "$CORPUS_BIN" --db "$DB" --pages "$PAGES" --out "$CORPUS" >"$CORPUS/summary.txt" 2>"$CORPUS/progress.txt"; } 2>"$CORPUS/time.txt" \
+  { time "$CORPUS_BIN" --db "$DB" --pages "$PAGES" --out "$CORPUS" "${corpus_flags[@]}" >"$CORPUS/summary.txt" 2>"$CORPUS/progress.txt"; } 2>"$CORPUS/time.txt" \
     || { cat "$CORPUS/progress.txt" >&2; rm -f "$CORPUS/summary.txt"; exit 1; }
+  [[ $BACKEND == sqlite ]] || redacted "$DB" >"$CORPUS/db.txt"
 fi
 cp "$CORPUS/summary.txt" "$RUN/corpus.txt"
 read -r gen_wall gen_user gen_sys <"$CORPUS/time.txt"
@@ -138,19 +221,87 @@ echo /recent.atom >"$RUN/paths/atom.txt"
 echo /signin >"$RUN/paths/signin.txt"
 
 # --- start Cafe, time to first 200 -------------------------------------------
-vm() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$CAFE_PID/status" 2>/dev/null || echo "?"; }
+# vm FIELD: the field of /proc/PID/status in MiB (summed over the instances).
+if (( INSTANCES == 1 )); then
+  vm() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/${CAFE_PIDS[0]}/status" 2>/dev/null || echo "?"; }
+else
+  vm() {
+    local pid files=()
+    for pid in "${CAFE_PIDS[@]}"; do files+=("/proc/$pid/status"); done
+    awk -v k="$1:" '$1 == k { s += $2; n++ } END { if (n) printf "%.1f", s / 1024; else print "?" }' "${files[@]}" 2>/dev/null || true
+  }
+fi
 status_of() { curl -s -o /dev/null -w '%{http_code}' "$1" || true; }
 first_page=$(head -1 "$RUN/sample.txt")
-log "starting Cafe on $CAFE_URL"
+if (( FRONT )); then
+  # The front: a private nginx on CAFE_URL, round-robin over the instances,
+  # with the proxy headers docs/deploy.md gives (the instances trust
+  # X-Forwarded-For). Started first; it answers 502 until they are up.
+  mkdir -p "$RUN/front/tmp"
+  {
+    [[ $(id -u) -eq 0 ]] && echo "user root;"
+    cat <<EOF
+daemon off;
+worker_processes 2;
+pid $RUN/front/nginx.pid;
+error_log $RUN/front/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_timeout 65;
+  keepalive_requests 1000000;
+  client_body_temp_path $RUN/front/tmp/body;
+  proxy_temp_path $RUN/front/tmp/proxy;
+  fastcgi_temp_path $RUN/front/tmp/fastcgi;
+  uwsgi_temp_path $RUN/front/tmp/uwsgi;
+  scgi_temp_path $RUN/front/tmp/scgi;
+  upstream cafe {
+$(for url in "${INSTANCE_URLS[@]}"; do echo "    server ${url#http://};"; done)
+    keepalive 128;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:$PORT;
+    location / {
+      proxy_pass http://cafe;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+    }
+  }
+}
+EOF
+  } >"$RUN/front/nginx.conf"
+  "$NGINX" -e "$RUN/front/error.log" -p "$RUN/front" -c "$RUN/front/nginx.conf" 2>>"$RUN/front/error.log" &
+  FRONT_PID=$!
+  log "starting $INSTANCES Cafe instance(s) on ${INSTANCE_URLS[*]#http://} ($BACKEND), nginx in front on $CAFE_URL"
+else
+  log "starting Cafe on $CAFE_URL"
+fi
 started=$(now_ms)
-CAFE_DB=$DB CAFE_ADDR=127.0.0.1:$PORT "$CAFE" >"$RUN/cafe.log" 2>&1 &
-CAFE_PID=$!
-until [[ $(status_of "$CAFE_URL/healthz") == 200 ]]; do
-  kill -0 "$CAFE_PID" 2>/dev/null || { cat "$RUN/cafe.log" >&2; echo "bench: Cafe did not start" >&2; exit 1; }
-  (( $(now_ms) - started < 60000 )) || { echo "bench: Cafe not ready after 60 s" >&2; exit 1; }
-  sleep 0.005
+for i in "${!INSTANCE_URLS[@]}"; do
+  if (( FRONT )); then
+    CAFE_DB=$DB CAFE_ADDR=${INSTANCE_URLS[i]#http://} CAFE_TRUST_PROXY=x-forwarded-for CAFE_PUBLIC_URL=$CAFE_URL \
+      "$CAFE" >"${CAFE_LOGS[i]}" 2>&1 &
+  else
+    CAFE_DB=$DB CAFE_ADDR=127.0.0.1:$PORT "$CAFE" >"$RUN/cafe.log" 2>&1 &
+  fi
+  CAFE_PIDS+=($!)
+done
+for i in "${!INSTANCE_URLS[@]}"; do
+  until [[ $(status_of "${INSTANCE_URLS[i]}/healthz") == 200 ]]; do
+    kill -0 "${CAFE_PIDS[i]}" 2>/dev/null || { cat "${CAFE_LOGS[i]}" >&2; echo "bench: Cafe did not start" >&2; exit 1; }
+    (( $(now_ms) - started < 60000 )) || { echo "bench: Cafe not ready after 60 s" >&2; exit 1; }
+    sleep 0.005
+  done
 done
 startup_health_ms=$(( $(now_ms) - started ))
+if (( FRONT )); then
+  for _ in $(seq 200); do [[ $(status_of "$CAFE_URL/healthz") == 200 ]] && break; sleep 0.05; done
+  [[ $(status_of "$CAFE_URL/healthz") == 200 ]] || { cat "$RUN/front/error.log" >&2; echo "bench: the nginx in front did not serve" >&2; exit 1; }
+fi
 page_status=$(status_of "$CAFE_URL/methods/$first_page")
 startup_page_ms=$(( $(now_ms) - started ))
 [[ $page_status == 200 ]] || { echo "bench: /methods/$first_page answered $page_status" >&2; exit 1; }
@@ -171,12 +322,15 @@ record() {
 }
 # with_note "RESULT line" NOTE: the line with NOTE added to its note field
 with_note() { awk -F'\t' -v n="$2" 'BEGIN { OFS = "\t" } { $7 = ($7 == "" ? n : $7 "; " n); print }' <<<"$1"; }
-# The visitors' cache counters since start: "HITS MISSES".
+# The visitors' cache counters since start: "HITS MISSES" (each instance's
+# own, asked directly, summed).
 cache_counts() {
-  local json
-  json=$(curl -s -f "$CAFE_URL/healthz/cache") || die "GET /healthz/cache failed; the cache figures need it"
-  sed -n 's/.*"hits":\([0-9]*\).*"misses":\([0-9]*\).*/\1 \2/p' <<<"$json" | grep . \
-    || die "GET /healthz/cache answered '$json', not {\"hits\":N,\"misses\":M}"
+  local json url
+  for url in "${INSTANCE_URLS[@]}"; do
+    json=$(curl -s -f "$url/healthz/cache") || die "GET /healthz/cache failed; the cache figures need it"
+    sed -n 's/.*"hits":\([0-9]*\).*"misses":\([0-9]*\).*/\1 \2/p' <<<"$json" | grep . \
+      || die "GET /healthz/cache answered '$json', not {\"hits\":N,\"misses\":M}"
+  done | awk '{ h += $1; m += $2 } END { if (NR) print h, m }'
 }
 # check_route SCENARIO PATHS [COOKIE USERNAME]: the first and last path of the
 # list answer 200 (and, with a member's cookie, show that member signed in),
@@ -188,7 +342,7 @@ check_route() {
   [[ -s $list ]] || die "$scenario: no paths in $list"
   for path in $(head -1 "$list") $(tail -1 "$list"); do
     status=$(curl -s -o "$RUN/check.html" -w '%{http_code}' "${headers[@]}" "$CAFE_URL$path" || true)
-    [[ $status == 200 ]] || die "$scenario: GET $path answered $status, not 200; the scenario cannot be measured (see $RUN/cafe.log)"
+    [[ $status == 200 ]] || die "$scenario: GET $path answered $status, not 200; the scenario cannot be measured (see $CAFE_LOG_HINT)"
     if [[ -n $cookie ]]; then
       if ! grep -q 'Sign out' "$RUN/check.html" || ! grep -qF "href=\"/users/$user\"" "$RUN/check.html"; then
         die "$scenario: GET $path with $user's session cookie answered 200 but does not show $user signed in (no 'Sign out' and /users/$user link); the cookie is not taken"
@@ -196,6 +350,15 @@ check_route() {
     fi
   done
 }
+
+# log_count PATTERN: lines of the server log(s) matching PATTERN (extended regex).
+log_count() { cat "${CAFE_LOGS[@]}" | grep -cE "$1" || true; }
+# LOCK_PATTERN: on SQLite, writers that found the database busy; on
+# PostgreSQL, its refusals as the server logs them: a statement past
+# --db-statement-timeout-secs, a deadlock, a serialization failure, no
+# pooled connection in time.
+LOCK_PATTERN='database is locked'
+[[ $BACKEND == postgres ]] && LOCK_PATTERN='canceling statement|deadlock detected|could not serialize|pool timed out|PoolTimedOut'
 
 # Every scenario's route answers 200 before anything is measured (the page
 # view's after the cold pass, which the check would warm).
@@ -284,7 +447,7 @@ check_route "page view" "$RUN/paths/page.txt" # (the others were checked before 
 wrk -t1 -c4 -d2s -s "$BENCH/paths.lua" "$CAFE_URL" -- "$RUN/paths/page.txt" >/dev/null 2>&1 || true
 wrk -t1 -c4 -d1s -s "$BENCH/paths.lua" "$STATIC_URL" -- "$RUN/paths/page.txt" >/dev/null 2>&1 || true
 
-locked_before=$(grep -c 'database is locked' "$RUN/cafe.log" || true)
+locked_before=$(log_count "$LOCK_PATTERN")
 for c in $CONNS; do
   wrk_run "static page (nginx)" "$STATIC_URL" "$RUN/paths/page.txt" "$c"
   wrk_run "page view" "$CAFE_URL" "$RUN/paths/page.txt" "$c"
@@ -347,19 +510,24 @@ mixed_hit_pct=$(awk -v h="$mixed_hits" -v m="$mixed_misses" 'BEGIN { if (h + m >
 bg_note=$(grep '^RESULT' "$RUN/background.txt" | head -1 | cut -f7)
 [[ -n $bg_note ]] || bg_note="no result from bench_client background (see $RUN/client.log)"
 record "$MIXED" "$MIXED_CONNS" "$(with_note "$mixed_line" "cache hits ${mixed_hit_pct}% (hits=$mixed_hits misses=$mixed_misses); background: $bg_note")"
-locked_saves_before=$(grep -c 'database is locked' "$RUN/cafe.log" || true)
+locked_saves_before=$(log_count "$LOCK_PATTERN")
 record "page save" "$EDITORS" "$("$CLIENT_BIN" saves --base "$CAFE_URL" --users "$CORPUS/users.txt" \
   --slugs "$RUN/sample.txt" --conns "$EDITORS" --seconds "$SECONDS_EACH" 2>>"$RUN/client.log" | grep '^RESULT' | head -1)"
-locked_saves=$(( $(grep -c 'database is locked' "$RUN/cafe.log" || true) - locked_saves_before ))
+locked_saves=$(( $(log_count "$LOCK_PATTERN") - locked_saves_before ))
 hwm_saves=$(vm VmHWM)
 for c in $CONNS; do
   record "sign-in" "$c" "$("$CLIENT_BIN" signin --base "$CAFE_URL" --users "$CORPUS/users.txt" \
     --conns "$c" --seconds "$SECONDS_EACH" 2>>"$RUN/client.log" | grep '^RESULT' | head -1)"
 done
 hwm_all=$(vm VmHWM)
-locked_all=$(( $(grep -c 'database is locked' "$RUN/cafe.log" || true) - locked_before ))
-server_errors=$(grep -ci 'error' "$RUN/cafe.log" || true)
-db_mb=$(du -m "$DB" | cut -f1)
+locked_all=$(( $(log_count "$LOCK_PATTERN") - locked_before ))
+server_errors=$(cat "${CAFE_LOGS[@]}" | grep -ci 'error' || true)
+if [[ $BACKEND == postgres ]]; then
+  # psql comes with Debian's postgresql (postgresql-client); without it, "?".
+  db_mb=$(psql "$DB" -tAqc "SELECT round(pg_database_size(current_database()) / 1048576.0)" 2>/dev/null || echo "?")
+else
+  db_mb=$(du -m "$DB" | cut -f1)
+fi
 stop_all
 
 # --- the table -----------------------------------------------------------------
@@ -389,14 +557,28 @@ mixed_summary() {
   echo "- $MIXED ≥ 0.5× static at $MIXED_CONNS conns and ≥ 90 % cache hits: $r×, ${mixed_hit_pct} % hits ($mixed_hits hits, $mixed_misses misses) — **$met**."
 }
 {
-  echo "# Cafe benchmark: $PAGES pages"
+  if [[ -n $SUFFIX ]]; then
+    echo "# Cafe benchmark: $PAGES pages, $([[ $BACKEND == postgres ]] && echo PostgreSQL || echo SQLite), $INSTANCES instance$( (( INSTANCES > 1 )) && echo s || true)$( (( FRONT )) && echo ' behind nginx' || true)"
+  else
+    echo "# Cafe benchmark: $PAGES pages"
+  fi
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src migrations templates 2>/dev/null || echo ' (+ uncommitted src changes)'),"\
        "$(nproc) cores, load average at the end $(cut -d' ' -f1-3 /proc/loadavg); wrk -t$THREADS, ${SECONDS_EACH} s per row."
   echo "Corpus: $(sed -n 's/^corpus: //p' "$RUN/corpus.txt"); database ${db_mb} MB; generated in ${gen_wall} s wall, ${gen_cpu} s CPU (user+sys)."
   echo "Page views pick from $(wc -l <"$RUN/sample.tsv") pages; nginx serves the same pages fetched once from Cafe."
+  if [[ $BACKEND == postgres ]]; then
+    echo "Database: PostgreSQL at $(redacted "$DB")$(psql "$DB" -tAqc "SELECT ', ' || split_part(version(), ' ', 2) || ', max_connections ' || current_setting('max_connections') || ', shared_buffers ' || current_setting('shared_buffers') || ', synchronous_commit ' || current_setting('synchronous_commit')" 2>/dev/null || true); pool of ${CAFE_DB_POOL_SIZE:-8} connections per instance."
+  fi
+  if (( FRONT )); then
+    echo "Cafe: $INSTANCES instance$( (( INSTANCES > 1 )) && echo s || true) on ${INSTANCE_URLS[*]#http://}, every request through a second nginx (2 workers, keepalive upstream, round-robin) on 127.0.0.1:$PORT; the instances trust its X-Forwarded-For."
+  fi
   echo
-  echo "| scenario | conns | req/s | p50 ms | p99 ms | ratio to static | errors | VmHWM after (MiB) | notes |"
+  if (( INSTANCES > 1 )); then
+    echo "| scenario | conns | req/s | p50 ms | p99 ms | ratio to static | errors | VmHWM after, $INSTANCES processes summed (MiB) | notes |"
+  else
+    echo "| scenario | conns | req/s | p50 ms | p99 ms | ratio to static | errors | VmHWM after (MiB) | notes |"
+  fi
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
   awk -F'\t' '
     $1 == "static page (nginx)" { base[$2] = $3 }
@@ -413,9 +595,18 @@ mixed_summary() {
       }
     }' "$ROWS"
   echo
+  (( INSTANCES > 1 )) && echo "- Start-up: the $INSTANCES instances started at once; /healthz is the last of them to answer, the page view goes through nginx."
   echo "- Start-up to first 200 with $PAGES pages: /healthz ${startup_health_ms} ms, first page view ${startup_page_ms} ms (RSS at rest ${rss_idle} MiB)."
+  if (( INSTANCES > 1 )); then
+    echo "- Peak RSS of the $INSTANCES cafe processes (VmHWM, summed): ${hwm_reads} MiB after the read scenarios, ${hwm_saves} MiB after saves, ${hwm_all} MiB after sign-in."
+  else
   echo "- Peak RSS of the cafe process (VmHWM): ${hwm_reads} MiB after the read scenarios, ${hwm_saves} MiB after saves, ${hwm_all} MiB after sign-in (argon2id takes 19 MiB per hash, two at a time)."
+  fi
+  if [[ $BACKEND == postgres ]]; then
+    echo "- PostgreSQL refusals in the server log$( (( INSTANCES > 1 )) && echo s || true) (statement timeout, deadlock, serialization failure, no pooled connection in time): ${locked_saves} during saves, ${locked_all} in the whole run; log lines mentioning 'error': ${server_errors}."
+  else
   echo "- 'database is locked' in the server log: ${locked_saves} during saves, ${locked_all} in the whole run; log lines mentioning 'error': ${server_errors}."
+  fi
   echo "- Ratios: Cafe req/s divided by nginx's req/s for the same page sample at the same connection count (saves: at 4)."
   echo "- Cold pass: $(cut -f7 <<<"$cold_line" | sed -n 's/.*paths=\([0-9]*\).*/\1/p') pages viewed once each over $COLD_CONNS connections right after start-up, before the static twin was fetched or anything warmed up: $(cut -f2 <<<"$cold_line") pages/s, p50 $(cut -f3 <<<"$cold_line") ms, p99 $(cut -f4 <<<"$cold_line") ms, $(sed -n 's/.*total_s=\([0-9.]*\).*/\1/p' <<<"$cold_line") s in all; $cold_note."
   echo "- Member rows: signed in as ${member_names[*]} in turn (one session per row), each checked to answer 200 and show the member signed in first."

@@ -3,6 +3,14 @@
 //!
 //! cargo run --release --example bench_corpus -- --db bench/out/bench.db --pages 1000 --out bench/out
 //!
+//! `--db` may also be a PostgreSQL URL (`postgres://USER:PASS@HOST:PORT/DB`):
+//! the same rows go in through the same statements, and the schema's
+//! triggers (migrations/postgres) do what SQLite's do. A database that
+//! already has a `pages` table is refused unless `--replace` is given, which
+//! drops the database and creates it again (the role needs CREATEDB; this
+//! is what removing the file is for SQLite). The load's connection commits
+//! with `synchronous_commit=off`, and ends with `VACUUM (ANALYZE)`.
+//!
 //! Writes, next to the database, the lists the load scripts read:
 //! `slugs.tsv` (every generated page: slug, then the slug percent-encoded for
 //! URLs), `history_slugs.txt` (pages with many revisions, percent-encoded), `tag_pairs.txt` (two-tag filters), `queries.txt` (search
@@ -32,6 +40,7 @@ use std::collections::{HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,9 +48,11 @@ use anyhow::Context as _;
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
-use sqlx::query_builder::Separated;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{ConnectOptions as _, PgPool, QueryBuilder, SqlitePool};
+
+use cafe::db::{Backend, Db, Tx};
 
 use cafe::accounts::Username;
 use cafe::pages::{PageText, Slug, normalise_body};
@@ -462,6 +473,8 @@ struct Args {
     pages: usize,
     out: PathBuf,
     seed: u64,
+    /// PostgreSQL: drop the database and make it anew if it exists.
+    replace: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -470,6 +483,7 @@ fn parse_args() -> anyhow::Result<Args> {
         pages: 1000,
         out: "bench/out".into(),
         seed: 6,
+        replace: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -479,9 +493,10 @@ fn parse_args() -> anyhow::Result<Args> {
             "--pages" => args.pages = value()?.parse()?,
             "--out" => args.out = value()?.into(),
             "--seed" => args.seed = value()?.parse()?,
-            _ => {
-                anyhow::bail!("usage: bench_corpus [--db FILE] [--pages N] [--out DIR] [--seed N]")
-            }
+            "--replace" => args.replace = true,
+            _ => anyhow::bail!(
+                "usage: bench_corpus [--db FILE|postgres://…] [--pages N] [--out DIR] [--seed N] [--replace]"
+            ),
         }
     }
     Ok(args)
@@ -735,24 +750,66 @@ fn draw(
     })
 }
 
-/// The most parameters SQLite binds in one statement (`SQLITE_MAX_VARIABLE_NUMBER`).
+/// The most parameters SQLite binds in one statement (`SQLITE_MAX_VARIABLE_NUMBER`;
+/// PostgreSQL takes up to 65,535).
 const MAX_PARAMETERS: usize = 32_766;
+
+/// A value of a generated row, bound as is on either backend.
+#[derive(Clone, Copy)]
+enum Val<'a> {
+    Int(i64),
+    MaybeInt(Option<i64>),
+    Text(&'a str),
+}
+
+impl From<i64> for Val<'_> {
+    fn from(v: i64) -> Self {
+        Val::Int(v)
+    }
+}
+
+impl From<Option<i64>> for Val<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Val::MaybeInt(v)
+    }
+}
+
+impl<'a> From<&'a str> for Val<'a> {
+    fn from(v: &'a str) -> Self {
+        Val::Text(v)
+    }
+}
 
 /// Inserts `rows`, as many per statement as SQLite binds: each statement is
 /// a round trip to the connection's worker thread (the old load made eleven
-/// per page).
+/// per page). `row` puts one row's values, in the columns' order, in the
+/// vector it is given.
 async fn insert_rows<'a, T>(
-    conn: &mut SqliteConnection,
+    tx: &mut Tx,
     head: &'static str,
     columns: usize,
     rows: &'a [T],
-    mut bind: impl FnMut(&mut Separated<'_, 'a, Sqlite, &'static str>, &'a T),
+    mut row: impl FnMut(&mut Vec<Val<'a>>, &'a T),
 ) -> sqlx::Result<()> {
+    let mut values = Vec::with_capacity(columns);
     for chunk in rows.chunks(MAX_PARAMETERS / columns) {
-        let mut query = QueryBuilder::<Sqlite>::new(head);
-        query.push_values(chunk, |mut row, item| bind(&mut row, item));
-        // Row counts vary, and with them the text: not worth caching.
-        query.build().persistent(false).execute(&mut *conn).await?;
+        cafe::on_tx!(&mut *tx, |conn| {
+            let mut query = QueryBuilder::new(head);
+            query.push_values(chunk, |mut bound, item| {
+                values.clear();
+                row(&mut values, item);
+                debug_assert_eq!(values.len(), columns);
+                for value in values.drain(..) {
+                    match value {
+                        Val::Int(v) => bound.push_bind(v),
+                        Val::MaybeInt(v) => bound.push_bind(v),
+                        Val::Text(v) => bound.push_bind(v),
+                    };
+                }
+            });
+            // Row counts vary, and with them the text: not worth caching.
+            query.build().persistent(false).execute(&mut *conn).await?;
+        });
     }
     Ok(())
 }
@@ -767,24 +824,22 @@ struct Event<'a> {
     summary: Cow<'a, str>,
 }
 
-async fn insert_events(
-    conn: &mut SqliteConnection,
-    events: &[Event<'_>],
-    now: &str,
-) -> sqlx::Result<()> {
+async fn insert_events(tx: &mut Tx, events: &[Event<'_>], now: &str) -> sqlx::Result<()> {
     insert_rows(
-        conn,
+        tx,
         "INSERT INTO events (kind, page_id, story_id, revision, actor_id, summary, created_at) ",
         7,
         events,
         |row, e| {
-            row.push_bind(e.kind.as_str())
-                .push_bind(e.page_id)
-                .push_bind(e.story_id)
-                .push_bind(e.revision)
-                .push_bind(e.actor_id)
-                .push_bind(e.summary.as_ref())
-                .push_bind(now);
+            row.extend([
+                Val::from(e.kind.as_str()),
+                Val::from(e.page_id),
+                Val::from(e.story_id),
+                Val::from(e.revision),
+                Val::from(e.actor_id),
+                Val::from(e.summary.as_ref()),
+                Val::from(now),
+            ]);
         },
     )
     .await
@@ -797,11 +852,7 @@ async fn insert_events(
 /// those would get. The triggers on `pages` and `page_tags` fill the search
 /// index and the counters as they would; the one thing they cannot see is
 /// the `UPDATE` each save makes, which `main` adds to the content clock's tick.
-async fn insert_pages(
-    conn: &mut SqliteConnection,
-    pages: &[NewPage],
-    rendered: &[Rendered],
-) -> sqlx::Result<()> {
+async fn insert_pages(tx: &mut Tx, pages: &[NewPage], rendered: &[Rendered]) -> sqlx::Result<()> {
     let now = cafe::clock::now();
     let current: Vec<(&NewPage, &Rendered, String)> = pages
         .iter()
@@ -809,22 +860,13 @@ async fn insert_pages(
         .map(|(page, r)| (page, r, page.current().0.tags.to_stored()))
         .collect();
     insert_rows(
-        conn,
+        tx,
         "INSERT INTO pages (id, slug, title, revision, body, html, tags, created_at, updated_at, updated_by) ",
         10,
         &current,
         |row, (page, r, tags)| {
             let (text, author) = page.current();
-            row.push_bind(page.id)
-                .push_bind(page.slug.as_str())
-                .push_bind(page.title.as_str())
-                .push_bind(page.revisions.len() as i64)
-                .push_bind(text.body.as_str())
-                .push_bind(r.html.as_str())
-                .push_bind(tags.as_str())
-                .push_bind(now.as_str())
-                .push_bind(now.as_str())
-                .push_bind(*author);
+            row.extend([Val::from(page.id), Val::from(page.slug.as_str()), Val::from(page.title.as_str()), Val::from(page.revisions.len() as i64), Val::from(text.body.as_str()), Val::from(r.html.as_str()), Val::from(tags.as_str()), Val::from(now.as_str()), Val::from(now.as_str()), Val::from(*author)]);
         },
     )
     .await?;
@@ -840,19 +882,12 @@ async fn insert_pages(
         })
         .collect();
     insert_rows(
-        conn,
+        tx,
         "INSERT INTO revisions (page_id, number, title, body, tags, summary, author_id, created_at) ",
         8,
         &revisions,
         |row, (page, number, text, author, tags)| {
-            row.push_bind(page.id)
-                .push_bind(*number)
-                .push_bind(page.title.as_str())
-                .push_bind(text.body.as_str())
-                .push_bind(tags.as_str())
-                .push_bind(text.summary.as_str())
-                .push_bind(*author)
-                .push_bind(now.as_str());
+            row.extend([Val::from(page.id), Val::from(*number), Val::from(page.title.as_str()), Val::from(text.body.as_str()), Val::from(tags.as_str()), Val::from(text.summary.as_str()), Val::from(*author), Val::from(now.as_str())]);
         },
     )
     .await?;
@@ -862,12 +897,12 @@ async fn insert_pages(
         .flat_map(|page| page.current().0.tags.iter().map(|t| (page.id, t.as_str())))
         .collect();
     insert_rows(
-        conn,
+        tx,
         "INSERT INTO page_tags (page_id, tag) ",
         2,
         &tags,
         |row, (id, tag)| {
-            row.push_bind(*id).push_bind(*tag);
+            row.extend([Val::from(*id), Val::from(*tag)]);
         },
     )
     .await?;
@@ -878,12 +913,12 @@ async fn insert_pages(
         .flat_map(|(page, r)| r.links.iter().map(|slug| (page.id, slug.as_str())))
         .collect();
     insert_rows(
-        conn,
+        tx,
         "INSERT INTO page_links (from_page_id, to_slug) ",
         2,
         &links,
         |row, (id, slug)| {
-            row.push_bind(*id).push_bind(*slug);
+            row.extend([Val::from(*id), Val::from(*slug)]);
         },
     )
     .await?;
@@ -903,14 +938,14 @@ async fn insert_pages(
             },
         })
         .collect();
-    insert_events(conn, &events, &now).await
+    insert_events(tx, &events, &now).await
 }
 
 /// Writes stories, replies and roster entries as `stories::db::create`,
 /// `stories::db::add_reply` and `roster::db::upsert` would (every roster
 /// entry is a first join), with their events in the same order.
 async fn insert_activity(
-    conn: &mut SqliteConnection,
+    tx: &mut Tx,
     activity: &[PageActivity],
     rendered: &RenderedActivity,
 ) -> sqlx::Result<()> {
@@ -936,55 +971,39 @@ async fn insert_activity(
     // are given, so the rows are the same.
     stories.reverse();
     insert_rows(
-        conn,
+        tx,
         "INSERT INTO stories (id, page_id, author_id, title, body, html, outcome, location, revision, created_at, updated_at) ",
         11,
         &stories,
         |row, (s, html)| {
-            row.push_bind(s.id)
-                .push_bind(s.page_id)
-                .push_bind(s.author)
-                .push_bind(s.text.title.as_str())
-                .push_bind(s.text.body.as_str())
-                .push_bind(html.as_str())
-                .push_bind(s.text.outcome.as_str())
-                .push_bind(s.text.location.as_str())
-                .push_bind(1i64)
-                .push_bind(now.as_str())
-                .push_bind(now.as_str());
+            row.extend([Val::from(s.id), Val::from(s.page_id), Val::from(s.author), Val::from(s.text.title.as_str()), Val::from(s.text.body.as_str()), Val::from(html.as_str()), Val::from(s.text.outcome.as_str()), Val::from(s.text.location.as_str()), Val::from(1i64), Val::from(now.as_str()), Val::from(now.as_str())]);
         },
     )
     .await?;
     stories.reverse();
     insert_rows(
-        conn,
+        tx,
         "INSERT INTO story_revisions (story_id, number, title, body, outcome, location, summary, author_id, created_at) ",
         9,
         &stories,
         |row, (s, _)| {
-            row.push_bind(s.id)
-                .push_bind(1i64)
-                .push_bind(s.text.title.as_str())
-                .push_bind(s.text.body.as_str())
-                .push_bind(s.text.outcome.as_str())
-                .push_bind(s.text.location.as_str())
-                .push_bind("")
-                .push_bind(s.author)
-                .push_bind(now.as_str());
+            row.extend([Val::from(s.id), Val::from(1i64), Val::from(s.text.title.as_str()), Val::from(s.text.body.as_str()), Val::from(s.text.outcome.as_str()), Val::from(s.text.location.as_str()), Val::from(""), Val::from(s.author), Val::from(now.as_str())]);
         },
     )
     .await?;
     insert_rows(
-        conn,
+        tx,
         "INSERT INTO replies (story_id, author_id, body, html, created_at) ",
         5,
         &replies,
         |row, (s, who, body, html)| {
-            row.push_bind(s.id)
-                .push_bind(*who)
-                .push_bind(*body)
-                .push_bind(html.as_str())
-                .push_bind(now.as_str());
+            row.extend([
+                Val::from(s.id),
+                Val::from(*who),
+                Val::from(*body),
+                Val::from(html.as_str()),
+                Val::from(now.as_str()),
+            ]);
         },
     )
     .await?;
@@ -993,17 +1012,19 @@ async fn insert_activity(
         .flat_map(|a| a.roster.iter().map(|(user, e)| (a.page_id, *user, e)))
         .collect();
     insert_rows(
-        conn,
+        tx,
         "INSERT INTO roster (page_id, user_id, tip, location, created_at, updated_at) ",
         6,
         &roster,
         |row, (page_id, user, e)| {
-            row.push_bind(*page_id)
-                .push_bind(*user)
-                .push_bind(e.tip.as_str())
-                .push_bind(e.location.as_str())
-                .push_bind(now.as_str())
-                .push_bind(now.as_str());
+            row.extend([
+                Val::from(*page_id),
+                Val::from(*user),
+                Val::from(e.tip.as_str()),
+                Val::from(e.location.as_str()),
+                Val::from(now.as_str()),
+                Val::from(now.as_str()),
+            ]);
         },
     )
     .await?;
@@ -1040,7 +1061,15 @@ async fn insert_activity(
             });
         }
     }
-    insert_events(conn, &events, &now).await
+    insert_events(tx, &events, &now).await
+}
+
+/// A write transaction on the load's one connection.
+async fn begin(db: &Db) -> sqlx::Result<Tx> {
+    match db {
+        Db::Sqlite(pool) => pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
+        Db::Postgres(pool) => pool.begin().await.map(Tx::Postgres),
+    }
 }
 
 /// Turns the journal off for the load. Leaving WAL needs the only
@@ -1048,11 +1077,6 @@ async fn insert_activity(
 /// SQLite now and then answers "database is locked" (once in about 40 runs
 /// here; a connection of that pool still closing, it seems): so this tries
 /// again for up to five seconds.
-/// A write transaction on the load's one connection.
-async fn sqlite_tx(pool: &SqlitePool) -> sqlx::Result<sqlx::Transaction<'static, Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE").await
-}
-
 async fn leave_wal(pool: &SqlitePool) -> anyhow::Result<()> {
     for _ in 0..500 {
         match sqlx::query_scalar::<_, String>("PRAGMA journal_mode = OFF")
@@ -1069,6 +1093,57 @@ async fn leave_wal(pool: &SqlitePool) -> anyhow::Result<()> {
     anyhow::bail!("another connection kept the database in WAL mode")
 }
 
+/// PostgreSQL: the database `url` names, dropped if it exists and made anew
+/// (empty, owned by the URL's role), through the server's `postgres`
+/// database: what removing the file is for SQLite. The role needs
+/// CREATEDB, and nothing may be connected to the database.
+async fn recreate_postgres(url: &str) -> anyhow::Result<()> {
+    let options = PgConnectOptions::from_str(url).context("bad PostgreSQL URL")?;
+    let name = options
+        .get_database()
+        .context("the PostgreSQL URL names no database")?
+        .to_owned();
+    anyhow::ensure!(
+        name != "postgres",
+        "will not drop the database named postgres"
+    );
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    let mut admin = options
+        .database("postgres")
+        .connect()
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to the postgres database of {}",
+                cafe::db::redacted(url)
+            )
+        })?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {quoted}"))
+        .execute(&mut admin)
+        .await
+        .with_context(|| format!("cannot drop the database {name}"))?;
+    sqlx::query(&format!("CREATE DATABASE {quoted}"))
+        .execute(&mut admin)
+        .await
+        .with_context(|| format!("cannot create the database {name}"))?;
+    Ok(())
+}
+
+/// PostgreSQL: whether the database already holds a Cafe site (or anything
+/// with a `pages` table).
+async fn postgres_has_pages(url: &str) -> anyhow::Result<bool> {
+    let mut conn = PgConnectOptions::from_str(url)
+        .context("bad PostgreSQL URL")?
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to {}", cafe::db::redacted(url)))?;
+    Ok(
+        sqlx::query_scalar("SELECT to_regclass('pages') IS NOT NULL")
+            .fetch_one(&mut conn)
+            .await?,
+    )
+}
+
 /// Pages per chunk handed from the generator to a render task to the writer.
 const RENDER_CHUNK: usize = 500;
 
@@ -1077,8 +1152,19 @@ async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let started = Instant::now();
     std::fs::create_dir_all(&args.out)?;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", args.db));
+    let backend = Backend::of(&args.db);
+    match backend {
+        Backend::Sqlite => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", args.db));
+            }
+        }
+        Backend::Postgres if args.replace => recreate_postgres(&args.db).await?,
+        Backend::Postgres => anyhow::ensure!(
+            !postgres_has_pages(&args.db).await?,
+            "{} has a pages table already; pass --replace to drop the database and make it anew",
+            cafe::db::redacted(&args.db)
+        ),
     }
     let rng = StdRng::seed_from_u64(args.seed);
 
@@ -1086,19 +1172,35 @@ async fn main() -> anyhow::Result<()> {
     let pool = cafe::seed::open_and_seed(&args.db).await?;
     pool.close().await;
 
-    // One connection for the whole load, without fsync, and without a
-    // journal once `leave_wal` has switched it off (a failed load is simply
-    // run again). The file goes back to WAL at the end; the server opens it
-    // with its own pragmas.
-    let options = cafe::db::options(&args.db)?
-        .synchronous(SqliteSynchronous::Off)
-        .pragma("cache_size", "-262144");
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await?;
-    leave_wal(&pool).await?;
-    let db = cafe::db::Db::Sqlite(pool.clone());
+    let db = match backend {
+        Backend::Sqlite => {
+            // One connection for the whole load, without fsync, and without a
+            // journal once `leave_wal` has switched it off (a failed load is simply
+            // run again). The file goes back to WAL at the end; the server opens it
+            // with its own pragmas.
+            let options = cafe::db::options(&args.db)?
+                .synchronous(SqliteSynchronous::Off)
+                .pragma("cache_size", "-262144");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await?;
+            leave_wal(&pool).await?;
+            Db::Sqlite(pool)
+        }
+        Backend::Postgres => {
+            // One connection, its commits not waiting for the WAL flush (a
+            // failed load is simply run again); the server's connections
+            // keep the server's `synchronous_commit`.
+            let options =
+                PgConnectOptions::from_str(&args.db)?.options([("synchronous_commit", "off")]);
+            let pool: PgPool = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await?;
+            Db::Postgres(pool)
+        }
+    };
 
     // Accounts: one argon2 hash shared by all (hashing 216 passwords would take seconds).
     let hash = cafe::auth::hash_password(PASSWORD.to_owned()).await?;
@@ -1136,14 +1238,17 @@ async fn main() -> anyhow::Result<()> {
     // Slugs and ids as `create_in` gives them, one page after another: the
     // title's slug, or the first free `-2`, `-3`… (only a seed page could
     // be in the way); ids follow the seed pages'.
-    let seeded: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT id, slug, body FROM pages ORDER BY id")
-            .fetch_all(&pool)
-            .await?;
+    let seeded: Vec<(i64, String, String)> = cafe::on_db!(&db, |pool| sqlx::query_as(
+        "SELECT id, slug, body FROM pages ORDER BY id"
+    )
+    .fetch_all(pool)
+    .await)?;
     let first_page_id = seeded.last().map_or(1, |(id, _, _)| id + 1);
-    let first_story_id = sqlx::query_scalar("SELECT coalesce(max(id), 0) + 1 FROM stories")
-        .fetch_one(&pool)
-        .await?;
+    let first_story_id: i64 = cafe::on_db!(&db, |pool| sqlx::query_scalar(
+        "SELECT coalesce(max(id), 0) + 1 FROM stories"
+    )
+    .fetch_one(pool)
+    .await)?;
     let titles: Arc<Vec<String>> = Arc::new((0..args.pages).map(title).collect());
     let mut all_slugs: HashSet<String> = seeded.iter().map(|(_, slug, _)| slug.clone()).collect();
     let mut slugs = Vec::with_capacity(args.pages);
@@ -1179,7 +1284,7 @@ async fn main() -> anyhow::Result<()> {
     let mut ahead = VecDeque::new();
     let mut more = true;
     let mut written = 0;
-    let mut tx = sqlite_tx(&pool).await?;
+    let mut tx = begin(&db).await?;
     loop {
         while more && ahead.len() < ahead_most {
             match drawn_pages.recv().await {
@@ -1200,7 +1305,7 @@ async fn main() -> anyhow::Result<()> {
         written += pages.len();
         if written % BATCH == 0 || written == args.pages {
             tx.commit().await?;
-            tx = sqlite_tx(&pool).await?;
+            tx = begin(&db).await?;
             eprint!(
                 "\r  {written} / {} pages, {:.1} s",
                 args.pages,
@@ -1222,28 +1327,62 @@ async fn main() -> anyhow::Result<()> {
     // Each save's UPDATE of the page moved the content clock's tick once
     // more (migrations/sqlite/0009_content_clock.sql); the pages went in as they
     // stand after their last save.
-    sqlx::query("UPDATE content_clock SET tick = tick + ?")
-        .bind(saves)
-        .execute(&mut *tx)
-        .await?;
+    // (On PostgreSQL too: migrations/postgres/0001_schema.sql, `cafe_touch`.)
+    cafe::on_tx!(&mut tx, |conn| sqlx::query(
+        "UPDATE content_clock SET tick = tick + $1"
+    )
+    .bind(saves)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ()))?;
     // What `create_in` does for pages that linked to a new page: re-render
     // them. Only the seed pages could (today none links to a generated title).
     for (id, _, body) in &seeded {
-        sqlx::query("UPDATE pages SET html = ?1 WHERE id = ?2 AND html <> ?1")
-            .bind(render(body, &all_slugs))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let html = render(body, &all_slugs);
+        cafe::on_tx!(&mut tx, |conn| sqlx::query(
+            "UPDATE pages SET html = $1 WHERE id = $2 AND html <> $1"
+        )
+        .bind(&html)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ()))?;
     }
     insert_activity(&mut tx, &activity, &rendered).await?;
+    if let Tx::Postgres(tx) = &mut tx {
+        // The pages and stories went in with their ids: the identity
+        // columns' sequences go past them, as the write paths would leave them.
+        for table in ["pages", "stories"] {
+            sqlx::query(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                 (SELECT max(id) FROM {table}), true) WHERE EXISTS (SELECT 1 FROM {table})"
+            ))
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
     tx.commit().await?;
-    // The index as the server's upkeep leaves it after a quiet moment.
-    cafe::search::upkeep::merge_all(&db).await?;
-
-    sqlx::query("PRAGMA journal_mode = WAL")
-        .execute(&pool)
-        .await?;
-    pool.close().await;
+    let size = match &db {
+        Db::Sqlite(pool) => {
+            // The index as the server's upkeep leaves it after a quiet moment.
+            cafe::search::upkeep::merge_all(&db).await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(pool)
+                .await?;
+            pool.close().await;
+            std::fs::metadata(&args.db).map(|m| m.len()).unwrap_or(0)
+        }
+        Db::Postgres(pool) => {
+            // What autovacuum would do after a while: the planner's
+            // statistics and the visibility map, before anything is measured.
+            sqlx::query("VACUUM (ANALYZE)").execute(pool).await?;
+            let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                .fetch_one(pool)
+                .await?;
+            pool.close().await;
+            u64::try_from(size).unwrap_or(0)
+        }
+    };
 
     let stories = activity.iter().filter(|a| a.story.is_some()).count();
     let replies = rendered.replies.len();
@@ -1297,7 +1436,6 @@ async fn main() -> anyhow::Result<()> {
     }
     write_lines(args.out.join("queries.txt"), queries)?;
 
-    let size = std::fs::metadata(&args.db).map(|m| m.len()).unwrap_or(0);
     println!(
         "corpus: {} pages ({} revisions), {stories} stories, {replies} replies, {roster} roster entries, {} users; {:.1} MB; {:.1} s wall",
         slugs.len(),
