@@ -52,6 +52,8 @@ pub async fn serve(db: &str, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
+    // A PostgreSQL URL may hold a password: logs never show it.
+    let db = crate::db::redacted(db);
     tracing::info!(%addr, db, ms = started.elapsed().as_millis(), "ready");
     println!("{} is running: open http://{addr}/", args.site_name);
     if args.public_url.is_none() {
