@@ -212,7 +212,9 @@ CREATE TRIGGER story_revisions_are_append_only BEFORE UPDATE OR DELETE ON story_
     FOR EACH ROW EXECUTE FUNCTION cafe_append_only();
 
 -- The content clock: one tick per content write, `lists` and `everything`
--- when asked, and the tick recorded for each slug whose pages changed. The
+-- when asked, and the tick recorded for each slug whose pages changed;
+-- instances listening on `cafe_content` hear of the commit
+-- (src/cache/freshness.rs). The
 -- clock's row is locked until the writer commits, so ticks follow commits.
 CREATE FUNCTION cafe_touch(slugs text[], p_lists boolean, p_everything boolean) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -227,6 +229,9 @@ BEGIN
     INSERT INTO page_ticks (slug, tick)
         SELECT DISTINCT s, t FROM unnest(slugs) AS s WHERE s IS NOT NULL
         ON CONFLICT (slug) DO UPDATE SET tick = EXCLUDED.tick;
+    -- Told to every instance listening when (and only if) this commits;
+    -- one notice per transaction (PostgreSQL folds identical ones).
+    PERFORM pg_notify('cafe_content', '');
 END $$;
 
 -- The slugs of the pages linking to any of `targets`.
@@ -394,6 +399,7 @@ CREATE TRIGGER page_links_changed AFTER INSERT OR DELETE ON page_links
 CREATE FUNCTION cafe_users_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE content_clock SET accounts = accounts + 1 WHERE id = 1;
+    PERFORM pg_notify('cafe_content', '');
     IF TG_OP = 'UPDATE' AND (OLD.display_name IS DISTINCT FROM NEW.display_name
                              OR OLD.blocked IS DISTINCT FROM NEW.blocked) THEN
         PERFORM cafe_touch('{}', false, true);

@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::db::Db;
@@ -81,7 +81,27 @@ struct Known {
 struct Signs {
     own_writes: u64,
     wal: Option<(u64, SystemTime)>,
+    /// Commits other instances announced ([`Heard`]; PostgreSQL only).
+    heard: u64,
 }
+
+/// What the PostgreSQL listener has heard: every content commit of any
+/// instance is announced on [`CHANNEL`] (the triggers' `pg_notify`, sent
+/// when the writer commits), so an instance that listens need not read
+/// the clock for every request. Counted, not kept: a new count is a sign
+/// to read the clock again.
+#[derive(Default)]
+struct Heard {
+    commits: AtomicU64,
+    /// Whether the listener is connected and listening now. While it is
+    /// not, announcements may be missed: the clock is read for every
+    /// request as if there were no listener.
+    listening: std::sync::atomic::AtomicBool,
+}
+
+/// The channel the PostgreSQL triggers announce content commits on
+/// (`migrations/postgres/0001_schema.sql`, `cafe_touch`).
+pub const CHANNEL: &str = "cafe_content";
 
 /// The content clock, read again only when it may have moved.
 pub struct Freshness {
@@ -98,13 +118,33 @@ pub struct Freshness {
     /// use only a read that began after it arrived (see [`Freshness::now`]).
     reads_begun: AtomicU64,
     read_done: AtomicU64,
+    /// PostgreSQL: what the listener task heard (see [`Heard`]).
+    heard: Option<Arc<Heard>>,
+    /// Dropped with this, which ends the listener task.
+    _stop_listening: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Freshness {
     /// The clock of the database `pool` opens; `wal` is its WAL file
     /// (`None` for a database in memory, which only this process writes).
+    ///
+    /// On PostgreSQL this starts the task that listens for other instances'
+    /// commits (on the current tokio runtime); it ends once the returned
+    /// value is dropped.
     pub fn new(pool: Db, wal: Option<PathBuf>) -> Freshness {
+        let heard = match &pool {
+            Db::Postgres(pg) => {
+                let heard = Arc::new(Heard::default());
+                let (stop, stopped) = tokio::sync::oneshot::channel();
+                tokio::spawn(listen(pg.clone(), heard.clone(), stopped));
+                Some((heard, stop))
+            }
+            Db::Sqlite(_) => None,
+        };
+        let (heard, stop_listening) = heard.unzip();
         Freshness {
+            heard,
+            _stop_listening: stop_listening,
             pool,
             wal,
             known: RwLock::default(),
@@ -127,6 +167,10 @@ impl Freshness {
         Signs {
             own_writes: crate::db::write_generation(),
             wal,
+            heard: self
+                .heard
+                .as_ref()
+                .map_or(0, |heard| heard.commits.load(Ordering::Acquire)),
         }
     }
 
@@ -146,7 +190,11 @@ impl Freshness {
     /// `None` if the database cannot be read (then nothing is served from
     /// a cache, nor kept).
     pub async fn now(&self) -> Option<Clock> {
-        if let Db::Postgres(_) = self.pool {
+        let listening = self
+            .heard
+            .as_ref()
+            .map(|heard| heard.listening.load(Ordering::Acquire));
+        if listening == Some(false) {
             return self.now_shared().await;
         }
         if self.still_checked(self.signs()) {
@@ -168,7 +216,8 @@ impl Freshness {
     }
 
     /// The clock now on a database other processes write without a sign
-    /// this one can see (no WAL file to look at): read for every request,
+    /// this one can see (PostgreSQL while the listener is not listening):
+    /// read for every request,
     /// but one read serves every request that arrived before it began, so
     /// under load the reads do not grow with the requests (one primary-key
     /// row and, after writes, the slugs they touched).
@@ -251,6 +300,64 @@ impl Freshness {
             }
         }
     }
+}
+
+/// Listens for the commits other instances announce, counting each in
+/// `heard`. It has a
+/// connection of its own (a pool of one, made from `pool`'s options), so
+/// the site's pool keeps all its connections for requests. A lost
+/// connection counts as a commit heard (anything may have been missed
+/// while it was down) and is made again, a second apart. It ends when
+/// `stop`'s sender is dropped with the [`Freshness`].
+async fn listen(
+    pool: sqlx::PgPool,
+    heard: Arc<Heard>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    use sqlx::postgres::{PgListener, PgPoolOptions};
+    let options = (*pool.connect_options()).clone();
+    drop(pool);
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_lazy_with(options);
+    let mut retry = tokio::time::interval(Duration::from_secs(1));
+    'connect: loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = retry.tick() => {}
+        }
+        let listener = async {
+            let mut listener = PgListener::connect_with(&own).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let mut listener = match listener.await {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for other instances' commits: reading the content clock for every request");
+                continue;
+            }
+        };
+        // Listening from now on: whatever came before is read afresh.
+        heard.commits.fetch_add(1, Ordering::AcqRel);
+        heard.listening.store(true, Ordering::Release);
+        loop {
+            let next = tokio::select! {
+                _ = &mut stop => break 'connect,
+                next = listener.try_recv() => next,
+            };
+            heard.commits.fetch_add(1, Ordering::AcqRel);
+            if !matches!(next, Ok(Some(_))) {
+                heard.listening.store(false, Ordering::Release);
+                tracing::warn!("lost the connection listening for other instances' commits");
+                continue 'connect;
+            }
+        }
+    }
+    own.close().await;
 }
 
 /// What the answer at `path` (without its query) shows.
