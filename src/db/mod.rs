@@ -363,6 +363,26 @@ pub async fn begin_write(db: &Db) -> Result<Tx, sqlx::Error> {
     }
 }
 
+/// On PostgreSQL, waits for the content clock's row (see
+/// `migrations/postgres`): every content write moves the clock, so content
+/// writes there already take turns, from their first write to their commit.
+/// A write that reads before it writes (the revision a save expects, a free
+/// slug, an empty site to seed) takes its turn first, so that what it read
+/// is still true when it writes, whatever other processes write meanwhile:
+/// two saves from one revision cannot both write the next, two pages of one
+/// title cannot both take one slug. Taking the clock first also keeps one
+/// order of locks (the clock, then pages' rows) with the writes whose
+/// triggers take it before they update a page. On SQLite, `BEGIN IMMEDIATE`
+/// has given the whole database to the transaction already: nothing to do.
+pub async fn content_turn(tx: &mut Tx) -> Result<(), sqlx::Error> {
+    if let Tx::Postgres(tx) = tx {
+        sqlx::query("SELECT 1 FROM content_clock WHERE id = 1 FOR UPDATE")
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Counts the writes this process began, as a sign for the caches that the
 /// content clock may have moved ([`crate::cache::freshness`]). A write is
 /// counted when its transaction begins here and again when the request

@@ -189,6 +189,8 @@ pub async fn create_in(
 ) -> sqlx::Result<Slug> {
     let base = Slug::from_title(title)
         .ok_or_else(|| sqlx::Error::Protocol("title without a slug".into()))?;
+    // The slug is the first free one: free until this commits.
+    crate::db::content_turn(conn).await?;
     let mut slug = base.clone();
     let mut n = 1;
     while crate::on_tx!(&mut *conn, |conn| sqlx::query_scalar::<_, i64>(
@@ -513,6 +515,11 @@ pub async fn save_in(
     author: Option<i64>,
     ahead: Option<&Prerendered>,
 ) -> sqlx::Result<SaveOutcome> {
+    // The revision read is the page's until this commits (on PostgreSQL,
+    // where other processes save too, two saves that both read revision N
+    // would both write N + 1; the second waits here instead, then reads
+    // N + 1 and merges again).
+    crate::db::content_turn(conn).await?;
     let current = crate::on_tx!(&mut *conn, |conn| sqlx::query_as::<_, Current>(
         "SELECT slug, title, revision, body, tags FROM pages WHERE id = $1",
     )
