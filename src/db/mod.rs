@@ -4,6 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+pub mod health;
 mod postgres;
 
 pub use postgres::{password, redacted};
