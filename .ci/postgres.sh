@@ -5,6 +5,7 @@
 #
 #   bash .ci/postgres.sh start DIR   make (if needed) and start a cluster in DIR,
 #                                    print its URL: postgres://cafe:cafe@127.0.0.1:PORT/cafe
+#                                    (after a stop, the same PORT again if it is free)
 #   bash .ci/postgres.sh url DIR     print the URL again
 #   bash .ci/postgres.sh stop DIR    stop it
 #
@@ -52,7 +53,17 @@ start)
     if [ ! -d "$dir/data" ]; then
         as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >&2
     fi
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # A cluster started again (after `stop`) comes back at the same URL if
+    # its port is still free: whatever was connected to it can reconnect.
+    port=""
+    if [ -f "$dir/port" ]; then
+        # (SO_REUSEADDR as the server's own socket: closed connections
+        # waiting out TIME_WAIT do not keep it.)
+        port=$(python3 -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); print(sys.argv[1])' "$(cat "$dir/port")" 2>/dev/null || true)
+    fi
+    if [ -z "$port" ]; then
+        port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    fi
     echo "$port" > "$dir/port"
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
         -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=on -c synchronous_commit=on" start >&2

@@ -99,6 +99,12 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             crate::cache::visitors::serve_sessionless,
         ))
+        // Before anything that reads the database (a kept page's freshness
+        // too): while it cannot be reached, 503 at once.
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::web::unreachable::gate,
+        ))
         // Last default: the visitors' cache answers before the context
         // middleware, which sets it on everything else.
         .layer(SetResponseHeaderLayer::if_not_present(

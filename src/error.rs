@@ -28,6 +28,10 @@ pub enum AppError {
     /// 503: the database refuses writes (read-only or full disk).
     #[error("storage unavailable")]
     Unavailable,
+    /// 503: the database cannot be reached (PostgreSQL stopped, restarting
+    /// or cut off); neither reading nor saving works until it returns.
+    #[error("database unreachable")]
+    Unreachable,
     /// 503: the write lock could not be had in time (another long write,
     /// or another process such as a backup); nothing was written.
     #[error("database busy")]
@@ -39,6 +43,10 @@ pub enum AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
+        if is_unreachable(&err) {
+            tracing::error!(error = %err, "the database cannot be reached");
+            return AppError::Unreachable;
+        }
         if is_storage_unavailable(&err) {
             tracing::error!(error = %err, "the database refuses writes");
             return AppError::Unavailable;
@@ -63,6 +71,33 @@ fn sqlite_code(err: &sqlx::Error) -> Option<i64> {
     let db = err.as_database_error()?;
     db.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
     Some(db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0) & 0xff)
+}
+
+/// A database server that cannot be reached, which a person should see as
+/// 503 "try again in a minute": a connection lost or refused, and
+/// PostgreSQL's connection exceptions (class 08) and a server shutting down
+/// or starting (57P01-57P03). (Another I/O error, such as the copy of a
+/// full disk's error that a batch of saves hands each caller, is
+/// [`is_storage_unavailable`].)
+pub(crate) fn is_unreachable(err: &sqlx::Error) -> bool {
+    use std::io::ErrorKind;
+    if let sqlx::Error::Io(io) = err {
+        return matches!(
+            io.kind(),
+            ErrorKind::ConnectionRefused
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::NotConnected
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof
+                | ErrorKind::TimedOut
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkUnreachable
+        );
+    }
+    sqlstate(err).is_some_and(|code| {
+        code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
+    })
 }
 
 /// A database that cannot take writes or cannot be reached, which a person
@@ -158,7 +193,9 @@ impl IntoResponse for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable | AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::Unreachable | AppError::Busy => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Internal(err) => {
                 tracing::error!(error = ?err, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -181,6 +218,9 @@ impl IntoResponse for AppError {
                 page.title = "Busy";
                 page.message = "Cafe is busy saving other changes and could not save yours in time. Nothing was saved: go back (your browser keeps what you wrote) and send it again in a few seconds.".to_owned();
             }
+            AppError::Unreachable => {
+                page.message = "Cafe cannot reach its database just now, so it can neither show nor save pages. Nothing you sent was saved: please try again in a minute.".to_owned();
+            }
             AppError::TooManyAttempts { retry_after } => {
                 page.message = format!(
                     "Too many attempts. Please try again in {} minute(s).",
@@ -195,7 +235,7 @@ impl IntoResponse for AppError {
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
-        if let AppError::Busy = &self {
+        if let AppError::Busy | AppError::Unreachable = &self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

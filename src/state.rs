@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::cache::sessions::Stored;
 use crate::db::Db;
+use crate::db::health::Health;
 
 use crate::auth::CsrfKey;
 use crate::cache::{Freshness, PageCache};
@@ -48,6 +49,8 @@ pub struct Shared {
     pub lists: Arc<ListCache>,
     /// Signs the sign-in and join forms' tokens for visitors without a session.
     pub csrf_key: CsrfKey,
+    /// Whether the database can be reached (watched on PostgreSQL only).
+    pub health: Arc<Health>,
 }
 
 impl AppState {
@@ -57,6 +60,9 @@ impl AppState {
         let sessions = Stored::open(&pool).await?;
         // The database file, beside which the file tier of the page cache
         // lives; PostgreSQL's instances keep theirs in the temporary folder.
+        // Either way the tier's files are unnamed, each process's own
+        // (`O_TMPFILE`, see `cache::disk`): instances on one machine share
+        // the folder, never a file.
         let file = pool
             .as_sqlite()
             .map(|sqlite| sqlite.connect_options().get_filename().to_path_buf());
@@ -68,6 +74,7 @@ impl AppState {
         });
         let on_disk = match &pool {
             Db::Sqlite(_) => file,
+            // `PageCache` takes a database file and uses its folder.
             Db::Postgres(_) => Some(std::env::temp_dir().join("cafe-page-cache")),
         };
         let session_records = match &pool {
@@ -89,6 +96,10 @@ impl AppState {
         ));
         let csrf_key = CsrfKey::load(&pool).await?;
         let saves = GroupCommit::start(pool.clone());
+        let health = match &pool {
+            Db::Sqlite(_) => Health::unwatched(),
+            Db::Postgres(pg) => Health::watch(pg),
+        };
         Ok(AppState(Arc::new(Shared {
             site: Arc::new(Site {
                 name: config.site_name.clone(),
@@ -105,6 +116,7 @@ impl AppState {
             saves,
             lists: Arc::new(ListCache::default()),
             csrf_key,
+            health,
         })))
     }
 }

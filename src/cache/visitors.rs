@@ -165,7 +165,11 @@ pub async fn serve_sessionless(
     mut request: Request,
     next: Next,
 ) -> Response {
+    // What needs no database is never kept, and need not wait for the
+    // clock (on PostgreSQL a read of it; while the server cannot be reached,
+    // the pool's whole timeout).
     if request.method() == Method::GET
+        && !crate::web::unreachable::needs_no_database(request.uri().path())
         && let Some(now) = state.page_cache.now().await
     {
         let found = if !carries_session(&request) {

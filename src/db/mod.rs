@@ -4,6 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+pub mod health;
 mod postgres;
 
 pub use postgres::{password, redacted};
@@ -366,13 +367,35 @@ pub async fn begin_write(db: &Db) -> Result<Tx, sqlx::Error> {
             note_write();
             pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite)
         }
-        // PostgreSQL takes row locks as a transaction writes: writers need
-        // no turn of this process's, and several processes write at once.
+        // PostgreSQL: no turn of this process's (several processes write);
+        // content writes take turns at the clock's row instead.
         Db::Postgres(pool) => {
             note_write();
-            pool.begin().await.map(Tx::Postgres)
+            let mut tx = pool.begin().await?;
+            content_turn(&mut tx).await?;
+            Ok(Tx::Postgres(tx))
         }
     }
+}
+
+/// On PostgreSQL, waits for the content clock's row (see
+/// `migrations/postgres`): every content write moves the clock, so content
+/// writes there already take turns, from their first write to their commit.
+/// [`begin_write`] takes the turn first, before the transaction reads
+/// anything, so that what it read is still true when it writes, whatever
+/// other processes write meanwhile: two saves from one revision cannot both
+/// write the next, two pages of one title cannot both take one slug, two
+/// instances cannot both seed an empty site. Taking the clock first also
+/// keeps one order of locks (the clock, then rows) for every write, so
+/// writers never deadlock. On SQLite, `BEGIN IMMEDIATE` gives the whole
+/// database to the transaction: nothing to do.
+async fn content_turn(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1 FROM content_clock WHERE id = 1 FOR UPDATE")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Counts the writes this process began, as a sign for the caches that the

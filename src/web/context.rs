@@ -131,17 +131,7 @@ pub async fn middleware(
     let anonymous_form = ANONYMOUS_FORMS.contains(&request.uri().path());
     let mut ctx = match load(&state, &session, path).await {
         Ok(ctx) => ctx,
-        Err(err) => {
-            let ctx = Ctx {
-                user: None,
-                csrf: String::new(),
-                site: state.site.clone(),
-                path: "/".to_owned(),
-            };
-            let mut response = render_error(&ctx, err.into_response());
-            cache_control(&mut response, true);
-            return response;
-        }
+        Err(err) => return error_page(&state, err),
     };
     let private = ctx.user.is_some() || anonymous_form;
     let anonymous_post = request.method() == Method::POST && ctx.user.is_none() && anonymous_form;
@@ -180,6 +170,20 @@ pub async fn middleware(
     ascii_location(&mut response);
     let mut response = render_error(&ctx, response);
     cache_control(&mut response, private);
+    response
+}
+
+/// `err` as a page in the site layout for someone not known to be signed
+/// in, kept by no cache: for an answer made before a session could be read.
+pub fn error_page(state: &AppState, err: AppError) -> Response {
+    let ctx = Ctx {
+        user: None,
+        csrf: String::new(),
+        site: state.site.clone(),
+        path: "/".to_owned(),
+    };
+    let mut response = render_error(&ctx, err.into_response());
+    cache_control(&mut response, true);
     response
 }
 
@@ -256,7 +260,16 @@ fn form_is_utf8(bytes: &[u8]) -> bool {
 }
 
 async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, AppError> {
-    let session_error = |err: tower_sessions::session::Error| AppError::Internal(err.into());
+    // PostgreSQL's store is a server: a session that cannot be read because
+    // it cannot be reached is a 503, not a bug.
+    let postgres = state.pool.backend() == crate::db::Backend::Postgres;
+    let session_error = |err: tower_sessions::session::Error| match err {
+        tower_sessions::session::Error::Store(err) if postgres => {
+            tracing::error!(error = %err, "cannot read the session");
+            AppError::Unreachable
+        }
+        err => AppError::Internal(err.into()),
+    };
     let mut user = None;
     if let Some(user_id) = session
         .get::<i64>(auth::USER_ID)

@@ -7,3 +7,4 @@
 pub mod context;
 pub mod shared_throttle;
 pub mod throttle;
+pub mod unreachable;

@@ -22,6 +22,7 @@ mod hardening_edits;
 mod hardening_forms;
 mod hardening_markup;
 mod hostile;
+mod instances;
 mod member_pages;
 mod search;
 mod smoke;

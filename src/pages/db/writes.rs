@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use sqlx::FromRow;
 
-use crate::db::{Db, Sql, Tx};
+use crate::db::{Db, Tx};
 
 use crate::db::begin_write;
 use crate::group_commit::GroupCommit;
@@ -174,30 +174,10 @@ pub async fn create(
     text: &PageText,
     author: Option<i64>,
 ) -> sqlx::Result<Slug> {
-    let mut tries = 0;
-    loop {
-        let mut tx = begin_write(pool).await?;
-        match create_in(&mut tx, title, text, author).await {
-            Ok(slug) => {
-                tx.commit().await?;
-                return Ok(slug);
-            }
-            // On PostgreSQL two creates of one title at once (from two
-            // instances, say) can both find its slug free; the second to
-            // insert waits for the first, then fails on the unique slug.
-            // Tried again, it takes the next free one (`-2`).
-            Err(err) if tries < 3 && is_unique_violation(&err) => {
-                tries += 1;
-                let _ = tx.rollback().await;
-            }
-            Err(err) => return Err(err),
-        }
-    }
-}
-
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(sqlx::error::DatabaseError::is_unique_violation)
+    let mut tx = begin_write(pool).await?;
+    let slug = create_in(&mut tx, title, text, author).await?;
+    tx.commit().await?;
+    Ok(slug)
 }
 
 /// [`create`] inside a caller's transaction (import loads many pages at once).
@@ -209,6 +189,8 @@ pub async fn create_in(
 ) -> sqlx::Result<Slug> {
     let base = Slug::from_title(title)
         .ok_or_else(|| sqlx::Error::Protocol("title without a slug".into()))?;
+    // The first free slug stays free until this commits: on PostgreSQL the
+    // transaction holds the content clock's row (`db::begin_write`).
     let mut slug = base.clone();
     let mut n = 1;
     while crate::on_tx!(&mut *conn, |conn| sqlx::query_scalar::<_, i64>(
@@ -522,16 +504,6 @@ async fn still_moving(pool: &Db, page_id: i64) -> sqlx::Result<SaveOutcome> {
     })
 }
 
-/// The page as a save finds it. On PostgreSQL the row is locked until the
-/// save commits: a concurrent save (from this or another instance) waits,
-/// then reads the revision this one wrote and merges against it, instead
-/// of both writing the same next revision. SQLite's write lock, taken at
-/// `BEGIN IMMEDIATE`, already makes saves one at a time.
-const CURRENT_FOR_SAVE: Sql = Sql {
-    sqlite: "SELECT slug, title, revision, body, tags FROM pages WHERE id = $1",
-    postgres: "SELECT slug, title, revision, body, tags FROM pages WHERE id = $1 FOR UPDATE",
-};
-
 /// Writes `text` as the page's next revision inside a caller's transaction,
 /// if the page is still at revision `expected` ([`SaveOutcome::Moved`]
 /// otherwise: merging happens before, never under the write lock).
@@ -543,11 +515,15 @@ pub async fn save_in(
     author: Option<i64>,
     ahead: Option<&Prerendered>,
 ) -> sqlx::Result<SaveOutcome> {
-    let sql = conn.pick(&CURRENT_FOR_SAVE);
-    let current = crate::on_tx!(&mut *conn, |conn| sqlx::query_as::<_, Current>(sql)
-        .bind(page_id)
-        .fetch_one(&mut *conn)
-        .await)?;
+    // On PostgreSQL the transaction holds the content clock's row
+    // (`db::begin_write`): the revision read stays the page's until this
+    // commits, whichever instance saves beside it.
+    let current = crate::on_tx!(&mut *conn, |conn| sqlx::query_as::<_, Current>(
+        "SELECT slug, title, revision, body, tags FROM pages WHERE id = $1",
+    )
+    .bind(page_id)
+    .fetch_one(&mut *conn)
+    .await)?;
     if expected != current.revision {
         return Ok(SaveOutcome::Moved);
     }

@@ -7,7 +7,7 @@
 //! away from the child: a test sets what it means to, nothing else leaks in.
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -49,20 +49,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server on `db` and waits until `/healthz` answers. Throttles
-    /// on joins and sign-ins are lifted: tests sign many members up.
-    pub async fn start(db: &Path) -> Server {
+    /// Starts the server on `db` (a SQLite file's path or a PostgreSQL URL,
+    /// as `--db` takes it) and waits until `/healthz` answers. Throttles on
+    /// joins and sign-ins are lifted: tests sign many members up (a test of
+    /// the throttles sets its own limits with flags, which win).
+    pub async fn start(db: impl AsRef<OsStr>) -> Server {
         Self::start_with(db, &[] as &[&str]).await
     }
 
     /// As [`Server::start`], with more flags for `cafe`.
-    pub async fn start_with<S: AsRef<OsStr>>(db: &Path, flags: &[S]) -> Server {
+    pub async fn start_with<S: AsRef<OsStr>>(db: impl AsRef<OsStr>, flags: &[S]) -> Server {
         let port = free_port();
         // Not beside the database: that disk may be full.
         let log = std::env::temp_dir().join(format!("cafe-test-server-{port}.log"));
         let child = cafe_command()
             .arg("--db")
-            .arg(db)
+            .arg(db.as_ref())
             .arg("--addr")
             .arg(format!("127.0.0.1:{port}"))
             .args(flags)
