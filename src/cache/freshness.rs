@@ -322,6 +322,7 @@ async fn listen(
         .min_connections(0)
         .idle_timeout(None)
         .max_lifetime(None)
+        .acquire_timeout(Duration::from_secs(2))
         .connect_lazy_with(options);
     let mut retry = tokio::time::interval(Duration::from_secs(1));
     'connect: loop {
@@ -331,6 +332,10 @@ async fn listen(
         }
         let listener = async {
             let mut listener = PgListener::connect_with(&own).await?;
+            // A lost connection is said at once (`Ok(None)`), not after
+            // trying to connect again inside `try_recv`: meanwhile this
+            // instance must not believe it is still hearing everything.
+            listener.eager_reconnect(false);
             listener.listen(CHANNEL).await?;
             Ok::<_, sqlx::Error>(listener)
         };
