@@ -53,6 +53,17 @@ start)
     if [ ! -d "$dir/data" ]; then
         as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >&2
     fi
+    # TLS with a self-signed certificate, so that `sslmode=require` URLs
+    # can be tested; plain connections are still accepted.
+    ssl=""
+    if [ ! -f "$dir/data/server.key" ] && command -v openssl >/dev/null; then
+        as_owner openssl req -new -x509 -days 365 -nodes -subj "/CN=127.0.0.1" \
+            -keyout "$dir/data/server.key" -out "$dir/data/server.crt" >/dev/null 2>&1 || true
+        as_owner chmod 600 "$dir/data/server.key" 2>/dev/null || true
+    fi
+    if [ -f "$dir/data/server.key" ] && [ -f "$dir/data/server.crt" ]; then
+        ssl="-c ssl=on"
+    fi
     # A cluster started again (after `stop`) comes back at the same URL if
     # its port is still free: whatever was connected to it can reconnect.
     port=""
@@ -66,7 +77,7 @@ start)
     fi
     echo "$port" > "$dir/port"
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-        -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=on -c synchronous_commit=on" start >&2
+        -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=on -c synchronous_commit=on $ssl" start >&2
     as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q >&2 <<'SQL'
 DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cafe') THEN

@@ -1106,3 +1106,47 @@ async fn a_database_restart_gives_503s_then_the_instances_recover_by_themselves(
     drop(site);
     drop(cluster);
 }
+
+// ------------------------------------------------------------ connecting
+
+#[tokio::test]
+async fn a_url_asking_for_tls_reaches_postgresql_over_tls() {
+    if skipped("a_url_asking_for_tls_reaches_postgresql_over_tls") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = backend::fresh(dir.path()).await;
+    let db = cafe::db::connect(&format!("{url}?sslmode=require"))
+        .await
+        .expect("connect with sslmode=require (the test cluster has a certificate)");
+    let cafe::db::Db::Postgres(pool) = &db else {
+        panic!("a postgres:// URL opens PostgreSQL");
+    };
+    let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(pool)
+        .await
+        .expect("pg_stat_ssl");
+    assert!(ssl, "the connection is not encrypted");
+    db.close().await;
+}
+
+#[tokio::test]
+async fn the_log_never_shows_the_database_password() {
+    if skipped("the_log_never_shows_the_database_password") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = backend::fresh(dir.path()).await;
+    let password = cafe::db::password(&url).expect("the test URL has a password");
+    let server = Server::start(&url).await;
+    let log = server.log_text();
+    assert!(log.contains("ready"), "the server said it was ready: {log}");
+    assert!(
+        log.contains(&cafe::db::redacted(&url)),
+        "the log names the database: {log}"
+    );
+    assert!(
+        !log.contains(&format!(":{password}@")),
+        "the password is in the log: {log}"
+    );
+}
