@@ -77,10 +77,7 @@ impl AppState {
             // `PageCache` takes a database file and uses its folder.
             Db::Postgres(_) => Some(std::env::temp_dir().join("cafe-page-cache")),
         };
-        let session_records = match &pool {
-            Db::Sqlite(_) => crate::cache::sessions::Records::default(),
-            Db::Postgres(_) => crate::cache::sessions::Records::none(),
-        };
+
         // One process owns a SQLite site and counts in memory; instances
         // sharing PostgreSQL count in the database, together.
         let throttle = match &pool {
@@ -88,6 +85,12 @@ impl AppState {
             Db::Postgres(pg) => Throttles::Shared(pg.clone()),
         };
         let freshness = Arc::new(Freshness::new(pool.clone(), wal));
+        // Instances sharing PostgreSQL keep sessions while they hear that
+        // none changed; one process owning its SQLite file keeps them all.
+        let session_records = match freshness.session_signs() {
+            Some(signs) => crate::cache::sessions::Records::shared(signs),
+            None => crate::cache::sessions::Records::default(),
+        };
         let page_cache = Arc::new(PageCache::new(
             config.page_cache_mib << 20,
             config.page_cache_disk_mib << 20,

@@ -418,3 +418,13 @@ BEGIN
 END $$;
 CREATE TRIGGER indicators_changed AFTER INSERT OR UPDATE OR DELETE ON indicators
     FOR EACH ROW EXECUTE FUNCTION cafe_indicators_changed();
+
+-- Sessions (tower-sessions' own table, made by its store at start) changed
+-- or ended: told to every instance, which forgets the sessions it keeps in
+-- memory (src/cache/sessions.rs). The trigger itself is made with the
+-- session table (`Stored::open`).
+CREATE FUNCTION cafe_sessions_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('cafe_content', 'sessions');
+    RETURN NULL;
+END $$;

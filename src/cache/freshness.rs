@@ -93,10 +93,34 @@ struct Signs {
 #[derive(Default)]
 struct Heard {
     commits: AtomicU64,
+    /// Changes to sessions announced (a sign-out, a new or re-saved
+    /// session on any instance; payload [`SESSIONS`]), for the sessions
+    /// kept in memory ([`super::sessions::Records`]).
+    sessions: AtomicU64,
     /// Whether the listener is connected and listening now. While it is
     /// not, announcements may be missed: the clock is read for every
     /// request as if there were no listener.
     listening: std::sync::atomic::AtomicBool,
+}
+
+/// The payload of a notice about sessions rather than content.
+const SESSIONS: &str = "sessions";
+
+/// What the listener heard of sessions, for [`super::sessions::Records`]:
+/// a generation that moves whenever a session may have changed or ended
+/// on any instance, or the listener was away.
+#[derive(Clone)]
+pub struct SessionSigns(Arc<Heard>);
+
+impl SessionSigns {
+    /// The current generation, or `None` while the listener is not
+    /// listening (then nothing may be served from memory).
+    pub fn generation(&self) -> Option<u64> {
+        self.0
+            .listening
+            .load(Ordering::Acquire)
+            .then(|| self.0.sessions.load(Ordering::Acquire))
+    }
 }
 
 /// The channel the PostgreSQL triggers announce content commits on
@@ -153,6 +177,11 @@ impl Freshness {
             reads_begun: AtomicU64::new(0),
             read_done: AtomicU64::new(0),
         }
+    }
+
+    /// PostgreSQL: the signs sessions kept in memory are checked against.
+    pub fn session_signs(&self) -> Option<SessionSigns> {
+        self.heard.clone().map(SessionSigns)
     }
 
     fn signs(&self) -> Signs {
@@ -348,14 +377,22 @@ async fn listen(
         };
         // Listening from now on: whatever came before is read afresh.
         heard.commits.fetch_add(1, Ordering::AcqRel);
+        heard.sessions.fetch_add(1, Ordering::AcqRel);
         heard.listening.store(true, Ordering::Release);
         loop {
             let next = tokio::select! {
                 _ = &mut stop => break 'connect,
                 next = listener.try_recv() => next,
             };
+            if let Ok(Some(notice)) = &next
+                && notice.payload() == SESSIONS
+            {
+                heard.sessions.fetch_add(1, Ordering::AcqRel);
+                continue;
+            }
             heard.commits.fetch_add(1, Ordering::AcqRel);
             if !matches!(next, Ok(Some(_))) {
+                heard.sessions.fetch_add(1, Ordering::AcqRel);
                 heard.listening.store(false, Ordering::Release);
                 tracing::warn!("lost the connection listening for other instances' commits");
                 continue 'connect;

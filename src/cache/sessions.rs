@@ -19,6 +19,7 @@ use std::sync::Arc;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
+use super::freshness::SessionSigns;
 use crate::accounts::SessionUser;
 use crate::auth;
 use crate::state::AppState;
@@ -29,39 +30,71 @@ use crate::web::context;
 const KEPT: usize = 10_000;
 
 /// Sessions in memory (see the module documentation). Clones share them.
-/// [`Records::none`] keeps nothing: for PostgreSQL, where another instance
-/// may end a session this one would still remember.
 #[derive(Clone)]
-pub struct Records(Option<Arc<quick_cache::sync::Cache<Id, Record>>>);
+pub struct Records(Arc<Kept>);
+
+struct Kept {
+    /// Each session with the generation of [`Kept::signs`] it was kept at.
+    records: quick_cache::sync::Cache<Id, (Record, u64)>,
+    /// PostgreSQL: what this instance heard of sessions changing on any
+    /// instance (the session table's trigger and `LISTEN`): a kept session
+    /// is served only while the generation it was kept at stands, and
+    /// none while nothing is heard. `None` for a process that owns its
+    /// sessions (SQLite), whose every change passes through here.
+    signs: Option<SessionSigns>,
+    /// The generation when a session was looked for here and missed: the
+    /// record then read from the database is kept at that generation, so
+    /// a change heard while it was being read makes it stale at once.
+    missed: quick_cache::sync::Cache<Id, u64>,
+}
 
 impl Default for Records {
     fn default() -> Records {
-        Records(Some(Arc::new(quick_cache::sync::Cache::new(KEPT))))
+        Records::with_signs(None)
     }
 }
 
 impl std::fmt::Debug for Records {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kept = self.0.as_ref().map_or(0, |cache| cache.len());
-        write!(f, "Records({kept} kept)")
+        write!(f, "Records({} kept)", self.0.records.len())
     }
 }
 
 impl Records {
-    /// Keeps no session: every one is read from the database store.
-    pub fn none() -> Records {
-        Records(None)
+    /// Sessions kept while `signs` say nothing changed (instances sharing
+    /// a PostgreSQL database).
+    pub fn shared(signs: SessionSigns) -> Records {
+        Records::with_signs(Some(signs))
     }
 
-    /// The session `id` if it is kept and has not expired (an expired one
-    /// is forgotten).
+    fn with_signs(signs: Option<SessionSigns>) -> Records {
+        Records(Arc::new(Kept {
+            records: quick_cache::sync::Cache::new(KEPT),
+            signs,
+            missed: quick_cache::sync::Cache::new(KEPT),
+        }))
+    }
+
+    /// The generation kept sessions must have been kept at; `None` when
+    /// none may be served.
+    fn generation(&self) -> Option<u64> {
+        match &self.0.signs {
+            Some(signs) => signs.generation(),
+            None => Some(0),
+        }
+    }
+
+    /// The session `id` if it is kept, current and has not expired (an
+    /// expired or stale one is forgotten).
     pub fn get(&self, id: &Id) -> Option<Record> {
-        let cache = self.0.as_ref()?;
+        let generation = self.generation()?;
         let now = time::OffsetDateTime::now_utc();
-        match cache.get(id) {
-            Some(record) if record.expiry_date > now => Some(record),
+        match self.0.records.get(id) {
+            Some((record, kept_at)) if kept_at == generation && record.expiry_date > now => {
+                Some(record)
+            }
             Some(_) => {
-                cache.remove(id);
+                self.0.records.remove(id);
                 None
             }
             None => None,
@@ -76,21 +109,35 @@ impl SessionStore for Records {
         self.save(record).await
     }
 
+    /// Keeps `record`: at the generation of the miss that had it read from
+    /// the database, or, for a session being written (which the caching
+    /// store asks of this before the database's write is done), now.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        if let Some(cache) = &self.0 {
-            cache.insert(record.id, record.clone());
-        }
+        let Some(now) = self.generation() else {
+            return Ok(());
+        };
+        let kept_at = self
+            .0
+            .missed
+            .remove(&record.id)
+            .map_or(now, |(_, missed_at)| missed_at);
+        self.0.records.insert(record.id, (record.clone(), kept_at));
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        Ok(self.get(id))
+        let found = self.get(id);
+        if found.is_none()
+            && let Some(generation) = self.generation()
+        {
+            self.0.missed.insert(*id, generation);
+        }
+        Ok(found)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        if let Some(cache) = &self.0 {
-            cache.remove(id);
-        }
+        self.0.records.remove(id);
+        self.0.missed.remove(id);
         Ok(())
     }
 }
@@ -115,6 +162,16 @@ impl Stored {
             crate::db::Db::Postgres(pool) => {
                 let store = tower_sessions_sqlx_store::PostgresStore::new(pool.clone());
                 store.migrate().await.map_err(backend)?;
+                // Every instance hears of a session changed or ended on any
+                // of them (`Records`); the function is Cafe's migration's.
+                sqlx::query(
+                    "CREATE OR REPLACE TRIGGER cafe_sessions_changed
+                     AFTER UPDATE OR DELETE ON tower_sessions.session
+                     FOR EACH STATEMENT EXECUTE FUNCTION public.cafe_sessions_changed()",
+                )
+                .execute(pool)
+                .await
+                .map_err(backend)?;
                 Stored::Postgres(store)
             }
         })
