@@ -7,8 +7,9 @@
 //! - [`Records`] is the memory half of tower-sessions' `CachingSessionStore`
 //!   over the database store: a session is written to both, deleted from
 //!   both (sign-out, a cycled id), and read from memory when it is there.
-//!   It is right for one process owning its sessions (the embedded SQLite
-//!   site); instances sharing a database must read the database's.
+//!   On SQLite one process owns its sessions, so that is all; instances
+//!   sharing PostgreSQL keep a session only while they have heard of no
+//!   change to any session (see [`Records`]).
 //! - [`Members`] keeps each session member's row with the accounts clock it
 //!   was read at (`migrations/sqlite/0010_accounts_clock.sql`): any change to an
 //!   account, by this process or another, moves that clock, so a password
