@@ -126,8 +126,19 @@ impl SessionStore for Records {
         Ok(())
     }
 
+    /// On SQLite, the kept session. Instances sharing PostgreSQL answer
+    /// none here, so that every request that goes through the session
+    /// layer (every form sent, every page not kept) reads the database's
+    /// row: a session ended on another instance can never act here, even
+    /// in the moment before its notice arrives. Only kept pages, served
+    /// before the session layer ([`signed_in_member`]), use the copy kept
+    /// when that row was read.
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let found = self.get(id);
+        let found = if self.0.signs.is_some() {
+            None
+        } else {
+            self.get(id)
+        };
         if found.is_none()
             && let Some(generation) = self.generation()
         {
