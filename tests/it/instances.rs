@@ -170,24 +170,39 @@ async fn sign_in(
     username: &str,
     password: &str,
 ) -> StatusCode {
+    send_form(
+        form_from,
+        server,
+        "/signin",
+        &[("username", username), ("password", password)],
+    )
+    .await
+}
+
+/// Fetches the form at `path` from `form_from` in a new browser, and sends
+/// `fields` with its token to `server`; the answer's status.
+async fn send_form(
+    form_from: &Server,
+    server: &Server,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> StatusCode {
     let client = browser();
-    let (status, form) = get(&client, &format!("{}/signin", form_from.base)).await;
-    assert_eq!(status, StatusCode::OK, "the sign-in form");
-    let body = crate::support::encode(&[
-        ("csrf_token", csrf(&form).as_str()),
-        ("username", username),
-        ("password", password),
-    ]);
+    let (status, form) = get(&client, &format!("{}{path}", form_from.base)).await;
+    assert_eq!(status, StatusCode::OK, "the form at {path}");
+    let token = csrf(&form);
+    let mut all = vec![("csrf_token", token.as_str())];
+    all.extend_from_slice(fields);
     client
-        .post(format!("{}/signin", server.base))
+        .post(format!("{}{path}", server.base))
         .header(
             reqwest::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
         )
-        .body(body)
+        .body(crate::support::encode(&all))
         .send()
         .await
-        .expect("POST /signin")
+        .expect("POST")
         .status()
 }
 
@@ -599,26 +614,18 @@ async fn failures_and_sign_ups_per_address_are_counted_across_instances() {
         Member::join(&servers[n % 2].base, &format!("joiner{n}")).await;
     }
     for to in servers {
-        let client = browser();
-        let (_, form) = get(&client, &format!("{}/join", to.base)).await;
-        let body = crate::support::encode(&[
-            ("csrf_token", csrf(&form).as_str()),
-            ("username", "joiner9"),
-            ("display_name", "joiner9"),
-            ("password", PASSWORD),
-            ("password_confirm", PASSWORD),
-        ]);
-        let status = client
-            .post(format!("{}/join", to.base))
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body)
-            .send()
-            .await
-            .expect("POST /join")
-            .status();
+        let status = send_form(
+            to,
+            to,
+            "/join",
+            &[
+                ("username", "joiner9"),
+                ("display_name", "joiner9"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+            ],
+        )
+        .await;
         assert_eq!(
             status,
             StatusCode::TOO_MANY_REQUESTS,
