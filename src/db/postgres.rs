@@ -22,7 +22,17 @@ pub async fn connect(url: &str, options: DbOptions) -> anyhow::Result<PgPool> {
     let timeout_ms = options.statement_timeout.as_millis().max(1).to_string();
     let connect = PgConnectOptions::from_str(url)
         .with_context(|| "bad PostgreSQL URL (postgres://USER[:PASS]@HOST:PORT/DB)")?
-        .options([("statement_timeout", timeout_ms.as_str())])
+        // Scans in a repeatable order: a search's results past the ranked
+        // ones follow the order its scan met them (search/db/postgres.rs),
+        // which a scan joining another's midway (synchronised) or split
+        // among workers (parallel) would change from one request to the
+        // next. Cafe's statements are small and many: parallel workers
+        // would only take cores from other requests.
+        .options([
+            ("statement_timeout", timeout_ms.as_str()),
+            ("synchronize_seqscans", "off"),
+            ("max_parallel_workers_per_gather", "0"),
+        ])
         .log_statements(tracing::log::LevelFilter::Trace);
     let pool = PgPoolOptions::new()
         .max_connections(options.pool_size.max(1))
@@ -31,11 +41,26 @@ pub async fn connect(url: &str, options: DbOptions) -> anyhow::Result<PgPool> {
         .connect_with(connect)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {}", redacted(url)))?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// Runs Cafe's migrations on a connection of its own, without the
+/// statement timeout: one that rebuilds an index of a large site takes
+/// minutes (0101 took two at 100,000 pages), and cut short it would leave
+/// the site unable to start. The connection then leaves the pool.
+async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    tracing::info!("applying any new migrations to the PostgreSQL database");
     sqlx::migrate!("./migrations/postgres")
-        .run(&pool)
+        .run(&mut *conn)
         .await
         .context("cannot migrate the PostgreSQL database")?;
-    Ok(pool)
+    sqlx::Connection::close(conn.detach()).await?;
+    Ok(())
 }
 
 /// The password a URL holds, if any (`postgres://USER:PASS@…`).

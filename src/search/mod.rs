@@ -68,6 +68,39 @@ impl Term {
         })
     }
 
+    /// The pairs of words side by side in a phrase, as lexemes of
+    /// PostgreSQL's `search_index.pairs` (`'first second'`, the last one
+    /// `:*` for a prefix), or `None` when there is no pair or a word might
+    /// be split or folded by the database otherwise than here: only words
+    /// of ASCII letters and digits, which PostgreSQL's parser keeps whole
+    /// and folding only lowercases. A row matching the phrase has every
+    /// pair, so the pairs only narrow what is checked, never the result.
+    fn to_pairs(&self) -> Option<Vec<String>> {
+        if !self.text.is_ascii() {
+            return None;
+        }
+        let words: Vec<String> = self
+            .text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect();
+        if words.len() < 2 || words.iter().any(|w| w.len() > 100) {
+            return None;
+        }
+        let last = words.len() - 2;
+        Some(
+            words
+                .windows(2)
+                .enumerate()
+                .map(|(i, pair)| {
+                    let prefix = if self.prefix && i == last { ":*" } else { "" };
+                    format!("'{} {}'{prefix}", pair[0], pair[1])
+                })
+                .collect(),
+        )
+    }
+
     /// The term as an FTS5 string: quoted, inner quotes doubled, so nothing
     /// in it is read as syntax.
     fn to_fts(&self) -> String {
@@ -246,6 +279,19 @@ impl Query {
         Some(expr)
     }
 
+    /// The pairs of words every match must have side by side (see
+    /// [`Term::to_pairs`]), as a `tsquery` of `search_index.pairs`; `None`
+    /// when no phrase gives any.
+    pub fn ts_pairs(&self) -> Option<String> {
+        let pairs: Vec<String> = self
+            .include
+            .iter()
+            .filter_map(Term::to_pairs)
+            .flatten()
+            .collect();
+        (!pairs.is_empty()).then(|| pairs.join(" & "))
+    }
+
     /// [`Query::exclusions`] as a PostgreSQL `tsquery`.
     pub fn ts_exclusions(&self) -> Option<String> {
         let exclude: Vec<String> = self.exclude.iter().filter_map(Term::to_tsquery).collect();
@@ -377,9 +423,13 @@ pub struct Results {
 /// A page asked for again before anything changed comes from `cache`.
 pub async fn run(pool: &Db, cache: &Cache, query: &Query, page: i64) -> sqlx::Result<Arc<Results>> {
     let page = page.clamp(1, MAX_PAGES);
-    let (matching, excluding) = match pool.backend() {
-        crate::db::Backend::Sqlite => (query.fts_expression(), query.exclusions()),
-        crate::db::Backend::Postgres => (query.ts_expression(), query.ts_exclusions()),
+    let (matching, excluding, pairs) = match pool.backend() {
+        crate::db::Backend::Sqlite => (query.fts_expression(), query.exclusions(), None),
+        crate::db::Backend::Postgres => (
+            query.ts_expression(),
+            query.ts_exclusions(),
+            query.ts_pairs(),
+        ),
     };
     let tags: Vec<&str> = query.tags.iter().map(Tag::as_str).collect();
     // Debug formatting quotes and escapes each part, so no two queries
@@ -404,6 +454,7 @@ pub async fn run(pool: &Db, cache: &Cache, query: &Query, page: i64) -> sqlx::Re
         excluding: excluding.as_deref(),
         tags: &query.tags,
         outcomes: &query.outcomes,
+        pairs: pairs.as_deref(),
     };
     let rows = db::search(pool, &search, PER_PAGE, (page - 1) * PER_PAGE).await?;
     let total = match rows.first() {
@@ -659,6 +710,19 @@ mod tests {
             Some("(the) & (wall:*)"),
             "{q:?}"
         );
+    }
+
+    #[test]
+    fn phrases_of_plain_words_give_the_pairs_every_match_has() {
+        let q = Query::parse(r#""Women-led Results" "after action"* peer -"not this" "né à""#);
+        assert_eq!(
+            q.ts_pairs().as_deref(),
+            Some("'women led' & 'led results' & 'after action':*"),
+            "{q:?}"
+        );
+        assert_eq!(Query::parse("peer assist*").ts_pairs(), None);
+        // Struck-through letters fold to one word in the tsquery: no pairs.
+        assert_eq!(Query::parse("\"t\u{336}he wall\"").ts_pairs(), None);
     }
 
     #[test]

@@ -33,7 +33,38 @@ struct SearchPage {
     last: i64,
 }
 
+/// `n` with its thousands set apart: 1,000.
+fn grouped(n: i64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) && c.is_ascii_digit() {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Results offered in all, over every page: past these, "more than".
+const OFFERED: i64 = PER_PAGE * MAX_PAGES;
+
 impl SearchPage {
+    /// "1 result", "20 results", or "More than 1,000 results" when there
+    /// are more than the pager offers (PostgreSQL stops counting there:
+    /// `search/db/postgres.rs`).
+    fn how_many(&self) -> String {
+        match self.total {
+            1 => "1 result".to_owned(),
+            _ if self.more_than_offered() => format!("More than {} results", grouped(OFFERED)),
+            n => format!("{} results", grouped(n)),
+        }
+    }
+
+    fn more_than_offered(&self) -> bool {
+        self.total > OFFERED
+    }
+
     /// The link to another page of the same results.
     fn page_url(&self, number: i64) -> String {
         format!(

@@ -1174,6 +1174,37 @@ async fn a_url_asking_for_tls_reaches_postgresql_over_tls() {
 }
 
 #[tokio::test]
+async fn migrations_run_whole_however_short_the_statement_timeout() {
+    if skipped("migrations_run_whole_however_short_the_statement_timeout") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = backend::fresh(dir.path()).await;
+    // Creating every table takes far longer than a millisecond: a timeout
+    // applied to the migrations would stop them (as one rebuilding an index
+    // of a large site would be stopped by the default 30 s).
+    let options = cafe::db::DbOptions {
+        pool_size: 2,
+        statement_timeout: std::time::Duration::from_millis(1),
+    };
+    let db = cafe::db::connect_with(&url, options)
+        .await
+        .expect("migrated in spite of a 1 ms statement timeout");
+    let cafe::db::Db::Postgres(pool) = &db else {
+        panic!("a postgres:// URL opens PostgreSQL");
+    };
+    let pages: i64 = sqlx::query_scalar("SELECT count(*) FROM pages")
+        .fetch_one(pool)
+        .await
+        .expect("the tables exist");
+    assert_eq!(pages, 0, "a new database holds no page");
+    // Other statements still keep the timeout.
+    let slow = sqlx::query("SELECT pg_sleep(0.2)").execute(pool).await;
+    assert!(slow.is_err(), "a 200 ms statement outlived a 1 ms timeout");
+    db.close().await;
+}
+
+#[tokio::test]
 async fn the_log_never_shows_the_database_password() {
     if skipped("the_log_never_shows_the_database_password") {
         return;

@@ -419,6 +419,59 @@ async fn each_page_of_results_shows_the_next_ones_equal_scores_newest_first() {
 }
 
 #[tokio::test]
+async fn past_a_thousand_matches_it_says_more_and_still_ranks_the_title_match_first() {
+    let c = corpus().await;
+    // Made in parallel batches: the count must pass the 1,000 results the
+    // pager offers.
+    for batch in 0..21 {
+        let mut made = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let pool = c.app.state.pool.clone();
+            let title = format!("Plain note {}", batch * 50 + i);
+            made.spawn(async move {
+                let text = PageText {
+                    body: "Some brindlewick notes, kept.".to_owned(),
+                    tags: TagList::default(),
+                    summary: String::new(),
+                };
+                cafe::pages::db::create(&pool, &title, &text, None)
+                    .await
+                    .expect("create page")
+            });
+        }
+        made.join_all().await;
+    }
+    // Made last, so the scan meets it after every other match.
+    page(&c.app, "Brindlewick", "The method itself.", "").await;
+    let mut client = c.app.client();
+    for query in ["brindlewick", "brindle*", "\"brindlewick notes\""] {
+        let first = client
+            .get(&format!("/search?q={}", cafe::text::url_encode(query)))
+            .await;
+        first
+            .assert_status(StatusCode::OK)
+            .assert_contains("More than 1,000 results")
+            .assert_contains("page 1 of 50");
+        let (titles, _) = page_of(&mut client, query, 1).await;
+        if query.starts_with('"') {
+            assert!(!titles.contains(&"Brindlewick".to_owned()), "{titles:?}");
+        } else {
+            assert_eq!(titles[0], "Brindlewick", "{query}");
+        }
+        let (second, _) = page_of(&mut client, query, 2).await;
+        let (last, _) = page_of(&mut client, query, 50).await;
+        assert_eq!(
+            (titles.len(), second.len(), last.len()),
+            (20, 20, 20),
+            "{query}"
+        );
+        for t in second.iter().chain(&last) {
+            assert!(!titles.contains(t), "{query}: {t} on two pages");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_title_match_outranks_body_matches_on_every_page() {
     let c = corpus().await;
     for i in 0..25 {

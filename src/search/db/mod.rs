@@ -39,6 +39,9 @@ pub struct Search<'a> {
     pub excluding: Option<&'a str>,
     pub tags: &'a [Tag],
     pub outcomes: &'a [&'static str],
+    /// PostgreSQL only: pairs of words every match has side by side
+    /// ([`super::Query::ts_pairs`]), to find a phrase's rows by.
+    pub pairs: Option<&'a str>,
 }
 
 impl Search<'_> {
