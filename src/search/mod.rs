@@ -9,6 +9,7 @@
 //! in step by triggers (`migrations/sqlite/0002_search.sql`).
 
 pub mod db;
+pub mod marks;
 pub mod routes;
 pub mod upkeep;
 
@@ -388,8 +389,9 @@ fn read_word_or_phrase(text: &[char], start: usize) -> (String, usize) {
 
 /// Results per page.
 pub const PER_PAGE: i64 = 20;
-/// Pages of results offered; past this, people refine the query instead.
-pub const MAX_PAGES: i64 = 50;
+/// Pages of results offered (200 results); past these, people refine the
+/// query instead, and PostgreSQL stops counting (`db/postgres.rs`).
+pub const MAX_PAGES: i64 = 10;
 
 /// One result as shown.
 #[derive(Clone)]
@@ -442,7 +444,7 @@ pub async fn run(pool: &Db, cache: &Cache, query: &Query, page: i64) -> sqlx::Re
     if let Some(results) = cache.get(generation, &key) {
         return Ok(results);
     }
-    let turn = crate::db::heavy_read_turn().await;
+    let turn = crate::db::heavy_read_turn(pool).await;
     if turn.waited {
         generation = db::generation(pool).await?;
         if let Some(results) = cache.get(generation, &key) {
@@ -455,6 +457,7 @@ pub async fn run(pool: &Db, cache: &Cache, query: &Query, page: i64) -> sqlx::Re
         tags: &query.tags,
         outcomes: &query.outcomes,
         pairs: pairs.as_deref(),
+        terms: &query.include,
     };
     let rows = db::search(pool, &search, PER_PAGE, (page - 1) * PER_PAGE).await?;
     let total = match rows.first() {

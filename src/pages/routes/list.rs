@@ -138,7 +138,7 @@ async fn list_answer(state: &AppState, chosen: &[Tag], requested: usize) -> AppR
         Kept::Answer(answer) => return Ok(answer),
         Kept::Missing(head) => head,
     };
-    let turn = crate::db::heavy_read_turn().await;
+    let turn = crate::db::heavy_read_turn(&state.pool).await;
     if turn.waited {
         match kept_list(state, chosen, requested).await? {
             Kept::Answer(answer) => return Ok(answer),

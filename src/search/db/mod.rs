@@ -42,6 +42,9 @@ pub struct Search<'a> {
     /// PostgreSQL only: pairs of words every match has side by side
     /// ([`super::Query::ts_pairs`]), to find a phrase's rows by.
     pub pairs: Option<&'a str>,
+    /// PostgreSQL only: the words to mark in results
+    /// ([`super::marks::Marker`]).
+    pub terms: &'a [super::Term],
 }
 
 impl Search<'_> {

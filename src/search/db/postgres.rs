@@ -8,31 +8,13 @@
 //! indexed text is (`cafe_fold`: lower case, accents removed), so `évaluation`
 //! finds `Evaluation`. Ranking is `ts_rank` with its default weights (a title
 //! word counts ten times a body word, as bm25's weights do on SQLite); how
-//! the two rankings differ is in `docs/finding.md`.
+//! the two rankings differ is in `docs/finding.md`. Matched words are
+//! marked, and the passage chosen, in Rust ([`crate::search::marks`]).
 
 use sqlx::{FromRow, PgPool, Row};
 
 use super::{HitRow, Search};
 use crate::tags::Tag;
-
-/// How `ts_headline` marks matches: the \u{2}/\u{3} markers that
-/// [`crate::search::marked_html`] turns into `<mark>` after escaping.
-const TITLE_MARKS: &str = "StartSel=\u{2}, StopSel=\u{3}, HighlightAll=true";
-/// A passage of at most thirty words from the first match of the body on.
-const SNIPPET_MARKS: &str = "StartSel=\u{2}, StopSel=\u{3}, MaxWords=30, MinWords=12";
-
-/// The snippet of the body `s.body` for the query `q.q`, as SQLite's
-/// `snippet()` gives it: `…` where the passage does not reach the start or
-/// the end of the text. `ts_headline`'s parser reads `<…>` as an HTML tag
-/// and drops it, so `<`, `>` and `&` are hidden from it as private-use
-/// characters and put back after (the text is escaped when shown:
-/// [`crate::search::marked_html`]).
-const SNIPPET: &str = "(SELECT CASE WHEN left(b.t, length(h.plain)) = h.plain THEN '' ELSE '…' END
-                || translate(h.marked, '\u{e000}\u{e001}\u{e002}', '<>&')
-                || CASE WHEN right(b.t, length(h.plain)) = h.plain THEN '' ELSE '…' END
-        FROM (SELECT btrim(translate(s.body, '<>&', '\u{e000}\u{e001}\u{e002}'), E' \t\r\n') AS t) b
-        CROSS JOIN LATERAL (SELECT m.marked, translate(m.marked, '\u{2}\u{3}', '') AS plain
-              FROM (SELECT ts_headline('simple', b.t, q.q, $8) AS marked) m) h)";
 
 /// The filters' sets: pages carrying every tag of `$2`, and the outcomes
 /// of `$3`.
@@ -41,14 +23,14 @@ const FILTER_SETS: &str = "WITH tagged(page_id) AS (
         GROUP BY page_id HAVING count(*) = json_array_length($2)),
     outcomes(outcome) AS (SELECT value FROM json_each($3))";
 
-/// Matches looked at in all: the count stops here ("more than 1,000
-/// results", as many as the pager offers: [`crate::search::MAX_PAGES`]).
+/// Matches looked at in all: as many as the pager offers
+/// ([`crate::search::MAX_PAGES`]) and one more, to tell "more than".
 pub const FOUND: i64 = crate::search::PER_PAGE * crate::search::MAX_PAGES + 1;
-/// Matches ranked: the first this many found with the words in their title
-/// or tags, and the first this many found at all. Ranking reads a row's
-/// whole document; ranking every match of a common word at 100,000 pages
-/// took a second. Past these, matches follow in the order found.
-const RANKED: i64 = 200;
+/// Matches ranked with the words in their title or tags: the first this
+/// many found, besides the first [`FOUND`] found at all. Ranking reads a
+/// row's whole document; ranking every match of a common word at 100,000
+/// pages took a second.
+const TITLED: i64 = crate::search::PER_PAGE * crate::search::MAX_PAGES;
 
 /// The filters of `search`, as `AND …` clauses on `s.key`.
 fn filters(search: &Search<'_>) -> String {
@@ -106,11 +88,11 @@ fn statement<'q>(
 /// One page of results with the total (up to [`FOUND`]) on each row, best
 /// first when there are words, newest first when the query only filters.
 ///
-/// Ranked: `found` holds the first [`FOUND`] matches in the order the scan
-/// met them (kept the same from one request to the next: the connection
-/// turns synchronised and parallel scans off, `db::postgres`); `ranked` the
-/// first [`RANKED`] of them and the first [`RANKED`] with the words in
-/// their title or tags, by `ts_rank`; the rest of `found` follows them.
+/// Ranked: `found` holds the first [`FOUND`] matches the scan met (the
+/// same ones from one request to the next: the connection turns
+/// synchronised and parallel scans off, `db::postgres`), `titled` the first
+/// [`TITLED`] with the words in their title or tags; both are ranked by
+/// `ts_rank`. Every match when there are no more than [`FOUND`].
 pub async fn search(
     pool: &PgPool,
     search: &Search<'_>,
@@ -119,36 +101,36 @@ pub async fn search(
 ) -> sqlx::Result<Vec<HitRow>> {
     let condition = condition(search);
     let filters = filters(search);
+    // A title or tag match is a match of the whole document (which holds
+    // them at the same positions), unless the query excludes words, which
+    // the rest of the document may hold.
+    let titled = if search.excluding.is_some() {
+        "s.heading @@ cafe_tsquery($1) AND ts_match_vq(s.document, cafe_tsquery($1))"
+    } else {
+        "s.heading @@ cafe_tsquery($1)"
+    };
     let sql = if search.matching.is_some() {
         format!(
             "{FILTER_SETS},
-    found AS MATERIALIZED (
-        SELECT key, row_number() OVER () AS n
-        FROM (SELECT s.key FROM search_index s WHERE {condition} LIMIT {FOUND}) f),
+    found AS MATERIALIZED (SELECT s.key FROM search_index s WHERE {condition} LIMIT {FOUND}),
     titled AS (
         SELECT s.key FROM search_index s
-        WHERE s.heading @@ cafe_tsquery($1) AND ts_match_vq(s.document, cafe_tsquery($1)){filters}
-        LIMIT {RANKED}),
-    ranked AS MATERIALIZED (
+        WHERE {titled}{filters}
+        LIMIT {TITLED}),
+    picked AS MATERIALIZED (
         SELECT s.key, ts_rank(s.document, cafe_tsquery($1)) AS score
         FROM search_index s
-        WHERE s.key IN (SELECT key FROM titled UNION SELECT key FROM found WHERE n <= {RANKED})),
-    picked AS MATERIALIZED (
-        SELECT key, 0 AS tier, score, 0 AS n FROM ranked
-        UNION ALL
-        SELECT key, 1, 0, n FROM found WHERE key NOT IN (SELECT key FROM ranked)
-        ORDER BY tier, score DESC, n, key DESC LIMIT $5 OFFSET $6)
-    SELECT ts_headline('simple', s.title, cafe_tsquery($1), $7) AS title,
-           {SNIPPET} AS snippet,
+        WHERE s.key IN (SELECT key FROM found UNION SELECT key FROM titled)
+        ORDER BY score DESC, s.key DESC LIMIT $5 OFFSET $6)
+    SELECT s.title, s.body AS snippet,
            p.slug, p.title AS page_title, p.tags,
            st.id AS story_id, st.outcome, st.location,
            (SELECT count(*) FROM found) AS total
     FROM picked
     JOIN search_index s ON s.key = picked.key
-    CROSS JOIN (SELECT cafe_tsquery($1) AS q) q
     LEFT JOIN stories st ON st.id = -picked.key
     JOIN pages p ON p.id = coalesce(st.page_id, picked.key)
-    ORDER BY picked.tier, picked.score DESC, picked.n, picked.key DESC"
+    ORDER BY picked.score DESC, picked.key DESC"
         )
     } else {
         format!(
@@ -169,18 +151,26 @@ pub async fn search(
     FROM picked
     LEFT JOIN stories st ON st.id = -picked.key
     JOIN pages p ON p.id = coalesce(st.page_id, picked.key)
-    WHERE $7::text IS NOT NULL AND $8::text IS NOT NULL
     ORDER BY picked.updated_at DESC, picked.key DESC"
         )
     };
     let rows = statement(&sql, search)
         .bind(limit)
         .bind(offset)
-        .bind(TITLE_MARKS)
-        .bind(SNIPPET_MARKS)
         .fetch_all(pool)
         .await?;
-    rows.iter().map(HitRow::from_row).collect()
+    let ranked = search.matching.is_some();
+    let marker = crate::search::marks::Marker::new(search.terms);
+    rows.iter()
+        .map(|row| {
+            let mut hit = HitRow::from_row(row)?;
+            if ranked {
+                hit.title = marker.title(&hit.title);
+                hit.snippet = marker.passage(&hit.snippet);
+            }
+            Ok(hit)
+        })
+        .collect()
 }
 
 /// How many rows match, up to [`FOUND`].
