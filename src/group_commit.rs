@@ -21,7 +21,7 @@ use std::sync::Arc;
 use sqlx::SqlitePool;
 use tokio::sync::{Mutex, MutexGuard, mpsc, oneshot};
 
-use crate::db::{Db, begin_write};
+use crate::db::{Db, begin_save, begin_write};
 
 /// A boxed future borrowing the batch's connection.
 pub type BoxFuture<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
@@ -144,17 +144,18 @@ impl GroupCommit {
 
 /// A save on PostgreSQL: its own transaction, as the database's own
 /// concurrency is what lets writers go on together there (one commit does
-/// not wait for another's fsync the way SQLite's single writer does). A
-/// transaction the database gave up on (a deadlock, a serialization
-/// failure) runs again, a few times.
-async fn alone<T, F>(db: &Db, job: F) -> sqlx::Result<T>
+/// not wait for another's fsync the way SQLite's single writer does): saves
+/// share the content turn ([`crate::db::begin_save`]). A transaction the
+/// database gave up on (a deadlock, a serialization failure) runs again, a
+/// few times.
+pub(crate) async fn alone<T, F>(db: &Db, job: F) -> sqlx::Result<T>
 where
     F: for<'c> Fn(&'c mut Tx) -> BoxFuture<'c, sqlx::Result<T>>,
 {
     let mut tries = 0;
     loop {
         tries += 1;
-        let mut tx = begin_write(db).await?;
+        let mut tx = begin_save(db).await?;
         let result = match job(&mut tx).await {
             Ok(value) => tx.commit().await.map(|()| value),
             Err(err) => Err(err),

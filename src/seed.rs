@@ -40,8 +40,8 @@ pub async fn seed_if_empty(pool: &Db) -> anyhow::Result<()> {
     })?;
     let mut tx = crate::db::begin_write(pool).await?;
     // Instances started together on one empty PostgreSQL database all found
-    // it empty above: one seeds, the others wait for its commit (the clock's
-    // row, taken by `begin_write`) and find it seeded here.
+    // it empty above: one seeds, the others wait for its commit (the whole
+    // content turn, taken by `begin_write`) and find it seeded here.
     let seeded = crate::on_tx!(&mut tx, |tx| sqlx::query_scalar::<_, bool>(
         "SELECT EXISTS (SELECT 1 FROM pages) OR EXISTS (SELECT 1 FROM indicators)"
     )

@@ -124,7 +124,8 @@ impl SessionSigns {
 }
 
 /// The channel the PostgreSQL triggers announce content commits on
-/// (`migrations/postgres/0001_schema.sql`, `cafe_touch`).
+/// (`migrations/postgres/0102_clock_at_commit.sql`, `cafe_flush_touches`,
+/// once per committing transaction).
 pub const CHANNEL: &str = "cafe_content";
 
 /// The content clock, read again only when it may have moved.
@@ -274,31 +275,15 @@ impl Freshness {
 
     /// Reads the clock, then the slugs written since the last read (in
     /// that order: a slug written in between is seen as newer than the
-    /// clock, which can only make an answer stale, never fresh).
+    /// clock, which can only make an answer stale, never fresh). On
+    /// PostgreSQL both in one statement, so in one snapshot: after every
+    /// save of this instance the clock is read again, and a round trip is
+    /// much of what a save costs there.
     async fn read(&self, signs: Signs) -> sqlx::Result<Clock> {
-        let (tick, lists, everything, accounts) = crate::on_db!(&self.pool, |pool| {
-            sqlx::query_as::<_, (i64, i64, i64, i64)>(
-                "SELECT tick, lists, everything, accounts FROM content_clock WHERE id = 1",
-            )
-            .fetch_one(pool)
-            .await
-        })?;
-        let clock = Clock {
-            tick,
-            lists,
-            everything,
-            accounts,
-        };
         let since = self.known_clock().tick;
-        let written = if tick != since {
-            crate::on_db!(&self.pool, |pool| sqlx::query_as::<_, (String, i64)>(
-                "SELECT slug, tick FROM page_ticks WHERE tick > $1"
-            )
-            .bind(since)
-            .fetch_all(pool)
-            .await)?
-        } else {
-            Vec::new()
+        let (clock, written) = match &self.pool {
+            Db::Postgres(pool) => read_postgres(pool, since).await?,
+            Db::Sqlite(pool) => read_sqlite(pool, since).await?,
         };
         {
             let mut known = self.known.write().unwrap_or_else(PoisonError::into_inner);
@@ -329,6 +314,60 @@ impl Freshness {
             }
         }
     }
+}
+
+/// The clock, and the slugs written after tick `since` with their ticks,
+/// read in one statement (see [`Freshness::read`]).
+async fn read_postgres(
+    pool: &sqlx::PgPool,
+    since: i64,
+) -> sqlx::Result<(Clock, Vec<(String, i64)>)> {
+    let (tick, lists, everything, accounts, written) =
+        sqlx::query_as::<_, (i64, i64, i64, i64, String)>(
+            "SELECT tick, lists, everything, accounts,
+                    CASE WHEN tick = $1 THEN '[]'
+                         ELSE (SELECT coalesce(json_agg(json_build_array(t.slug, t.tick)), '[]')::text
+                               FROM page_ticks t WHERE t.tick > $1) END
+             FROM content_clock WHERE id = 1",
+        )
+        .bind(since)
+        .fetch_one(pool)
+        .await?;
+    let written = serde_json::from_str(&written).map_err(|err| sqlx::Error::Decode(err.into()))?;
+    let clock = Clock {
+        tick,
+        lists,
+        everything,
+        accounts,
+    };
+    Ok((clock, written))
+}
+
+/// The clock, then the slugs written after tick `since` if it moved.
+async fn read_sqlite(
+    pool: &sqlx::SqlitePool,
+    since: i64,
+) -> sqlx::Result<(Clock, Vec<(String, i64)>)> {
+    let (tick, lists, everything, accounts) = sqlx::query_as::<_, (i64, i64, i64, i64)>(
+        "SELECT tick, lists, everything, accounts FROM content_clock WHERE id = 1",
+    )
+    .fetch_one(pool)
+    .await?;
+    let written = if tick != since {
+        sqlx::query_as::<_, (String, i64)>("SELECT slug, tick FROM page_ticks WHERE tick > $1")
+            .bind(since)
+            .fetch_all(pool)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let clock = Clock {
+        tick,
+        lists,
+        everything,
+        accounts,
+    };
+    Ok((clock, written))
 }
 
 /// Listens for the commits other instances announce, counting each in

@@ -370,7 +370,36 @@ static WRITE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// writer whose turn it is waits inside SQLite (for the current transaction,
 /// or another process such as `cafe backup`); the others wait in
 /// [`WRITE_TURN`].
+///
+/// On PostgreSQL the transaction takes the whole content turn
+/// ([`content_turn`]): it runs alone among content writers, as every write
+/// did before saves were let run side by side ([`begin_save`]).
 pub async fn begin_write(db: &Db) -> Result<Tx, sqlx::Error> {
+    begin(db, Turn::Whole).await
+}
+
+/// Start a page save's write transaction ([`crate::pages::db::save_in`]
+/// and nothing else). On SQLite, the same as [`begin_write`]. On
+/// PostgreSQL, saves share the content turn with each other
+/// ([`content_turn`]): two saves of different pages never wait for one
+/// another but at the clock's row during their commits, and two saves of
+/// one page wait at that page's row, which `save_in` locks before it reads
+/// the revision it saves over.
+pub async fn begin_save(db: &Db) -> Result<Tx, sqlx::Error> {
+    begin(db, Turn::Shared).await
+}
+
+/// How much of the content turn a transaction takes on PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// Alone among content writers: creations, stories, replies, the
+    /// roster, admin changes, seeding, imports.
+    Whole,
+    /// Beside the other saves, never beside a [`Turn::Whole`] writer.
+    Shared,
+}
+
+async fn begin(db: &Db, turn: Turn) -> Result<Tx, sqlx::Error> {
     match db {
         Db::Sqlite(pool) => {
             // As long as SQLite's own busy timeout: a writer that cannot have
@@ -382,31 +411,60 @@ pub async fn begin_write(db: &Db) -> Result<Tx, sqlx::Error> {
             pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite)
         }
         // PostgreSQL: no turn of this process's (several processes write);
-        // content writes take turns at the clock's row instead.
+        // content writes take the database's content turn instead.
         Db::Postgres(pool) => {
             note_write();
             let mut tx = pool.begin().await?;
-            content_turn(&mut tx).await?;
+            content_turn(&mut tx, turn).await?;
             Ok(Tx::Postgres(tx))
         }
     }
 }
 
-/// On PostgreSQL, waits for the content clock's row (see
-/// `migrations/postgres`): every content write moves the clock, so content
-/// writes there already take turns, from their first write to their commit.
-/// [`begin_write`] takes the turn first, before the transaction reads
-/// anything, so that what it read is still true when it writes, whatever
-/// other processes write meanwhile: two saves from one revision cannot both
-/// write the next, two pages of one title cannot both take one slug, two
-/// instances cannot both seed an empty site. Taking the clock first also
-/// keeps one order of locks (the clock, then rows) for every write, so
-/// writers never deadlock. On SQLite, `BEGIN IMMEDIATE` gives the whole
-/// database to the transaction: nothing to do.
+/// The content turn's advisory lock on PostgreSQL: the two-key form, which
+/// never meets the one-key locks of `web::shared_throttle`. ("Cafe", 1.)
+const CONTENT_TURN: (i32, i32) = (0x4361_6665, 1);
+
+/// On PostgreSQL, takes the content turn, held to the end of the
+/// transaction. On SQLite, `BEGIN IMMEDIATE` gives the whole database to
+/// the transaction: nothing to do.
+///
+/// The content clock is no longer the turn: every content write moves it
+/// once, as it commits (`migrations/postgres/0102_clock_at_commit.sql`),
+/// and holds its row only from there to the end of the commit, so ticks
+/// still follow commits. What taking the clock's row first thing used to
+/// give every write is kept by narrower means:
+///
+/// - A [`Turn::Whole`] writer runs alone among content writers, so what it
+///   read is still true when it writes, whatever other processes write
+///   meanwhile: two pages of one title cannot both take one slug, two
+///   instances cannot both seed an empty site, a new page's `relink` sees
+///   every link to it and every save sees that the page exists, and the
+///   tag counts of stories agree with the tags of their page. Such writes
+///   are rare; they wait for the saves in flight, and saves for them.
+/// - Saves ([`Turn::Shared`]) go on together. What they could disagree on
+///   is locked row by row: a page's row before its revision is read
+///   (`FOR UPDATE` in `save_in`: two saves from one revision cannot both
+///   write the next), and the tag count rows a changed tag list moves.
+///   They change no slug and no page's existence, which only whole-turn
+///   writers do.
+/// - Locks come in one order: the turn, then rows, then the clock's row
+///   at commit, after which only `page_ticks` rows are written, by the
+///   clock's holder alone. Two saves whose tag lists change can still lock
+///   two tag counts in opposite orders; PostgreSQL then ends one with a
+///   deadlock error, and saves run again on those
+///   (`group_commit`, [`crate::error::is_retryable`]).
 async fn content_turn(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    turn: Turn,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT 1 FROM content_clock WHERE id = 1 FOR UPDATE")
+    let sql = match turn {
+        Turn::Whole => "SELECT pg_advisory_xact_lock($1, $2)",
+        Turn::Shared => "SELECT pg_advisory_xact_lock_shared($1, $2)",
+    };
+    sqlx::query(sql)
+        .bind(CONTENT_TURN.0)
+        .bind(CONTENT_TURN.1)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -18,9 +18,11 @@
 //! them as the rows go in, exactly as a save does. On PostgreSQL those
 //! triggers are switched off for the copy's transaction and the tables are
 //! made in a few set-wise statements at the end (`REBUILD_ON_POSTGRES`):
-//! row by row, each trigger moves the one row of `content_clock`, and one
+//! row by row, each trigger moved the one row of `content_clock`, and one
 //! transaction updating one row many times slows with every update (5,000
-//! pages took 1.4 s, 20,000 took 9.3 s, and their tags 16 s more). If the
+//! pages took 1.4 s, 20,000 took 9.3 s, and their tags 16 s more; the
+//! clock now moves at commit, `0102_clock_at_commit.sql`, but the triggers
+//! still note every slug and make every derived row one by one). If the
 //! role may not alter the tables, the triggers stay on: slower, same
 //! result. Sessions and throttle counts are not copied: they
 //! are the running site's, not its content, so members sign in again on
@@ -464,10 +466,13 @@ async fn check_empty(target: &mut Tx) -> anyhow::Result<()> {
 
 /// Cafe's PostgreSQL triggers that fire on inserting copied rows, by
 /// table, each deriving `search_index`, `tag_counts`, `tag_story_counts` or
-/// the content clock (`migrations/postgres/0001_schema.sql`). Those on
-/// `users` fire only on updates and deletes; foreign keys are not user
-/// triggers, so they are checked as ever.
-const DERIVING_TRIGGERS: [(&str, &str); 7] = [
+/// the content clock (`migrations/postgres/0001_schema.sql`), and the
+/// deferred triggers that move the clock at commit (`0102_clock_at_commit.sql`):
+/// with those on, the first copied row would leave an event pending until
+/// the commit, and PostgreSQL refuses to switch a table's triggers back on
+/// while it has one. Those on `users` fire only on updates and deletes;
+/// foreign keys are not user triggers, so they are checked as ever.
+const DERIVING_TRIGGERS: [(&str, &str); 14] = [
     ("pages", "pages_changed"),
     ("page_tags", "page_tags_changed"),
     ("page_links", "page_links_changed"),
@@ -475,6 +480,13 @@ const DERIVING_TRIGGERS: [(&str, &str); 7] = [
     ("replies", "replies_changed"),
     ("roster", "roster_changed"),
     ("indicators", "indicators_changed"),
+    ("pages", "pages_flush_at_commit"),
+    ("page_tags", "page_tags_flush_at_commit"),
+    ("page_links", "page_links_flush_at_commit"),
+    ("stories", "stories_flush_at_commit"),
+    ("replies", "replies_flush_at_commit"),
+    ("roster", "roster_flush_at_commit"),
+    ("indicators", "indicators_flush_at_commit"),
 ];
 
 /// What [`DERIVING_TRIGGERS`] would have made, made once from the copied

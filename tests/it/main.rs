@@ -8,6 +8,7 @@ mod abuse;
 mod browser;
 mod cache_freshness;
 mod community;
+mod concurrent_saves;
 mod copy;
 mod core_accounts;
 mod core_pages;
