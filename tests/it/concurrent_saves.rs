@@ -21,18 +21,7 @@ use crate::support::backend;
 
 /// True (and a note) when the suite runs without PostgreSQL.
 fn skipped(test: &str) -> bool {
-    if backend::on_postgres() {
-        return false;
-    }
-    let _ = std::io::Write::write_all(
-        &mut std::io::stderr(),
-        format!(
-            "note: concurrent_saves::{test} needs PostgreSQL ({}); skipped\n",
-            backend::POSTGRES_VAR
-        )
-        .as_bytes(),
-    );
-    true
+    backend::skipped_without_postgres(&format!("concurrent_saves::{test}"))
 }
 
 /// Long enough for a save that is not blocked to finish on a loaded CI

@@ -23,18 +23,7 @@ use crate::support::{PASSWORD, backend};
 /// True (and a note) when the suite runs without PostgreSQL: there is one
 /// process on one SQLite file, and no second instance to check.
 fn skipped(test: &str) -> bool {
-    if backend::on_postgres() {
-        return false;
-    }
-    let _ = std::io::Write::write_all(
-        &mut std::io::stderr(),
-        format!(
-            "note: instances::{test} needs PostgreSQL ({}); skipped\n",
-            backend::POSTGRES_VAR
-        )
-        .as_bytes(),
-    );
-    true
+    backend::skipped_without_postgres(&format!("instances::{test}"))
 }
 
 /// Two instances, A and B, on one new PostgreSQL database.

@@ -110,3 +110,17 @@ pub fn sqlite_only(what: &str) -> bool {
     );
     true
 }
+
+/// True, with a note on stderr, when the suite runs without PostgreSQL:
+/// for tests of what only several instances on one database can show.
+/// `test` is named as `module::test`.
+pub fn skipped_without_postgres(test: &str) -> bool {
+    if on_postgres() {
+        return false;
+    }
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("note: {test} needs PostgreSQL ({POSTGRES_VAR}); skipped\n").as_bytes(),
+    );
+    true
+}
