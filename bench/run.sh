@@ -391,9 +391,19 @@ record "cold page view (first visit)" "$COLD_CONNS" "$(with_note "$cold_line" "$
 # --- first-time searches: every query once, before any is cached ----------
 # The check above asked the first and last query; the pass takes the others,
 # each answered from the database (the search cache holds answers by query).
-sed '1d;$d' "$RUN/paths/search.txt" >"$RUN/paths/search-cold.txt"
-[[ -s $RUN/paths/search-cold.txt ]] || cp "$RUN/paths/search.txt" "$RUN/paths/search-cold.txt"
-log "first-time searches: $(wc -l <"$RUN/paths/search-cold.txt") queries once each, $COLD_CONNS connections"
+# One half is asked one at a time (a person's wait for an answer), the other
+# over COLD_CONNS connections (queries waiting for the cores): distinct
+# queries in each, so that neither half is answered from the cache.
+sed '1d;$d' "$RUN/paths/search.txt" >"$RUN/paths/search-cold-all.txt"
+[[ -s $RUN/paths/search-cold-all.txt ]] || cp "$RUN/paths/search.txt" "$RUN/paths/search-cold-all.txt"
+awk 'NR % 2 == 1' "$RUN/paths/search-cold-all.txt" >"$RUN/paths/search-cold-1.txt"
+awk 'NR % 2 == 0' "$RUN/paths/search-cold-all.txt" >"$RUN/paths/search-cold.txt"
+[[ -s $RUN/paths/search-cold.txt ]] || cp "$RUN/paths/search-cold-1.txt" "$RUN/paths/search-cold.txt"
+log "first-time searches: $(wc -l <"$RUN/paths/search-cold-1.txt") queries once each, 1 connection"
+search_cold1_line=$("$CLIENT_BIN" walk --base "$CAFE_URL" --paths "$RUN/paths/search-cold-1.txt" --conns 1 2>>"$RUN/client.log" | grep '^RESULT' | head -1 || true)
+[[ $search_cold1_line == RESULT* ]] || die "first-time searches: bench_client walk gave no result (see $RUN/client.log)"
+record "search, first time (uncached)" 1 "$search_cold1_line"
+log "first-time searches: $(wc -l <"$RUN/paths/search-cold.txt") other queries once each, $COLD_CONNS connections"
 search_cold_line=$("$CLIENT_BIN" walk --base "$CAFE_URL" --paths "$RUN/paths/search-cold.txt" --conns "$COLD_CONNS" 2>>"$RUN/client.log" | grep '^RESULT' | head -1 || true)
 [[ $search_cold_line == RESULT* ]] || die "first-time searches: bench_client walk gave no result (see $RUN/client.log)"
 record "search, first time (uncached)" "$COLD_CONNS" "$search_cold_line"
@@ -619,7 +629,7 @@ mixed_summary() {
   fi
   echo "- Ratios: Cafe req/s divided by nginx's req/s for the same page sample at the same connection count (saves: at 4)."
   echo "- Cold pass: $(cut -f7 <<<"$cold_line" | sed -n 's/.*paths=\([0-9]*\).*/\1/p') pages viewed once each over $COLD_CONNS connections right after start-up, before the static twin was fetched or anything warmed up: $(cut -f2 <<<"$cold_line") pages/s, p50 $(cut -f3 <<<"$cold_line") ms, p99 $(cut -f4 <<<"$cold_line") ms, $(sed -n 's/.*total_s=\([0-9.]*\).*/\1/p' <<<"$cold_line") s in all; $cold_note."
-  echo "- First-time searches: $(wc -l <"$RUN/paths/search-cold.txt") distinct queries (words, \"phrases\", prefix*) asked once each over $COLD_CONNS connections after the cold pass, none answered before: $(cut -f2 <<<"$search_cold_line") queries/s, p50 $(cut -f3 <<<"$search_cold_line") ms, p99 $(cut -f4 <<<"$search_cold_line") ms (target at 100,000 pages: p99 < 50 ms)."
+  echo "- First-time searches (target at 100,000 pages: p99 < 50 ms), distinct queries (words, \"phrases\", prefix*) asked once each after the cold pass, none answered before: $(wc -l <"$RUN/paths/search-cold-1.txt") one at a time, $(cut -f2 <<<"$search_cold1_line") queries/s, p50 $(cut -f3 <<<"$search_cold1_line") ms, p99 $(cut -f4 <<<"$search_cold1_line") ms; $(wc -l <"$RUN/paths/search-cold.txt") others over $COLD_CONNS connections, $(cut -f2 <<<"$search_cold_line") queries/s, p50 $(cut -f3 <<<"$search_cold_line") ms, p99 $(cut -f4 <<<"$search_cold_line") ms."
   echo "- Member rows: signed in as ${member_names[*]} in turn (one session per row), each checked to answer 200 and show the member signed in first."
   echo
   echo "Targets (issue 13):"
