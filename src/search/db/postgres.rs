@@ -184,7 +184,10 @@ pub async fn count(pool: &PgPool, search: &Search<'_>) -> sqlx::Result<i64> {
     );
     let mut tx = pool.begin().await?;
     through_the_index(&mut tx, search).await?;
-    let total = statement(&sql, search).fetch_one(&mut *tx).await?.try_get(0)?;
+    let total = statement(&sql, search)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
     tx.commit().await?;
     Ok(total)
 }

@@ -53,6 +53,8 @@ pub async fn fresh(dir: &std::path::Path) -> String {
     let Some(server) = postgres() else {
         return dir.join("cafe.db").to_string_lossy().into_owned();
     };
+    static SWEEP: Once = Once::new();
+    SWEEP.call_once(|| sweep_leftovers(server.clone()));
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let name = format!(
         "cafe_test_{}_{}",
@@ -72,6 +74,55 @@ pub async fn fresh(dir: &std::path::Path) -> String {
         .expect("create a test database");
     let _ = admin.close().await;
     with_database(&server, &name)
+}
+
+/// Drops, on a thread of its own, the test databases that earlier runs
+/// left behind: those whose name carries the id of a process that is no
+/// longer running (`/proc/PID`). A test's database lives as long as its
+/// process, since the tests that share a process cannot drop theirs
+/// reliably on the way out; without this a developer's server gathered
+/// about 20 MB per test, 17 GB after some eighty runs. Databases of runs
+/// still going (another worktree's) are left alone. Best effort: a
+/// failure here never fails a test.
+fn sweep_leftovers(server: String) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let mine = std::process::id().to_string();
+    let ended = move |name: &str| {
+        let rest = name.trim_start_matches("cafe_test_");
+        let pid = rest.split('_').next().unwrap_or_default();
+        rest.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+            && !pid.is_empty()
+            && pid != mine
+            && !std::path::Path::new("/proc").join(pid).exists()
+    };
+    let sweep = async move {
+        let mut admin = sqlx::PgConnection::connect(&server).await.ok()?;
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'cafe\\_test\\_%'",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .ok()?;
+        for name in names.iter().filter(|name| ended(name)) {
+            // Names are `cafe_test_` and digits (checked), safe to quote.
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+                .execute(&mut admin)
+                .await;
+        }
+        Some(())
+    };
+    let _ = std::thread::Builder::new()
+        .name("test-db-sweep".into())
+        .spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                runtime.block_on(sweep);
+            }
+        });
 }
 
 /// `url` with its database name replaced by `name`.
