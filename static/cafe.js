@@ -211,3 +211,23 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
   else init();
 }());
+
+// == issue 15: feedback ==
+/* An error summary (a re-shown form) takes the focus, so it is read out and
+ * in view; a one-time confirmation is put into its live region after load,
+ * so that screen readers announce it. */
+(function () {
+  'use strict';
+  function init() {
+    var summary = document.querySelector('[data-error-summary]');
+    if (summary) summary.focus();
+    var flash = document.getElementById('cafe-flash');
+    if (flash && flash.firstElementChild) {
+      var message = flash.firstElementChild;
+      flash.removeChild(message);
+      window.setTimeout(function () { flash.appendChild(message); }, 100);
+    }
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+}());

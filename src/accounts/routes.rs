@@ -163,6 +163,12 @@ async fn join(
     auth::start_session(&session, id, 0)
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
+    let welcome = format!(
+        "Welcome to {}, {}: you have joined and are signed in.",
+        state.site.name,
+        display_name.as_str()
+    );
+    crate::web::flash::set(&session, welcome).await;
     Ok(Redirect::to(safe_next(&form.next)).into_response())
 }
 
@@ -276,6 +282,7 @@ async fn signin(
             auth::start_session(&session, account.id, account.auth_epoch)
                 .await
                 .map_err(|e| AppError::Internal(e.into()))?;
+            crate::web::flash::set(&session, "You are signed in.").await;
             Ok(Redirect::to(safe_next(&form.next)).into_response())
         }
         _ => {

@@ -84,6 +84,7 @@ pub fn skeleton_ctx(ctx: &Ctx, is_admin: bool) -> Ctx {
         csrf: marker(CSRF),
         site: ctx.site.clone(),
         path: ctx.path.clone(),
+        flash: None,
     }
 }
 
@@ -148,7 +149,7 @@ struct RosterFormPart<'a> {
     page: PageSlug,
     roster_form: RosterForm,
     on_roster: bool,
-    roster_errors: Vec<String>,
+    roster_errors: Vec<crate::web::field_errors::FieldError>,
 }
 
 /// The part of a page the roster form's template reads.
@@ -240,6 +241,7 @@ mod tests {
                 org: "Org".into(),
             }),
             path: "/methods/a".into(),
+            flash: None,
         }
     }
 

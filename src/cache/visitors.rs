@@ -213,6 +213,7 @@ fn serve_kept_member(state: &AppState, request: &Request, now: Clock) -> Option<
         csrf,
         site: state.site.clone(),
         path: path.to_owned(),
+        flash: None,
     };
     let mut response = filled_in(kept, &ctx)?;
     // What the context middleware sets on anything a member is sent.
@@ -256,7 +257,10 @@ pub async fn serve_visitors(
         .extensions()
         .get::<MatchedPath>()
         .map_or("", MatchedPath::as_str);
-    if ctx.user.is_some() && members::serves(route) {
+    if ctx.flash.is_some() {
+        // A page with a one-time confirmation is this member's alone.
+        next.run(request).await
+    } else if ctx.user.is_some() && members::serves(route) {
         serve_member(&state, ctx, request, next).await
     } else if ctx.user.is_none() && ctx.csrf.is_empty() {
         serve_visitor(&state, request, next).await

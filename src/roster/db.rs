@@ -53,7 +53,13 @@ pub async fn for_user(pool: &Db, user_id: i64) -> sqlx::Result<Vec<MethodUsed>> 
 
 /// Adds the user to the page's roster, or updates their entry: posting
 /// twice never makes two entries. Joining is recorded in recent changes.
-pub async fn upsert(pool: &Db, page_id: i64, user_id: i64, entry: &EntryText) -> sqlx::Result<()> {
+/// `true` when the member was already on the roster (an update).
+pub async fn upsert(
+    pool: &Db,
+    page_id: i64,
+    user_id: i64,
+    entry: &EntryText,
+) -> sqlx::Result<bool> {
     let mut tx = begin_write(pool).await?;
     let now = crate::clock::now();
     let existed = crate::on_tx!(&mut tx, |tx| sqlx::query_scalar::<_, i64>(
@@ -89,11 +95,12 @@ pub async fn upsert(pool: &Db, page_id: i64, user_id: i64, entry: &EntryText) ->
         NewEvent::new(Kind::Roster, Some(user_id), summary).on_page(page_id),
     )
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(existed)
 }
 
-/// Removes the user's own entry (if any).
-pub async fn remove(pool: &Db, page_id: i64, user_id: i64) -> sqlx::Result<()> {
+/// Removes the user's own entry (if any); `true` when there was one.
+pub async fn remove(pool: &Db, page_id: i64, user_id: i64) -> sqlx::Result<bool> {
     let mut tx = begin_write(pool).await?;
     let removed = crate::on_tx!(&mut tx, |tx| sqlx::query(
         "DELETE FROM roster WHERE page_id = $1 AND user_id = $2"
@@ -110,5 +117,6 @@ pub async fn remove(pool: &Db, page_id: i64, user_id: i64) -> sqlx::Result<()> {
         )
         .await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(removed > 0)
 }

@@ -7,16 +7,26 @@ use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 
+use askama::Template;
+use askama_web::WebTemplate;
+
 use super::EntryText;
+use super::db::MethodUsed;
 use crate::error::AppResult;
+use crate::pages::db::Page;
 use crate::pages::routes::{ShowErrors, load_page, show_page_with_errors};
 use crate::state::AppState;
 use crate::web::context::Ctx;
+use crate::web::flash;
+use tower_sessions::Session;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/methods/{slug}/roster", get(to_roster).post(join))
-        .route("/methods/{slug}/roster/remove", get(to_roster).post(leave))
+        .route(
+            "/methods/{slug}/roster/remove",
+            get(confirm_leave).post(leave),
+        )
 }
 
 /// Where the roster forms live. Their addresses are only posted to, but a
@@ -38,6 +48,7 @@ pub struct RosterForm {
 async fn join(
     State(state): State<AppState>,
     ctx: Ctx,
+    session: Session,
     Path(slug): Path<String>,
     Form(form): Form<RosterForm>,
 ) -> AppResult<Response> {
@@ -54,17 +65,53 @@ async fn join(
             return show_page_with_errors(&state, ctx, page, errors).await;
         }
     };
-    super::db::upsert(&state.pool, page.id, user_id, &entry).await?;
+    let updated = super::db::upsert(&state.pool, page.id, user_id, &entry).await?;
+    let message = if updated {
+        "Your roster entry is updated."
+    } else {
+        "Your name is on the roster. Thank you for sharing!"
+    };
+    flash::set(&session, message).await;
     Ok(Redirect::to(&format!("/methods/{}#roster", page.slug)).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/roster_remove.html")]
+struct RemovePage {
+    ctx: Ctx,
+    page: Page,
+    entry: MethodUsed,
+}
+
+/// "Remove my name" asks first: the tip is lost with the entry. A member
+/// not on the roster is sent back to it; a visitor signs in first.
+async fn confirm_leave(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
+    let page = load_page(&state, &slug).await?;
+    let user_id = ctx.member()?.id;
+    let entry = super::db::for_user(&state.pool, user_id)
+        .await?
+        .into_iter()
+        .find(|m| m.slug == page.slug);
+    Ok(match entry {
+        Some(entry) => RemovePage { ctx, page, entry }.into_response(),
+        None => Redirect::to(&format!("/methods/{}#roster", page.slug)).into_response(),
+    })
 }
 
 async fn leave(
     State(state): State<AppState>,
     ctx: Ctx,
+    session: Session,
     Path(slug): Path<String>,
 ) -> AppResult<Redirect> {
     let page = load_page(&state, &slug).await?;
     let user_id = ctx.member()?.id;
-    super::db::remove(&state.pool, page.id, user_id).await?;
+    if super::db::remove(&state.pool, page.id, user_id).await? {
+        flash::set(&session, "Your name is removed from the roster.").await;
+    }
     Ok(Redirect::to(&format!("/methods/{}#roster", page.slug)))
 }

@@ -4,6 +4,8 @@
 pub mod db;
 pub mod routes;
 
+use crate::web::field_errors::FieldError;
+
 /// How it went. Failures are as welcome as successes: both teach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -67,29 +69,38 @@ impl StoryText {
         body: &str,
         outcome: &str,
         location: &str,
-    ) -> Result<StoryText, Vec<String>> {
+    ) -> Result<StoryText, Vec<FieldError>> {
         let mut errors = Vec::new();
         let title = crate::text::one_line("The title", title, 150)
-            .map_err(|e| errors.push(e))
+            .map_err(|e| errors.push(FieldError::new("story-title", e)))
             .unwrap_or_default();
         if title.is_empty() && errors.is_empty() {
-            errors.push("Please give your story a title.".to_owned());
+            errors.push(FieldError::new(
+                "story-title",
+                "Please give your story a title.",
+            ));
         }
         let body = crate::pages::normalise_body(body);
         if body.trim().is_empty() {
-            errors.push("Please tell the story: the text is empty.".to_owned());
+            errors.push(FieldError::new(
+                "story-body",
+                "Please tell the story: the text is empty.",
+            ));
         } else if body.len() > 64 * 1024 {
-            errors.push("A story can be at most 64 KiB of text.".to_owned());
+            errors.push(FieldError::new(
+                "story-body",
+                "A story can be at most 64 KiB of text.",
+            ));
         }
         let outcome = Outcome::parse(outcome);
         if outcome.is_none() {
-            errors.push(
-                "Please choose how it went: success, mixed, failure or too early to tell."
-                    .to_owned(),
-            );
+            errors.push(FieldError::new(
+                "story-outcome-success",
+                "Please choose how it went: success, mixed, failure or too early to tell.",
+            ));
         }
         let location = crate::text::one_line("Where", location, 120)
-            .map_err(|e| errors.push(e))
+            .map_err(|e| errors.push(FieldError::new("story-location", e)))
             .unwrap_or_default();
         match outcome {
             Some(outcome) if errors.is_empty() => Ok(StoryText {

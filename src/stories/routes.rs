@@ -17,6 +17,9 @@ use crate::pages::db::Page;
 use crate::pages::routes::{ShowErrors, load_page, show_page_with_errors};
 use crate::state::AppState;
 use crate::web::context::Ctx;
+use crate::web::field_errors::FieldError;
+use crate::web::flash;
+use tower_sessions::Session;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -116,6 +119,7 @@ fn may_edit(ctx: &Ctx, story: &Story) -> AppResult<i64> {
 async fn tell(
     State(state): State<AppState>,
     ctx: Ctx,
+    session: Session,
     Path(slug): Path<String>,
     Form(form): Form<StoryForm>,
 ) -> AppResult<Response> {
@@ -133,6 +137,7 @@ async fn tell(
         }
     };
     let id = db::create(&state.pool, page.id, author, &text).await?;
+    flash::set(&session, "Thank you: your story is told.").await;
     Ok(Redirect::to(&format!("/methods/{}/stories/{id}", page.slug)).into_response())
 }
 
@@ -174,6 +179,7 @@ struct ReplyForm {
 async fn reply(
     State(state): State<AppState>,
     ctx: Ctx,
+    session: Session,
     Path((slug, id)): Path<(String, String)>,
     Form(form): Form<ReplyForm>,
 ) -> AppResult<Response> {
@@ -183,6 +189,7 @@ async fn reply(
     match parse_reply(&form.body) {
         Ok(body) => {
             let reply_id = db::add_reply(&state.pool, &story, author, &body).await?;
+            flash::set(&session, "Your reply is posted.").await;
             Ok(Redirect::to(&format!(
                 "/methods/{}/stories/{}#reply-{reply_id}",
                 page.slug, story.id
@@ -241,6 +248,7 @@ async fn edit_form(
 async fn edit(
     State(state): State<AppState>,
     ctx: Ctx,
+    session: Session,
     Path((slug, id)): Path<(String, String)>,
     Form(form): Form<StoryForm>,
 ) -> AppResult<Response> {
@@ -252,7 +260,7 @@ async fn edit(
     let (text, summary) = match (parsed, summary) {
         (Ok(text), Ok(summary)) => (text, summary),
         (parsed, summary) => {
-            let mut errors = parsed.err().unwrap_or_default();
+            let mut errors = FieldError::messages(parsed.err().unwrap_or_default());
             errors.extend(summary.err());
             return Ok((
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -268,6 +276,7 @@ async fn edit(
         }
     };
     db::update(&state.pool, &story, editor, &text, &summary).await?;
+    flash::set(&session, "Your changes to the story are saved.").await;
     Ok(Redirect::to(&format!("/methods/{}/stories/{}", page.slug, story.id)).into_response())
 }
 

@@ -31,6 +31,8 @@ pub struct Ctx {
     pub site: Arc<Site>,
     /// Path and query of this request (for `next=` links).
     pub path: String,
+    /// A one-time confirmation to show on this page (see [`super::flash`]).
+    pub flash: Option<String>,
 }
 
 impl Ctx {
@@ -129,11 +131,12 @@ pub async fn middleware(
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
     let anonymous_form = ANONYMOUS_FORMS.contains(&request.uri().path());
-    let mut ctx = match load(&state, &session, path).await {
+    let mut ctx = match load(&state, &session, path, request.method().clone()).await {
         Ok(ctx) => ctx,
         Err(err) => return error_page(&state, err),
     };
     let private = ctx.user.is_some() || anonymous_form;
+    let request_was_get = request.method() == Method::GET;
     let anonymous_post = request.method() == Method::POST && ctx.user.is_none() && anonymous_form;
     if request.method() == Method::POST && (ctx.user.is_some() || anonymous_form) {
         let cookie = auth::form_cookie(request.headers()).map(str::to_owned);
@@ -157,6 +160,9 @@ pub async fn middleware(
     request.extensions_mut().insert(ctx.clone());
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
     let mut response = next.run(request).await;
+    if ctx.flash.is_some() && request_was_get && super::flash::shows(&response) {
+        super::flash::shown(&session).await;
+    }
     if writes {
         // Its transaction has committed: views cached while it ran go stale.
         crate::db::note_write();
@@ -181,6 +187,7 @@ pub fn error_page(state: &AppState, err: AppError) -> Response {
         csrf: String::new(),
         site: state.site.clone(),
         path: "/".to_owned(),
+        flash: None,
     };
     let mut response = render_error(&ctx, err.into_response());
     cache_control(&mut response, true);
@@ -259,7 +266,12 @@ fn form_is_utf8(bytes: &[u8]) -> bool {
     })
 }
 
-async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, AppError> {
+async fn load(
+    state: &AppState,
+    session: &Session,
+    path: String,
+    method: Method,
+) -> Result<Ctx, AppError> {
     // PostgreSQL's store is a server: a session that cannot be read because
     // it cannot be reached is a 503, not a bug.
     let postgres = state.pool.backend() == crate::db::Backend::Postgres;
@@ -307,11 +319,17 @@ async fn load(state: &AppState, session: &Session, path: String) -> Result<Ctx, 
             .unwrap_or_default(),
         None => String::new(),
     };
+    // Only a member's session holds one, and only a page shows it.
+    let flash = match (&user, method) {
+        (Some(_), Method::GET) => super::flash::peek(session).await,
+        _ => None,
+    };
     Ok(Ctx {
         user,
         csrf,
         site: state.site.clone(),
         path,
+        flash,
     })
 }
 

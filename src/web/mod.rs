@@ -5,6 +5,8 @@
 //! these, is in [`crate::cache`].
 
 pub mod context;
+pub mod field_errors;
+pub mod flash;
 pub mod shared_throttle;
 pub mod throttle;
 pub mod unreachable;

@@ -16,6 +16,7 @@ mod core_security;
 mod core_server;
 mod fast_path;
 mod faults;
+mod feedback;
 mod feeds;
 mod hardening_accounts;
 mod hardening_edge;

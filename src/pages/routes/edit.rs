@@ -14,8 +14,9 @@ use crate::error::{AppError, AppResult};
 use crate::pages::db::{self, Page, SaveOutcome};
 use crate::pages::{METHOD_TEMPLATE, PageText, parse_title};
 use crate::state::AppState;
-use crate::tags::TagList;
 use crate::web::context::Ctx;
+use crate::web::flash;
+use tower_sessions::Session;
 
 /// The create and edit form (one template, two uses).
 #[derive(Template, WebTemplate)]
@@ -104,6 +105,7 @@ async fn vocabulary(state: &AppState) -> AppResult<Vec<(String, String)>> {
 pub(super) async fn create(
     State(state): State<AppState>,
     ctx: Ctx,
+    session: Session,
     Form(form): Form<PageForm>,
 ) -> AppResult<Response> {
     let author = ctx.member()?.id;
@@ -118,6 +120,7 @@ pub(super) async fn create(
         }
     };
     let slug = db::create(&state.pool, &title, &text, Some(author)).await?;
+    flash::set(&session, "Page created. Thank you!").await;
     Ok(Redirect::to(&format!("/methods/{slug}")).into_response())
 }
 
@@ -152,22 +155,10 @@ pub(super) async fn edit_form(
     })
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "pages/conflict.html")]
-struct ConflictPage {
-    ctx: Ctx,
-    page: Page,
-    body: String,
-    tags: String,
-    summary: String,
-    current_revision: i64,
-    current_body: String,
-    current_tags: String,
-}
-
 pub(super) async fn edit(
     State(state): State<AppState>,
     ctx: Ctx,
+    session: Session,
     Path(slug): Path<String>,
     Form(form): Form<PageForm>,
 ) -> AppResult<Response> {
@@ -184,7 +175,7 @@ pub(super) async fn edit(
             return form.reshow(&state, ctx, slug, errors).await;
         }
     };
-    match db::save_grouped(
+    let outcome = db::save_grouped(
         &state.pool,
         &state.saves,
         &page.slug,
@@ -193,27 +184,32 @@ pub(super) async fn edit(
         text,
         Some(author),
     )
-    .await?
-    {
-        SaveOutcome::Saved { .. } | SaveOutcome::Unchanged | SaveOutcome::Moved => {
-            Ok(Redirect::to(&format!("/methods/{}", page.slug)).into_response())
-        }
+    .await?;
+    match outcome {
         SaveOutcome::Conflict {
             current_revision,
             current_body,
             current_tags,
         } => {
-            let conflict = ConflictPage {
-                ctx,
-                page,
+            let mine = conflict::Mine {
                 body: form.body,
                 tags: form.tags,
                 summary: form.summary,
+            };
+            conflict::conflict_page(
+                &state,
+                ctx,
+                page,
+                mine,
                 current_revision,
                 current_body,
-                current_tags: TagList::from_stored(&current_tags).to_input(),
-            };
-            Ok((StatusCode::CONFLICT, conflict).into_response())
+                &current_tags,
+            )
+            .await
+        }
+        saved => {
+            conflict::confirm_save(&state, &session, page.id, &saved).await?;
+            Ok(Redirect::to(&format!("/methods/{}", page.slug)).into_response())
         }
     }
 }

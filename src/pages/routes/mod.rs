@@ -9,6 +9,7 @@ use super::db::{self, Page};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
+mod conflict;
 mod edit;
 mod list;
 mod revisions;

@@ -135,6 +135,7 @@ pub(super) async fn revision(
 pub(super) async fn restore(
     State(state): State<AppState>,
     ctx: Ctx,
+    session: tower_sessions::Session,
     Path((slug, number)): Path<(String, String)>,
 ) -> AppResult<Redirect> {
     let page = load_page(&state, &slug).await?;
@@ -145,7 +146,7 @@ pub(super) async fn restore(
         tags: TagList::from_stored(&old.tags),
         summary: format!("Restored revision {}", old.number),
     };
-    db::save_grouped(
+    let outcome = db::save_grouped(
         &state.pool,
         &state.saves,
         &page.slug,
@@ -155,6 +156,16 @@ pub(super) async fn restore(
         Some(author),
     )
     .await?;
+    let message = match outcome {
+        db::SaveOutcome::Saved { number, .. } => {
+            format!("Restored revision {} as revision {number}.", old.number)
+        }
+        _ => format!(
+            "Restored revision {}: nothing changed, it is the current text.",
+            old.number
+        ),
+    };
+    crate::web::flash::set(&session, message).await;
     Ok(Redirect::to(&format!("/methods/{}/history", page.slug)))
 }
 

@@ -18,6 +18,7 @@ use crate::stories::Outcome;
 use crate::stories::routes::StoryForm;
 use crate::tags::TagLink;
 use crate::web::context::Ctx;
+use crate::web::field_errors::FieldError;
 
 /// One outcome in a page's story tally.
 #[derive(Clone)]
@@ -46,9 +47,9 @@ struct ShowPage {
     /// Whether the signed-in user is on the roster.
     on_roster: bool,
     story_form: StoryForm,
-    story_errors: Vec<String>,
+    story_errors: Vec<FieldError>,
     roster_form: RosterForm,
-    roster_errors: Vec<String>,
+    roster_errors: Vec<FieldError>,
     /// In a members' skeleton, what the roster form is made from (see
     /// `cache::members`); empty otherwise.
     roster_slot: String,
@@ -57,9 +58,9 @@ struct ShowPage {
 /// Form input and messages to re-show on the method page (422).
 #[derive(Default)]
 pub struct ShowErrors {
-    pub story: Vec<String>,
+    pub story: Vec<FieldError>,
     pub story_form: Option<StoryForm>,
-    pub roster: Vec<String>,
+    pub roster: Vec<FieldError>,
     pub roster_form: Option<RosterForm>,
 }
 
