@@ -108,17 +108,43 @@ pub struct Profile {
     pub is_admin: bool,
     pub blocked: bool,
     pub created_at: String,
+    pub role: String,
+    pub office: String,
+    pub helps_with: String,
+    /// How to reach them: shown to signed-in members only.
+    pub contact: String,
 }
 
 pub async fn profile(pool: &Db, username: &str) -> sqlx::Result<Option<Profile>> {
     crate::on_db!(pool, |pool| {
         sqlx::query_as::<_, Profile>(
-        "SELECT id, username, display_name, is_admin, blocked, created_at FROM users WHERE username = $1",
-    )
-    .bind(username)
-    .fetch_optional(pool)
-    .await
+            "SELECT id, username, display_name, is_admin, blocked, created_at,
+                role, office, helps_with, contact
+         FROM users WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(pool)
+        .await
     })
+}
+
+/// Saves what a member says about themselves (the same statement on both
+/// backends). A new display name shows on every page that names them.
+pub async fn set_profile(pool: &Db, id: i64, about: &super::ProfileText) -> sqlx::Result<()> {
+    crate::on_db!(pool, |pool| sqlx::query(
+        "UPDATE users SET display_name = $1, role = $2, office = $3, helps_with = $4, contact = $5
+         WHERE id = $6",
+    )
+    .bind(&about.display_name)
+    .bind(&about.role)
+    .bind(&about.office)
+    .bind(&about.helps_with)
+    .bind(&about.contact)
+    .bind(id)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(())
 }
 
 /// Changes a password and bumps the epoch, which ends every session of the user.

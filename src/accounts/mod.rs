@@ -6,6 +6,8 @@ pub mod routes;
 
 use unicode_normalization::UnicodeNormalization;
 
+use crate::web::field_errors::FieldError;
+
 /// Who is signed in, as the layout and handlers need it (no secrets).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionUser {
@@ -59,6 +61,82 @@ pub fn parse_display_name(raw: &str) -> Result<String, String> {
         return Err("Please give a display name.".to_owned());
     }
     Ok(name)
+}
+
+/// What a member says about themselves on their profile, validated.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileText {
+    pub display_name: String,
+    pub role: String,
+    pub office: String,
+    pub helps_with: String,
+    pub contact: String,
+}
+
+/// Longest role, office and contact line, and "what I can help with".
+pub const ROLE_CHARS: usize = 100;
+pub const OFFICE_CHARS: usize = 100;
+pub const CONTACT_CHARS: usize = 200;
+pub const HELPS_WITH_CHARS: usize = 1000;
+
+impl ProfileText {
+    /// Checks the profile form; `Err` holds a message for each field in error.
+    pub fn parse(
+        display_name: &str,
+        role: &str,
+        office: &str,
+        helps_with: &str,
+        contact: &str,
+    ) -> Result<ProfileText, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut field = |id: &'static str, result: Result<String, String>| {
+            result
+                .map_err(|e| errors.push(FieldError::new(id, e)))
+                .unwrap_or_default()
+        };
+        let display_name = field("profile-display-name", parse_display_name(display_name));
+        let role = field(
+            "profile-role",
+            crate::text::one_line("Your role", role, ROLE_CHARS),
+        );
+        let office = field(
+            "profile-office",
+            crate::text::one_line("Your office or country", office, OFFICE_CHARS),
+        );
+        let helps_with = field("profile-helps-with", parse_helps_with(helps_with));
+        let contact = field(
+            "profile-contact",
+            crate::text::one_line("How to reach you", contact, CONTACT_CHARS),
+        );
+        if errors.is_empty() {
+            Ok(ProfileText {
+                display_name,
+                role,
+                office,
+                helps_with,
+                contact,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// "What I can help with": a few lines of plain text.
+fn parse_helps_with(raw: &str) -> Result<String, String> {
+    let text = crate::text::clean_body(raw).trim().to_owned();
+    if text
+        .chars()
+        .any(|c| c != '\n' && c != '\t' && crate::text::is_forbidden_char(c))
+    {
+        return Err("What you can help with contains characters that cannot be shown.".to_owned());
+    }
+    if text.chars().count() > HELPS_WITH_CHARS {
+        return Err(format!(
+            "What you can help with can be at most {HELPS_WITH_CHARS} characters."
+        ));
+    }
+    Ok(text)
 }
 
 /// Shortest and longest password, in characters.

@@ -13,11 +13,12 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::db::{self, CreateUserError};
-use super::{Username, check_new_password, parse_display_name};
+use super::{ProfileText, Username, check_new_password, parse_display_name};
 use crate::auth;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::context::Ctx;
+use crate::web::field_errors::FieldError;
 use crate::web::throttle::{Bucket, ClientAddr};
 
 pub fn router() -> Router<AppState> {
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
             "/account/password",
             get(password_form).post(change_password),
         )
+        .route("/account/profile", get(profile_form).post(save_profile))
         .route("/users/{username}", get(profile))
         .route("/users/{username}/block", post(block))
 }
@@ -414,6 +416,91 @@ async fn profile(
         methods,
         stories,
     })
+}
+
+/// The profile form's fields, as typed.
+#[derive(Debug, Default, Deserialize)]
+struct ProfileForm {
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    office: String,
+    #[serde(default)]
+    helps_with: String,
+    #[serde(default)]
+    contact: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/profile_edit.html")]
+struct ProfileEditPage {
+    ctx: Ctx,
+    username: String,
+    form: ProfileForm,
+    errors: Vec<FieldError>,
+}
+
+impl ProfileEditPage {
+    /// Whether the field with this id is in error (for `aria-invalid`).
+    fn has_error(&self, id: &str) -> bool {
+        self.errors.iter().any(|e| e.field == id)
+    }
+}
+
+/// The signed-in member's own profile, to edit.
+async fn profile_form(State(state): State<AppState>, ctx: Ctx) -> AppResult<ProfileEditPage> {
+    let username = ctx.member()?.username.clone();
+    let profile = db::profile(&state.pool, &username)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let form = ProfileForm {
+        display_name: profile.display_name,
+        role: profile.role,
+        office: profile.office,
+        helps_with: profile.helps_with,
+        contact: profile.contact,
+    };
+    Ok(ProfileEditPage {
+        ctx,
+        username,
+        form,
+        errors: Vec::new(),
+    })
+}
+
+/// Saves the member's profile; a field too long (or empty display name)
+/// re-shows the form with what was typed (422).
+async fn save_profile(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    Form(form): Form<ProfileForm>,
+) -> AppResult<Response> {
+    let user = ctx.member()?.clone();
+    let about = ProfileText::parse(
+        &form.display_name,
+        &form.role,
+        &form.office,
+        &form.helps_with,
+        &form.contact,
+    );
+    let about = match about {
+        Ok(about) => about,
+        Err(errors) => {
+            let page = ProfileEditPage {
+                ctx,
+                username: user.username,
+                form,
+                errors,
+            };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    db::set_profile(&state.pool, user.id, &about).await?;
+    crate::web::flash::set(&session, "Your profile is saved.").await;
+    Ok(Redirect::to(&format!("/users/{}", user.username)).into_response())
 }
 
 #[derive(Deserialize)]

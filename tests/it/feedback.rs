@@ -456,3 +456,157 @@ async fn a_clean_merge_says_whose_edit_it_was_merged_with() {
     let now = source(&mut alice, AAR).await;
     assert!(now.starts_with("Bob's first line.") && now.contains("Alice's last line."));
 }
+
+// ----------------------------------------------------------------- profiles
+
+#[tokio::test]
+async fn a_member_fills_in_their_profile_and_how_to_reach_them_is_for_members_only() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let mut visitor = app.client();
+    alice
+        .post(
+            &format!("{AAR}/roster"),
+            &[("tip", "Keep it short"), ("location", "")],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    // The method page is kept for visitors with alice's old name.
+    assert!(visitor.get(AAR).await.body.contains(">alice</a>"));
+
+    let form = alice.get("/account/profile").await;
+    form.assert_status(StatusCode::OK);
+    assert_eq!(
+        attrs(&form.body, "#profile-display-name", "value"),
+        ["alice"]
+    );
+    assert_eq!(
+        attrs(&form.body, "main form", "action"),
+        ["/account/profile"]
+    );
+    assert_eq!(
+        attrs(&form.body, "main form input[name=csrf_token]", "value").len(),
+        1
+    );
+    let saved = alice
+        .post(
+            "/account/profile",
+            &[
+                ("display_name", "Alice Achieng"),
+                ("role", "Knowledge management officer"),
+                ("office", "Nairobi, Kenya"),
+                ("helps_with", "After-action reviews\nPeer assists"),
+                ("contact", "alice@example.org"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.location(), Some("/users/alice"));
+    let own = landed(&mut alice, saved).await;
+    assert_eq!(flash(&own), "Your profile is saved.");
+    assert_eq!(texts(&own.body, "main h1"), ["Alice Achieng"]);
+    assert_eq!(
+        texts(&own.body, ".account a"),
+        ["Alice Achieng"],
+        "the header has the new name at once"
+    );
+
+    let seen_by_bob = bob.get("/users/alice").await;
+    assert_eq!(
+        texts(&seen_by_bob.body, ".profile-role"),
+        ["Knowledge management officer"]
+    );
+    assert_eq!(
+        texts(&seen_by_bob.body, ".profile-office"),
+        ["Nairobi, Kenya"]
+    );
+    assert_eq!(
+        texts(&seen_by_bob.body, ".profile-helps-with"),
+        ["After-action reviewsPeer assists"]
+    );
+    assert_eq!(
+        texts(&seen_by_bob.body, ".profile-contact"),
+        ["alice@example.org"]
+    );
+    let seen_by_visitor = visitor.get("/users/alice").await;
+    assert_eq!(
+        texts(&seen_by_visitor.body, ".profile-role"),
+        ["Knowledge management officer"]
+    );
+    assert!(!seen_by_visitor.body.contains("alice@example.org"));
+    seen_by_visitor.assert_contains("to see how to reach Alice Achieng");
+
+    // The roster (kept for visitors before) shows the new name, linked to the profile.
+    let page = visitor.get(AAR).await;
+    assert_eq!(texts(&page.body, ".roster-entry a"), ["Alice Achieng"]);
+    assert_eq!(
+        attrs(&page.body, ".roster-entry a", "href"),
+        ["/users/alice"]
+    );
+}
+
+#[tokio::test]
+async fn a_profile_field_too_long_or_an_empty_name_re_shows_the_form_with_its_message() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let long_role = "r".repeat(101);
+    let refused = alice
+        .post(
+            "/account/profile",
+            &[
+                ("display_name", " "),
+                ("role", long_role.as_str()),
+                ("office", "Lima"),
+                ("helps_with", &"h".repeat(1001)),
+                ("contact", "alice@example.org"),
+            ],
+        )
+        .await;
+    refused.assert_status(StatusCode::UNPROCESSABLE_ENTITY);
+    let summary = ".error-summary[role=alert][tabindex='-1']";
+    assert_eq!(
+        attrs(&refused.body, &format!("{summary} a"), "href"),
+        [
+            "#profile-display-name",
+            "#profile-role",
+            "#profile-helps-with"
+        ]
+    );
+    assert_eq!(
+        texts(&refused.body, &format!("{summary} a")),
+        [
+            "Please give a display name.",
+            "Your role can be at most 100 characters.",
+            "What you can help with can be at most 1000 characters."
+        ]
+    );
+    assert_eq!(attrs(&refused.body, "#profile-office", "value"), ["Lima"]);
+    assert_eq!(
+        attrs(&refused.body, "#profile-role[aria-invalid=true]", "value"),
+        [long_role]
+    );
+    let profile = alice.get("/users/alice").await;
+    assert_eq!(texts(&profile.body, "main h1"), ["alice"]);
+    assert!(!profile.body.contains("Lima"), "nothing was saved");
+}
+
+#[tokio::test]
+async fn only_a_signed_in_member_edits_a_profile() {
+    let app = TestApp::new().await;
+    app.member("alice").await;
+    let mut visitor = app.client();
+    let form = visitor.get("/account/profile").await;
+    assert_eq!(form.location(), Some("/signin?next=%2Faccount%2Fprofile"));
+    let post = visitor
+        .post_raw("/account/profile", "display_name=Mallory")
+        .await;
+    post.assert_status(StatusCode::SEE_OTHER);
+    let profile = visitor.get("/users/alice").await;
+    assert_eq!(texts(&profile.body, "main h1"), ["alice"]);
+    assert!(
+        attrs(&profile.body, "main a", "href")
+            .iter()
+            .all(|href| href != "/account/profile"),
+        "no edit link on someone else's profile"
+    );
+}
