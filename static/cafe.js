@@ -218,9 +218,14 @@
  * so that screen readers announce it. */
 (function () {
   'use strict';
-  function init() {
+  function focusSummary() {
     var summary = document.querySelector('[data-error-summary]');
     if (summary) summary.focus();
+  }
+  function init() {
+    /* After the load: the scroll to the page's #fragment moves the focus. */
+    if (document.readyState === 'complete') window.setTimeout(focusSummary, 0);
+    else window.addEventListener('load', function () { window.setTimeout(focusSummary, 0); });
     var flash = document.getElementById('cafe-flash');
     if (flash && flash.firstElementChild) {
       var message = flash.firstElementChild;

@@ -368,7 +368,10 @@ async fn conflict(app: &TestApp) -> (Client, Client, Page, String) {
     let text = source(&mut alice, AAR).await;
     let first = text.lines().find(|l| !l.trim().is_empty()).expect("a line");
     let theirs = text.replacen(first, &format!("{first} (bob's words)"), 1);
-    let mine = text.replacen(first, &format!("{first} (alice's words)"), 1);
+    // As a browser sends a textarea: lines ended by CR LF.
+    let mine = text
+        .replacen(first, &format!("{first} (alice's words)"), 1)
+        .replace('\n', "\r\n");
     bob.edit_page(AAR, &base, &theirs, "lkm-1", "bob")
         .await
         .assert_status(StatusCode::SEE_OTHER);
@@ -394,6 +397,14 @@ async fn a_conflict_names_the_other_editor_and_shows_their_text_against_mine() {
     let added = texts(&page.body, ".conflict-diff tr.added td.text").concat();
     assert!(removed.contains("(bob's words)"), "{removed}");
     assert!(added.contains("(alice's words)"), "{added}");
+    assert_eq!(
+        (
+            texts(&page.body, ".conflict-diff tr.removed").len(),
+            texts(&page.body, ".conflict-diff tr.added").len()
+        ),
+        (1, 1),
+        "only the line both changed differs (line ends aside)"
+    );
     assert_eq!(
         texts(&page.body, ".conflict-form button[type=submit]"),
         ["Save my merged text"]
@@ -430,7 +441,7 @@ async fn the_merged_text_saves_on_top_of_the_other_editors_revision() {
     let saved = alice.edit_page(AAR, "2", &merged, "lkm-1", "merged").await;
     let shown = landed(&mut alice, saved).await;
     assert_eq!(flash(&shown), "Saved as revision 3.");
-    assert_eq!(source(&mut alice, AAR).await, merged);
+    assert_eq!(source(&mut alice, AAR).await, merged.replace("\r\n", "\n"));
 }
 
 #[tokio::test]

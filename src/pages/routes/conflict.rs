@@ -57,7 +57,8 @@ pub(super) async fn conflict_page(
     current_tags: &str,
 ) -> AppResult<Response> {
     let other = other_edit(state, page.id, current_revision).await?;
-    let (old, new) = (current_body.clone(), mine.body.clone());
+    // Browsers send a textarea's lines ended by CR LF; saved text has LF.
+    let (old, new) = (current_body.clone(), crate::text::clean_body(&mine.body));
     let comparison =
         crate::markup::diff::off_thread(move || crate::markup::diff::compare(&old, &new))
             .await

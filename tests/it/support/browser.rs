@@ -233,6 +233,21 @@ impl Harness {
         .await
     }
 
+    /// Another, independent browser with JavaScript turned off in its
+    /// pages, for what must work without it (WebDriver's own scripts, which
+    /// these helpers use to read the page, still run).
+    pub async fn browser_without_script(&self) -> Result<Browser> {
+        open_browser(
+            &self.driver,
+            &self.chromium,
+            self.profiles.path(),
+            &self.base,
+            "noscript",
+            &["--blink-settings=scriptEnabled=false"],
+        )
+        .await
+    }
+
     /// Ends the browser sessions cleanly.
     pub async fn finish(self) {
         let _ = self.browser.client.clone().close().await;
