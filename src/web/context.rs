@@ -160,9 +160,6 @@ pub async fn middleware(
     request.extensions_mut().insert(ctx.clone());
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
     let mut response = next.run(request).await;
-    if ctx.flash.is_some() && request_was_get && super::flash::shows(&response) {
-        super::flash::shown(&session).await;
-    }
     if writes {
         // Its transaction has committed: views cached while it ran go stale.
         crate::db::note_write();
@@ -175,6 +172,10 @@ pub async fn middleware(
     }
     ascii_location(&mut response);
     let mut response = render_error(&ctx, response);
+    // Error pages and re-shown forms show the confirmation too.
+    if ctx.flash.is_some() && request_was_get && super::flash::shows(&response) {
+        super::flash::shown(&session).await;
+    }
     cache_control(&mut response, private);
     response
 }

@@ -10,7 +10,7 @@
 //! visitors' or members' caches (see `cache::visitors` and
 //! `cache::sessions::signed_in_member`).
 
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::Response;
 use tower_sessions::Session;
 
@@ -32,15 +32,15 @@ pub async fn peek(session: &Session) -> Option<String> {
     session.get::<String>(KEY).await.ok().flatten()
 }
 
-/// Whether `response` can show a message: a 200 HTML page (not a
-/// redirect, a feed or an asset).
+/// Whether `response` showed the message: an HTML page, an error page
+/// too (not a redirect, a feed or an asset).
 pub fn shows(response: &Response) -> bool {
     let html = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    response.status() == StatusCode::OK && html
+    !response.status().is_redirection() && html
 }
 
 /// Forgets the message once a page showed it (see [`shows`]).

@@ -303,7 +303,10 @@ async fn join_and_leave_the_roster(b: &Browser) -> Result<()> {
     b.expect_heading(BRUNO).await?;
     b.expect_text(&format!("Methods {BRUNO} uses")).await?;
     b.follow(PAGE).await?;
-    b.press("Remove my name").await?;
+    // "Remove my name" asks first (issue 15): the tip would be lost.
+    b.follow("Remove my name…").await?;
+    b.expect_text("Your tip will be lost").await?;
+    b.press("Yes, remove my name").await?;
     b.expect_text("No one has added their name yet.").await?;
     b.button("Add my name").await?;
     Ok(())

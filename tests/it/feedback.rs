@@ -621,3 +621,24 @@ async fn only_a_signed_in_member_edits_a_profile() {
         "no edit link on someone else's profile"
     );
 }
+
+#[tokio::test]
+async fn an_error_page_shows_the_confirmation_and_then_it_is_gone() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    alice.get("/").await;
+    alice
+        .post(
+            &format!("{AAR}/roster"),
+            &[("tip", "Ask early"), ("location", "")],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let missing = alice.get("/methods/no-such-method").await;
+    missing.assert_status(StatusCode::NOT_FOUND);
+    assert_eq!(
+        flash(&missing),
+        "Your name is on the roster. Thank you for sharing!"
+    );
+    assert_eq!(flash(&alice.get(AAR).await), "", "shown once only");
+}
