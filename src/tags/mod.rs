@@ -1,6 +1,7 @@
 //! Cafe Tags: the tag type, parsing of the comma-separated tag box, and (in
 //! submodules) the tag index, the CCASS indicator table and tag filtering.
 
+pub mod check;
 pub mod db;
 pub mod indicators;
 pub mod routes;

@@ -17,6 +17,7 @@ mod core_server;
 mod fast_path;
 mod faults;
 mod feeds;
+mod finding_ux;
 mod hardening_accounts;
 mod hardening_edge;
 mod hardening_edits;
