@@ -233,6 +233,20 @@ impl Harness {
         .await
     }
 
+    /// Another, independent browser with JavaScript switched off, for the
+    /// forms' plain-HTML behaviour (WebDriver's own scripts still run).
+    pub async fn browser_without_js(&self) -> Result<Browser> {
+        open_browser(
+            &self.driver,
+            &self.chromium,
+            self.profiles.path(),
+            &self.base,
+            "no-js",
+            &["--blink-settings=scriptEnabled=false"],
+        )
+        .await
+    }
+
     /// Ends the browser sessions cleanly.
     pub async fn finish(self) {
         let _ = self.browser.client.clone().close().await;

