@@ -321,7 +321,8 @@ async fn narrow_methods_by_two_tags(b: &Browser) -> Result<()> {
         one.iter().any(|t| t == "Peer Assist") && one.iter().any(|t| t == PAGE),
         "methods tagged facilitation should be Peer Assist and {PAGE}: {one:?}"
     );
-    b.follow_in("//aside", "lkm-1").await?;
+    b.follow_in("//aside", "lkm-1 · Learning agenda in place")
+        .await?;
     let path = b.path().await?;
     ensure!(
         path.contains("tag=facilitation") && path.contains("tag=lkm-1"),
@@ -332,8 +333,7 @@ async fn narrow_methods_by_two_tags(b: &Browser) -> Result<()> {
         two == vec![PAGE.to_owned()],
         "only {PAGE} has both facilitation and lkm-1, the list shows {two:?}"
     );
-    b.expect_text("Showing the 1 method(s) tagged with all of")
-        .await?;
+    b.expect_text("1 method has all of these tags:").await?;
     Ok(())
 }
 

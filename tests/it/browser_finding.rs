@@ -31,6 +31,16 @@ async fn suggestions(b: &Browser) -> Result<Vec<String>> {
     Ok(serde_json::from_value(shown)?)
 }
 
+/// Sizes the viewport, once more after a pause if the window was still
+/// settling from the previous size (chromedriver then reports odd sizes).
+async fn resize(b: &Browser, width: u32, height: u32) -> Result<()> {
+    if b.resize_viewport(width, height).await.is_ok() {
+        return Ok(());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    b.resize_viewport(width, height).await
+}
+
 /// Axe at phone and desktop width, and a screenshot of each, named `name`.
 async fn check_page(b: &Browser, name: &str, what: &str) -> Result<()> {
     let mut problems = Vec::new();
@@ -40,12 +50,12 @@ async fn check_page(b: &Browser, name: &str, what: &str) -> Result<()> {
         if sideways {
             problems.push(format!("{what} scrolls sideways at {width} px"));
         }
-        b.resize_viewport(width, 800).await?;
+        resize(b, width, 800).await?;
         if let Err(error) = b.axe(&format!("{what} at {width} px")).await {
             problems.push(format!("{error:#}"));
         }
     }
-    b.resize_viewport(DESKTOP.0, DESKTOP.1).await?;
+    resize(b, DESKTOP.0, DESKTOP.1).await?;
     if !problems.is_empty() {
         bail!("{}", problems.join("\n"));
     }
@@ -68,7 +78,7 @@ async fn suggestions_for_the_second_tag(b: &Browser) -> Result<()> {
     b.key(Key::Down).await?;
     let (file, _) = b.screenshot("finding-tag-suggestions", 360).await?;
     eprintln!("[browser_finding] screenshot {}", file.display());
-    b.resize_viewport(DESKTOP.0, DESKTOP.1).await?;
+    resize(b, DESKTOP.0, DESKTOP.1).await?;
     let active = b
         .js("const i = document.activeElement; const a = document.getElementById(i.getAttribute('aria-activedescendant')); return a ? a.innerText : ''")
         .await?;
@@ -135,6 +145,10 @@ async fn without_javascript(harness: &Harness) -> Result<()> {
         plain == serde_json::json!(["tag-vocabulary", null]),
         "without JavaScript the tag box stays a plain field: {plain}"
     );
+    a_tag_chip_adds_to_the_filter(&b, false)
+        .await
+        .context("the tag chip without JavaScript")?;
+    b.goto("/methods/new").await?;
     b.fill("Title", "Learning Walk").await?;
     b.fill("Tags", "LKM1, learning").await?;
     b.press("Save").await?;
@@ -160,6 +174,42 @@ async fn dark_warning(harness: &Harness) -> Result<()> {
     check_page(&dark, "finding-tag-warning-dark", "the tag warning, dark").await
 }
 
+/// In a list filtered by one tag, a method's tag chip narrows the filter
+/// to both tags (a plain link: the same with or without JavaScript).
+async fn a_tag_chip_adds_to_the_filter(b: &Browser, with_axe: bool) -> Result<()> {
+    b.goto("/methods?tag=learning").await?;
+    b.expect_text("methods have all of these tags:").await?;
+    let chip = b
+        .client
+        .find(fantoccini::Locator::Css("ul.method-list a.tag.adds"))
+        .await
+        .context("a chip that adds its tag to the filter")?;
+    let added = chip.attr("href").await?.unwrap_or_default();
+    ensure!(
+        added.starts_with("/methods?tag=learning&tag="),
+        "the chip should add to the filter: {added}"
+    );
+    b.click_and_wait(&chip).await?;
+    ensure!(b.path().await? == added, "followed to {}", b.path().await?);
+    b.expect_text("has all of these tags:")
+        .await
+        .or(b.expect_text("have all of these tags:").await)?;
+    let chosen = b
+        .js("return Array.from(document.querySelectorAll('ul.tags.selected .tag')).length")
+        .await?;
+    ensure!(chosen == serde_json::json!(2), "two tags chosen: {chosen}");
+    let (file, sideways) = b.screenshot("finding-filtered-list", 360).await?;
+    eprintln!("[browser_finding] screenshot {}", file.display());
+    ensure!(!sideways, "the filtered list scrolls sideways at 360 px");
+    b.screenshot("finding-filtered-list", 1280).await?;
+    resize(b, DESKTOP.0, DESKTOP.1).await?;
+    if with_axe {
+        // axe-core waits on timers, which do not run without JavaScript.
+        b.axe("a list filtered by two tags").await?;
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_tag_box_in_a_browser() {
     let Some(harness) = Harness::start().await else {
@@ -181,6 +231,10 @@ async fn the_tag_box_in_a_browser() {
     run(
         "an unknown indicator is questioned",
         unknown_indicator_is_questioned(b, true).await,
+    );
+    run(
+        "a tag chip adds to the filter",
+        a_tag_chip_adds_to_the_filter(b, true).await,
     );
     run("without JavaScript", without_javascript(&harness).await);
     run("dark scheme", dark_warning(&harness).await);

@@ -157,3 +157,115 @@ async fn the_tag_box_offers_each_indicator_with_its_group() {
     );
     assert_eq!(groups, ["Learning & Knowledge Management"]);
 }
+
+// ------------------------------------------------------------ filters
+
+/// Two pages tagged alpha: one with beta and lkm-1, one with gamma.
+async fn filter_fixture(app: &TestApp) -> Client {
+    let mut alice = app.member("alice").await;
+    create(&mut alice, "Filter One", "alpha, beta, lkm-1", true)
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    create(&mut alice, "Filter Two", "alpha, gamma", true)
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    alice
+}
+
+/// (text, href) of each tag chip of the listed methods; a chip without a
+/// link (a tag of the filter) has no href.
+fn chips(html: &str) -> Vec<(String, Option<String>)> {
+    let doc = scraper::Html::parse_document(html);
+    let chip = scraper::Selector::parse("ul.method-list ul.tags .tag").expect("selector");
+    doc.select(&chip)
+        .map(|c| {
+            (
+                crate::support::inert::collapse(&c.text().collect::<String>()),
+                c.value().attr("href").map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_tag_chip_in_a_filtered_list_adds_its_tag_to_the_filter() {
+    let app = TestApp::new().await;
+    let mut alice = filter_fixture(&app).await;
+    let filtered = alice.get("/methods?tag=alpha").await;
+    let chips = chips(&filtered.body);
+    assert!(
+        chips.contains(&(
+            "Add to the filter: beta".to_owned(),
+            Some("/methods?tag=alpha&tag=beta".to_owned())
+        )),
+        "{chips:?}"
+    );
+    assert!(
+        chips.contains(&("alpha (in the filter)".to_owned(), None)),
+        "the filter's own tag is shown, not linked: {chips:?}"
+    );
+    let narrowed = alice.get("/methods?tag=alpha&tag=beta").await;
+    assert_eq!(
+        texts(&narrowed.body, "ul.method-list a.method-title"),
+        ["Filter One"]
+    );
+
+    let one_tag = alice.get("/tags/alpha").await;
+    assert!(
+        self::chips(&one_tag.body).contains(&(
+            "Add to the filter: gamma".to_owned(),
+            Some("/methods?tag=alpha&tag=gamma".to_owned())
+        )),
+        "a tag's page is a filter too"
+    );
+    let unfiltered = alice.get("/methods").await;
+    assert!(
+        attr(&unfiltered.body, "ul.method-list a.tag", "href").contains(&"/tags/gamma".to_owned()),
+        "without a filter a chip opens its tag"
+    );
+}
+
+#[tokio::test]
+async fn facets_and_chosen_tags_show_indicator_names() {
+    let app = TestApp::new().await;
+    let mut alice = filter_fixture(&app).await;
+    let filtered = alice.get("/methods?tag=alpha").await;
+    let facets = texts(&filtered.body, "aside.facets li a");
+    assert!(
+        facets.contains(&"lkm-1 · Learning agenda in place".to_owned()),
+        "{facets:?}"
+    );
+    assert!(facets.contains(&"gamma".to_owned()), "{facets:?}");
+    let chosen = alice.get("/methods?tag=lkm-1").await;
+    assert_eq!(
+        texts(&chosen.body, "ul.tags.selected .tag"),
+        ["lkm-1 · Learning agenda in place"]
+    );
+}
+
+#[tokio::test]
+async fn filter_counts_read_as_sentences() {
+    let app = TestApp::new().await;
+    let mut alice = filter_fixture(&app).await;
+    let two = alice.get("/methods?tag=alpha").await;
+    assert_eq!(
+        texts(&two.body, "p.filter-count"),
+        ["2 methods have all of these tags:"]
+    );
+    let one = alice.get("/methods?tag=alpha&tag=gamma").await;
+    assert_eq!(
+        texts(&one.body, "p.filter-count"),
+        ["1 method has all of these tags:"]
+    );
+    let none = alice.get("/methods?tag=beta&tag=gamma").await;
+    assert_eq!(
+        texts(&none.body, "p.filter-count"),
+        ["No method has all of these tags:"]
+    );
+    none.assert_contains("Remove a tag above to see more methods.");
+    for page in [&two, &one, &none] {
+        assert!(!page.body.contains("method(s)"));
+    }
+    let tag_page = alice.get("/tags/gamma").await;
+    tag_page.assert_contains("1 method carries this tag.");
+}
