@@ -269,3 +269,79 @@ async fn filter_counts_read_as_sentences() {
     let tag_page = alice.get("/tags/gamma").await;
     tag_page.assert_contains("1 method carries this tag.");
 }
+
+// ------------------------------------------------------------ search
+
+/// A page written in Markdown with a heading, emphasis, a wiki link with a
+/// label and an indicator tag.
+async fn searchable(app: &TestApp) -> Client {
+    let mut alice = app.member("alice").await;
+    let body = "*The zorbel fair* opens the year.\n\n## Steps\n\nInvite [[Peer Assist|the assist team]] early.\n";
+    alice
+        .post(
+            "/methods",
+            &[
+                ("title", "Fair Day"),
+                ("body", body),
+                ("tags", "lkm-1, fairs"),
+                ("confirm_tags", "1"),
+            ],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    alice
+}
+
+#[tokio::test]
+async fn search_snippets_read_as_the_rendered_text() {
+    let app = TestApp::new().await;
+    let mut alice = searchable(&app).await;
+    let page = alice.get("/search?q=zorbel").await;
+    page.assert_status(StatusCode::OK);
+    let snippets = texts(&page.body, "ol.search-results p.snippet");
+    assert_eq!(
+        snippets,
+        ["The zorbel fair opens the year. Steps — Invite the assist team early."],
+        "no Markdown, the heading set apart, the wiki link's label"
+    );
+    page.assert_contains("<mark>zorbel</mark>");
+    let steps = alice.get("/search?q=invite+early").await;
+    let snippet = texts(&steps.body, "ol.search-results p.snippet").concat();
+    assert!(!snippet.contains(['*', '#', '|', '[']), "{snippet}");
+    assert!(snippet.contains("Steps — "), "{snippet}");
+}
+
+#[tokio::test]
+async fn search_results_show_tags_with_indicator_names() {
+    let app = TestApp::new().await;
+    let mut alice = searchable(&app).await;
+    let page = alice.get("/search?q=zorbel").await;
+    assert_eq!(
+        texts(&page.body, "ol.search-results ul.tags a.tag"),
+        ["lkm-1 · Learning agenda in place", "fairs"]
+    );
+}
+
+#[tokio::test]
+async fn a_phrase_is_quoted_once_in_results_for() {
+    let app = TestApp::new().await;
+    let mut alice = searchable(&app).await;
+    let phrase = alice.get("/search?q=%22zorbel+fair%22").await;
+    assert_eq!(
+        texts(&phrase.body, "main p[role=status]"),
+        ["1 result for \"zorbel fair\"."]
+    );
+    let words = alice.get("/search?q=zorbel+fair").await;
+    assert_eq!(
+        texts(&words.body, "main p[role=status]"),
+        ["1 result for “zorbel fair”."]
+    );
+    let none = alice.get("/search?q=%22no+such+phrase%22").await;
+    assert!(
+        texts(&none.body, "main p[role=status]")
+            .concat()
+            .starts_with("No results for \"no such phrase\"."),
+        "{:?}",
+        texts(&none.body, "main p[role=status]")
+    );
+}
