@@ -496,7 +496,8 @@ impl Hit {
         };
         let snippet = readable(&passage);
         let story = row.story_id.map(|_| StoryHit {
-            outcome: outcome_label(row.outcome.as_deref().unwrap_or_default()).to_owned(),
+            outcome: crate::stories::outcome_label(row.outcome.as_deref().unwrap_or_default())
+                .to_owned(),
             location: row.location.unwrap_or_default(),
             page_title: row.page_title.clone(),
             page_url: page_url.clone(),
@@ -606,14 +607,6 @@ fn wiki_link_labels(line: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// How an outcome reads in a sentence.
-pub fn outcome_label(outcome: &str) -> &str {
-    match outcome {
-        "too-early" => "too early to tell",
-        other => other,
-    }
 }
 
 /// The first `max` characters of `text`, cut at a space, with `…` when cut.

@@ -525,7 +525,7 @@ async fn keyboard_story(b: &Browser) -> Result<()> {
     b.key(Key::Tab).await?;
     let radio = b.focused().await?;
     ensure!(
-        radio.name == "success",
+        radio.name == "Success",
         "Tab from the title should reach the first outcome, it reached {radio}"
     );
     b.key(Key::Space).await?;
@@ -538,7 +538,7 @@ async fn keyboard_story(b: &Browser) -> Result<()> {
     b.key_to_navigate(Key::Enter).await?;
     b.expect_heading("Peer assist before the flood response")
         .await?;
-    b.expect_text("success").await?;
+    b.expect_text("Success").await?;
     Ok(())
 }
 

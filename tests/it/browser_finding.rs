@@ -210,6 +210,35 @@ async fn a_tag_chip_adds_to_the_filter(b: &Browser, with_axe: bool) -> Result<()
     Ok(())
 }
 
+/// The indicator tables (one per group) and the Cafe Tags lists line their
+/// columns up from group to group at desktop width.
+async fn indicator_columns_line_up(b: &Browser) -> Result<()> {
+    resize(b, DESKTOP.0, DESKTOP.1).await?;
+    b.goto("/indicators").await?;
+    let lefts = b
+        .js("return Array.from(document.querySelectorAll('table.coverage')).map(t => \
+             Array.from(t.querySelectorAll('thead th')).map(th => Math.round(th.getBoundingClientRect().left)))")
+        .await?;
+    let lefts: Vec<Vec<i64>> = serde_json::from_value(lefts)?;
+    ensure!(lefts.len() >= 2, "several groups: {lefts:?}");
+    ensure!(
+        lefts.iter().all(|l| *l == lefts[0]),
+        "the columns of /indicators differ between groups: {lefts:?}"
+    );
+    check_page(b, "finding-indicators", "the indicator tables").await?;
+    b.goto("/tags").await?;
+    let names = b
+        .js("return Array.from(document.querySelectorAll('.tag-group > ul:not(.free-tags) > li strong')).map(s => Math.round(s.getBoundingClientRect().left))")
+        .await?;
+    let names: Vec<i64> = serde_json::from_value(names)?;
+    let columns: std::collections::BTreeSet<i64> = names.iter().copied().collect();
+    ensure!(
+        names.len() >= 8 && columns.len() <= 2,
+        "the indicator names on /tags should start in one column per side: {names:?}"
+    );
+    check_page(b, "finding-tags", "Cafe Tags").await
+}
+
 #[tokio::test]
 async fn the_tag_box_in_a_browser() {
     let Some(harness) = Harness::start().await else {
@@ -235,6 +264,10 @@ async fn the_tag_box_in_a_browser() {
     run(
         "a tag chip adds to the filter",
         a_tag_chip_adds_to_the_filter(b, true).await,
+    );
+    run(
+        "indicator columns line up",
+        indicator_columns_line_up(b).await,
     );
     run("without JavaScript", without_javascript(&harness).await);
     run("dark scheme", dark_warning(&harness).await);

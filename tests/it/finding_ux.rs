@@ -345,3 +345,52 @@ async fn a_phrase_is_quoted_once_in_results_for() {
         texts(&none.body, "main p[role=status]")
     );
 }
+
+// ------------------------------------------------------------ outcomes
+
+async fn tell(client: &mut Client, title: &str, outcome: &str) {
+    client
+        .post(
+            "/methods/peer-assist/stories",
+            &[
+                ("title", title),
+                ("body", "What happened."),
+                ("outcome", outcome),
+                ("location", "Accra"),
+            ],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn outcome_labels_are_capitalised_and_an_outcome_without_stories_is_not_a_link() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    tell(&mut alice, "It worked", "success").await;
+    tell(&mut alice, "Too soon", "too-early").await;
+    let page = alice.get("/methods/peer-assist").await;
+    let badges = texts(&page.body, "#stories .story-outcome");
+    assert!(badges.contains(&"Success".to_owned()), "{badges:?}");
+    assert!(
+        badges.contains(&"Too early to tell".to_owned()),
+        "{badges:?}"
+    );
+    let links = texts(&page.body, "nav.outcome-filter a");
+    assert_eq!(
+        links,
+        ["Success (1)", "Too early to tell (1)"],
+        "only outcomes with stories are links"
+    );
+    assert_eq!(
+        texts(&page.body, "nav.outcome-filter .outcome-none"),
+        ["Mixed (0)", "Failure (0)"]
+    );
+    let form = texts(&page.body, "#stories label");
+    assert!(
+        form.contains(&"Failure".to_owned()),
+        "the story form's choices: {form:?}"
+    );
+    let search = alice.get("/search?q=worked").await;
+    search.assert_contains("Outcome: Success");
+}

@@ -305,7 +305,7 @@ async fn results_show_marked_snippets_tags_and_story_outcomes() {
         .assert_contains("<mark>quillworth</mark> idea appears")
         .assert_contains("<mark>Quillworth</mark> Circles")
         .assert_contains(r#"href="/tags/lkm-1""#)
-        .assert_contains("outcome: failure")
+        .assert_contains("Outcome: Failure")
         .assert_contains("Nairobi office")
         .assert_contains(r#"href="/methods/quillworth-circles""#);
     let story = client.get("/search?q=zephyrine+budget").await;
