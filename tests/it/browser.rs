@@ -244,13 +244,13 @@ async fn tell_a_story(b: &Browser) -> Result<()> {
     b.click_text("summary", "Tell your story of this method")
         .await?;
     b.fill("Title", STORY).await?;
-    b.choose("mixed").await?;
+    b.choose("Mixed").await?;
     b.fill("Where (country office", "Kenya country office")
         .await?;
     b.fill("Your story", "Forty people came; the topic wall filled in ten minutes.\n\nTwo sessions had nobody: next time we merge topics.").await?;
     b.press("Tell the story").await?;
     b.expect_heading(STORY).await?;
-    b.expect_text("mixed").await?;
+    b.expect_text("Mixed").await?;
     b.expect_text("Kenya country office").await?;
     b.follow(PAGE).await?;
     b.expect_text("1 story").await?;
