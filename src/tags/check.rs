@@ -146,9 +146,9 @@ fn near_duplicate(a: &str, b: &str) -> bool {
     }
     let differs_in_digits =
         sa.chars().any(|c| c.is_ascii_digit()) || sb.chars().any(|c| c.is_ascii_digit());
-    sa.chars().count().min(sb.chars().count()) >= 6
-        && !differs_in_digits
-        && edit_distance(a, b) == 1
+    let (la, lb) = (a.chars().count(), b.chars().count());
+    // The cheap checks first: a site may have thousands of tags in use.
+    la.min(lb) >= 6 && la.abs_diff(lb) <= 1 && !differs_in_digits && edit_distance(a, b) == 1
 }
 
 /// Levenshtein distance, by characters.
