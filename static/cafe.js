@@ -236,3 +236,153 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
   else init();
 }());
+
+// == issue 15: finding ==
+/* Suggestions for every tag of the comma-separated tag box (not only the
+ * first, as a datalist would): an ARIA combobox over a listbox, built from
+ * the form's own datalist (tag, "CODE — name", data-group). Arrow keys move
+ * through the suggestions, Enter or a click picks one, which replaces just
+ * the tag being typed; Escape closes the list. Without this script the
+ * field stays a plain text box with its datalist. */
+(function () {
+  'use strict';
+  var MAX = 8;
+
+  function suggestTags(input) {
+    var list = document.getElementById(input.getAttribute('list'));
+    if (!list) return;
+    var vocabulary = Array.prototype.map.call(list.options, function (o) {
+      return { tag: o.value, label: o.textContent, group: o.getAttribute('data-group') || '' };
+    });
+    input.removeAttribute('list');
+    input.setAttribute('role', 'combobox');
+    input.setAttribute('autocomplete', 'off');
+    input.setAttribute('aria-autocomplete', 'list');
+    input.setAttribute('aria-expanded', 'false');
+    var box = document.createElement('div');
+    box.className = 'tag-suggest';
+    input.parentNode.insertBefore(box, input);
+    box.appendChild(input);
+    var listbox = document.createElement('ul');
+    listbox.id = input.id + '-suggestions';
+    listbox.className = 'tag-suggestions';
+    listbox.setAttribute('role', 'listbox');
+    listbox.setAttribute('aria-label', 'Tag suggestions');
+    listbox.hidden = true;
+    box.appendChild(listbox);
+    input.setAttribute('aria-controls', listbox.id);
+    var status = document.createElement('p');
+    status.className = 'visually-hidden';
+    status.setAttribute('role', 'status');
+    box.appendChild(status);
+    var shown = [], active = -1;
+
+    /* The tag under the caret: [start, end) of its piece of the value. */
+    function current() {
+      var value = input.value, caret = input.selectionStart === null ? value.length : input.selectionStart;
+      var start = value.lastIndexOf(',', caret - 1) + 1;
+      var end = value.indexOf(',', caret);
+      if (end < 0) end = value.length;
+      return { start: start, end: end, text: value.slice(start, end).trim().toLowerCase().replace(/\s+/g, ' ') };
+    }
+    function close() {
+      listbox.hidden = true;
+      input.setAttribute('aria-expanded', 'false');
+      input.removeAttribute('aria-activedescendant');
+      active = -1;
+    }
+    function mark(index) {
+      active = index;
+      Array.prototype.forEach.call(listbox.children, function (li, i) {
+        li.setAttribute('aria-selected', i === index ? 'true' : 'false');
+      });
+      if (index < 0) input.removeAttribute('aria-activedescendant');
+      else {
+        input.setAttribute('aria-activedescendant', listbox.children[index].id);
+        listbox.children[index].scrollIntoView({ block: 'nearest' });
+      }
+    }
+    function update() {
+      var typed = current().text;
+      var taken = input.value.split(',').map(function (t) { return t.trim().toLowerCase(); });
+      shown = [];
+      if (typed) {
+        var starts = [], contains = [];
+        vocabulary.forEach(function (v) {
+          if (v.tag === typed || taken.indexOf(v.tag) >= 0) return;
+          if (v.tag.indexOf(typed) === 0 || v.tag.replace(/[^a-z0-9]/g, '').indexOf(typed.replace(/[^a-z0-9]/g, '')) === 0) starts.push(v);
+          else if (v.label.toLowerCase().indexOf(typed) >= 0 || v.tag.indexOf(typed) >= 0) contains.push(v);
+        });
+        shown = starts.concat(contains).slice(0, MAX);
+      }
+      listbox.replaceChildren();
+      shown.forEach(function (v, i) {
+        var li = document.createElement('li');
+        li.id = listbox.id + '-' + i;
+        li.setAttribute('role', 'option');
+        li.setAttribute('aria-selected', 'false');
+        var code = document.createElement('span');
+        code.className = 'suggest-tag';
+        code.textContent = v.tag;
+        li.appendChild(code);
+        var name = v.label.split(' — ').slice(1).join(' — ');
+        if (name) {
+          var detail = document.createElement('span');
+          detail.className = 'suggest-name';
+          detail.textContent = name + (v.group ? ' · ' + v.group : '');
+          li.appendChild(detail);
+        }
+        li.addEventListener('mousedown', function (event) { event.preventDefault(); pick(i); });
+        listbox.appendChild(li);
+      });
+      if (!shown.length) {
+        close();
+        status.textContent = '';
+        return;
+      }
+      listbox.hidden = false;
+      input.setAttribute('aria-expanded', 'true');
+      mark(-1);
+      status.textContent = shown.length === 1 ? '1 suggestion' : shown.length + ' suggestions';
+    }
+    function pick(index) {
+      var v = shown[index];
+      if (!v) return;
+      var piece = current(), value = input.value;
+      var before = value.slice(0, piece.start), after = value.slice(piece.end);
+      var lead = piece.start > 0 ? ' ' : '';
+      var tail = after ? after : ', ';
+      input.value = before + lead + v.tag + tail;
+      var caret = (before + lead + v.tag).length + (after ? 0 : 2);
+      input.setSelectionRange(caret, caret);
+      close();
+      status.textContent = v.tag + ' added';
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+    }
+    input.addEventListener('input', update);
+    input.addEventListener('blur', close);
+    input.addEventListener('keydown', function (event) {
+      var open = !listbox.hidden;
+      if (event.key === 'ArrowDown') {
+        event.preventDefault();
+        if (!open) { update(); if (shown.length) mark(0); return; }
+        mark((active + 1) % shown.length);
+      } else if (event.key === 'ArrowUp' && open) {
+        event.preventDefault();
+        mark(active <= 0 ? shown.length - 1 : active - 1);
+      } else if (event.key === 'Enter' && open && active >= 0) {
+        event.preventDefault();
+        pick(active);
+      } else if (event.key === 'Escape' && open) {
+        event.preventDefault();
+        close();
+      }
+    });
+  }
+
+  function init() {
+    Array.prototype.forEach.call(document.querySelectorAll('input[name=tags][list]'), suggestTags);
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+}());

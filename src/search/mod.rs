@@ -403,6 +403,8 @@ pub struct Hit {
     pub snippet_html: String,
     /// The page's tags (for a story: the tags of its page).
     pub tags: TagList,
+    /// The same tags as shown: an indicator with its name.
+    pub tag_links: Vec<crate::tags::TagLink>,
     pub story: Option<StoryHit>,
 }
 
@@ -466,9 +468,14 @@ pub async fn run(pool: &Db, cache: &Cache, query: &Query, page: i64) -> sqlx::Re
         None if page > 1 => db::count(pool, &search).await?,
         None => 0,
     };
+    let labels = if rows.iter().any(|row| !row.tags.is_empty()) {
+        crate::tags::db::labels(pool).await?
+    } else {
+        Default::default()
+    };
     let hits = rows
         .into_iter()
-        .map(|row| Hit::from_row(row, matching.is_some()))
+        .map(|row| Hit::from_row(row, matching.is_some(), &labels))
         .collect();
     let results = Arc::new(Results { hits, total });
     cache.put(generation, key, Arc::clone(&results));
@@ -476,7 +483,11 @@ pub async fn run(pool: &Db, cache: &Cache, query: &Query, page: i64) -> sqlx::Re
 }
 
 impl Hit {
-    fn from_row(row: db::HitRow, ranked: bool) -> Hit {
+    fn from_row(
+        row: db::HitRow,
+        ranked: bool,
+        labels: &std::collections::HashMap<String, String>,
+    ) -> Hit {
         let page_url = format!("/methods/{}", row.slug);
         let passage = if ranked {
             row.snippet
@@ -485,7 +496,8 @@ impl Hit {
         };
         let snippet = readable(&passage);
         let story = row.story_id.map(|_| StoryHit {
-            outcome: outcome_label(row.outcome.as_deref().unwrap_or_default()).to_owned(),
+            outcome: crate::stories::outcome_label(row.outcome.as_deref().unwrap_or_default())
+                .to_owned(),
             location: row.location.unwrap_or_default(),
             page_title: row.page_title.clone(),
             page_url: page_url.clone(),
@@ -497,33 +509,71 @@ impl Hit {
             },
             title_html: marked_html(&row.title),
             snippet_html: marked_html(&snippet),
+            tag_links: crate::tags::TagLink::all(&TagList::from_stored(&row.tags), labels),
             tags: TagList::from_stored(&row.tags),
             story,
         }
     }
 }
 
-/// A passage of Markdown as reading text: one line, without heading and
-/// list markers, emphasis or wiki-link brackets (the \u{2}/\u{3} marks stay).
+/// A passage of Markdown as the page reads it: rendered to its text, one
+/// line, wiki links as their labels, no emphasis, heading or list markers
+/// and no inline HTML; a heading set apart from the text after it by “ — ”,
+/// blocks by “ · ” (or a space after a full stop). The \u{2}/\u{3} marks
+/// stay. The passage is a cut of the body, so a stray `*` of emphasis cut
+/// in two is dropped too.
 fn readable(markdown: &str) -> String {
-    let mut out = Vec::new();
-    for line in markdown.lines() {
-        let line = line.trim_start().trim_start_matches('#').trim_start();
-        let line = ["- ", "* ", "+ ", "> "]
-            .iter()
-            .find_map(|m| line.strip_prefix(m))
-            .unwrap_or(line);
-        let line = wiki_link_labels(line)
-            .replace("[[", "")
-            .replace("]]", "")
-            .replace("**", "")
-            .replace("__", "")
-            .replace('`', "");
-        if !line.trim().is_empty() {
-            out.push(line.trim().to_owned());
+    use pulldown_cmark::{Event, Options, Parser, Tag as Md, TagEnd};
+    let source = wiki_link_labels(markdown);
+    let options = Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS;
+    let mut out = String::with_capacity(source.len());
+    // What separates the next text from what came before it.
+    let mut gap: Option<&str> = None;
+    let block_gap = |out: &str| {
+        let end = out.trim_end_matches(['\u{2}', '\u{3}']);
+        if end.ends_with(['.', '!', '?', ':', ';', '…']) {
+            " "
+        } else {
+            " · "
+        }
+    };
+    for event in Parser::new_ext(&source, options) {
+        match event {
+            Event::Text(text) | Event::Code(text) => {
+                let text = text.replace('*', "");
+                if text.trim().is_empty() && out.is_empty() {
+                    continue;
+                }
+                if let Some(sep) = gap.take()
+                    && !out.is_empty()
+                {
+                    out.truncate(out.trim_end().len());
+                    out.push_str(sep);
+                }
+                out.push_str(&text);
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                gap.get_or_insert(" ");
+            }
+            Event::End(TagEnd::Heading(_)) => gap = Some(" — "),
+            Event::Start(Md::Heading { .. }) => {
+                gap = Some(block_gap(&out));
+            }
+            Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Item
+                | TagEnd::TableCell
+                | TagEnd::CodeBlock
+                | TagEnd::BlockQuote(_)
+                | TagEnd::FootnoteDefinition,
+            ) if gap != Some(" — ") => gap = Some(block_gap(&out)),
+            _ => {}
         }
     }
-    out.join(" ")
+    crate::text::collapse_spaces(&out)
 }
 
 /// `[[Target|label]]` as the page shows it: the label alone. A link cut
@@ -557,14 +607,6 @@ fn wiki_link_labels(line: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-/// How an outcome reads in a sentence.
-pub fn outcome_label(outcome: &str) -> &str {
-    match outcome {
-        "too-early" => "too early to tell",
-        other => other,
-    }
 }
 
 /// The first `max` characters of `text`, cut at a space, with `…` when cut.
@@ -734,7 +776,7 @@ mod tests {
             readable(
                 "…end.\n\n## Related \u{2}Methods\u{3}\n\n- [[After-Action Review]]\n- **bold** `code`"
             ),
-            "…end. Related \u{2}Methods\u{3} After-Action Review bold code"
+            "…end. Related \u{2}Methods\u{3} — After-Action Review · bold code"
         );
     }
 
@@ -753,6 +795,24 @@ mod tests {
             "…the \u{2}label\u{3} and on"
         );
         assert_eq!(readable("a table | with | pipes"), "a table | with | pipes");
+    }
+
+    #[test]
+    fn snippets_come_from_the_rendered_text() {
+        assert_eq!(
+            readable(
+                "*The \u{2}fair\u{3}* was _good_.\n\n## Steps\nInvite people.\n\n1. One\n2. Two"
+            ),
+            "The \u{2}fair\u{3} was good. Steps — Invite people. One · Two"
+        );
+        assert_eq!(
+            readable("cut in two* here <b>bold</b> &amp; done"),
+            "cut in two here bold & done"
+        );
+        assert_eq!(
+            readable("| Step | Who |\n|---|---|\n| Plan | [[Team Lead|lead]] |"),
+            "Step · Who · Plan · lead"
+        );
     }
 
     #[test]

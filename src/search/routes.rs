@@ -61,6 +61,17 @@ impl SearchPage {
         }
     }
 
+    /// The query as typed, in quotes, unless it holds quotes of its own
+    /// (a phrase): `“peer learning”`, `"after action"`, never `“"after action"”`.
+    fn quoted(&self) -> String {
+        let q = self.q.trim();
+        if q.contains('"') {
+            q.to_owned()
+        } else {
+            format!("“{q}”")
+        }
+    }
+
     fn more_than_offered(&self) -> bool {
         self.total > OFFERED
     }

@@ -37,20 +37,20 @@ impl Outcome {
         }
     }
 
-    /// As shown to people.
+    /// As shown to people, capitalised as the labels they are (issue 15).
     pub fn label(self) -> &'static str {
         match self {
-            Outcome::Success => "success",
-            Outcome::Mixed => "mixed",
-            Outcome::Failure => "failure",
-            Outcome::TooEarly => "too early to tell",
+            Outcome::Success => "Success",
+            Outcome::Mixed => "Mixed",
+            Outcome::Failure => "Failure",
+            Outcome::TooEarly => "Too early to tell",
         }
     }
 }
 
 /// The label of a stored outcome string.
 pub fn outcome_label(stored: &str) -> &'static str {
-    Outcome::parse(stored).map_or("unknown", Outcome::label)
+    Outcome::parse(stored).map_or("Unknown", Outcome::label)
 }
 
 /// A story as typed in the form, validated.
@@ -134,7 +134,7 @@ mod tests {
     fn outcomes_parse_from_their_stored_names() {
         assert_eq!(Outcome::parse("too-early"), Some(Outcome::TooEarly));
         assert_eq!(Outcome::parse("great"), None);
-        assert_eq!(Outcome::TooEarly.label(), "too early to tell");
+        assert_eq!(Outcome::TooEarly.label(), "Too early to tell");
     }
 
     #[test]

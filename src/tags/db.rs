@@ -119,17 +119,19 @@ pub async fn coverage(pool: &Db) -> sqlx::Result<Coverage> {
         .await)
 }
 
-/// The tag box's suggestions: every current indicator (tag, "CODE — name"),
-/// then every free tag in use.
-pub async fn vocabulary(pool: &Db) -> sqlx::Result<Vec<(String, String)>> {
-    crate::on_db!(pool, |pool| sqlx::query_as::<_, (String, String)>(
-        "SELECT tag, code || ' — ' || name FROM indicators WHERE retired = FALSE
+/// The tag box's suggestions: every current indicator (tag, "CODE — name",
+/// group), then every free tag in use (tag, "", "").
+pub async fn vocabulary(pool: &Db) -> sqlx::Result<Vec<(String, String, String)>> {
+    crate::on_db!(pool, |pool| {
+        sqlx::query_as::<_, (String, String, String)>(
+        "SELECT tag, code || ' — ' || name, grp FROM indicators WHERE retired = FALSE
          UNION ALL
-         SELECT tag, '' FROM tag_counts WHERE pages > 0 AND tag NOT IN (SELECT tag FROM indicators)
+         SELECT tag, '', '' FROM tag_counts WHERE pages > 0 AND tag NOT IN (SELECT tag FROM indicators)
          ORDER BY 1",
     )
     .fetch_all(pool)
-    .await)
+    .await
+    })
 }
 
 /// Saves an indicator edited by an admin, recorded in recent changes.

@@ -1,6 +1,7 @@
 //! Cafe Tags: the tag type, parsing of the comma-separated tag box, and (in
 //! submodules) the tag index, the CCASS indicator table and tag filtering.
 
+pub mod check;
 pub mod db;
 pub mod indicators;
 pub mod routes;
@@ -149,6 +150,10 @@ pub struct TagLink {
     pub url: String,
     /// The indicator's name, for an indicator tag.
     pub label: Option<String>,
+    /// In a filtered list: the tag is one of the filter's (shown, not linked).
+    pub in_filter: bool,
+    /// In a filtered list: `url` adds the tag to the filter.
+    pub adds_to_filter: bool,
 }
 
 impl TagLink {
@@ -158,8 +163,34 @@ impl TagLink {
                 tag: t.as_str().to_owned(),
                 url: t.url(),
                 label: labels.get(t.as_str()).cloned(),
+                in_filter: false,
+                adds_to_filter: false,
             })
             .collect()
+    }
+
+    /// The tags of a method listed under a filter of `chosen` tags: each
+    /// chip adds its tag to the filter instead of leaving it (issue 15).
+    pub fn within_filter(
+        tags: &TagList,
+        labels: &std::collections::HashMap<String, String>,
+        chosen: &[Tag],
+    ) -> Vec<TagLink> {
+        let mut links = TagLink::all(tags, labels);
+        if chosen.is_empty() {
+            return links;
+        }
+        for (link, tag) in links.iter_mut().zip(tags.iter()) {
+            if chosen.contains(tag) {
+                link.in_filter = true;
+            } else {
+                let mut with: Vec<&Tag> = chosen.iter().collect();
+                with.push(tag);
+                link.url = crate::pages::routes::filter_url(&with);
+                link.adds_to_filter = true;
+            }
+        }
+        links
     }
 }
 

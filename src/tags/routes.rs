@@ -87,7 +87,11 @@ async fn one_tag(
     let pages = pages
         .into_iter()
         .map(|p| {
-            let links = TagLink::all(&TagList::from_stored(&p.tags), &labels);
+            let links = TagLink::within_filter(
+                &TagList::from_stored(&p.tags),
+                &labels,
+                std::slice::from_ref(&tag),
+            );
             (p, links)
         })
         .collect();

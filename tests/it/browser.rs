@@ -244,13 +244,13 @@ async fn tell_a_story(b: &Browser) -> Result<()> {
     b.click_text("summary", "Tell your story of this method")
         .await?;
     b.fill("Title", STORY).await?;
-    b.choose("mixed").await?;
+    b.choose("Mixed").await?;
     b.fill("Where (country office", "Kenya country office")
         .await?;
     b.fill("Your story", "Forty people came; the topic wall filled in ten minutes.\n\nTwo sessions had nobody: next time we merge topics.").await?;
     b.press("Tell the story").await?;
     b.expect_heading(STORY).await?;
-    b.expect_text("mixed").await?;
+    b.expect_text("Mixed").await?;
     b.expect_text("Kenya country office").await?;
     b.follow(PAGE).await?;
     b.expect_text("1 story").await?;
@@ -324,7 +324,8 @@ async fn narrow_methods_by_two_tags(b: &Browser) -> Result<()> {
         one.iter().any(|t| t == "Peer Assist") && one.iter().any(|t| t == PAGE),
         "methods tagged facilitation should be Peer Assist and {PAGE}: {one:?}"
     );
-    b.follow_in("//aside", "lkm-1").await?;
+    b.follow_in("//aside", "lkm-1 · Learning agenda in place")
+        .await?;
     let path = b.path().await?;
     ensure!(
         path.contains("tag=facilitation") && path.contains("tag=lkm-1"),
@@ -335,8 +336,7 @@ async fn narrow_methods_by_two_tags(b: &Browser) -> Result<()> {
         two == vec![PAGE.to_owned()],
         "only {PAGE} has both facilitation and lkm-1, the list shows {two:?}"
     );
-    b.expect_text("Showing the 1 method(s) tagged with all of")
-        .await?;
+    b.expect_text("1 method has all of these tags:").await?;
     Ok(())
 }
 
@@ -528,7 +528,7 @@ async fn keyboard_story(b: &Browser) -> Result<()> {
     b.key(Key::Tab).await?;
     let radio = b.focused().await?;
     ensure!(
-        radio.name == "success",
+        radio.name == "Success",
         "Tab from the title should reach the first outcome, it reached {radio}"
     );
     b.key(Key::Space).await?;
@@ -541,7 +541,7 @@ async fn keyboard_story(b: &Browser) -> Result<()> {
     b.key_to_navigate(Key::Enter).await?;
     b.expect_heading("Peer assist before the flood response")
         .await?;
-    b.expect_text("success").await?;
+    b.expect_text("Success").await?;
     Ok(())
 }
 

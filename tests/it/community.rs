@@ -122,7 +122,7 @@ async fn telling_a_story_leads_to_its_thread_and_lists_it_on_the_page_with_a_tal
     );
     let meta = texts(&thread.body, "article p.meta").concat();
     assert!(
-        meta.contains("failure")
+        meta.contains("Failure")
             && meta.contains("told by alice")
             && meta.contains("Nairobi office"),
         "{meta}"
@@ -175,7 +175,7 @@ async fn the_tally_counts_each_outcome_and_the_filter_shows_only_the_chosen_one(
     );
     assert_eq!(
         texts(&failures.body, "nav.outcome-filter [aria-current=page]"),
-        ["failure (2)"]
+        ["Failure (2)"]
     );
     assert_eq!(
         tally(&failures.body),
@@ -187,7 +187,7 @@ async fn the_tally_counts_each_outcome_and_the_filter_shows_only_the_chosen_one(
     assert_eq!(story_titles(&early.body), ["Just started"]);
     assert_eq!(
         texts(&early.body, "ul.story-list .story-outcome"),
-        ["too early to tell"]
+        ["Too early to tell"]
     );
 
     let mixed = alice.get(&format!("{AAR}?outcome=mixed")).await;
@@ -650,7 +650,7 @@ async fn a_story_edit_keeps_the_previous_text_viewable_and_in_the_history() {
     assert!(
         texts(&old.body, "article p.meta")
             .concat()
-            .contains("too early to tell")
+            .contains("Too early to tell")
     );
     let new = reader.get(&format!("{thread}/revisions/2")).await;
     new.assert_status(StatusCode::OK)
@@ -1160,7 +1160,7 @@ async fn a_profile_shows_the_methods_used_the_stories_told_and_the_edits_made() 
     let stories = texts(&profile.body, "section[aria-labelledby=profile-stories] li");
     assert_eq!(stories.len(), 1);
     assert!(
-        stories[0].starts_with("Reviewing a flood response mixed on After-Action Review"),
+        stories[0].starts_with("Reviewing a flood response Mixed on After-Action Review"),
         "{stories:?}"
     );
     let edits = texts(&profile.body, "section[aria-labelledby=profile-edits] li");

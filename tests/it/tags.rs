@@ -17,7 +17,8 @@ fn listed(html: &str) -> Vec<String> {
     texts(html, "ul.method-list a.method-title")
 }
 
-/// The facet counts offered beside a filtered list: (tag, count).
+/// The facet counts offered beside a filtered list: (tag, count); an
+/// indicator facet's name after “ · ” is left out.
 fn facets(html: &str) -> Vec<(String, usize)> {
     let doc = Html::parse_document(html);
     let item = Selector::parse("aside.facets li").expect("selector");
@@ -29,6 +30,7 @@ fn facets(html: &str) -> Vec<(String, usize)> {
                 .select(&link)
                 .next()
                 .map(|a| collapse(&a.text().collect::<String>()))
+                .map(|text| text.split(" · ").next().unwrap_or_default().to_owned())
                 .unwrap_or_default();
             let n = li
                 .select(&count)
@@ -626,7 +628,7 @@ async fn filtering_by_two_and_three_tags_returns_exactly_the_pages_carrying_all_
     assert!(
         texts(&two.body, "main p")
             .concat()
-            .contains("Showing the 5 method(s) tagged with all of")
+            .contains("5 methods have all of these tags:")
     );
 
     let three = alice.get("/methods?tag=alpha&tag=beta&tag=gamma").await;
@@ -754,7 +756,7 @@ async fn an_unknown_tag_gives_an_empty_list_not_an_error() {
                 listed(&page.body)
             );
             assert!(facets(&page.body).is_empty(), "{query}");
-            page.assert_contains("No method page has all these tags.");
+            page.assert_contains("No method has all of these tags");
         }
     }
     let page = visitor.get("/tags/no-such-tag").await;
@@ -1194,7 +1196,19 @@ async fn hostile_tags_and_indicator_fields_are_shown_inert() {
     );
     let mut pages = Vec::new();
     for (i, chunk) in tags.chunks(20).enumerate() {
-        pages.push(new_page(&mut alice, &format!("Hostile tags {i}"), &chunk.join(",")).await);
+        // Payloads close to each other are questioned (issue 15): the
+        // re-shown form with the warnings is inert, and confirming saves.
+        let (title, tags) = (format!("Hostile tags {i}"), chunk.join(","));
+        let body = format!("## Brief Description\n\n{title}.\n");
+        let mut fields = vec![("title", title.as_str()), ("body", &body), ("tags", &tags)];
+        let mut saved = alice.post("/methods", &fields).await;
+        if saved.status == StatusCode::UNPROCESSABLE_ENTITY {
+            assert_inert(&saved.body, "the tag warnings");
+            fields.push(("confirm_tags", "1"));
+            saved = alice.post("/methods", &fields).await;
+        }
+        saved.assert_status(StatusCode::SEE_OTHER);
+        pages.push(saved.location().expect("the page").to_owned());
     }
     let mut tag_urls = Vec::new();
     for path in &pages {
@@ -1308,7 +1322,7 @@ async fn a_long_method_list_comes_in_pages_of_a_hundred_with_facets_over_all_of_
     let first = visitor.get("/methods?tag=bulk").await;
     first
         .assert_status(StatusCode::OK)
-        .assert_contains("Showing the 105 method(s)");
+        .assert_contains("105 methods have all of these tags:");
     assert_eq!(listed(&first.body).len(), 100);
     assert!(
         facets(&first.body).contains(&("extra".to_owned(), 105)),
@@ -1392,7 +1406,7 @@ async fn every_page_of_a_filtered_list_shows_the_totals_facets_and_methods_count
         assert!(
             texts(body, "main p")
                 .concat()
-                .contains(&format!("Showing the {total} method(s)")),
+                .contains(&format!("{total} methods have all of these tags:")),
             "page {page}"
         );
         let shown: Vec<String> = matching

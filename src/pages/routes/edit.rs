@@ -14,6 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::pages::db::{self, Page, SaveOutcome};
 use crate::pages::{METHOD_TEMPLATE, PageText, parse_title};
 use crate::state::AppState;
+use crate::tags::TagList;
 use crate::web::context::Ctx;
 use crate::web::flash;
 use tower_sessions::Session;
@@ -31,8 +32,10 @@ pub(super) struct EditPage {
     summary: String,
     base_revision: i64,
     errors: Vec<String>,
-    /// Suggestions for the tag box: (tag, label).
-    vocabulary: Vec<(String, String)>,
+    /// Suggestions for the tag box: (tag, label, indicator group).
+    vocabulary: Vec<(String, String, String)>,
+    /// Doubts about typed tags the author may confirm (`crate::tags::check`).
+    tag_warnings: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -57,6 +60,7 @@ pub(super) async fn new_form(
         summary: String::new(),
         base_revision: 0,
         errors: Vec::new(),
+        tag_warnings: Vec::new(),
     })
 }
 
@@ -72,6 +76,9 @@ pub(super) struct PageForm {
     summary: String,
     #[serde(default)]
     base_revision: i64,
+    /// Set when the author keeps tags the form warned about.
+    #[serde(default)]
+    confirm_tags: Option<String>,
 }
 
 impl PageForm {
@@ -83,6 +90,17 @@ impl PageForm {
         slug: Option<String>,
         errors: Vec<String>,
     ) -> AppResult<Response> {
+        self.reshow_with(state, ctx, slug, errors, Vec::new()).await
+    }
+
+    async fn reshow_with(
+        self,
+        state: &AppState,
+        ctx: Ctx,
+        slug: Option<String>,
+        errors: Vec<String>,
+        tag_warnings: Vec<String>,
+    ) -> AppResult<Response> {
         let page = EditPage {
             vocabulary: vocabulary(state).await?,
             ctx,
@@ -93,12 +111,22 @@ impl PageForm {
             summary: self.summary,
             base_revision: self.base_revision,
             errors,
+            tag_warnings,
         };
         Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
     }
+
+    /// Typed tags that look like slips (an unknown indicator-like code, a
+    /// near-duplicate of a tag in use), unless the author confirmed them.
+    async fn tag_doubts(&self, state: &AppState, tags: &TagList) -> AppResult<Vec<String>> {
+        if self.confirm_tags.is_some() {
+            return Ok(Vec::new());
+        }
+        Ok(crate::tags::check::check(&state.pool, tags).await?)
+    }
 }
 
-async fn vocabulary(state: &AppState) -> AppResult<Vec<(String, String)>> {
+async fn vocabulary(state: &AppState) -> AppResult<Vec<(String, String, String)>> {
     Ok(crate::tags::db::vocabulary(&state.pool).await?)
 }
 
@@ -119,6 +147,12 @@ pub(super) async fn create(
             return form.reshow(&state, ctx, None, errors).await;
         }
     };
+    let doubts = form.tag_doubts(&state, &text.tags).await?;
+    if !doubts.is_empty() {
+        return form
+            .reshow_with(&state, ctx, None, Vec::new(), doubts)
+            .await;
+    }
     let slug = db::create(&state.pool, &title, &text, Some(author)).await?;
     flash::set(&session, "Page created. Thank you!").await;
     Ok(Redirect::to(&format!("/methods/{slug}")).into_response())
@@ -152,6 +186,7 @@ pub(super) async fn edit_form(
         summary: String::new(),
         base_revision: page.revision,
         errors: Vec::new(),
+        tag_warnings: Vec::new(),
     })
 }
 
@@ -175,6 +210,16 @@ pub(super) async fn edit(
             return form.reshow(&state, ctx, slug, errors).await;
         }
     };
+    let doubts = form.tag_doubts(&state, &text.tags).await?;
+    if !doubts.is_empty() {
+        let form = PageForm {
+            title: page.title,
+            ..form
+        };
+        return form
+            .reshow_with(&state, ctx, Some(page.slug), Vec::new(), doubts)
+            .await;
+    }
     let outcome = db::save_grouped(
         &state.pool,
         &state.saves,

@@ -36,6 +36,8 @@ pub(super) async fn home(State(state): State<AppState>, ctx: Ctx) -> AppResult<H
 /// One tag offered to narrow (or widen) the list, with how many listed pages carry it.
 pub struct Facet {
     pub tag: String,
+    /// The indicator's name, for an indicator tag.
+    pub label: Option<String>,
     pub count: usize,
     pub url: String,
 }
@@ -222,6 +224,7 @@ pub(super) async fn list(
         .iter()
         .map(|tag| Facet {
             tag: tag.as_str().to_owned(),
+            label: labels.get(tag.as_str()).cloned(),
             count: total,
             url: filter_url(&chosen.iter().filter(|t| *t != tag).collect::<Vec<_>>()),
         })
@@ -237,6 +240,7 @@ pub(super) async fn list(
             with.push(&tag);
             Some(Facet {
                 url: filter_url(&with),
+                label: labels.get(&name).cloned(),
                 tag: name,
                 count: usize::try_from(count).unwrap_or(0),
             })
@@ -254,7 +258,7 @@ pub(super) async fn list(
     let pages = pages
         .iter()
         .map(|p| {
-            let links = TagLink::all(&p.tag_list(), &labels);
+            let links = TagLink::within_filter(&p.tag_list(), &labels, &chosen);
             (p.clone(), links)
         })
         .collect();

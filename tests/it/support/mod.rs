@@ -276,7 +276,8 @@ impl Client {
             .await
     }
 
-    /// Creates a page and returns its URL path.
+    /// Creates a page and returns its URL path; tags the form would question
+    /// as likely slips (issue 15) are confirmed.
     pub async fn create_page(&mut self, title: &str, body: &str, tags: &str) -> String {
         let page = self
             .post(
@@ -286,6 +287,7 @@ impl Client {
                     ("body", body),
                     ("tags", tags),
                     ("summary", "first"),
+                    ("confirm_tags", "1"),
                 ],
             )
             .await;
