@@ -23,6 +23,7 @@ mod hardening_edits;
 mod hardening_forms;
 mod hardening_markup;
 mod hostile;
+mod housekeeping;
 mod instances;
 mod member_pages;
 mod search;

@@ -32,6 +32,9 @@ pub(super) struct EditPage {
     errors: Vec<String>,
     /// Suggestions for the tag box: (tag, label).
     vocabulary: Vec<(String, String)>,
+    /// New page only: the pages that already have this title, offered
+    /// instead (the form then asks to confirm a new one).
+    duplicates: Vec<db::Duplicate>,
 }
 
 #[derive(Deserialize, Default)]
@@ -56,6 +59,7 @@ pub(super) async fn new_form(
         summary: String::new(),
         base_revision: 0,
         errors: Vec::new(),
+        duplicates: Vec::new(),
     })
 }
 
@@ -71,6 +75,9 @@ pub(super) struct PageForm {
     summary: String,
     #[serde(default)]
     base_revision: i64,
+    /// `1`: create the page even though one with this title exists.
+    #[serde(default)]
+    create_anyway: String,
 }
 
 impl PageForm {
@@ -92,6 +99,7 @@ impl PageForm {
             summary: self.summary,
             base_revision: self.base_revision,
             errors,
+            duplicates: Vec::new(),
         };
         Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
     }
@@ -117,6 +125,24 @@ pub(super) async fn create(
             return form.reshow(&state, ctx, None, errors).await;
         }
     };
+    if form.create_anyway != "1" {
+        let duplicates = db::duplicates(&state.pool, &title).await?;
+        if !duplicates.is_empty() {
+            let page = EditPage {
+                vocabulary: vocabulary(&state).await?,
+                ctx,
+                slug: None,
+                title: form.title,
+                body: form.body,
+                tags: form.tags,
+                summary: form.summary,
+                base_revision: 0,
+                errors: Vec::new(),
+                duplicates,
+            };
+            return Ok((StatusCode::CONFLICT, page).into_response());
+        }
+    }
     let slug = db::create(&state.pool, &title, &text, Some(author)).await?;
     Ok(Redirect::to(&format!("/methods/{slug}")).into_response())
 }
@@ -149,6 +175,7 @@ pub(super) async fn edit_form(
         summary: String::new(),
         base_revision: page.revision,
         errors: Vec::new(),
+        duplicates: Vec::new(),
     })
 }
 
