@@ -311,6 +311,8 @@ async fn a_deleted_page_answers_410_leaves_every_list_and_undelete_brings_it_all
         !gone.body.contains("/undelete"),
         "visitors get no restore button"
     );
+    // A member's kept page is not served either.
+    alice.get(&path).await.assert_status(StatusCode::GONE);
     alice
         .get(&format!("{path}/history"))
         .await

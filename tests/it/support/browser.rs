@@ -233,6 +233,21 @@ impl Harness {
         .await
     }
 
+    /// Another, independent browser with the page's scripts switched off,
+    /// for the forms that must work without JavaScript (WebDriver's own
+    /// scripts, which the checks use, still run).
+    pub async fn browser_without_javascript(&self, name: &str) -> Result<Browser> {
+        open_browser(
+            &self.driver,
+            &self.chromium,
+            self.profiles.path(),
+            &self.base,
+            name,
+            &["--blink-settings=scriptEnabled=false"],
+        )
+        .await
+    }
+
     /// Ends the browser sessions cleanly.
     pub async fn finish(self) {
         let _ = self.browser.client.clone().close().await;
