@@ -57,3 +57,22 @@ CREATE TRIGGER page_redirects_changed AFTER INSERT OR UPDATE OR DELETE ON page_r
 CREATE CONSTRAINT TRIGGER page_redirects_flush_at_commit AFTER INSERT OR UPDATE OR DELETE ON page_redirects
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (cafe_first_content_write())
     EXECUTE FUNCTION cafe_flush_at_commit();
+
+-- A deleted page's rows written as they are (`cafe copy` with the
+-- deriving triggers on) stay out of the search index. Named to fire after
+-- `pages_changed` and `stories_changed` (PostgreSQL fires a table's
+-- triggers for one event in the order of their names).
+CREATE FUNCTION cafe_deleted_page_unsearched() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'pages' THEN
+        DELETE FROM search_index WHERE key = NEW.id;
+    ELSIF EXISTS (SELECT 1 FROM pages WHERE id = NEW.page_id AND deleted_at IS NOT NULL) THEN
+        DELETE FROM search_index WHERE key = -NEW.id;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER pages_zz_deleted_search AFTER INSERT ON pages
+    FOR EACH ROW WHEN (NEW.deleted_at IS NOT NULL)
+    EXECUTE FUNCTION cafe_deleted_page_unsearched();
+CREATE TRIGGER stories_zz_deleted_search AFTER INSERT ON stories
+    FOR EACH ROW EXECUTE FUNCTION cafe_deleted_page_unsearched();

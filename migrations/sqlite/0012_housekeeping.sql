@@ -80,3 +80,22 @@ WHEN old.slug IS NOT new.slug
 BEGIN
     UPDATE content_clock SET tick = tick + 1, everything = everything + 1;
 END;
+
+-- A deleted page's rows written as they are (`cafe copy` of a site with
+-- deleted pages, `cafe import`) stay out of the search index: the index's
+-- insert triggers of 0002 now skip them.
+DROP TRIGGER pages_search_insert;
+CREATE TRIGGER pages_search_insert AFTER INSERT ON pages WHEN new.deleted_at IS NULL
+BEGIN
+    INSERT INTO search_index (rowid, title, body, tags, extra)
+    VALUES (new.id, new.title, new.body, new.tags, '');
+END;
+
+DROP TRIGGER stories_search_insert;
+CREATE TRIGGER stories_search_insert AFTER INSERT ON stories
+WHEN new.hidden = 0
+     AND NOT EXISTS (SELECT 1 FROM pages WHERE id = new.page_id AND deleted_at IS NOT NULL)
+BEGIN
+    INSERT INTO search_index (rowid, title, body, tags, extra)
+    VALUES (-new.id, new.title, new.body, '', new.outcome || ' ' || new.location);
+END;

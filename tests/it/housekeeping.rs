@@ -339,6 +339,12 @@ async fn a_deleted_page_answers_410_leaves_every_list_and_undelete_brings_it_all
             page.body
         );
     }
+    // The export (`cafe export`) leaves a deleted page out.
+    let exported = cafe::pages::db::all_for_export(&app.state.pool)
+        .await
+        .expect("export");
+    assert!(exported.iter().all(|p| p.slug != "fishbowl"));
+    assert!(exported.iter().any(|p| p.slug == "peer-assist"));
     // Nothing was erased.
     assert_eq!(
         count(&app.state.pool, "SELECT count(*) FROM revisions").await,
