@@ -331,6 +331,7 @@ async fn a_deleted_page_answers_410_leaves_every_list_and_undelete_brings_it_all
         "/recent",
         "/",
         "/tags",
+        "/users/alice",
     ] {
         let page = visitor.get(look).await;
         assert!(
@@ -374,6 +375,7 @@ async fn a_deleted_page_answers_410_leaves_every_list_and_undelete_brings_it_all
         "/search?q=zanzibarian",
         "/search?q=dakar",
         "/methods.atom",
+        "/users/alice",
     ] {
         visitor
             .get(look)
