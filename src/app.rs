@@ -84,6 +84,10 @@ pub fn app(state: AppState) -> Router {
         .route_layer(from_fn_with_state(
             state.clone(),
             crate::cache::visitors::serve_visitors,
+        ))
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            crate::pages::routes::follow_old_slugs,
         ));
     Router::new()
         .merge(reading)

@@ -13,6 +13,10 @@ pub enum AppError {
     /// 404 for a method page that does not exist yet; members are offered to create it.
     #[error("no such method page")]
     NoSuchPage { title: String },
+    /// 410 for a method page an admin deleted: who and when, and (for
+    /// admins) the button that restores it.
+    #[error("deleted method page")]
+    Gone(DeletedPage),
     /// 400: the request itself is malformed.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
@@ -147,6 +151,17 @@ pub struct ErrorPage {
     pub message: String,
     /// For a missing method page: the title to offer creating.
     pub create_title: Option<String>,
+    /// For a deleted method page: what the 410 page says of it.
+    pub deleted: Option<DeletedPage>,
+}
+
+/// A deleted method page as its 410 page shows it.
+#[derive(Debug, Clone)]
+pub struct DeletedPage {
+    pub slug: String,
+    pub title: String,
+    pub deleted_by: String,
+    pub deleted_at: String,
 }
 
 impl ErrorPage {
@@ -182,6 +197,7 @@ impl ErrorPage {
             title,
             message: message.to_owned(),
             create_title: None,
+            deleted: None,
         }
     }
 }
@@ -190,6 +206,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = match &self {
             AppError::NotFound | AppError::NoSuchPage { .. } => StatusCode::NOT_FOUND,
+            AppError::Gone(_) => StatusCode::GONE,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -213,6 +230,14 @@ impl IntoResponse for AppError {
             AppError::NoSuchPage { title } => {
                 page.message = format!("There is no method page called “{title}” yet.");
                 page.create_title = Some(title.clone());
+            }
+            AppError::Gone(deleted) => {
+                page.title = "Deleted";
+                page.message = format!(
+                    "The method page “{}” was deleted by {}.",
+                    deleted.title, deleted.deleted_by
+                );
+                page.deleted = Some(deleted.clone());
             }
             AppError::Busy => {
                 page.title = "Busy";

@@ -97,7 +97,7 @@ const ENTRY_COLUMNS: &str = "SELECT e.id, e.kind, e.page_id, e.revision, e.summa
     LEFT JOIN pages p ON p.id = e.page_id
     LEFT JOIN stories st ON st.id = e.story_id
     LEFT JOIN users u ON u.id = e.actor_id
-    WHERE (st.id IS NULL OR st.hidden = FALSE)";
+    WHERE (st.id IS NULL OR st.hidden = FALSE) AND p.deleted_at IS NULL";
 
 /// Events newest first, all kinds or one; what is about a hidden story is
 /// left out, as the story itself is.
@@ -143,9 +143,9 @@ pub async fn changed_pages(pool: &Db, tags: &[Tag], limit: i64) -> sqlx::Result<
          FROM pages p
          JOIN revisions r ON r.page_id = p.id AND r.number = p.revision
          LEFT JOIN users u ON u.id = p.updated_by
-         WHERE json_array_length($1) = 0 OR p.id IN (
+         WHERE p.deleted_at IS NULL AND (json_array_length($1) = 0 OR p.id IN (
              SELECT page_id FROM page_tags WHERE tag IN (SELECT value FROM json_each($1))
-             GROUP BY page_id HAVING count(*) = json_array_length($1))
+             GROUP BY page_id HAVING count(*) = json_array_length($1)))
          ORDER BY p.updated_at DESC, p.id DESC LIMIT $2",
     )
     .bind(tags)

@@ -43,7 +43,7 @@ pub async fn for_user(pool: &Db, user_id: i64) -> sqlx::Result<Vec<MethodUsed>> 
     let sql = pool.text(
         "SELECT p.slug, p.title, r.tip, r.location, r.created_at
          FROM roster r JOIN pages p ON p.id = r.page_id
-         WHERE r.user_id = $1 ORDER BY p.title COLLATE NOCASE",
+         WHERE r.user_id = $1 AND p.deleted_at IS NULL ORDER BY p.title COLLATE NOCASE",
     );
     crate::on_db!(pool, |pool| sqlx::query_as::<_, MethodUsed>(&sql)
         .bind(user_id)

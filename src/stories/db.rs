@@ -122,7 +122,8 @@ pub async fn by_user(pool: &Db, user_id: i64) -> sqlx::Result<Vec<UserStory>> {
     crate::on_db!(pool, |pool| sqlx::query_as::<_, UserStory>(
         "SELECT s.id, s.title, s.outcome, s.created_at, p.slug, p.title AS page_title
          FROM stories s JOIN pages p ON p.id = s.page_id
-         WHERE s.author_id = $1 AND s.hidden = FALSE ORDER BY s.id DESC",
+         WHERE s.author_id = $1 AND s.hidden = FALSE AND p.deleted_at IS NULL
+         ORDER BY s.id DESC",
     )
     .bind(user_id)
     .fetch_all(pool)

@@ -8,9 +8,11 @@
 //! with their password hashes, pages and every revision, tags and links,
 //! the indicator table, stories with their revisions, replies, rosters,
 //! recent changes (`events`, which hold page protections and blocks as
-//! admin events; the flags themselves are columns of `pages` and `users`)
-//! and the site's secrets (the key of the sign-in and join forms' CSRF
-//! tokens, so a form opened before the move is still accepted after it).
+//! admin events; the flags themselves are columns of `pages` and `users`,
+//! a deleted page's too), the old slugs of renamed or merged pages
+//! (`page_redirects`), and the site's secrets (the key of the sign-in and
+//! join forms' CSRF tokens, so a form opened before the move is still
+//! accepted after it).
 //!
 //! What is not copied but made again from the copied rows: the tag counts,
 //! the search index and the content clock (whose ticks only need to move,
@@ -54,6 +56,7 @@ pub const BATCH: usize = 256;
 enum Kind {
     Int,
     OptInt,
+    OptText,
     Bool,
     Text,
     Bytes,
@@ -69,11 +72,11 @@ struct Table {
     identity: bool,
 }
 
-use Kind::{Bool, Bytes, Int, OptInt, Text};
+use Kind::{Bool, Bytes, Int, OptInt, OptText, Text};
 
 /// Every table holding the site's content or accounts, in an order that
 /// inserts each row after the rows it refers to.
-const TABLES: [Table; 12] = [
+const TABLES: [Table; 13] = [
     Table {
         name: "users",
         columns: &[
@@ -122,9 +125,17 @@ const TABLES: [Table; 12] = [
             ("created_at", Text),
             ("updated_at", Text),
             ("updated_by", OptInt),
+            ("deleted_at", OptText),
+            ("deleted_by", OptInt),
         ],
         key: 1,
         identity: true,
+    },
+    Table {
+        name: "page_redirects",
+        columns: &[("old_slug", Text), ("page_id", Int), ("created_at", Text)],
+        key: 1,
+        identity: false,
     },
     Table {
         name: "revisions",
@@ -303,6 +314,7 @@ impl Table {
 enum Value {
     Int(i64),
     OptInt(Option<i64>),
+    OptText(Option<String>),
     Bool(bool),
     Text(String),
     Bytes(Vec<u8>),
@@ -326,6 +338,7 @@ where
             Ok(match kind {
                 Kind::Int => Value::Int(row.try_get(i)?),
                 Kind::OptInt => Value::OptInt(row.try_get(i)?),
+                Kind::OptText => Value::OptText(row.try_get(i)?),
                 Kind::Bool => Value::Bool(row.try_get(i)?),
                 Kind::Text => Value::Text(row.try_get(i)?),
                 Kind::Bytes => Value::Bytes(row.try_get(i)?),
@@ -343,6 +356,7 @@ where
     DB: Database,
     i64: Encode<'q, DB> + Type<DB>,
     Option<i64>: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
     &'q str: Encode<'q, DB> + Type<DB>,
     &'q [u8]: Encode<'q, DB> + Type<DB>,
@@ -350,6 +364,7 @@ where
     match value {
         Value::Int(n) => query.bind(*n),
         Value::OptInt(n) => query.bind(*n),
+        Value::OptText(text) => query.bind(text.as_deref()),
         Value::Bool(b) => query.bind(*b),
         Value::Text(text) => query.bind(text.as_str()),
         Value::Bytes(bytes) => query.bind(bytes.as_slice()),
@@ -476,7 +491,7 @@ async fn check_empty(target: &mut Tx) -> anyhow::Result<()> {
 /// the commit, and PostgreSQL refuses to switch a table's triggers back on
 /// while it has one. Those on `users` fire only on updates and deletes;
 /// foreign keys are not user triggers, so they are checked as ever.
-const DERIVING_TRIGGERS: [(&str, &str); 14] = [
+const DERIVING_TRIGGERS: [(&str, &str); 18] = [
     ("pages", "pages_changed"),
     ("page_tags", "page_tags_changed"),
     ("page_links", "page_links_changed"),
@@ -491,6 +506,10 @@ const DERIVING_TRIGGERS: [(&str, &str); 14] = [
     ("replies", "replies_flush_at_commit"),
     ("roster", "roster_flush_at_commit"),
     ("indicators", "indicators_flush_at_commit"),
+    ("pages", "pages_zz_deleted_search"),
+    ("stories", "stories_zz_deleted_search"),
+    ("page_redirects", "page_redirects_changed"),
+    ("page_redirects", "page_redirects_flush_at_commit"),
 ];
 
 /// What [`DERIVING_TRIGGERS`] would have made, made once from the copied
@@ -500,11 +519,13 @@ const DERIVING_TRIGGERS: [(&str, &str); 14] = [
 const REBUILD_ON_POSTGRES: [&str; 8] = [
     "DELETE FROM search_index",
     "INSERT INTO search_index (key, title, body, tags, extra, document)
-     SELECT id, title, body, tags, '', cafe_document(title, body, tags, '') FROM pages",
+     SELECT id, title, body, tags, '', cafe_document(title, body, tags, '') FROM pages
+     WHERE deleted_at IS NULL",
     "INSERT INTO search_index (key, title, body, tags, extra, document)
      SELECT -id, title, body, '', outcome || ' ' || location,
             cafe_document(title, body, '', outcome || ' ' || location)
-     FROM stories WHERE NOT hidden",
+     FROM stories WHERE NOT hidden
+     AND page_id IN (SELECT id FROM pages WHERE deleted_at IS NULL)",
     "DELETE FROM tag_counts",
     "INSERT INTO tag_counts (tag, pages) SELECT tag, count(*) FROM page_tags GROUP BY tag",
     "DELETE FROM tag_story_counts",

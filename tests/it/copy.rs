@@ -12,10 +12,11 @@ use crate::support::server::cafe_command;
 use crate::support::{Client, PASSWORD, attrs, backend, count};
 
 /// The tables holding the site's content and accounts: copied row for row.
-const COPIED: [&str; 12] = [
+const COPIED: [&str; 13] = [
     "users",
     "indicators",
     "pages",
+    "page_redirects",
     "revisions",
     "page_tags",
     "page_links",
@@ -286,6 +287,31 @@ async fn fill(site: &Site) -> (String, String) {
     root.post("/users/carol/block", &[("blocked", "1")])
         .await
         .assert_status(StatusCode::SEE_OTHER);
+    // Housekeeping (issue 15): a deleted page with a story, and a renamed
+    // page whose old slug redirects.
+    let gone = alice
+        .create_page("Gone Method", "Zanzibarian text.", "learning")
+        .await;
+    alice
+        .post(
+            &format!("{gone}/stories"),
+            &[
+                ("title", "Zanzibarian story"),
+                ("body", "Kept."),
+                ("outcome", "success"),
+                ("location", ""),
+            ],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    root.post(&format!("{gone}/delete"), &[])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let moved = alice.create_page("Old Name", "Moved.", "").await;
+    alice
+        .post(&format!("{moved}/rename"), &[("title", "New Name")])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
     (page, thread)
 }
 
@@ -405,6 +431,13 @@ async fn a_site_copied_to_postgresql_and_back_is_the_same_site_and_members_sign_
     assert!(found.contains("Our first round, a year on"), "{found}");
     let (_, spam) = visit(&back, "/search?q=spam").await;
     assert!(!spam.contains("Spam story"), "a hidden story stays unfound");
+    let (gone, _) = visit(&back, "/methods/gone-method").await;
+    assert_eq!(gone, StatusCode::GONE, "a deleted page stays deleted");
+    let (_, unfound) = visit(&back, "/search?q=zanzibarian").await;
+    assert!(!unfound.contains("Gone Method"), "and unfound: {unfound}");
+    let moved = back.client().get("/methods/old-name").await;
+    moved.assert_status(StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(moved.location(), Some("/methods/new-name"));
 
     // Members sign in with their old passwords; a blocked one still cannot.
     let mut alice = back.client();

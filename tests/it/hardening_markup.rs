@@ -42,7 +42,22 @@ async fn a_page_titled_new_can_be_shown_after_it_is_created() {
     assert_eq!(headings(&page.body), ["New"], "{path}");
     page.assert_contains("Fresh ideas.");
 
-    let again = alice.create_page("new", "Another.\n", "").await;
+    // A second page of the same title, confirmed past the duplicate
+    // offer (issue 15).
+    let again = alice
+        .post(
+            "/methods",
+            &[
+                ("title", "new"),
+                ("body", "Another.\n"),
+                ("tags", ""),
+                ("summary", ""),
+                ("create_anyway", "1"),
+            ],
+        )
+        .await;
+    again.assert_status(StatusCode::SEE_OTHER);
+    let again = again.location().expect("the new page").to_owned();
     assert!(again != path && again != "/methods/new", "{again}");
     let second = alice.get(&again).await;
     second.assert_status(StatusCode::OK);

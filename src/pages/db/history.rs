@@ -83,7 +83,7 @@ pub async fn edits_by_user(pool: &Db, user_id: i64, limit: i64) -> sqlx::Result<
     crate::on_db!(pool, |pool| sqlx::query_as::<_, UserEdit>(
         "SELECT p.slug, p.title, r.number, r.summary, r.created_at
          FROM revisions r JOIN pages p ON p.id = r.page_id
-         WHERE r.author_id = $1 ORDER BY r.id DESC LIMIT $2",
+         WHERE r.author_id = $1 AND p.deleted_at IS NULL ORDER BY r.id DESC LIMIT $2",
     )
     .bind(user_id)
     .bind(limit)

@@ -29,7 +29,7 @@ impl PageSummary {
 pub async fn list(pool: &Db, tags: &[Tag]) -> sqlx::Result<Vec<PageSummary>> {
     if tags.is_empty() {
         let sql = pool
-            .text("SELECT slug, title, tags, updated_at FROM pages ORDER BY title COLLATE NOCASE");
+            .text("SELECT slug, title, tags, updated_at FROM pages WHERE deleted_at IS NULL ORDER BY title COLLATE NOCASE");
         return crate::on_db!(pool, |pool| sqlx::query_as::<_, PageSummary>(&sql)
             .fetch_all(pool)
             .await);
@@ -143,10 +143,11 @@ fn matching_cte(n: usize) -> String {
 /// title from the row of every match (13,000 for two common tags of
 /// 100,000) and sorting took twice as long for the first page.
 fn rows_json(filtered: bool, offset: &str) -> String {
+    // A deleted page has no tags (housekeeping), so is never in `m`.
     let filter = if filtered {
         "WHERE q.id IN (SELECT id FROM m)"
     } else {
-        ""
+        "WHERE q.deleted_at IS NULL"
     };
     format!(
         "(SELECT json_group_array(json_object('slug', p.slug, 'title', p.title, 'tags', p.tags)
@@ -164,7 +165,7 @@ fn list_page_sql(n: usize) -> String {
     let (matching, total, facets) = if n == 0 {
         (
             String::new(),
-            "SELECT count(*) FROM pages".to_owned(),
+            "SELECT count(*) FROM pages WHERE deleted_at IS NULL".to_owned(),
             "SELECT tag, pages AS n FROM tag_counts WHERE pages > 0".to_owned(),
         )
     } else {
@@ -241,10 +242,11 @@ pub async fn list_rows(pool: &Db, tags: &[Tag], offset: i64) -> sqlx::Result<Lis
 pub async fn recently_updated(pool: &Db, limit: i64) -> sqlx::Result<Vec<PageSummary>> {
     crate::on_db!(pool, |pool| {
         sqlx::query_as::<_, PageSummary>(
-        "SELECT slug, title, tags, updated_at FROM pages ORDER BY updated_at DESC, id DESC LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+            "SELECT slug, title, tags, updated_at FROM pages WHERE deleted_at IS NULL
+         ORDER BY updated_at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(pool)
+        .await
     })
 }

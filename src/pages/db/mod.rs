@@ -12,11 +12,13 @@ use super::Slug;
 use crate::tags::TagList;
 
 mod history;
+mod housekeeping;
 mod list;
 mod view;
 mod writes;
 
 pub use history::*;
+pub use housekeeping::*;
 pub use list::*;
 pub use view::*;
 pub use writes::*;
@@ -36,7 +38,14 @@ pub struct Page {
     pub updated_at: String,
     pub editor_username: Option<String>,
     pub editor_name: Option<String>,
+    /// When an admin deleted the page (`None`: it is live).
+    pub deleted_at: Option<String>,
+    pub deleted_by_name: Option<String>,
 }
+
+/// The columns of [`Page`] after the editor's, for every query reading one.
+pub const DELETED_COLUMNS: &str = "p.deleted_at, \
+     (SELECT d.display_name FROM users d WHERE d.id = p.deleted_by) AS deleted_by_name";
 
 impl Page {
     pub fn tag_list(&self) -> TagList {
@@ -45,23 +54,25 @@ impl Page {
 }
 
 pub async fn find(pool: &Db, slug: &Slug) -> sqlx::Result<Option<Page>> {
-    crate::on_db!(pool, |pool| {
-        sqlx::query_as::<_, Page>(
+    let sql = format!(
         "SELECT p.id, p.slug, p.title, p.revision, p.body, p.html, p.tags, p.protected,
-                p.created_at, p.updated_at, u.username AS editor_username, u.display_name AS editor_name
+                p.created_at, p.updated_at, u.username AS editor_username, u.display_name AS editor_name,
+                {DELETED_COLUMNS}
          FROM pages p LEFT JOIN users u ON u.id = p.updated_by
-         WHERE p.slug = $1",
-    )
-    .bind(slug.as_str())
-    .fetch_optional(pool)
-    .await
+         WHERE p.slug = $1"
+    );
+    crate::on_db!(pool, |pool| {
+        sqlx::query_as::<_, Page>(&sql)
+            .bind(slug.as_str())
+            .fetch_optional(pool)
+            .await
     })
 }
 
 /// How many pages exist.
 pub async fn count(pool: &Db) -> sqlx::Result<i64> {
     crate::on_db!(pool, |pool| sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM pages"
+        "SELECT count(*) FROM pages WHERE deleted_at IS NULL"
     )
     .fetch_one(pool)
     .await)
@@ -83,7 +94,8 @@ pub async fn all_for_export(pool: &Db) -> sqlx::Result<Vec<ExportPage>> {
     crate::on_db!(pool, |pool| {
         sqlx::query_as::<_, ExportPage>(
         "SELECT p.slug, p.title, p.body, p.tags, p.revision, p.updated_at, u.username AS editor_username
-         FROM pages p LEFT JOIN users u ON u.id = p.updated_by ORDER BY p.slug",
+         FROM pages p LEFT JOIN users u ON u.id = p.updated_by
+         WHERE p.deleted_at IS NULL ORDER BY p.slug",
     )
     .fetch_all(pool)
     .await

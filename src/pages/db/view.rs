@@ -85,7 +85,7 @@ static VIEW_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT p.id, p.slug, p.title, p.revision, p.body, p.html, p.tags, p.protected,
                 p.created_at, p.updated_at, u.username AS editor_username,
-                u.display_name AS editor_name,
+                u.display_name AS editor_name, {deleted},
                 {backlinks} AS backlinks, {related} AS related,
                 {stories} AS stories, {tally} AS tally, {roster} AS roster,
                 (SELECT json_group_object(i.tag, i.name) FROM page_tags t
@@ -101,5 +101,6 @@ static VIEW_SQL: LazyLock<String> = LazyLock::new(|| {
         stories = crate::stories::db::PAGE_STORIES_JSON,
         tally = crate::stories::db::PAGE_TALLY_JSON,
         roster = crate::roster::db::PAGE_ROSTER_JSON,
+        deleted = super::DELETED_COLUMNS,
     )
 });

@@ -21,10 +21,16 @@ use crate::tags::{Tag, TagList};
 /// `IN (SELECT … json_each …)` the planner, expecting a thousand slugs,
 /// read the whole table (0.4 ms at 1,000 pages, twice per save; it grows
 /// with the site).
+/// The old slugs of renamed pages count as existing: a link written
+/// with an old title still leads to the page (through its redirect).
 const EXISTING: Sql = Sql {
-    sqlite: "SELECT slug FROM pages WHERE slug IN (SELECT value FROM json_each($1))",
+    sqlite: "SELECT slug FROM pages WHERE slug IN (SELECT value FROM json_each($1)) \
+             UNION SELECT old_slug FROM page_redirects \
+             WHERE old_slug IN (SELECT value FROM json_each($1))",
     postgres: "SELECT slug FROM pages \
-               WHERE slug = ANY (ARRAY(SELECT json_array_elements_text($1::json)))",
+               WHERE slug = ANY (ARRAY(SELECT json_array_elements_text($1::json))) \
+               UNION SELECT old_slug FROM page_redirects \
+               WHERE old_slug = ANY (ARRAY(SELECT json_array_elements_text($1::json)))",
 };
 
 /// Which of `targets` are existing pages, as the transaction sees them.
@@ -209,8 +215,10 @@ pub async fn create_in(
     // every writer that makes pages takes (saves never change a slug).
     let mut slug = base.clone();
     let mut n = 1;
+    // A renamed page's old slug stays its own (a redirect), so it is taken.
     while crate::on_tx!(&mut *conn, |conn| sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM pages WHERE slug = $1"
+        "SELECT (SELECT count(*) FROM pages WHERE slug = $1)
+              + (SELECT count(*) FROM page_redirects WHERE old_slug = $1)"
     )
     .bind(slug.as_str())
     .fetch_one(&mut *conn)
@@ -272,7 +280,7 @@ pub async fn create_in(
 }
 
 /// Re-renders the pages whose links point at `slug`, which now exists.
-async fn relink(conn: &mut Tx, slug: &str, page_id: i64) -> sqlx::Result<()> {
+pub(super) async fn relink(conn: &mut Tx, slug: &str, page_id: i64) -> sqlx::Result<()> {
     #[derive(FromRow)]
     struct Linker {
         id: i64,
@@ -301,7 +309,7 @@ async fn relink(conn: &mut Tx, slug: &str, page_id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-async fn insert_revision(
+pub(super) async fn insert_revision(
     conn: &mut Tx,
     page_id: i64,
     number: i64,
@@ -356,7 +364,9 @@ pub enum SaveOutcome {
 /// alone (`CURRENT`), and the targets as it renders.
 const CURRENT_ON_POSTGRES: &str = "SELECT slug, title, revision, body, tags,
             ARRAY(SELECT p.slug FROM pages p
-                  WHERE p.slug = ANY (ARRAY(SELECT json_array_elements_text($2::json))))
+                  WHERE p.slug = ANY (ARRAY(SELECT json_array_elements_text($2::json)))
+                  UNION SELECT r.old_slug FROM page_redirects r
+                  WHERE r.old_slug = ANY (ARRAY(SELECT json_array_elements_text($2::json))))
      FROM pages WHERE id = $1 FOR UPDATE";
 
 /// The page as a save finds it on SQLite.

@@ -36,6 +36,9 @@ pub(super) struct EditPage {
     vocabulary: Vec<(String, String, String)>,
     /// Doubts about typed tags the author may confirm (`crate::tags::check`).
     tag_warnings: Vec<String>,
+    /// New page only: the pages that already have this title, offered
+    /// instead (the form then asks to confirm a new one).
+    duplicates: Vec<db::Duplicate>,
 }
 
 #[derive(Deserialize, Default)]
@@ -61,6 +64,7 @@ pub(super) async fn new_form(
         base_revision: 0,
         errors: Vec::new(),
         tag_warnings: Vec::new(),
+        duplicates: Vec::new(),
     })
 }
 
@@ -79,6 +83,9 @@ pub(super) struct PageForm {
     /// Set when the author keeps tags the form warned about.
     #[serde(default)]
     confirm_tags: Option<String>,
+    /// `1`: create the page even though one with this title exists.
+    #[serde(default)]
+    create_anyway: String,
 }
 
 impl PageForm {
@@ -112,6 +119,7 @@ impl PageForm {
             base_revision: self.base_revision,
             errors,
             tag_warnings,
+            duplicates: Vec::new(),
         };
         Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
     }
@@ -147,6 +155,25 @@ pub(super) async fn create(
             return form.reshow(&state, ctx, None, errors).await;
         }
     };
+    if form.create_anyway != "1" {
+        let duplicates = db::duplicates(&state.pool, &title).await?;
+        if !duplicates.is_empty() {
+            let page = EditPage {
+                vocabulary: vocabulary(&state).await?,
+                ctx,
+                slug: None,
+                title: form.title,
+                body: form.body,
+                tags: form.tags,
+                summary: form.summary,
+                base_revision: 0,
+                errors: Vec::new(),
+                tag_warnings: Vec::new(),
+                duplicates,
+            };
+            return Ok((StatusCode::CONFLICT, page).into_response());
+        }
+    }
     let doubts = form.tag_doubts(&state, &text.tags).await?;
     if !doubts.is_empty() {
         return form
@@ -187,6 +214,7 @@ pub(super) async fn edit_form(
         base_revision: page.revision,
         errors: Vec::new(),
         tag_warnings: Vec::new(),
+        duplicates: Vec::new(),
     })
 }
 

@@ -11,10 +11,12 @@ use crate::state::AppState;
 
 mod conflict;
 mod edit;
+mod housekeeping;
 mod list;
 mod revisions;
 mod show;
 
+pub use housekeeping::follow_old_slugs;
 pub use list::*;
 pub use revisions::*;
 pub use show::*;
@@ -45,6 +47,13 @@ pub fn router() -> Router<AppState> {
             get(revisions::revision_source),
         )
         .route("/methods/{slug}/protect", post(edit::protect))
+        .route(
+            "/methods/{slug}/rename",
+            get(housekeeping::rename_form).post(housekeeping::rename),
+        )
+        .route("/methods/{slug}/delete", post(housekeeping::delete))
+        .route("/methods/{slug}/undelete", post(housekeeping::undelete))
+        .route("/methods/{slug}/merge-into", post(housekeeping::merge_into))
 }
 
 /// Revisions per history page.
@@ -54,9 +63,26 @@ const HISTORY_PAGE: i64 = 50;
 /// well-formed unknown one offers to create the page.
 pub async fn load_page(state: &AppState, raw: &str) -> AppResult<Page> {
     let slug = Slug::parse(raw).ok_or(AppError::NotFound)?;
-    db::find(&state.pool, &slug)
+    let page = db::find(&state.pool, &slug)
         .await?
-        .ok_or_else(|| no_such_page(&slug))
+        .ok_or_else(|| no_such_page(&slug))?;
+    if page.deleted_at.is_some() {
+        return Err(gone(page));
+    }
+    Ok(page)
+}
+
+/// The answer for a deleted page's every address: 410, saying who
+/// deleted it and when ([`AppError::Gone`]).
+pub(crate) fn gone(page: Page) -> AppError {
+    AppError::Gone(crate::error::DeletedPage {
+        slug: page.slug,
+        title: page.title,
+        deleted_by: page
+            .deleted_by_name
+            .unwrap_or_else(|| "an administrator".to_owned()),
+        deleted_at: page.deleted_at.unwrap_or_default(),
+    })
 }
 
 /// The answer for a well-formed slug with no page: offer to create it.

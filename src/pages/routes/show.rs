@@ -89,14 +89,18 @@ async fn load_view(
     outcome: Option<Outcome>,
 ) -> AppResult<db::PageView> {
     let slug = Slug::parse(raw).ok_or(AppError::NotFound)?;
-    db::view(
+    let view = db::view(
         &state.pool,
         &slug,
         ctx.is_admin(),
         outcome.map(Outcome::as_str),
     )
     .await?
-    .ok_or_else(|| no_such_page(&slug))
+    .ok_or_else(|| no_such_page(&slug))?;
+    if view.page.deleted_at.is_some() {
+        return Err(gone(view.page));
+    }
+    Ok(view)
 }
 
 /// Re-shows the method page with a story or roster form's input and messages.
