@@ -106,7 +106,7 @@ async fn tell_a_story(b: &Browser, title: &str) -> Result<()> {
     b.click_text("summary", "Tell your story of this method")
         .await?;
     b.fill("Title", title).await?;
-    b.choose("success").await?;
+    b.choose("Success").await?;
     b.fill("Your story", "We ran it after every field visit.")
         .await?;
     b.press("Tell the story").await?;
