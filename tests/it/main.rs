@@ -29,3 +29,4 @@ mod search;
 mod smoke;
 mod tags;
 mod transfer;
+mod wayfinding;

@@ -1,0 +1,249 @@
+//! Finding one's way (issue 15): the breadcrumb, the main menu marking the
+//! current section, "On this page" with the page's sections, the counts
+//! near the title, and the page's description and icon; the editor's
+//! prompts and Cancel; the history's size changes and task lists — as a
+//! reader or a screen reader meets them in the HTML.
+
+use crate::support::{Client, TestApp, attrs, select};
+use axum::http::StatusCode;
+
+const AAR: &str = "/methods/after-action-review";
+
+async fn tell(client: &mut Client, page: &str, title: &str, outcome: &str) {
+    let story = client
+        .post(
+            &format!("{page}/stories"),
+            &[
+                ("title", title),
+                ("body", "What happened, and what we learnt."),
+                ("outcome", outcome),
+                ("location", ""),
+            ],
+        )
+        .await;
+    story.assert_status(StatusCode::SEE_OTHER);
+}
+
+async fn join_roster(client: &mut Client, page: &str) {
+    let joined = client
+        .post(
+            &format!("{page}/roster"),
+            &[("tip", "Ask me"), ("location", "")],
+        )
+        .await;
+    joined.assert_status(StatusCode::SEE_OTHER);
+}
+
+fn trimmed(texts: Vec<String>) -> Vec<String> {
+    texts
+        .into_iter()
+        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_method_page_has_a_breadcrumb_ending_at_the_page_itself() {
+    let app = TestApp::new().await;
+    let page = app.client().get(AAR).await;
+    page.assert_status(StatusCode::OK);
+    assert_eq!(
+        trimmed(select(&page.body, "nav[aria-label=Breadcrumb] li")),
+        ["Methods", "After-Action Review"]
+    );
+    assert_eq!(
+        attrs(&page.body, "nav[aria-label=Breadcrumb] a", "href"),
+        ["/methods", AAR]
+    );
+    assert_eq!(
+        attrs(
+            &page.body,
+            "nav[aria-label=Breadcrumb] li:last-child a",
+            "aria-current"
+        ),
+        ["page"]
+    );
+}
+
+#[tokio::test]
+async fn the_main_menu_marks_the_section_one_is_in() {
+    let app = TestApp::new().await;
+    let mut visitor = app.client();
+    let current = |html: &str| select(html, "nav[aria-label=Main] a[aria-current]");
+    for (path, section, value) in [
+        ("/methods", "Methods", "page"),
+        (AAR, "Methods", "true"),
+        ("/tags", "Cafe Tags", "page"),
+        ("/indicators", "Cafe Tags", "true"),
+        ("/recent", "Recent changes", "page"),
+    ] {
+        let page = visitor.get(path).await;
+        page.assert_status(StatusCode::OK);
+        assert_eq!(current(&page.body), [section], "on {path}");
+        assert_eq!(
+            attrs(
+                &page.body,
+                "nav[aria-label=Main] a[aria-current]",
+                "aria-current"
+            ),
+            [value],
+            "on {path}"
+        );
+    }
+    let search = visitor.get("/search?q=review").await;
+    assert!(current(&search.body).is_empty(), "no menu item for search");
+
+    let mut alice = app.member("alice").await;
+    let profile = alice.get("/users/alice").await;
+    profile.assert_status(StatusCode::OK);
+    assert_eq!(
+        attrs(&profile.body, ".account a[aria-current]", "href"),
+        ["/users/alice"]
+    );
+    let other = alice.get(AAR).await;
+    assert!(attrs(&other.body, ".account a[aria-current]", "href").is_empty());
+}
+
+#[tokio::test]
+async fn near_the_title_a_line_counts_stories_and_people_and_jumps_to_them() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let page = alice.create_page("Knowledge Fair", "Stalls.\n", "").await;
+    let counts = |html: &str| trimmed(select(html, ".method-header .method-counts a"));
+
+    let empty = alice.get(&page).await;
+    assert_eq!(
+        counts(&empty.body),
+        ["No stories yet", "No one uses this yet"]
+    );
+    assert_eq!(
+        attrs(&empty.body, ".method-header .method-counts a", "href"),
+        ["#stories", "#roster"]
+    );
+
+    tell(&mut alice, &page, "Our first fair", "success").await;
+    join_roster(&mut alice, &page).await;
+    let one = alice.get(&page).await;
+    assert_eq!(
+        counts(&one.body),
+        ["1 story (1 success)", "1 person uses this"]
+    );
+
+    let mut bob = app.member("bob").await;
+    tell(&mut bob, &page, "Nobody came", "failure").await;
+    tell(&mut bob, &page, "Better the second time", "success").await;
+    tell(&mut bob, &page, "A third", "success").await;
+    join_roster(&mut bob, &page).await;
+    let mut carol = app.member("carol").await;
+    join_roster(&mut carol, &page).await;
+    let many = carol.get(&page).await;
+    assert_eq!(
+        counts(&many.body),
+        ["4 stories (3 success, 1 failure)", "3 people use this"]
+    );
+    // The targets exist on the page.
+    assert_eq!(attrs(&many.body, "#stories", "id"), ["stories"]);
+    assert_eq!(attrs(&many.body, "#roster", "id"), ["roster"]);
+}
+
+#[tokio::test]
+async fn on_this_page_links_to_each_section_heading_of_the_text() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let page = alice
+        .create_page(
+            "Knowledge Fair",
+            "Intro.\n\n## Why hold one\n\nText.\n\n### Small & large fairs\n\nMore.\n\n#### Too deep\n\n## How\n\nSteps.\n",
+            "",
+        )
+        .await;
+    let html = alice.get(&page).await.body;
+    let headings: Vec<String> = attrs(&html, ".prose h2[id], .prose h3[id]", "id")
+        .into_iter()
+        .map(|id| format!("#{id}"))
+        .collect();
+    assert_eq!(headings.len(), 3, "{headings:?}");
+    let outline = attrs(&html, "aside .outline a", "href");
+    assert_eq!(
+        &outline[..3],
+        &headings[..],
+        "the outline follows the text's h2/h3"
+    );
+    assert_eq!(
+        trimmed(select(&html, "aside .outline a"))[..3],
+        ["Why hold one", "Small & large fairs", "How"]
+    );
+    assert!(
+        outline.contains(&"#stories".to_owned()) && outline.contains(&"#roster".to_owned()),
+        "{outline:?}"
+    );
+    assert_eq!(
+        trimmed(select(&html, "aside h2")),
+        ["On this page"],
+        "the aside is named"
+    );
+}
+
+#[tokio::test]
+async fn protect_this_page_sits_after_the_text_not_between_title_and_tags() {
+    let app = TestApp::new().await;
+    let mut admin = app.admin("root").await;
+    let html = admin.get(AAR).await.body;
+    let protect = html.find("Protect this page").expect("the protect button");
+    let tags = html.find("class=\"tags").expect("the tag list");
+    let prose = html.find("class=\"prose\"").expect("the text");
+    assert!(
+        protect > tags && protect > prose,
+        "the protect form comes after the tags and the text"
+    );
+    assert_eq!(
+        select(&html, ".page-tools button"),
+        ["Protect this page"],
+        "in the page tools"
+    );
+}
+
+#[tokio::test]
+async fn a_method_page_describes_itself_by_its_first_paragraph() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let page = alice
+        .create_page(
+            "Knowledge Fair",
+            "## Brief Description\n\nA **market** of stalls where teams show & tell what they learnt.\n\n## More\n\nOther text.\n",
+            "",
+        )
+        .await;
+    let html = alice.get(&page).await.body;
+    assert_eq!(
+        attrs(&html, "meta[name=description]", "content"),
+        ["A market of stalls where teams show & tell what they learnt."]
+    );
+    let long = alice
+        .create_page("Long One", &format!("{}\n", "word ".repeat(200)), "")
+        .await;
+    let html = alice.get(&long).await.body;
+    let description = attrs(&html, "meta[name=description]", "content").concat();
+    assert!(
+        description.chars().count() <= 160 && description.ends_with('…'),
+        "{description}"
+    );
+    let list = alice.get("/methods").await.body;
+    assert_eq!(
+        attrs(&list, "meta[name=description]", "content").len(),
+        1,
+        "every page has one"
+    );
+}
+
+#[tokio::test]
+async fn every_page_links_an_icon_that_is_served() {
+    let app = TestApp::new().await;
+    let mut visitor = app.client();
+    let home = visitor.get("/").await;
+    let icons = attrs(&home.body, "link[rel=icon]", "href");
+    assert_eq!(icons.len(), 1, "{icons:?}");
+    let icon = visitor.get(&icons[0]).await;
+    icon.assert_status(StatusCode::OK);
+    assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
+    assert!(icon.body.contains("<svg"), "{}", icon.body);
+}
