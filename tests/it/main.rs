@@ -6,6 +6,7 @@ mod support;
 
 mod abuse;
 mod browser;
+mod browser_wayfinding;
 mod cache_freshness;
 mod community;
 mod concurrent_saves;
