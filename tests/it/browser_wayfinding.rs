@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
 use axum::http::StatusCode;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use serde_json::Value;
 
 use crate::support::browser::{Browser, DESKTOP, Harness};
@@ -232,10 +234,135 @@ async fn axe_and_screenshots(b: &Browser, scheme: &str, pages: &[(&str, &str)]) 
     Ok(())
 }
 
-const AXE_PAGES: [(&str, &str); 2] = [
+const AXE_PAGES: [(&str, &str); 4] = [
     ("wayfinding-method-page", FAIR),
     ("wayfinding-history", "/methods/knowledge-fair/history"),
+    ("wayfinding-edit-form", "/methods/knowledge-fair/edit"),
+    ("wayfinding-new-page-form", "/methods/new"),
 ];
+
+/// The text area's value.
+async fn text_value(b: &Browser) -> Result<String> {
+    Ok(b.js("return document.getElementById('page-body').value")
+        .await?
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// Selects `word` in the text area and leaves the focus there.
+async fn select_word(b: &Browser, word: &str) -> Result<()> {
+    let found = b
+        .js(&format!(
+            "const t = document.getElementById('page-body'); const at = t.value.indexOf({word:?}); \
+             if (at < 0) return false; t.focus(); t.setSelectionRange(at, at + {len}); return true;",
+            len = word.encode_utf16().count()
+        ))
+        .await?;
+    ensure!(found == serde_json::json!(true), "no {word:?} in the text");
+    Ok(())
+}
+
+async fn toolbar_by_keyboard(b: &Browser) -> Result<()> {
+    b.resize_viewport(DESKTOP.0, DESKTOP.1).await?;
+    b.goto(&format!("{FAIR}/edit")).await?;
+    b.expect_heading("Editing Knowledge Fair").await?;
+    select_word(b, "stalls").await?;
+    // Back from the text to the toolbar above it, by keyboard only.
+    let mut reached = false;
+    for _ in 0..8 {
+        b.chord(&[Key::Shift], Key::Tab).await?;
+        let focus = b.focused().await?;
+        ensure!(focus.ring, "{focus} shows no focus ring");
+        if focus.name == "Bold" {
+            reached = true;
+            break;
+        }
+    }
+    ensure!(
+        reached,
+        "Shift+Tab from the text never reached the Bold button"
+    );
+    b.key(Key::Enter).await?;
+    let text = text_value(b).await?;
+    ensure!(
+        text.contains("market of **stalls** where"),
+        "after Bold: {text}"
+    );
+    let focus = b.focused().await?;
+    ensure!(
+        focus.tag == "textarea",
+        "the focus goes back to the text, not {focus}"
+    );
+    // Ctrl+I in the text.
+    select_word(b, "market").await?;
+    let control: char = Key::Control.into();
+    let ctrl_i = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: control })
+        .then(KeyAction::Down { value: 'i' })
+        .then(KeyAction::Up { value: 'i' })
+        .then(KeyAction::Up { value: control });
+    b.client.perform_actions(ctrl_i).await?;
+    let text = text_value(b).await?;
+    ensure!(text.contains("A *market* of"), "after Ctrl+I: {text}");
+    // The wiki link button, Tab by Tab from the Bold button.
+    select_word(b, "teams").await?;
+    b.js("document.querySelector('.md-toolbar button').focus()")
+        .await?;
+    let focus = b.tab_to("Wiki link", 6).await?;
+    ensure!(focus.tag == "button", "{focus}");
+    b.key(Key::Enter).await?;
+    let text = text_value(b).await?;
+    ensure!(
+        text.contains("where [[teams]] show"),
+        "after Wiki link: {text}"
+    );
+    // The preview follows.
+    let preview = b
+        .js("return document.getElementById('page-preview').innerText")
+        .await?;
+    ensure!(
+        preview.as_str().is_some_and(|p| p.contains("stalls")),
+        "the preview shows the text: {preview}"
+    );
+    // Leave without the unsaved-changes question (as after a save).
+    b.js("document.querySelector('form.page-form').dispatchEvent(new Event('submit'))")
+        .await?;
+    Ok(())
+}
+
+async fn preview_beside_then_below(b: &Browser) -> Result<()> {
+    b.goto("/methods/new").await?;
+    b.resize_viewport(DESKTOP.0, DESKTOP.1).await?;
+    let text = rect(b, "#page-body").await?;
+    let preview = rect(b, "#page-preview-section").await?;
+    ensure!(
+        preview[0] >= text[2] && (preview[1] - text[1]).abs() < 120.0,
+        "at 1280 px the preview should be beside the text: text {text:?}, preview {preview:?}"
+    );
+    let shown = b
+        .js("return document.getElementById('page-preview').innerText")
+        .await?;
+    ensure!(
+        shown
+            .as_str()
+            .is_some_and(|p| p.contains("Brief Description") && !p.contains("<!--")),
+        "the preview shows the sections without the prompts: {shown}"
+    );
+    b.resize_viewport(360, 740).await?;
+    let text = rect(b, "#page-body").await?;
+    let preview = rect(b, "#page-preview-section").await?;
+    ensure!(
+        preview[1] >= text[3],
+        "at 360 px the preview should be below the text: text {text:?}, preview {preview:?}"
+    );
+    ensure!(
+        !scrolls_sideways(b).await?,
+        "the editor scrolls sideways at 360 px"
+    );
+    b.resize_viewport(DESKTOP.0, DESKTOP.1).await?;
+    Ok(())
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wayfinding_and_the_editor_in_a_browser() {
@@ -255,6 +382,15 @@ async fn wayfinding_and_the_editor_in_a_browser() {
         )
         .await;
     failures.step("sign in", sign_in(b, "erin")).await;
+    failures
+        .step("the editor's toolbar by keyboard", toolbar_by_keyboard(b))
+        .await;
+    failures
+        .step(
+            "the preview beside the text at 1280 px, below at 360 px",
+            preview_beside_then_below(b),
+        )
+        .await;
     failures
         .step(
             "axe and screenshots, light",

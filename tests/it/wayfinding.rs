@@ -247,3 +247,105 @@ async fn every_page_links_an_icon_that_is_served() {
     assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
     assert!(icon.body.contains("<svg"), "{}", icon.body);
 }
+
+// ------------------------------------------------------------- the editor
+
+#[tokio::test]
+async fn the_new_page_template_carries_prompts_that_are_not_saved_when_left_unchanged() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let form = alice.get("/methods/new").await;
+    form.assert_status(StatusCode::OK);
+    let template = select(&form.body, "textarea[name=body]").concat();
+    let prompts = template.matches("<!--").count();
+    assert_eq!(prompts, 5, "a prompt under each section: {template}");
+    assert!(
+        template.contains("<!-- In two or three sentences"),
+        "{template}"
+    );
+
+    // Saved as it came, except for a sentence under the first heading.
+    let body = template.replacen(
+        "## Brief Description\n",
+        "## Brief Description\n\nStalls where teams show what they learnt.\n",
+        1,
+    );
+    let page = alice.create_page("Knowledge Fair", &body, "").await;
+    let source = alice.get(&format!("{page}/source")).await;
+    source.assert_status(StatusCode::OK);
+    assert!(!source.body.contains("<!--"), "{}", source.body);
+    for heading in [
+        "## Brief Description",
+        "## Example Applications",
+        "## Full Description",
+    ] {
+        assert!(
+            source.body.contains(heading),
+            "{heading} kept: {}",
+            source.body
+        );
+    }
+    assert!(
+        source
+            .body
+            .contains("Stalls where teams show what they learnt.")
+    );
+
+    // A comment of one's own is kept.
+    let base = alice.base_revision(&page).await;
+    let mine = format!("{}\n<!-- ask Bruno about the hall -->\n", source.body);
+    alice
+        .edit_page(&page, &base, &mine, "", "a note")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let source = alice.get(&format!("{page}/source")).await;
+    assert!(source.body.contains("<!-- ask Bruno about the hall -->"));
+}
+
+#[tokio::test]
+async fn the_editor_has_a_cancel_link_a_markdown_cheat_sheet_and_the_preview_beside_the_text() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let new = alice.get("/methods/new").await;
+    assert_eq!(
+        attrs(&new.body, "form.page-form .form-actions a", "href"),
+        ["/methods"]
+    );
+    assert_eq!(
+        select(&new.body, "form.page-form .form-actions a"),
+        ["Cancel"]
+    );
+    let edit = alice.get(&format!("{AAR}/edit")).await;
+    edit.assert_status(StatusCode::OK);
+    assert_eq!(
+        attrs(&edit.body, "form.page-form .form-actions a", "href"),
+        [AAR]
+    );
+    let help = select(&edit.body, "form.page-form details.markdown-help summary");
+    assert_eq!(help.len(), 1, "a cheat sheet without JavaScript");
+    let sheet = select(&edit.body, "details.markdown-help table").concat();
+    for needle in [
+        "**bold**",
+        "## Section",
+        "- item",
+        "[[Peer Assist]]",
+        "- [ ] to do",
+    ] {
+        assert!(sheet.contains(needle), "{needle} in {sheet}");
+    }
+    assert_eq!(
+        attrs(&edit.body, ".editor > .editor-text > textarea", "name"),
+        ["body"],
+        "the text"
+    );
+    assert_eq!(
+        attrs(&edit.body, ".editor > section.preview", "id"),
+        ["page-preview-section"],
+        "its preview beside it, in the same form"
+    );
+    assert_eq!(
+        attrs(&edit.body, "textarea[data-toolbar]", "name"),
+        ["body"],
+        "the toolbar's place"
+    );
+}
