@@ -63,6 +63,16 @@ async fn seed(app: &TestApp) -> Result<()> {
         .create_page("Knowledge Fair", body, "learning, lkm-1")
         .await;
     ensure!(path == FAIR, "unexpected path {path}");
+    let base = erin.base_revision(&path).await;
+    erin.edit_page(
+        &path,
+        &base,
+        &body.replace("A market of stalls", "A lively market of stalls"),
+        "learning, lkm-1",
+        "Livelier opening sentence, so that readers see at once why a fair is worth the trouble",
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
     for (who, title, outcome) in [
         (0, "Our first fair", "success"),
         (1, "Too many stalls", "failure"),
@@ -204,8 +214,27 @@ async fn sidebar_beside_then_stacked(b: &Browser) -> Result<()> {
     b.goto(&format!("{FAIR}/history")).await?;
     ensure!(
         !scrolls_sideways(b).await?,
-        "the history scrolls sideways at 360 px"
+        "the history page scrolls sideways at 360 px"
     );
+    let table_scrolls = b
+        .js("const f = document.querySelector('.history-form'); return f.scrollWidth > f.clientWidth")
+        .await?;
+    ensure!(
+        table_scrolls == serde_json::json!(false),
+        "the history table scrolls sideways inside its form at 360 px"
+    );
+    for cell in ["Who", "Summary"] {
+        let css = if cell == "Who" {
+            "td[data-label=Who]"
+        } else {
+            "td.history-summary"
+        };
+        let r = rect(b, css).await?;
+        ensure!(
+            r[2] <= 360.0,
+            "the history's {cell} is off screen at 360 px: {r:?}"
+        );
+    }
     b.resize_viewport(DESKTOP.0, DESKTOP.1).await?;
     Ok(())
 }
@@ -304,7 +333,7 @@ async fn toolbar_by_keyboard(b: &Browser) -> Result<()> {
         .then(KeyAction::Up { value: control });
     b.client.perform_actions(ctrl_i).await?;
     let text = text_value(b).await?;
-    ensure!(text.contains("A *market* of"), "after Ctrl+I: {text}");
+    ensure!(text.contains("lively *market* of"), "after Ctrl+I: {text}");
     // The wiki link button, Tab by Tab from the Bold button.
     select_word(b, "teams").await?;
     b.js("document.querySelector('.md-toolbar button').focus()")
@@ -375,13 +404,13 @@ async fn wayfinding_and_the_editor_in_a_browser() {
     failures
         .step("breadcrumb and jump links", breadcrumb_and_jump_links(b))
         .await;
+    failures.step("sign in", sign_in(b, "erin")).await;
     failures
         .step(
-            "sidebar beside at 1280 px, stacked at 360 px",
+            "sidebar beside at 1280 px, stacked at 360 px; history fits at 360 px",
             sidebar_beside_then_stacked(b),
         )
         .await;
-    failures.step("sign in", sign_in(b, "erin")).await;
     failures
         .step("the editor's toolbar by keyboard", toolbar_by_keyboard(b))
         .await;

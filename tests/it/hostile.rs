@@ -397,7 +397,7 @@ fn problems(html: &str) -> Vec<String> {
                     && el.attr("disabled").is_some()
                     && attr_names
                         .iter()
-                        .all(|a| ["type", "disabled", "checked"].contains(a))
+                        .all(|a| ["type", "disabled", "checked", "aria-label"].contains(a))
             }
             "input" | "button" | "textarea" | "select" | "label" => !inside(element, "prose"),
             "title" => in_head(element),

@@ -349,3 +349,144 @@ async fn the_editor_has_a_cancel_link_a_markdown_cheat_sheet_and_the_preview_bes
         "the toolbar's place"
     );
 }
+
+// ------------------------------------------------------- the smaller items
+
+/// (summary cell text, size change) of each history row, newest first.
+fn history_rows(html: &str) -> Vec<(String, String)> {
+    let summaries = trimmed(select(html, "table.history tbody td.history-summary"));
+    let sizes = trimmed(select(html, "table.history tbody td .size-change"));
+    summaries.into_iter().zip(sizes).collect()
+}
+
+#[tokio::test]
+async fn the_history_shows_each_revisions_size_change_and_no_summary_in_words() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let page = alice.create_page("Knowledge Fair", "Ten chars\n", "").await;
+    let base = alice.base_revision(&page).await;
+    let longer = format!("Ten chars\n{}\n", "x".repeat(122));
+    alice
+        .edit_page(&page, &base, &longer, "", "")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let base = alice.base_revision(&page).await;
+    let shorter = format!("Ten chars\n{}\n", "x".repeat(77));
+    alice
+        .edit_page(&page, &base, &shorter, "", "shorter")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let base = alice.base_revision(&page).await;
+    alice
+        .edit_page(&page, &base, "Ten chars\nüéè\n", "a", "accents")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let history = alice.get(&format!("{page}/history")).await;
+    history.assert_status(StatusCode::OK);
+    let rows = history_rows(&history.body);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    // Characters, not bytes: "üéè\n" is 4 characters (7 bytes).
+    assert_eq!(rows[0].1, "(\u{2212}74 characters)", "{rows:?}");
+    assert!(rows[0].0.starts_with("accents"), "{rows:?}");
+    assert_eq!(rows[1].1, "(\u{2212}45 characters)");
+    assert!(rows[1].0.starts_with("shorter"));
+    assert_eq!(rows[2].1, "(+123 characters)");
+    assert!(
+        rows[2].0.starts_with("(no summary)"),
+        "an empty summary says so: {rows:?}"
+    );
+    assert_eq!(rows[3].1, "(+10 characters)");
+    assert!(rows[3].0.starts_with("first"));
+}
+
+#[tokio::test]
+async fn restore_buttons_are_secondary_to_compare() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let page = alice.create_page("Knowledge Fair", "One\n", "").await;
+    let base = alice.base_revision(&page).await;
+    alice
+        .edit_page(&page, &base, "Two\n", "", "two")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let history = alice.get(&format!("{page}/history")).await;
+    let restore = attrs(&history.body, "button[form^=restore-]", "class");
+    assert_eq!(restore.len(), 1, "{restore:?}");
+    assert!(
+        restore[0].split(' ').any(|c| c == "secondary"),
+        "{restore:?}"
+    );
+    assert_eq!(
+        select(&history.body, ".history-form > button[type=submit]"),
+        ["Compare the chosen revisions"]
+    );
+    assert!(
+        select(&history.body, ".history-form > button.secondary").is_empty(),
+        "Compare is the main action"
+    );
+}
+
+#[tokio::test]
+async fn task_lists_show_disabled_checkboxes() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let page = alice
+        .create_page(
+            "Knowledge Fair",
+            "- [x] Book the hall\n- [ ] Invite partners\n\n<input type=\"text\" name=\"csrf_token\">\n",
+            "",
+        )
+        .await;
+    let html = alice.get(&page).await.body;
+    assert_eq!(
+        attrs(&html, ".prose li > input[type=checkbox][disabled]", "type").len(),
+        2
+    );
+    assert_eq!(
+        trimmed(select(
+            &html,
+            ".prose li:has(> input[type=checkbox][checked])"
+        )),
+        ["Book the hall"]
+    );
+    assert_eq!(
+        attrs(&html, ".prose input", "type"),
+        ["checkbox", "checkbox", "checkbox"],
+        "an author's own input is a disabled checkbox too"
+    );
+    assert!(attrs(&html, ".prose input[name]", "name").is_empty());
+    assert!(!html.contains('☐') && !html.contains('☑'));
+}
+
+#[tokio::test]
+async fn the_console_says_how_to_make_the_first_administrator_until_there_is_one() {
+    let app = TestApp::new().await;
+    let hint = cafe::cli::first_admin_hint(&app.state.pool, "cafe.db")
+        .await
+        .expect("asking for administrators")
+        .expect("a hint at first start");
+    assert!(hint.contains("cafe user add NAME --admin"), "{hint}");
+    let elsewhere = cafe::cli::first_admin_hint(&app.state.pool, "/srv/cafe/data.db")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        elsewhere.contains("cafe --db '/srv/cafe/data.db' user add NAME --admin"),
+        "{elsewhere}"
+    );
+    app.member("alice").await;
+    assert!(
+        cafe::cli::first_admin_hint(&app.state.pool, "cafe.db")
+            .await
+            .unwrap()
+            .is_some(),
+        "a member is no administrator"
+    );
+    app.admin("root").await;
+    assert_eq!(
+        cafe::cli::first_admin_hint(&app.state.pool, "cafe.db")
+            .await
+            .unwrap(),
+        None
+    );
+}
