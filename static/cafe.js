@@ -218,7 +218,9 @@
  * gives the focus back to the text with the result selected. Plain buttons,
  * reachable by Tab; Ctrl/Cmd+B and Ctrl/Cmd+I work in the text too. The
  * template's prompts (HTML comments) are left out of the live preview, as
- * they are left out of the saved page. */
+ * they are left out of the saved page, and the preview's links are taken
+ * out of the Tab order: it sits between the text and the tag field, and is
+ * there to be looked at, not followed. */
 (function () {
   'use strict';
 
@@ -286,10 +288,13 @@
   }
 
   var PROMPT = /^<!--[\s\S]*-->$/;
-  function hidePrompts(preview) {
+  function calmPreview(preview) {
     function sweep() {
       Array.prototype.forEach.call(preview.querySelectorAll('p'), function (p) {
         if (PROMPT.test(p.textContent.trim())) p.remove();
+      });
+      Array.prototype.forEach.call(preview.querySelectorAll('a:not([tabindex])'), function (a) {
+        a.setAttribute('tabindex', '-1');
       });
     }
     new MutationObserver(sweep).observe(preview, { childList: true });
@@ -300,7 +305,7 @@
     Array.prototype.forEach.call(document.querySelectorAll('textarea[data-toolbar]'), toolbar);
     Array.prototype.forEach.call(document.querySelectorAll('textarea[data-preview]'), function (textarea) {
       var preview = document.getElementById(textarea.getAttribute('data-preview'));
-      if (preview) hidePrompts(preview);
+      if (preview) calmPreview(preview);
     });
   }
 

@@ -354,6 +354,13 @@ async fn toolbar_by_keyboard(b: &Browser) -> Result<()> {
         preview.as_str().is_some_and(|p| p.contains("stalls")),
         "the preview shows the text: {preview}"
     );
+    let followable = b
+        .js("return document.querySelectorAll('#page-preview a:not([tabindex=\"-1\"])').length")
+        .await?;
+    ensure!(
+        followable == serde_json::json!(0),
+        "the preview's links stay out of the Tab order between the text and the tags"
+    );
     // Leave without the unsaved-changes question (as after a save).
     b.js("document.querySelector('form.page-form').dispatchEvent(new Event('submit'))")
         .await?;
