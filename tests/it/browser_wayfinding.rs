@@ -19,6 +19,7 @@ use crate::support::browser::{Browser, DESKTOP, Harness};
 use crate::support::{PASSWORD, TestApp};
 
 const FAIR: &str = "/methods/knowledge-fair";
+const STORY: &str = "/methods/knowledge-fair/stories/1";
 
 /// Runs each named step, keeps going after a failure, and fails the test
 /// at the end listing every failed step.
@@ -73,25 +74,42 @@ async fn seed(app: &TestApp) -> Result<()> {
     )
     .await
     .assert_status(StatusCode::SEE_OTHER);
+    let mut first_story = String::new();
     for (who, title, outcome) in [
         (0, "Our first fair", "success"),
         (1, "Too many stalls", "failure"),
         (1, "Second try", "success"),
     ] {
         let client = if who == 0 { &mut erin } else { &mut frank };
-        client
+        let told = client
             .post(
                 &format!("{path}/stories"),
                 &[
                     ("title", title),
-                    ("body", "What happened."),
+                    ("body", "What happened.\nWe learnt a lot.\n"),
                     ("outcome", outcome),
                     ("location", ""),
                 ],
             )
-            .await
-            .assert_status(StatusCode::SEE_OTHER);
+            .await;
+        told.assert_status(StatusCode::SEE_OTHER);
+        if first_story.is_empty() {
+            first_story = told.location().context("a thread")?.to_owned();
+        }
     }
+    ensure!(first_story == STORY, "unexpected story {first_story}");
+    erin.post(
+        &format!("{first_story}/edit"),
+        &[
+            ("title", "Our first fair"),
+            ("body", "What happened.\nWe learnt a lot about timing.\n"),
+            ("outcome", "mixed"),
+            ("location", "Nairobi"),
+            ("summary", "More precise"),
+        ],
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
     for client in [&mut erin, &mut frank] {
         client
             .post(
@@ -151,7 +169,7 @@ async fn breadcrumb_and_jump_links(b: &Browser) -> Result<()> {
     );
     b.link_in("//nav[@aria-label='Breadcrumb']", "Methods")
         .await?;
-    let jump = b.link("3 stories (2 success, 1 failure)").await?;
+    let jump = b.link("3 stories (1 success, 1 mixed, 1 failure)").await?;
     jump.click().await?;
     let url = b.client.current_url().await?;
     ensure!(url.fragment() == Some("stories"), "landed at {url}");
@@ -263,11 +281,15 @@ async fn axe_and_screenshots(b: &Browser, scheme: &str, pages: &[(&str, &str)]) 
     Ok(())
 }
 
-const AXE_PAGES: [(&str, &str); 4] = [
+const AXE_PAGES: [(&str, &str); 5] = [
     ("wayfinding-method-page", FAIR),
     ("wayfinding-history", "/methods/knowledge-fair/history"),
     ("wayfinding-edit-form", "/methods/knowledge-fair/edit"),
     ("wayfinding-new-page-form", "/methods/new"),
+    (
+        "wayfinding-story-revision-changes",
+        "/methods/knowledge-fair/stories/1/revisions/2",
+    ),
 ];
 
 /// The text area's value.

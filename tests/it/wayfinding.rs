@@ -490,3 +490,70 @@ async fn the_console_says_how_to_make_the_first_administrator_until_there_is_one
         None
     );
 }
+
+#[tokio::test]
+async fn a_story_revision_shows_what_it_changed_from_the_one_before() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let told = alice
+        .post(
+            &format!("{AAR}/stories"),
+            &[
+                ("title", "Our first review"),
+                ("body", "We met on Monday.\nNobody took notes.\n"),
+                ("outcome", "success"),
+                ("location", "Lima"),
+            ],
+        )
+        .await;
+    told.assert_status(StatusCode::SEE_OTHER);
+    let thread = told.location().expect("the thread").to_owned();
+    alice
+        .post(
+            &format!("{thread}/edit"),
+            &[
+                ("title", "Our first review"),
+                ("body", "We met on Monday.\nEveryone took notes.\n"),
+                ("outcome", "failure"),
+                ("location", "Lima"),
+                ("summary", ""),
+            ],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let history = alice.get(&format!("{thread}/history")).await;
+    history.assert_status(StatusCode::OK);
+    assert_eq!(
+        attrs(&history.body, "table.history a[href$='#changes']", "href"),
+        [format!("{thread}/revisions/2#changes")]
+    );
+    assert!(
+        select(&history.body, "table.history td").contains(&"(no summary)".to_owned()),
+        "{:?}",
+        select(&history.body, "table.history td")
+    );
+    let second = alice.get(&format!("{thread}/revisions/2")).await;
+    second.assert_status(StatusCode::OK);
+    assert_eq!(
+        trimmed(select(&second.body, "#changes h2")),
+        ["Changes from revision 1"]
+    );
+    assert_eq!(
+        trimmed(select(&second.body, "#changes .field-changes li")),
+        ["Outcome: success → failure"]
+    );
+    assert_eq!(
+        trimmed(select(&second.body, "#changes tr.removed td.text")),
+        ["Nobody took notes."]
+    );
+    assert_eq!(
+        trimmed(select(&second.body, "#changes tr.added td.text")),
+        ["Everyone took notes."]
+    );
+    let first = alice.get(&format!("{thread}/revisions/1")).await;
+    first.assert_status(StatusCode::OK);
+    assert!(
+        select(&first.body, "#changes").is_empty(),
+        "nothing before the first"
+    );
+}
