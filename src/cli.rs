@@ -56,6 +56,9 @@ pub async fn serve(db: &str, args: ServeArgs) -> anyhow::Result<()> {
     let db = crate::db::redacted(db);
     tracing::info!(%addr, db, ms = started.elapsed().as_millis(), "ready");
     println!("{} is running: open http://{addr}/", args.site_name);
+    if let Some(hint) = first_admin_hint(&pool, &db).await? {
+        println!("{hint}");
+    }
     if args.public_url.is_none() {
         println!(
             "links in feeds use {}; set --public-url to the address people use",
@@ -68,6 +71,28 @@ pub async fn serve(db: &str, args: ServeArgs) -> anyhow::Result<()> {
     pool.close().await;
     println!("{} stopped.", args.site_name);
     Ok(())
+}
+
+/// What the server's console says while there is no administrator (at
+/// first start): the command that makes one. `db` is the database as shown
+/// (a PostgreSQL URL without its password); `None` once an administrator exists.
+pub async fn first_admin_hint(pool: &crate::db::Db, db: &str) -> anyhow::Result<Option<String>> {
+    if crate::accounts::db::has_admin(pool).await? {
+        return Ok(None);
+    }
+    let db_flag = if db == "cafe.db" {
+        String::new()
+    } else if db.starts_with("postgres") {
+        " --db \"$CAFE_DB\"".to_owned()
+    } else {
+        format!(" --db '{}'", db.replace('\'', "'\\''"))
+    };
+    Ok(Some(format!(
+        "There is no administrator yet. To make the first one, run in another terminal \
+         (with the same --db or CAFE_DB as this server):\n    \
+         cafe{db_flag} user add NAME --admin\n\
+         It asks for a password (or reads it from standard input); then sign in at /signin."
+    )))
 }
 
 async fn shutdown_signal() {

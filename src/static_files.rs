@@ -27,6 +27,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../static/cafe.js"),
     },
+    Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        bytes: include_bytes!("../static/favicon.svg"),
+    },
 ];
 
 /// FNV-1a, enough to tell versions of a file apart in a URL.
@@ -47,6 +52,12 @@ fn versioned_url(name: &str) -> String {
 
 static STYLE_URL: LazyLock<String> = LazyLock::new(|| versioned_url("style.css"));
 static SCRIPT_URL: LazyLock<String> = LazyLock::new(|| versioned_url("cafe.js"));
+
+static ICON_URL: LazyLock<String> = LazyLock::new(|| versioned_url("favicon.svg"));
+
+pub fn icon_url() -> &'static str {
+    &ICON_URL
+}
 
 pub fn style_url() -> &'static str {
     &STYLE_URL

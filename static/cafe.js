@@ -386,3 +386,104 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
   else init();
 }());
+
+// == issue 15: wayfinding and the editor ==
+/* A small Markdown toolbar above textarea[data-toolbar]: each button wraps
+ * the selection (or a placeholder word) or starts the selected lines, then
+ * gives the focus back to the text with the result selected. Plain buttons,
+ * reachable by Tab; Ctrl/Cmd+B and Ctrl/Cmd+I work in the text too. The
+ * template's prompts (HTML comments) are left out of the live preview, as
+ * they are left out of the saved page, and the preview's links are taken
+ * out of the Tab order: it sits between the text and the tag field, and is
+ * there to be looked at, not followed. */
+(function () {
+  'use strict';
+
+  var ACTIONS = [
+    { label: 'Bold', text: 'B', wrap: ['**', '**'], word: 'bold text', key: 'b' },
+    { label: 'Italic', text: 'I', wrap: ['*', '*'], word: 'italic text', key: 'i' },
+    { label: 'Heading', text: 'H', line: '## ', word: 'Section' },
+    { label: 'List', text: '• List', line: '- ', word: 'item' },
+    { label: 'Link', text: 'Link', wrap: ['[', '](https://)'], word: 'link text' },
+    { label: 'Wiki link', text: '[[ ]]', wrap: ['[[', ']]'], word: 'Method name' }
+  ];
+
+  function apply(textarea, action) {
+    var value = textarea.value;
+    var start = textarea.selectionStart, end = textarea.selectionEnd;
+    var chosen = value.slice(start, end);
+    var before, middle, after, selectFrom, selectTo;
+    if (action.line) {
+      var lineStart = value.lastIndexOf('\n', start - 1) + 1;
+      var block = value.slice(lineStart, end) || action.word;
+      middle = block.split('\n').map(function (line) { return action.line + line; }).join('\n');
+      before = value.slice(0, lineStart);
+      after = value.slice(Math.max(end, lineStart));
+      selectFrom = lineStart + action.line.length;
+      selectTo = lineStart + middle.length;
+    } else {
+      var inner = chosen || action.word;
+      middle = action.wrap[0] + inner + action.wrap[1];
+      before = value.slice(0, start);
+      after = value.slice(end);
+      selectFrom = start + action.wrap[0].length;
+      selectTo = selectFrom + inner.length;
+    }
+    textarea.value = before + middle + after;
+    textarea.focus();
+    textarea.setSelectionRange(selectFrom, selectTo);
+    textarea.dispatchEvent(new Event('input', { bubbles: true }));
+  }
+
+  function toolbar(textarea) {
+    var bar = document.createElement('div');
+    bar.className = 'md-toolbar';
+    bar.setAttribute('role', 'group');
+    bar.setAttribute('aria-label', 'Formatting for the text');
+    ACTIONS.forEach(function (action) {
+      var button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'small secondary';
+      button.textContent = action.text;
+      if (action.text !== action.label) button.setAttribute('aria-label', action.label);
+      button.title = action.label + (action.key ? ' (Ctrl+' + action.key.toUpperCase() + ')' : '');
+      button.addEventListener('click', function () { apply(textarea, action); });
+      bar.append(button);
+    });
+    textarea.insertAdjacentElement('beforebegin', bar);
+    textarea.addEventListener('keydown', function (event) {
+      if (!(event.ctrlKey || event.metaKey) || event.altKey || event.shiftKey) return;
+      ACTIONS.forEach(function (action) {
+        if (action.key && event.key.toLowerCase() === action.key) {
+          event.preventDefault();
+          apply(textarea, action);
+        }
+      });
+    });
+  }
+
+  var PROMPT = /^<!--[\s\S]*-->$/;
+  function calmPreview(preview) {
+    function sweep() {
+      Array.prototype.forEach.call(preview.querySelectorAll('p'), function (p) {
+        if (PROMPT.test(p.textContent.trim())) p.remove();
+      });
+      Array.prototype.forEach.call(preview.querySelectorAll('a:not([tabindex])'), function (a) {
+        a.setAttribute('tabindex', '-1');
+      });
+    }
+    new MutationObserver(sweep).observe(preview, { childList: true });
+    sweep();
+  }
+
+  function init() {
+    Array.prototype.forEach.call(document.querySelectorAll('textarea[data-toolbar]'), toolbar);
+    Array.prototype.forEach.call(document.querySelectorAll('textarea[data-preview]'), function (textarea) {
+      var preview = document.getElementById(textarea.getAttribute('data-preview'));
+      if (preview) calmPreview(preview);
+    });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+}());

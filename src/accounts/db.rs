@@ -70,6 +70,17 @@ pub async fn is_taken(pool: &Db, username: &Username) -> sqlx::Result<bool> {
     .map(|n| n > 0)
 }
 
+/// Whether any administrator who is not blocked exists (at first start none
+/// does, and the server says how to make one).
+pub async fn has_admin(pool: &Db) -> sqlx::Result<bool> {
+    crate::on_db!(pool, |pool| sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM users WHERE is_admin = TRUE AND blocked = FALSE"
+    )
+    .fetch_one(pool)
+    .await)
+    .map(|n| n > 0)
+}
+
 pub async fn credentials(pool: &Db, username: &Username) -> sqlx::Result<Option<Credentials>> {
     crate::on_db!(pool, |pool| sqlx::query_as::<_, Credentials>(
         "SELECT id, password_hash, auth_epoch, blocked FROM users WHERE username = $1",

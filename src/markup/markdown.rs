@@ -159,11 +159,13 @@ pub fn render(md: &str, exists: &dyn Fn(&Slug) -> bool) -> String {
                 in_wikilink = false;
                 Event::InlineHtml(if linked { "</a>" } else { "" }.into())
             }
+            // A checklist's box, shown as the box it is; it cannot be ticked
+            // on the page (the text is changed by editing).
             Event::TaskListMarker(done) => Event::InlineHtml(
                 if done {
-                    r#"<span class="task">☑</span> "#
+                    r#"<input type="checkbox" disabled="" checked="" aria-label="Done"> "#
                 } else {
-                    r#"<span class="task">☐</span> "#
+                    r#"<input type="checkbox" disabled="" aria-label="To do"> "#
                 }
                 .into(),
             ),
@@ -435,6 +437,12 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tag_attributes("li", ["id"])
         .add_allowed_classes("a", ["wikilink", "missing"])
         .add_allowed_classes("span", ["task"])
+        // Task lists' boxes: whatever an author writes, an input is only
+        // ever a disabled checkbox, ticked or not.
+        .add_tags(["input"])
+        .add_tag_attributes("input", ["checked", "aria-label"])
+        .set_tag_attribute_value("input", "type", "checkbox")
+        .set_tag_attribute_value("input", "disabled", "")
         .add_allowed_classes("div", ["footnote-definition"])
         .add_allowed_classes("sup", ["footnote-reference", "footnote-definition-label"])
         .attribute_filter(|_element, attribute, value| {
@@ -556,7 +564,40 @@ mod tests {
         assert!(out.contains("<table>"), "{out}");
         assert!(out.contains("<del>old</del>"), "{out}");
         assert!(out.contains("footnote-definition"), "{out}");
-        assert!(out.contains("☑") && out.contains("☐"), "{out}");
+        // Attribute order is the sanitiser's own: look at each item.
+        let item = |text: &str| {
+            out.split("<li>")
+                .find(|li| li.contains(text))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (done, todo) = (item("done"), item("todo"));
+        for li in [&done, &todo] {
+            assert!(
+                li.starts_with("<input ")
+                    && li.contains(r#"type="checkbox""#)
+                    && li.contains(r#"disabled="""#),
+                "{out}"
+            );
+        }
+        assert!(
+            done.contains("checked") && !todo.contains("checked"),
+            "{out}"
+        );
+        assert!(!out.contains('☐') && !out.contains('☑'), "{out}");
+    }
+
+    #[test]
+    fn an_input_written_by_an_author_is_only_ever_a_disabled_checkbox() {
+        let out = html(
+            r#"<input type="text" name="csrf_token" value="x" form="f" autofocus onfocus="alert(1)"> <input type=checkbox checked>"#,
+        );
+        assert!(
+            !out.contains("text") && !out.contains("name=") && !out.contains("onfocus"),
+            "{out}"
+        );
+        assert_eq!(out.matches(r#"type="checkbox""#).count(), 2, "{out}");
+        assert_eq!(out.matches(r#"disabled="""#).count(), 2, "{out}");
     }
 
     #[test]

@@ -51,7 +51,7 @@ impl PageText {
     /// messages for the re-shown form.
     pub fn parse(body: &str, tags: &str, summary: &str) -> Result<PageText, Vec<String>> {
         let mut errors = Vec::new();
-        let body = normalise_body(body);
+        let body = normalise_body(&without_prompts(body));
         if body.len() > MAX_BODY_BYTES {
             errors.push(format!(
                 "The text is longer than {} KiB.",
@@ -185,8 +185,47 @@ impl ListCache {
     }
 }
 
-/// The body a new method page starts from.
-pub const METHOD_TEMPLATE: &str = "## Brief Description\n\n\n\n## Example Applications\n\n- \n\n## Full Description\n\n\n\n## Related Methods/Tools/Practices\n\n- \n\n## More Information/References/Related Resources\n\n- \n";
+/// What each section of a new method page asks for, as HTML comments (they
+/// never show on the page); [`without_prompts`] drops the ones left as they
+/// were when the page is saved.
+pub const PROMPTS: [&str; 5] = [
+    "<!-- In two or three sentences: what is this method, and what is it good for? -->",
+    "<!-- Where has it been used? One line each: the office or project, when, and what came of it. -->",
+    "<!-- How to run it, step by step: who takes part, how long it takes, what to prepare, what to watch out for. -->",
+    "<!-- Methods that go well with this one or are alternatives to it: [[Method name]] links to their pages. -->",
+    "<!-- Guides, templates, articles and contacts, with links. -->",
+];
+
+/// The body a new method page starts from: the five sections, each with its prompt.
+pub static METHOD_TEMPLATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "## Brief Description\n\n{}\n\n\n\n## Example Applications\n\n{}\n\n- \n\n## Full Description\n\n{}\n\n\n\n## Related Methods/Tools/Practices\n\n{}\n\n- \n\n## More Information/References/Related Resources\n\n{}\n\n- \n",
+        PROMPTS[0], PROMPTS[1], PROMPTS[2], PROMPTS[3], PROMPTS[4]
+    )
+});
+
+/// `body` without the template's prompts that were left unchanged (each
+/// with the blank line after it), so they are not saved.
+pub fn without_prompts(body: &str) -> std::borrow::Cow<'_, str> {
+    if !PROMPTS.iter().any(|prompt| body.contains(prompt)) {
+        return body.into();
+    }
+    let mut out = String::with_capacity(body.len());
+    let mut skip_blank = false;
+    for line in body.split_inclusive('\n') {
+        if PROMPTS.contains(&line.trim()) {
+            skip_blank = true;
+            continue;
+        }
+        if skip_blank && line.trim().is_empty() {
+            skip_blank = false;
+            continue;
+        }
+        skip_blank = false;
+        out.push_str(line);
+    }
+    out.into()
+}
 
 #[cfg(test)]
 mod tests {
@@ -203,6 +242,20 @@ mod tests {
     #[test]
     fn bodies_end_with_one_newline_and_unix_line_endings() {
         assert_eq!(normalise_body("a\r\nb\n\n\n"), "a\nb\n");
+    }
+
+    #[test]
+    fn prompts_left_unchanged_are_not_saved_but_the_sections_are() {
+        let saved = PageText::parse(&METHOD_TEMPLATE.replace("\n", "\r\n"), "", "")
+            .unwrap()
+            .body;
+        assert!(!saved.contains("<!--"), "{saved}");
+        assert!(
+            saved.starts_with("## Brief Description\n\n\n\n## Example"),
+            "{saved:?}"
+        );
+        let mine = "## Brief Description\n\n<!-- my own note -->\nText.\n";
+        assert_eq!(PageText::parse(mine, "", "").unwrap().body, mine);
     }
 
     #[test]

@@ -313,6 +313,46 @@ struct RevisionPage {
     story: Story,
     revision: StoryRevision,
     html: String,
+    /// What this revision changed from the one before (none for the first).
+    changes: Option<StoryChanges>,
+}
+
+/// A story revision compared with the one before it.
+struct StoryChanges {
+    before: StoryRevision,
+    hunks: Vec<crate::markup::diff::Hunk>,
+    /// Too large to show: lines removed and added.
+    too_large: Option<(usize, usize)>,
+}
+
+/// `revision` compared with the revision before it, if there is one.
+async fn changes_of(
+    state: &AppState,
+    story_id: i64,
+    revision: &StoryRevision,
+) -> AppResult<Option<StoryChanges>> {
+    if revision.number <= 1 {
+        return Ok(None);
+    }
+    let Some(before) = db::revision(&state.pool, story_id, revision.number - 1).await? else {
+        return Ok(None);
+    };
+    let (old, new) = (before.body.clone(), revision.body.clone());
+    let compared =
+        crate::markup::diff::off_thread(move || crate::markup::diff::compare(&old, &new))
+            .await
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("story diff failed")))?;
+    let (hunks, too_large) = match compared {
+        crate::markup::diff::Comparison::Hunks(hunks) => (hunks, None),
+        crate::markup::diff::Comparison::TooLarge { removed, added } => {
+            (Vec::new(), Some((removed, added)))
+        }
+    };
+    Ok(Some(StoryChanges {
+        before,
+        hunks,
+        too_large,
+    }))
 }
 
 async fn revision(
@@ -328,12 +368,14 @@ async fn revision(
         .ok_or(AppError::NotFound)?;
     // Old story revisions are rare views, rendered on demand.
     let html = crate::markup::markdown::render_plain(&revision.body);
+    let changes = changes_of(&state, story.id, &revision).await?;
     Ok(RevisionPage {
         ctx,
         page,
         story,
         revision,
         html,
+        changes,
     })
 }
 

@@ -91,8 +91,44 @@ impl Ctx {
         crate::cache::members::is_skeleton(self)
     }
 
+    /// The `aria-current` value for the main menu's link to `section`
+    /// (`/methods`, `/tags`…): `page` on that very page, `true` anywhere
+    /// under it (a method, a tag, an indicator), so the menu says where
+    /// one is; `None` elsewhere.
+    pub fn nav_current(&self, section: &str) -> Option<&'static str> {
+        let path = self.path.split(['?', '#']).next().unwrap_or_default();
+        let within = |prefix: &str| {
+            path == prefix
+                || path
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('.'))
+        };
+        let inside = match section {
+            "/tags" => within("/tags") || within("/indicators"),
+            "/account" => {
+                within("/account")
+                    || self
+                        .user
+                        .as_ref()
+                        .is_some_and(|u| within(&format!("/users/{}", u.username)))
+            }
+            _ => within(section),
+        };
+        if path == section {
+            Some("page")
+        } else if inside {
+            Some("true")
+        } else {
+            None
+        }
+    }
+
     pub fn style_url(&self) -> &'static str {
         crate::static_files::style_url()
+    }
+
+    pub fn icon_url(&self) -> &'static str {
+        crate::static_files::icon_url()
     }
 
     pub fn script_url(&self) -> &'static str {

@@ -504,7 +504,8 @@ async fn keyboard_edit(b: &Browser) -> Result<()> {
     b.key_to_navigate(Key::Enter).await?;
     b.expect_heading("Editing Peer Assist").await?;
     skip_to_content(b).await?;
-    b.tab_to("Text (Markdown", 5).await?;
+    // Past the Markdown toolbar (six buttons) to the text.
+    b.tab_to("Text (Markdown", 12).await?;
     b.chord(&[Key::Control], Key::End).await?;
     b.type_text("\n\nKeyboard note: ask the visiting team for one question each.\n")
         .await?;

@@ -663,7 +663,10 @@ async fn a_story_edit_keeps_the_previous_text_viewable_and_in_the_history() {
     let history = reader.get(&format!("{thread}/history")).await;
     history.assert_status(StatusCode::OK);
     assert_eq!(
-        texts(&history.body, "table.history tbody tr td:first-child"),
+        texts(
+            &history.body,
+            "table.history tbody tr td:first-child a:first-child"
+        ),
         ["2", "1"]
     );
     assert!(

@@ -148,7 +148,8 @@ fn unsafe_html(html: &str) -> Vec<String> {
             }
         }
         let prose = Selector::parse(
-            ".prose form, .prose input, .prose button, .prose textarea, .prose select",
+            // A task list's disabled checkbox is the one control content holds.
+            ".prose form, .prose input:not([type=checkbox][disabled]), .prose button, .prose textarea, .prose select",
         )
         .expect("selector");
         if let Some(found) = main.select(&prose).next() {

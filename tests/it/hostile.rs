@@ -363,14 +363,15 @@ fn problems(html: &str) -> Vec<String> {
                 metas += 1;
                 in_head(element)
                     && (attr_names == ["charset"]
-                        || (el.attr("name") == Some("viewport") && attr_names.len() == 2))
+                        || (matches!(el.attr("name"), Some("viewport" | "description"))
+                            && attr_names.len() == 2))
             }
             "link" => {
                 in_head(element)
                     && el
                         .attr("href")
                         .is_some_and(|h| h.starts_with('/') && !h.starts_with("//"))
-                    && matches!(el.attr("rel"), Some("stylesheet" | "alternate"))
+                    && matches!(el.attr("rel"), Some("stylesheet" | "alternate" | "icon"))
             }
             "form" => {
                 !inside(element, "prose")
@@ -390,6 +391,14 @@ fn problems(html: &str) -> Vec<String> {
                         .contains(a)
                     })
             }
+            // A task list's box is the one control content may hold: disabled.
+            "input" if inside(element, "prose") => {
+                el.attr("type") == Some("checkbox")
+                    && el.attr("disabled").is_some()
+                    && attr_names
+                        .iter()
+                        .all(|a| ["type", "disabled", "checked", "aria-label"].contains(a))
+            }
             "input" | "button" | "textarea" | "select" | "label" => !inside(element, "prose"),
             "title" => in_head(element),
             _ => true,
@@ -401,7 +410,7 @@ fn problems(html: &str) -> Vec<String> {
     if scripts > 1 {
         found.push(format!("{scripts} script elements"));
     }
-    if metas > 2 {
+    if metas > 3 {
         found.push(format!("{metas} meta elements"));
     }
     found

@@ -15,6 +15,7 @@ pub struct RevisionMeta {
     pub created_at: String,
     pub author_username: Option<String>,
     pub author_name: Option<String>,
+    /// The text's length in characters (for the size change in the history).
     pub size: i64,
 }
 
@@ -26,7 +27,7 @@ pub async fn history(
 ) -> sqlx::Result<Vec<RevisionMeta>> {
     crate::on_db!(pool, |pool| sqlx::query_as::<_, RevisionMeta>(
         "SELECT r.number, r.summary, r.tags, r.created_at, u.username AS author_username,
-                u.display_name AS author_name, CAST(octet_length(r.body) AS BIGINT) AS size
+                u.display_name AS author_name, CAST(length(r.body) AS BIGINT) AS size
          FROM revisions r LEFT JOIN users u ON u.id = r.author_id
          WHERE r.page_id = $1 ORDER BY r.number DESC LIMIT $2 OFFSET $3",
     )

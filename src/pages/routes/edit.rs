@@ -58,7 +58,7 @@ pub(super) async fn new_form(
         ctx,
         slug: None,
         title: q.title,
-        body: METHOD_TEMPLATE.to_owned(),
+        body: METHOD_TEMPLATE.clone(),
         tags: String::new(),
         summary: String::new(),
         base_revision: 0,

@@ -29,8 +29,9 @@ pub(super) struct PageQuery {
 pub(super) struct HistoryPage {
     ctx: Ctx,
     page: Page,
-    /// Each revision with the tags it added and removed.
-    revisions: Vec<(RevisionMeta, TagChange)>,
+    /// Each revision with the tags it added and removed, and how many
+    /// characters longer (or shorter) it made the text.
+    revisions: Vec<(RevisionMeta, TagChange, SizeChange)>,
     number: i64,
     last: i64,
 }
@@ -52,6 +53,38 @@ impl TagChange {
     }
 }
 
+/// How many characters a revision added to the text (or took from it).
+pub struct SizeChange(pub i64);
+
+impl SizeChange {
+    /// "+123", "−45" (a minus sign, not a hyphen) or "0".
+    pub fn signed(&self) -> String {
+        match self.0 {
+            n if n > 0 => format!("+{n}"),
+            n if n < 0 => format!("\u{2212}{}", n.unsigned_abs()),
+            _ => "0".to_owned(),
+        }
+    }
+
+    /// The class that colours it: `grew`, `shrank` or `same`.
+    pub fn class(&self) -> &'static str {
+        match self.0.signum() {
+            1 => "grew",
+            -1 => "shrank",
+            _ => "same",
+        }
+    }
+
+    /// "character" or "characters".
+    pub fn unit(&self) -> &'static str {
+        if self.0.abs() == 1 {
+            "character"
+        } else {
+            "characters"
+        }
+    }
+}
+
 pub(super) async fn history(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -69,19 +102,20 @@ pub(super) async fn history(
         (number - 1) * HISTORY_PAGE,
     )
     .await?;
-    let older_tags: Vec<String> = revisions
+    let older: Vec<(String, i64)> = revisions
         .iter()
         .skip(1)
-        .map(|r| r.tags.clone())
-        .chain([String::new()])
+        .map(|r| (r.tags.clone(), r.size))
+        .chain([(String::new(), 0)])
         .collect();
     revisions.truncate(HISTORY_PAGE as usize);
     let revisions = revisions
         .into_iter()
-        .zip(older_tags)
-        .map(|(rev, older)| {
-            let change = TagChange::between(&older, &rev.tags);
-            (rev, change)
+        .zip(older)
+        .map(|(rev, (older_tags, older_size))| {
+            let change = TagChange::between(&older_tags, &rev.tags);
+            let size = SizeChange(rev.size - older_size);
+            (rev, change, size)
         })
         .collect();
     Ok(HistoryPage {

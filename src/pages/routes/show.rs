@@ -53,6 +53,42 @@ struct ShowPage {
     /// In a members' skeleton, what the roster form is made from (see
     /// `cache::members`); empty otherwise.
     roster_slot: String,
+    /// The page's sections, for "On this page".
+    outline: Vec<crate::markup::outline::Section>,
+    /// "4 stories (3 success, 1 failure)", near the title.
+    stories_sentence: String,
+    /// "3 people use this", near the title.
+    people_sentence: String,
+    /// The first paragraph, for `<meta name="description">`.
+    description: String,
+}
+
+/// Longest `<meta name="description">`, in characters (what search
+/// engines show).
+const DESCRIPTION_CHARS: usize = 160;
+
+/// How many stories a page has, by outcome, as said near its title.
+pub fn stories_sentence(tally: &[TallyItem]) -> String {
+    let total: i64 = tally.iter().map(|t| t.count).sum();
+    let parts: Vec<String> = tally
+        .iter()
+        .filter(|t| t.count > 0)
+        .map(|t| format!("{} {}", t.count, t.label.to_lowercase()))
+        .collect();
+    match total {
+        0 => "No stories yet".to_owned(),
+        1 => format!("1 story ({})", parts.join(", ")),
+        n => format!("{n} stories ({})", parts.join(", ")),
+    }
+}
+
+/// How many people are on a page's roster, as said near its title.
+pub fn people_sentence(count: usize) -> String {
+    match count {
+        0 => "No one uses this yet".to_owned(),
+        1 => "1 person uses this".to_owned(),
+        n => format!("{n} people use this"),
+    }
 }
 
 /// Form input and messages to re-show on the method page (422).
@@ -140,7 +176,13 @@ fn render_show(
     } else {
         String::new()
     };
+    let description = crate::markup::outline::first_paragraph(&view.page.html, DESCRIPTION_CHARS)
+        .unwrap_or_else(|| format!("{} at {}", view.page.title, ctx.site.org));
     ShowPage {
+        outline: crate::markup::outline::outline(&view.page.html),
+        stories_sentence: stories_sentence(&tally),
+        people_sentence: people_sentence(view.roster.len()),
+        description,
         roster_slot,
         on_roster: mine.is_some(),
         tags: TagLink::all(&view.page.tag_list(), &view.tag_names),
