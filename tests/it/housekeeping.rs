@@ -83,7 +83,7 @@ async fn a_renamed_page_answers_at_its_new_address_and_its_old_one_redirects() {
         .get("/methods/fishbowl-conversation")
         .await
         .assert_status(StatusCode::OK)
-        .assert_contains("<h1>Fishbowl Conversation</h1>")
+        .assert_contains("<h1 id=\"page-title\">Fishbowl Conversation</h1>")
         .assert_contains("Chairs in a circle.");
 
     let mut visitor = app.client();
@@ -154,7 +154,7 @@ async fn a_chain_of_renames_redirects_straight_to_the_last_and_a_page_can_take_i
         .get("/methods/alpha-method")
         .await
         .assert_status(StatusCode::OK)
-        .assert_contains("<h1>Alpha Method</h1>");
+        .assert_contains("<h1 id=\"page-title\">Alpha Method</h1>");
     for old in ["/methods/beta-method", "/methods/gamma-method"] {
         let page = visitor.get(old).await;
         page.assert_status(StatusCode::MOVED_PERMANENTLY);
@@ -428,7 +428,7 @@ async fn housekeeping_forms_without_the_csrf_token_are_refused() {
         .get(&path)
         .await
         .assert_status(StatusCode::OK)
-        .assert_contains("<h1>Fishbowl</h1>");
+        .assert_contains("<h1 id=\"page-title\">Fishbowl</h1>");
 }
 
 #[tokio::test]
