@@ -132,6 +132,20 @@ where
     tokio::task::spawn_blocking(work).await.ok()
 }
 
+/// Compares two texts as a page shows them ([`off_thread`], within the
+/// bounds of [`compare`]): the hunks, or, when the texts are too large, none
+/// and how many lines go and come. `None` when the task could not run.
+pub async fn compare_for_page(
+    old: String,
+    new: String,
+) -> Option<(Vec<Hunk>, Option<(usize, usize)>)> {
+    let comparison = off_thread(move || compare(&old, &new)).await?;
+    Some(match comparison {
+        Comparison::Hunks(hunks) => (hunks, None),
+        Comparison::TooLarge { removed, added } => (Vec::new(), Some((removed, added))),
+    })
+}
+
 /// The hunks turning `old` into `new`, with three lines of context, with no
 /// bound on their size (for texts known to be small).
 pub fn hunks(old: &str, new: &str) -> Vec<Hunk> {

@@ -338,16 +338,9 @@ async fn changes_of(
         return Ok(None);
     };
     let (old, new) = (before.body.clone(), revision.body.clone());
-    let compared =
-        crate::markup::diff::off_thread(move || crate::markup::diff::compare(&old, &new))
-            .await
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("story diff failed")))?;
-    let (hunks, too_large) = match compared {
-        crate::markup::diff::Comparison::Hunks(hunks) => (hunks, None),
-        crate::markup::diff::Comparison::TooLarge { removed, added } => {
-            (Vec::new(), Some((removed, added)))
-        }
-    };
+    let (hunks, too_large) = crate::markup::diff::compare_for_page(old, new)
+        .await
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("story diff failed")))?;
     Ok(Some(StoryChanges {
         before,
         hunks,

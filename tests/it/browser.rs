@@ -734,17 +734,6 @@ async fn seed_rich_page(app: &TestApp) -> Result<i64> {
     Ok(id)
 }
 
-async fn sign_in(b: &Browser, username: &str) -> Result<()> {
-    b.goto("/signin").await?;
-    b.fill("Username", username).await?;
-    b.fill("Password", PASSWORD).await?;
-    b.press("Sign in").await?;
-    b.button("Sign out")
-        .await
-        .with_context(|| format!("signing in as {username}"))?;
-    Ok(())
-}
-
 /// Opens `path`, checks it is the page meant (its heading or title shows
 /// `expected`, see `Browser::expect_page`), then runs axe on it.
 async fn axe_at(b: &Browser, what: &str, path: &str, expected: &str) -> Result<()> {
@@ -857,7 +846,7 @@ async fn dark_scheme(harness: &Harness) -> Result<()> {
         dark_mode == serde_json::json!(true),
         "the dark browser should prefer a dark scheme"
     );
-    sign_in(&dark, "erin").await?;
+    dark.sign_in("erin").await?;
     let mut problems = Vec::new();
     for (path, expected) in [
         ("/".to_owned(), "Home"),
@@ -933,7 +922,7 @@ async fn axe_on_every_kind_of_page() {
         "axe catches a planted fault",
         axe_catches_a_planted_fault(b)
     );
-    step!(steps, "sign in as a member", sign_in(b, "erin"));
+    step!(steps, "sign in as a member", b.sign_in("erin"));
     // Each page with what its heading or title must show: the sweep checks
     // the page it names, not an error page in its place.
     let member_pages: Vec<(&str, String, &str)> = vec![
@@ -1044,7 +1033,7 @@ async fn axe_on_every_kind_of_page() {
         "axe in the dark colour scheme",
         dark_scheme(&harness)
     );
-    step!(steps, "sign in as an administrator", sign_in(b, "gina"));
+    step!(steps, "sign in as an administrator", b.sign_in("gina"));
     for (what, path, expected) in [
         (
             "the indicators as an administrator",

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail, ensure};
 use axum::http::StatusCode;
 
 use crate::support::browser::{Browser, DESKTOP, Harness};
-use crate::support::{Client, PASSWORD, TestApp};
+use crate::support::{Client, TestApp};
 
 const AAR: &str = "/methods/after-action-review";
 
@@ -40,13 +40,6 @@ impl Steps {
             );
         }
     }
-}
-
-async fn sign_in(b: &Browser, username: &str) -> Result<()> {
-    b.goto("/signin").await?;
-    b.fill("Username", username).await?;
-    b.fill("Password", PASSWORD).await?;
-    b.press("Sign in").await
 }
 
 /// The text of the one-time confirmation on the page ("" when none).
@@ -302,7 +295,7 @@ async fn confirmations_errors_at_the_form_the_conflict_page_and_profiles_in_a_br
     steps.record(
         "sign in, with a confirmation",
         async {
-            sign_in(b, "fiona").await?;
+            b.sign_in("fiona").await?;
             expect_flash(b, "You are signed in.").await?;
             ensure!(scripts_run(b).await?, "scripts should run");
             Ok(())
@@ -344,7 +337,7 @@ async fn confirmations_errors_at_the_form_the_conflict_page_and_profiles_in_a_br
             steps.record(
                 "the conflict page (dark)",
                 async {
-                    sign_in(&dark, "gita").await?;
+                    dark.sign_in("gita").await?;
                     conflict_page(&dark, &mut other, "omar", "dark").await?;
                     axe_both_widths(&dark, "the conflict page, dark", "conflict-page-dark").await
                 }
@@ -365,7 +358,7 @@ async fn confirmations_errors_at_the_form_the_conflict_page_and_profiles_in_a_br
             steps.record(
                 "sign in without JS",
                 async {
-                    sign_in(&plain, "hana").await?;
+                    plain.sign_in("hana").await?;
                     expect_flash(&plain, "You are signed in.").await?;
                     ensure!(!scripts_run(&plain).await?, "scripts should not run");
                     Ok(())

@@ -8,19 +8,7 @@
 use anyhow::{Context, Result, bail, ensure};
 use fantoccini::key::Key;
 
-use crate::support::PASSWORD;
 use crate::support::browser::{Browser, DESKTOP, Harness};
-
-async fn sign_in(b: &Browser, username: &str) -> Result<()> {
-    b.goto("/signin").await?;
-    b.fill("Username", username).await?;
-    b.fill("Password", PASSWORD).await?;
-    b.press("Sign in").await?;
-    b.button("Sign out")
-        .await
-        .with_context(|| format!("signing in as {username}"))?;
-    Ok(())
-}
 
 /// The texts of the suggestions shown under the tag box.
 async fn suggestions(b: &Browser) -> Result<Vec<String>> {
@@ -136,7 +124,7 @@ async fn unknown_indicator_is_questioned(b: &Browser, screenshots: bool) -> Resu
 /// the warning works the same.
 async fn without_javascript(harness: &Harness) -> Result<()> {
     let b = harness.browser_without_script().await?;
-    sign_in(&b, "finder").await?;
+    b.sign_in("finder").await?;
     b.goto("/methods/new").await?;
     let plain = b
         .js("const i = document.querySelector('input[name=tags]'); return [i.getAttribute('list'), i.getAttribute('role')]")
@@ -163,7 +151,7 @@ async fn without_javascript(harness: &Harness) -> Result<()> {
 /// The re-shown form with a warning in the dark scheme: axe at both widths.
 async fn dark_warning(harness: &Harness) -> Result<()> {
     let dark = harness.dark_browser().await?;
-    sign_in(&dark, "finder").await?;
+    dark.sign_in("finder").await?;
     dark.goto("/methods/new").await?;
     dark.fill("Title", "Dark Walk").await?;
     dark.fill("Tags", "learnings").await?;
@@ -252,7 +240,7 @@ async fn the_tag_box_in_a_browser() {
             failures.push(format!("{name}: {error:#}"));
         }
     };
-    run("sign in", sign_in(b, "finder").await);
+    run("sign in", b.sign_in("finder").await);
     run(
         "suggestions for the second tag",
         suggestions_for_the_second_tag(b).await,

@@ -6,19 +6,8 @@
 
 use anyhow::{Context, Result, bail, ensure};
 
+use crate::support::TestApp;
 use crate::support::browser::{Browser, DESKTOP, Harness};
-use crate::support::{PASSWORD, TestApp};
-
-async fn sign_in(b: &Browser, username: &str) -> Result<()> {
-    b.goto("/signin").await?;
-    b.fill("Username", username).await?;
-    b.fill("Password", PASSWORD).await?;
-    b.press("Sign in").await?;
-    b.button("Sign out")
-        .await
-        .with_context(|| format!("signing in as {username}"))?;
-    Ok(())
-}
 
 /// Axe on the page shown, at desktop and phone width, and neither width
 /// scrolls sideways.
@@ -213,7 +202,7 @@ async fn housekeeping_in_the_browser() {
     seed(&harness.app).await;
     let b = &harness.browser;
     let mut steps = Steps(Vec::new());
-    steps.record("sign in as a member", sign_in(b, "alice").await);
+    steps.record("sign in as a member", b.sign_in("alice").await);
     steps.record(
         "duplicate-title offer (JavaScript on)",
         duplicate_offer(b, "peer assist", "/methods/peer-assist-2", true).await,
@@ -232,7 +221,7 @@ async fn housekeeping_in_the_browser() {
     );
     match harness.dark_browser().await {
         Ok(dark) => {
-            steps.record("sign in as an admin (dark)", sign_in(&dark, "root").await);
+            steps.record("sign in as an admin (dark)", dark.sign_in("root").await);
             steps.record(
                 "delete → 410 → undelete (JavaScript on, dark, axe)",
                 delete_then_restore(
@@ -285,7 +274,7 @@ async fn housekeeping_in_the_browser() {
         Ok(plain) => {
             steps.record(
                 "sign in as an admin (no JavaScript)",
-                sign_in(&plain, "root").await,
+                plain.sign_in("root").await,
             );
             steps.record(
                 "duplicate-title offer (no JavaScript)",
@@ -312,7 +301,7 @@ async fn housekeeping_in_the_browser() {
     }
     let tools = async {
         b.press("Sign out").await?;
-        sign_in(b, "root").await?;
+        b.sign_in("root").await?;
         b.goto("/methods/open-space").await?;
         b.click_text("summary", "Delete or merge this page").await?;
         axe_both_widths(b, "a method page with the housekeeping tools open").await?;

@@ -15,8 +15,8 @@ use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::key::Key;
 use serde_json::Value;
 
+use crate::support::TestApp;
 use crate::support::browser::{Browser, DESKTOP, Harness};
-use crate::support::{PASSWORD, TestApp};
 
 const FAIR: &str = "/methods/knowledge-fair";
 const STORY: &str = "/methods/knowledge-fair/stories/1";
@@ -119,17 +119,6 @@ async fn seed(app: &TestApp) -> Result<()> {
             .await
             .assert_status(StatusCode::SEE_OTHER);
     }
-    Ok(())
-}
-
-async fn sign_in(b: &Browser, username: &str) -> Result<()> {
-    b.goto("/signin").await?;
-    b.fill("Username", username).await?;
-    b.fill("Password", PASSWORD).await?;
-    b.press("Sign in").await?;
-    b.button("Sign out")
-        .await
-        .with_context(|| format!("signing in as {username}"))?;
     Ok(())
 }
 
@@ -433,7 +422,7 @@ async fn wayfinding_and_the_editor_in_a_browser() {
     failures
         .step("breadcrumb and jump links", breadcrumb_and_jump_links(b))
         .await;
-    failures.step("sign in", sign_in(b, "erin")).await;
+    failures.step("sign in", b.sign_in("erin")).await;
     failures
         .step(
             "sidebar beside at 1280 px, stacked at 360 px; history fits at 360 px",
@@ -457,9 +446,7 @@ async fn wayfinding_and_the_editor_in_a_browser() {
         .await;
     match harness.dark_browser().await {
         Ok(dark) => {
-            failures
-                .step("sign in, dark", sign_in(&dark, "frank"))
-                .await;
+            failures.step("sign in, dark", dark.sign_in("frank")).await;
             failures
                 .step(
                     "axe and screenshots, dark",

@@ -245,13 +245,7 @@ async fn mark_deleted(
     .execute(&mut *conn)
     .await
     .map(|done| done.rows_affected()))?;
-    crate::on_tx!(&mut *conn, |conn| sqlx::query(
-        "DELETE FROM page_tags WHERE page_id = $1"
-    )
-    .bind(page_id)
-    .execute(&mut *conn)
-    .await
-    .map(|done| done.rows_affected()))?;
+    super::writes::clear_tags(conn, page_id).await?;
     Ok(())
 }
 

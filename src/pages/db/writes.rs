@@ -123,6 +123,17 @@ pub async fn render_markdown(conn: &mut Tx, body: &str) -> sqlx::Result<String> 
     Ok(render(conn, body, "", None).await?.0)
 }
 
+/// Takes every tag off a page (before its new tags, or when it is deleted).
+pub(super) async fn clear_tags(conn: &mut Tx, page_id: i64) -> sqlx::Result<()> {
+    crate::on_tx!(&mut *conn, |conn| sqlx::query(
+        "DELETE FROM page_tags WHERE page_id = $1"
+    )
+    .bind(page_id)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ()))
+}
+
 /// The text a page had before a save, to skip rewriting what did not change.
 struct Before<'a> {
     body: &'a str,
@@ -143,13 +154,7 @@ async fn write_current(
 ) -> sqlx::Result<String> {
     let (html, targets) = render(conn, body, slug, ahead).await?;
     if before.as_ref().is_none_or(|b| b.tags != tags) {
-        crate::on_tx!(&mut *conn, |conn| sqlx::query(
-            "DELETE FROM page_tags WHERE page_id = $1"
-        )
-        .bind(page_id)
-        .execute(&mut *conn)
-        .await
-        .map(|done| done.rows_affected()))?;
+        clear_tags(conn, page_id).await?;
         crate::on_tx!(&mut *conn, |conn| sqlx::query(
             "INSERT INTO page_tags (page_id, tag) SELECT $1, value FROM json_each($2)"
         )

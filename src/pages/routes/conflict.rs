@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
 use crate::error::{AppError, AppResult};
-use crate::markup::diff::{Comparison, Hunk};
+use crate::markup::diff::Hunk;
 use crate::pages::db::{self, Page, SaveOutcome};
 use crate::state::AppState;
 use crate::tags::TagList;
@@ -59,14 +59,9 @@ pub(super) async fn conflict_page(
     let other = other_edit(state, page.id, current_revision).await?;
     // Browsers send a textarea's lines ended by CR LF; saved text has LF.
     let (old, new) = (current_body.clone(), crate::text::clean_body(&mine.body));
-    let comparison =
-        crate::markup::diff::off_thread(move || crate::markup::diff::compare(&old, &new))
-            .await
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the diff task failed")))?;
-    let (hunks, too_large) = match comparison {
-        Comparison::Hunks(hunks) => (hunks, None),
-        Comparison::TooLarge { removed, added } => (Vec::new(), Some((removed, added))),
-    };
+    let (hunks, too_large) = crate::markup::diff::compare_for_page(old, new)
+        .await
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the diff task failed")))?;
     let conflict = ConflictPage {
         ctx,
         page,

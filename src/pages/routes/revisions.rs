@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::edit::may_edit;
 use super::*;
 use crate::error::{AppError, AppResult};
-use crate::markup::diff::{Comparison, Hunk};
+use crate::markup::diff::Hunk;
 use crate::pages::PageText;
 use crate::pages::db::{self, Page, Revision, RevisionMeta};
 use crate::state::AppState;
@@ -244,14 +244,9 @@ pub(super) async fn diff(
         .map(|t| t.as_str().to_owned())
         .collect();
     let (old, new) = (from.body.clone(), to.body.clone());
-    let comparison =
-        crate::markup::diff::off_thread(move || crate::markup::diff::compare(&old, &new))
-            .await
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the diff task failed")))?;
-    let (hunks, too_large) = match comparison {
-        Comparison::Hunks(hunks) => (hunks, None),
-        Comparison::TooLarge { removed, added } => (Vec::new(), Some((removed, added))),
-    };
+    let (hunks, too_large) = crate::markup::diff::compare_for_page(old, new)
+        .await
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the diff task failed")))?;
     Ok(DiffPage {
         ctx,
         page,

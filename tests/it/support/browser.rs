@@ -360,6 +360,19 @@ impl Browser {
         format!("{}{}", self.base, path)
     }
 
+    /// Signs in through the form as `username` (made with
+    /// [`crate::support::PASSWORD`]) and waits for the signed-in page.
+    pub async fn sign_in(&self, username: &str) -> Result<()> {
+        self.goto("/signin").await?;
+        self.fill("Username", username).await?;
+        self.fill("Password", crate::support::PASSWORD).await?;
+        self.press("Sign in").await?;
+        self.button("Sign out")
+            .await
+            .with_context(|| format!("signing in as {username}"))?;
+        Ok(())
+    }
+
     /// Opens a path of the site (typing the address, which people do too).
     pub async fn goto(&self, path: &str) -> Result<()> {
         self.client
