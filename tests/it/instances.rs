@@ -676,8 +676,9 @@ async fn twenty_concurrent_stale_saves_through_both_instances_lose_nothing() {
                     "the conflict page keeps save {k}'s text: {answer}"
                 );
                 assert!(
-                    answer.contains("The current text"),
-                    "and shows the current one: {answer}"
+                    answer.contains("s text against yours")
+                        && answer.contains("Save my merged text"),
+                    "and shows the current one against it: {answer}"
                 );
                 conflicts.insert(k);
             }
