@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod files;
 pub mod group_commit;
 pub mod markup;
 pub mod merge;
