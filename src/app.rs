@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate as _};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -17,7 +17,7 @@ use tower_sessions::{CachingSessionStore, Expiry, SessionManagerLayer};
 
 use crate::error::AppError;
 use crate::state::{AppState, SESSION_COOKIE, VISITOR_CACHE_CONTROL};
-use crate::web::context::{self, MAX_BODY};
+use crate::web::context;
 
 /// The Content-Security-Policy: no inline script or style, nothing framed,
 /// images only from the site (and `data:`), so a page cannot embed a tracking
@@ -89,14 +89,21 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             crate::pages::routes::follow_old_slugs,
         ));
+    // Files are not kept by the visitors' cache (large, binary, and with
+    // their own caching by content hash), but old slugs lead to them too.
+    let files: Router<AppState> = crate::files::routes::router().route_layer(from_fn_with_state(
+        state.clone(),
+        crate::pages::routes::follow_old_slugs,
+    ));
     Router::new()
         .merge(reading)
+        .merge(files)
         .merge(crate::accounts::routes::router())
         .merge(statics)
         .route("/healthz", get(|| async { "ok" }))
         .route("/healthz/cache", get(cache_stats))
         .fallback(|| async { AppError::NotFound })
-        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(from_fn_with_state(state.clone(), crate::server::limit_body))
         .layer(from_fn_with_state(state.clone(), context::middleware))
         .layer(sessions)
         .layer(from_fn_with_state(
@@ -115,7 +122,8 @@ pub fn app(state: AppState) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static(VISITOR_CACHE_CONTROL),
         ))
-        .layer(SetResponseHeaderLayer::overriding(
+        // A file answer brings its own, stricter policy (`files::serve`).
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             csp_header,
         ))
@@ -135,10 +143,22 @@ pub fn app(state: AppState) -> Router {
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
-        .layer(CompressionLayer::new())
+        // Files are sent as stored, so that byte ranges and lengths hold
+        // (most are compressed already).
+        .layer(
+            CompressionLayer::new().compress_when(DefaultPredicate::new().and(
+                |_: axum::http::StatusCode,
+                 _: axum::http::Version,
+                 headers: &axum::http::HeaderMap,
+                 _: &axum::http::Extensions| {
+                    !headers.contains_key(header::ACCEPT_RANGES)
+                },
+            )),
+        )
         .layer(TraceLayer::new_for_http())
         // Outermost, so no layer waits for a body declared too large.
-        .layer(axum::middleware::from_fn(
+        .layer(from_fn_with_state(
+            state.clone(),
             crate::server::refuse_declared_oversize,
         ))
         .with_state(state)

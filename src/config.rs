@@ -161,6 +161,19 @@ pub struct ServeArgs {
     #[arg(long, env = "CAFE_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
+    /// The largest file a member may upload, in MiB (an upload request may
+    /// carry several files that together fit in this, plus 1 MiB of form).
+    #[arg(long, env = "CAFE_FILE_MAX_MIB", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub file_max_mib: u64,
+    /// The most bytes of files (every version counted) one method page and
+    /// its stories may hold, in MiB.
+    #[arg(long, env = "CAFE_PAGE_FILES_MAX_MIB", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub page_files_max_mib: u64,
+    /// Upload requests one member may make in an hour before 429.
+    #[arg(long, env = "CAFE_UPLOADS_PER_HOUR", default_value_t = 60)]
+    pub uploads_per_hour: usize,
 }
 
 /// A host the Content-Security-Policy lets images come from: letters,
@@ -223,6 +236,13 @@ impl ServeArgs {
             Ok(cli) => cli.serve,
             Err(err) => unreachable!("the defaults always parse: {err}"),
         }
+    }
+
+    /// The most bytes an upload request's body may hold.
+    pub fn upload_body_max(&self) -> usize {
+        usize::try_from(self.file_max_mib << 20)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1 << 20)
     }
 
     /// Where absolute links point: `--public-url`, else `http://` and the

@@ -127,6 +127,12 @@ async fn handle(
 ) -> Result<Response, Infallible> {
     let late = Arc::new(AtomicBool::new(false));
     let watched = late.clone();
+    // An upload of a large file takes longer to arrive than a form.
+    let body_timeout = if crate::files::is_upload(request.method(), request.uri().path()) {
+        body_timeout.saturating_mul(UPLOAD_TIME_FACTOR)
+    } else {
+        body_timeout
+    };
     let mut request = request.map(|body| {
         Body::new(LateBody {
             inner: Box::pin(DeadlineBody::new(body_timeout, body)),
@@ -182,18 +188,23 @@ impl http_body::Body for LateBody {
     }
 }
 
+/// How many times `--body-timeout-secs` an upload's body may take to
+/// arrive (5 minutes by default: 20 MiB at about 0.5 Mbit/s).
+pub const UPLOAD_TIME_FACTOR: u32 = 10;
+
 /// The outermost layer: a request whose declared `Content-Length` is over
 /// the limit gets a body that fails at once, so whatever reads it first
-/// (the CSRF check, an extractor, the inner `RequestBodyLimitLayer`)
-/// answers its usual 413 page without waiting for bytes that would only
-/// be thrown away.
-pub async fn refuse_declared_oversize(mut request: Request, next: Next) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+/// (the CSRF check, an extractor) answers its usual 413 page without
+/// waiting for bytes that would only be thrown away; any other body is
+/// cut off with the same error at the limit. The limit is [`MAX_BODY`],
+/// or `--file-max-mib` and 1 MiB more for an upload.
+pub async fn refuse_declared_oversize(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let (limit, declared) = body_limit(&state, &request);
+    if declared.is_some_and(|n| n > limit as u64) {
         *request.body_mut() = Body::new(Oversized);
         let mut response = next.run(request).await;
         response
@@ -202,6 +213,38 @@ pub async fn refuse_declared_oversize(mut request: Request, next: Next) -> Respo
         return response;
     }
     next.run(request).await
+}
+
+/// The most bytes `request`'s body may hold, and the length it declares.
+fn body_limit(state: &crate::state::AppState, request: &Request) -> (usize, Option<u64>) {
+    let limit = if crate::files::is_upload(request.method(), request.uri().path()) {
+        state.config.upload_body_max()
+    } else {
+        MAX_BODY
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    (limit, declared)
+}
+
+/// Inside the context middleware (so the answer is an error page): 413
+/// for a body declared over the limit (see [`refuse_declared_oversize`]),
+/// and any other body cut off with a length error at the limit, which
+/// the CSRF check and axum's extractors answer with 413 too.
+pub async fn limit_body(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (limit, declared) = body_limit(&state, &request);
+    if declared.is_some_and(|n| n > limit as u64) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    next.run(request.map(|body| Body::new(http_body_util::Limited::new(body, limit))))
+        .await
 }
 
 /// The body of a request declared too large: an error on the first read.

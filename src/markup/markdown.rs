@@ -4,7 +4,9 @@
 //! CommonMark plus tables, footnotes, strikethrough, task lists and heading
 //! ids; `[[Page title]]` and `[[Page title|label]]` link to method pages, and
 //! a link whose target does not exist yet is marked `missing` and points to
-//! the page-creation form. Whatever the author typed, the output goes through
+//! the page-creation form. `[text](file:NAME)` and `![alt](file:NAME)` refer
+//! to a file attached to the page (or story), shown like a missing wiki
+//! link when there is no such file. Whatever the author typed, the output goes through
 //! ammonia: no script, style, event handler or non-http(s)/mailto URL survives.
 
 use std::cell::Cell;
@@ -100,9 +102,62 @@ fn raw_tags(html: &str) -> usize {
         .count()
 }
 
+/// Where a text's `file:` links lead (see `crate::files::links`).
+pub trait FileLinks {
+    /// The address of the file `name`, if it is attached; `shown` when it
+    /// is embedded as an image rather than linked.
+    fn href(&self, name: &str, shown: bool) -> Option<String>;
+    /// Where a missing file can be uploaded; `None`: nowhere, the link's
+    /// text is shown without a link.
+    fn upload_href(&self) -> Option<String>;
+}
+
+/// No files: every `file:` link is shown as its text (previews of old
+/// revisions, texts rendered without their page).
+pub struct NoFiles;
+
+impl FileLinks for NoFiles {
+    fn href(&self, _: &str, _: bool) -> Option<String> {
+        None
+    }
+    fn upload_href(&self) -> Option<String> {
+        None
+    }
+}
+
+/// The prefix of a link to an attached file.
+pub const FILE_SCHEME: &str = "file:";
+
+/// Whether `md` may hold a `file:` link (cheap, may say yes wrongly): only
+/// then are the page's files looked up for a render.
+pub fn may_link_files(md: &str) -> bool {
+    md.contains(FILE_SCHEME)
+}
+
 /// Renders `md` to sanitised HTML; `exists` says whether a wiki link's
 /// target page exists (else the link is shown as missing).
 pub fn render(md: &str, exists: &dyn Fn(&Slug) -> bool) -> String {
+    render_with_files(md, exists, &NoFiles)
+}
+
+/// The opening of a `file:` link or image whose file is missing, and the
+/// closing that replaces its end.
+fn missing_file(files: &dyn FileLinks) -> (String, &'static str) {
+    match files.upload_href() {
+        Some(href) => (
+            format!(r#"<a href="{href}" class="filelink missing">"#),
+            "</a>",
+        ),
+        None => (String::new(), ""),
+    }
+}
+
+/// [`render`], with `file:` links resolved by `files`.
+pub fn render_with_files(
+    md: &str,
+    exists: &dyn Fn(&Slug) -> bool,
+    files: &dyn FileLinks,
+) -> String {
     let (md, too_many_unclosed) = match close_raw_blocks(md) {
         Closing::Unchanged => (std::borrow::Cow::Borrowed(md), false),
         Closing::Closed(fixed) => (std::borrow::Cow::Owned(fixed), false),
@@ -111,6 +166,9 @@ pub fn render(md: &str, exists: &dyn Fn(&Slug) -> bool) -> String {
     let mut events: Vec<Event> = Vec::new();
     let mut in_wikilink = false;
     let mut linked = false;
+    // For each link and image open: what replaces its end (a missing file's).
+    let mut link_ends: Vec<Option<&'static str>> = Vec::new();
+    let mut image_ends: Vec<Option<&'static str>> = Vec::new();
     let mut heading: Option<Vec<Event>> = None;
     let mut heading_ids: HashMap<String, usize> = HashMap::new();
     // Counted in the source: an upper bound of the raw HTML tags (code spans
@@ -159,6 +217,77 @@ pub fn render(md: &str, exists: &dyn Fn(&Slug) -> bool) -> String {
                 in_wikilink = false;
                 Event::InlineHtml(if linked { "</a>" } else { "" }.into())
             }
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => {
+                let file = dest_url
+                    .strip_prefix(FILE_SCHEME)
+                    .map(|name| files.href(name, false));
+                match file {
+                    None => {
+                        link_ends.push(None);
+                        Event::Start(Tag::Link {
+                            link_type,
+                            dest_url,
+                            title,
+                            id,
+                        })
+                    }
+                    Some(Some(href)) => {
+                        link_ends.push(None);
+                        Event::Start(Tag::Link {
+                            link_type,
+                            dest_url: href.into(),
+                            title,
+                            id,
+                        })
+                    }
+                    Some(None) => {
+                        let (open, close) = missing_file(files);
+                        link_ends.push(Some(close));
+                        Event::InlineHtml(open.into())
+                    }
+                }
+            }
+            Event::End(TagEnd::Link) => match link_ends.pop().flatten() {
+                Some(close) => Event::InlineHtml(close.into()),
+                None => Event::End(TagEnd::Link),
+            },
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) if dest_url.starts_with(FILE_SCHEME) => {
+                let name = &dest_url[FILE_SCHEME.len()..];
+                match files.href(name, true) {
+                    Some(href) => {
+                        image_ends.push(None);
+                        Event::Start(Tag::Image {
+                            link_type,
+                            dest_url: href.into(),
+                            title,
+                            id,
+                        })
+                    }
+                    None => {
+                        let (open, close) = missing_file(files);
+                        image_ends.push(Some(close));
+                        Event::InlineHtml(open.into())
+                    }
+                }
+            }
+            Event::Start(image @ Tag::Image { .. }) => {
+                image_ends.push(None);
+                Event::Start(image)
+            }
+            Event::End(TagEnd::Image) => match image_ends.pop().flatten() {
+                Some(close) => Event::InlineHtml(close.into()),
+                None => Event::End(TagEnd::Image),
+            },
             // A checklist's box, shown as the box it is; it cannot be ticked
             // on the page (the text is changed by editing).
             Event::TaskListMarker(done) => Event::InlineHtml(
@@ -435,7 +564,7 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tag_attributes("h6", ["id"])
         .add_tag_attributes("div", ["id"])
         .add_tag_attributes("li", ["id"])
-        .add_allowed_classes("a", ["wikilink", "missing"])
+        .add_allowed_classes("a", ["wikilink", "filelink", "missing"])
         .add_allowed_classes("span", ["task"])
         // Task lists' boxes: whatever an author writes, an input is only
         // ever a disabled checkbox, ticked or not.

@@ -19,16 +19,18 @@ pub enum Kind {
     Story,
     Reply,
     Roster,
+    File,
     Admin,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Page,
         Kind::Edit,
         Kind::Story,
         Kind::Reply,
         Kind::Roster,
+        Kind::File,
         Kind::Admin,
     ];
 
@@ -39,6 +41,7 @@ impl Kind {
             Kind::Story => "story",
             Kind::Reply => "reply",
             Kind::Roster => "roster",
+            Kind::File => "file",
             Kind::Admin => "admin",
         }
     }
@@ -55,6 +58,7 @@ impl Kind {
             Kind::Story => "story",
             Kind::Reply => "reply",
             Kind::Roster => "roster",
+            Kind::File => "file",
             Kind::Admin => "admin",
         }
     }
@@ -67,6 +71,7 @@ impl Kind {
             Kind::Story => "Stories",
             Kind::Reply => "Replies",
             Kind::Roster => "Roster",
+            Kind::File => "Files",
             Kind::Admin => "Administration",
         }
     }
@@ -143,6 +148,12 @@ impl From<db::Entry> for Activity {
                 story_url.or(page_url),
             ),
             Some(Kind::Roster) => (format!("Who is using {page}"), page_url),
+            Some(Kind::File) => (
+                format!("Files on {page}"),
+                story_url
+                    .map(|url| format!("{url}/files"))
+                    .or_else(|| page_url.map(|url| format!("{url}/files"))),
+            ),
             Some(Kind::Admin) if e.page_title.is_some() => {
                 (format!("Administration: {page}"), page_url)
             }

@@ -138,7 +138,7 @@ pub async fn create(
     text: &StoryText,
 ) -> sqlx::Result<i64> {
     let mut tx = begin_write(pool).await?;
-    let html = render_markdown(&mut tx, &text.body).await?;
+    let html = render_markdown(&mut tx, &text.body, page_id, None).await?;
     let now = crate::clock::now();
     let id = crate::on_tx!(&mut tx, |tx| {
         sqlx::query_scalar::<_, i64>(
@@ -208,7 +208,7 @@ pub async fn update(
     summary: &str,
 ) -> sqlx::Result<i64> {
     let mut tx = begin_write(pool).await?;
-    let html = render_markdown(&mut tx, &text.body).await?;
+    let html = render_markdown(&mut tx, &text.body, story.page_id, Some(story.id)).await?;
     let now = crate::clock::now();
     let number = crate::on_tx!(&mut tx, |tx| {
         sqlx::query_scalar::<_, i64>(
@@ -324,7 +324,7 @@ pub async fn replies(pool: &Db, story_id: i64, show_hidden: bool) -> sqlx::Resul
 
 pub async fn add_reply(pool: &Db, story: &Story, author_id: i64, body: &str) -> sqlx::Result<i64> {
     let mut tx = begin_write(pool).await?;
-    let html = render_markdown(&mut tx, body).await?;
+    let html = render_markdown(&mut tx, body, story.page_id, Some(story.id)).await?;
     let id = crate::on_tx!(&mut tx, |tx| {
         sqlx::query_scalar::<_, i64>(
         "INSERT INTO replies (story_id, author_id, body, html, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -429,4 +429,43 @@ pub async fn count_by_page_tag(pool: &Db) -> sqlx::Result<Vec<(String, i64)>> {
     )
     .fetch_all(pool)
     .await)
+}
+
+/// Renders again the stories and replies of page `page_id` that link a
+/// file, after the page's or a story's files changed
+/// (`pages::db::rerender_for_files`).
+pub async fn rerender_for_files(conn: &mut crate::db::Tx, page_id: i64) -> sqlx::Result<()> {
+    let texts = crate::on_tx!(&mut *conn, |conn| sqlx::query_as::<
+        _,
+        (bool, i64, i64, String, String),
+    >(
+        "SELECT TRUE, s.id, s.id, s.body, s.html FROM stories s WHERE s.page_id = $1
+         UNION ALL
+         SELECT FALSE, r.id, r.story_id, r.body, r.html FROM replies r
+           JOIN stories s ON s.id = r.story_id WHERE s.page_id = $1"
+    )
+    .bind(page_id)
+    .fetch_all(&mut *conn)
+    .await)?;
+    for (is_story, id, story_id, body, html) in texts {
+        if !crate::markup::markdown::may_link_files(&body) {
+            continue;
+        }
+        let new = render_markdown(conn, &body, page_id, Some(story_id)).await?;
+        if new == html {
+            continue;
+        }
+        let sql = if is_story {
+            "UPDATE stories SET html = $1 WHERE id = $2"
+        } else {
+            "UPDATE replies SET html = $1 WHERE id = $2"
+        };
+        crate::on_tx!(&mut *conn, |conn| sqlx::query(sql)
+            .bind(new)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map(|done| done.rows_affected()))?;
+    }
+    Ok(())
 }

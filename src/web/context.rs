@@ -174,7 +174,11 @@ pub async fn middleware(
     let private = ctx.user.is_some() || anonymous_form;
     let request_was_get = request.method() == Method::GET;
     let anonymous_post = request.method() == Method::POST && ctx.user.is_none() && anonymous_form;
-    if request.method() == Method::POST && (ctx.user.is_some() || anonymous_form) {
+    // An upload's token is its first multipart field, checked by the
+    // handler before it reads a file (`files::routes::upload`): the body
+    // is too large to hold here.
+    let upload = crate::files::is_upload(request.method(), request.uri().path());
+    if request.method() == Method::POST && (ctx.user.is_some() || anonymous_form) && !upload {
         let cookie = auth::form_cookie(request.headers()).map(str::to_owned);
         let expected = match (&ctx.user, &cookie) {
             (Some(_), _) => Expected::Session(&ctx.csrf),

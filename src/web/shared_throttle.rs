@@ -34,6 +34,7 @@ impl Bucket {
             Bucket::FailuresPerUser => "failures-per-user",
             Bucket::FailuresPerAddr => "failures-per-addr",
             Bucket::JoinsPerAddr => "joins-per-addr",
+            Bucket::UploadsPerMember => "uploads-per-member",
         }
     }
 }

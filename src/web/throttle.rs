@@ -41,6 +41,8 @@ pub enum Bucket {
     FailuresPerAddr,
     /// Accounts created from one client address.
     JoinsPerAddr,
+    /// Upload requests of one member (by user id).
+    UploadsPerMember,
 }
 
 /// A key as stored: short text as is, long text as a keyed hash (the key is

@@ -97,30 +97,131 @@ pub async fn prerender(pool: &Db, slug: &str, body: &str) -> sqlx::Result<Preren
 /// Renders a body to HTML, marking wiki links to pages that do not exist
 /// (other than `own_slug`) as missing. Returns the HTML and the link targets.
 /// `ahead` is used instead when it rendered this same body for this page
-/// and the same targets exist now.
+/// and the same targets exist now (and the body links no file: the
+/// page's files are only read inside the transaction).
 async fn render(
     conn: &mut Tx,
     body: &str,
     own_slug: &str,
     ahead: Option<&Prerendered>,
 ) -> sqlx::Result<(String, Vec<Slug>)> {
-    if let Some(ahead) = ahead.filter(|a| a.body == body && a.slug == own_slug)
+    if let Some(ahead) =
+        ahead.filter(|a| a.body == body && a.slug == own_slug && !markdown::may_link_files(body))
         && (ahead.checked || existing(conn, &ahead.targets).await? == ahead.existing)
     {
         return Ok((ahead.html.clone(), ahead.targets.clone()));
     }
     let targets = markdown::link_targets(body);
     let existing = existing(conn, &targets).await?;
-    let html = markdown::render(body, &|slug| {
+    let html = render_with(conn, body, own_slug, None, &|slug| {
         slug.as_str() == own_slug || existing.contains(slug.as_str())
-    });
+    })
+    .await?;
     Ok((html, targets))
 }
 
-/// Renders Markdown written anywhere on the site (stories, replies) with
-/// its wiki links checked against the pages that exist now.
-pub async fn render_markdown(conn: &mut Tx, body: &str) -> sqlx::Result<String> {
-    Ok(render(conn, body, "", None).await?.0)
+/// Renders `body`, written on the page `slug` (or its story `story_id`),
+/// with its `file:` links resolved against the files attached there.
+async fn render_with(
+    conn: &mut Tx,
+    body: &str,
+    slug: &str,
+    story_id: Option<i64>,
+    exists: &(dyn Fn(&Slug) -> bool + Sync),
+) -> sqlx::Result<String> {
+    let links = file_links(conn, slug, story_id, body).await?;
+    let files: &dyn markdown::FileLinks = match &links {
+        Some(links) => links,
+        None => &markdown::NoFiles,
+    };
+    Ok(markdown::render_with_files(body, exists, files))
+}
+
+/// The files `body` may link to, read only when it has a `file:` link.
+async fn file_links(
+    conn: &mut Tx,
+    slug: &str,
+    story_id: Option<i64>,
+    body: &str,
+) -> sqlx::Result<Option<crate::files::Links>> {
+    if slug.is_empty() || !markdown::may_link_files(body) {
+        return Ok(None);
+    }
+    let page_id = crate::on_tx!(&mut *conn, |conn| sqlx::query_scalar::<_, i64>(
+        "SELECT id FROM pages WHERE slug = $1"
+    )
+    .bind(slug)
+    .fetch_optional(&mut *conn)
+    .await)?;
+    let rows = match page_id {
+        Some(id) => crate::files::db::visible_in(conn, id, story_id).await?,
+        None => Vec::new(),
+    };
+    Ok(Some(crate::files::Links::new(
+        slug,
+        story_id,
+        crate::files::db::by_name(rows),
+    )))
+}
+
+/// Renders Markdown written on page `page_id`'s stories and replies
+/// (`story_id`: the story it belongs to, once it exists) with its wiki
+/// links checked against the pages that exist now and its `file:` links
+/// against the story's and the page's files.
+pub async fn render_markdown(
+    conn: &mut Tx,
+    body: &str,
+    page_id: i64,
+    story_id: Option<i64>,
+) -> sqlx::Result<String> {
+    let slug = if markdown::may_link_files(body) {
+        crate::on_tx!(&mut *conn, |conn| sqlx::query_scalar::<_, String>(
+            "SELECT slug FROM pages WHERE id = $1"
+        )
+        .bind(page_id)
+        .fetch_optional(&mut *conn)
+        .await)?
+        .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let targets = markdown::link_targets(body);
+    let existing = existing(conn, &targets).await?;
+    render_with(conn, body, &slug, story_id, &|target| {
+        existing.contains(target.as_str())
+    })
+    .await
+}
+
+/// Renders page `page_id` again after its files changed, if its text
+/// links a file: a missing link becomes real, an image shows its new
+/// version, a hidden file goes missing.
+pub async fn rerender_for_files(conn: &mut Tx, page_id: i64) -> sqlx::Result<()> {
+    let found = crate::on_tx!(&mut *conn, |conn| sqlx::query_as::<
+        _,
+        (String, String, String),
+    >(
+        "SELECT slug, body, html FROM pages WHERE id = $1"
+    )
+    .bind(page_id)
+    .fetch_optional(&mut *conn)
+    .await)?;
+    if let Some((slug, body, html)) = found
+        && markdown::may_link_files(&body)
+    {
+        let (new, _) = render(conn, &body, &slug, None).await?;
+        if new != html {
+            crate::on_tx!(&mut *conn, |conn| sqlx::query(
+                "UPDATE pages SET html = $1 WHERE id = $2"
+            )
+            .bind(new)
+            .bind(page_id)
+            .execute(&mut *conn)
+            .await
+            .map(|done| done.rows_affected()))?;
+        }
+    }
+    crate::stories::db::rerender_for_files(conn, page_id).await
 }
 
 /// Takes every tag off a page (before its new tags, or when it is deleted).
@@ -653,9 +754,10 @@ pub async fn save_in(
         tags: &current_tags,
     };
     if let Some((targets, existing)) = checked {
-        let html = markdown::render(&text.body, &|target| {
+        let html = render_with(conn, &text.body, &current.slug, None, &|target| {
             target.as_str() == current.slug || existing.contains(target.as_str())
-        });
+        })
+        .await?;
         let rendered = Prerendered {
             slug: current.slug.clone(),
             body: text.body.clone(),
