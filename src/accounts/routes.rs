@@ -395,6 +395,7 @@ struct ProfilePage {
     edits: Vec<crate::pages::db::UserEdit>,
     methods: Vec<crate::roster::db::MethodUsed>,
     stories: Vec<crate::stories::db::UserStory>,
+    uploads: Vec<crate::files::routes::ListedView>,
 }
 
 async fn profile(
@@ -409,12 +410,14 @@ async fn profile(
     let edits = crate::pages::db::edits_by_user(&state.pool, profile.id, 50).await?;
     let methods = crate::roster::db::for_user(&state.pool, profile.id).await?;
     let stories = crate::stories::db::by_user(&state.pool, profile.id).await?;
+    let uploads = crate::files::db::by_uploader(&state.pool, profile.id).await?;
     Ok(ProfilePage {
         ctx,
         profile,
         edits,
         methods,
         stories,
+        uploads: uploads.into_iter().map(Into::into).collect(),
     })
 }
 

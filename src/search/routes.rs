@@ -31,6 +31,8 @@ struct SearchPage {
     first: i64,
     number: i64,
     last: i64,
+    /// Files whose name and description hold every word (first page only).
+    files: Vec<crate::files::routes::ListedView>,
 }
 
 /// `n` with its thousands set apart: 1,000.
@@ -116,7 +118,12 @@ async fn search(
         _ => (Vec::new(), 0),
     };
     let last = ((total + PER_PAGE - 1) / PER_PAGE).clamp(1, MAX_PAGES);
-    let problem = if asked { query.problem } else { None };
+    let problem = if asked { query.problem.clone() } else { None };
+    let files = if asked && number == 1 && problem.is_none() {
+        matching_files(&state, &query).await?
+    } else {
+        Vec::new()
+    };
     let q: String = q.chars().take(super::MAX_QUERY_CHARS).collect();
     let first = (number - 1) * PER_PAGE + 1;
     Ok(SearchPage {
@@ -130,5 +137,26 @@ async fn search(
         first,
         number,
         last,
+        files,
     })
+}
+
+/// Files found by name and description: each term's text, lower-cased,
+/// must appear in them (a prefix as it is, a phrase whole). Exclusions
+/// drop nothing here, and a `tag:` or `outcome:` filter finds no file:
+/// files have neither (docs/finding.md).
+async fn matching_files(
+    state: &AppState,
+    query: &Query,
+) -> AppResult<Vec<crate::files::routes::ListedView>> {
+    if !query.tags.is_empty() || !query.outcomes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let words: Vec<String> = query
+        .include
+        .iter()
+        .map(|t| t.text.to_lowercase())
+        .collect();
+    let found = crate::files::db::search(&state.pool, &words).await?;
+    Ok(found.into_iter().map(Into::into).collect())
 }
