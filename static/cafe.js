@@ -487,3 +487,33 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
   else init();
 }());
+
+// Files dropped anywhere on the upload form go into its file input (the
+// form works without this: the input is an ordinary multiple-file input).
+(function () {
+  'use strict';
+  function dropZone(form) {
+    var input = form.querySelector('input[type="file"]');
+    if (!input) return;
+    form.addEventListener('dragover', function (event) {
+      event.preventDefault();
+      form.classList.add('dropping');
+    });
+    form.addEventListener('dragleave', function (event) {
+      if (!form.contains(event.relatedTarget)) form.classList.remove('dropping');
+    });
+    form.addEventListener('drop', function (event) {
+      event.preventDefault();
+      form.classList.remove('dropping');
+      if (event.dataTransfer && event.dataTransfer.files.length) {
+        input.files = event.dataTransfer.files;
+        input.dispatchEvent(new Event('change', { bubbles: true }));
+      }
+    });
+  }
+  function init() {
+    Array.prototype.forEach.call(document.querySelectorAll('form.upload-form'), dropZone);
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+}());

@@ -40,6 +40,9 @@ pub struct PageView {
     pub tally: HashMap<String, i64>,
     #[sqlx(json)]
     pub roster: Vec<Entry>,
+    /// The page's own visible files.
+    #[sqlx(json)]
+    pub files: Vec<crate::files::db::PageFile>,
     /// Indicator names of the page's tags that are indicators.
     #[sqlx(json)]
     pub tag_names: HashMap<String, String>,
@@ -88,6 +91,7 @@ static VIEW_SQL: LazyLock<String> = LazyLock::new(|| {
                 u.display_name AS editor_name, {deleted},
                 {backlinks} AS backlinks, {related} AS related,
                 {stories} AS stories, {tally} AS tally, {roster} AS roster,
+                {files} AS files,
                 (SELECT json_group_object(i.tag, i.name) FROM page_tags t
                  JOIN indicators i ON i.tag = t.tag WHERE t.page_id = p.id) AS tag_names
          FROM pages p LEFT JOIN users u ON u.id = p.updated_by
@@ -101,6 +105,7 @@ static VIEW_SQL: LazyLock<String> = LazyLock::new(|| {
         stories = crate::stories::db::PAGE_STORIES_JSON,
         tally = crate::stories::db::PAGE_TALLY_JSON,
         roster = crate::roster::db::PAGE_ROSTER_JSON,
+        files = crate::files::db::PAGE_FILES_JSON,
         deleted = super::DELETED_COLUMNS,
     )
 });

@@ -44,6 +44,8 @@ struct ShowPage {
     /// The outcome the stories are filtered by, if any.
     outcome: Option<&'static str>,
     roster: Vec<crate::roster::db::Entry>,
+    /// The page's files: name, address, thumbnail address, "PDF, 2.4 MB".
+    files: Vec<(String, String, Option<String>, String)>,
     /// Whether the signed-in user is on the roster.
     on_roster: bool,
     story_form: StoryForm,
@@ -89,6 +91,19 @@ pub fn people_sentence(count: usize) -> String {
         1 => "1 person uses this".to_owned(),
         n => format!("{n} people use this"),
     }
+}
+
+/// A file as the method page lists it.
+fn file_line(
+    slug: &str,
+    file: crate::files::db::PageFile,
+) -> (String, String, Option<String>, String) {
+    let url = crate::files::file_url(&format!("/methods/{slug}"), &file.name);
+    let thumbnail = (file.thumb == 1).then(|| format!("{url}/thumbnail?version={}", file.version));
+    let label = crate::files::kind::Kind::from_media_type(&file.media_type)
+        .map_or("File", crate::files::kind::Kind::label);
+    let about = format!("{label}, {}", crate::files::human_size(file.size));
+    (file.name, url, thumbnail, about)
 }
 
 /// Form input and messages to re-show on the method page (422).
@@ -178,6 +193,11 @@ fn render_show(
     };
     let description = crate::markup::outline::first_paragraph(&view.page.html, DESCRIPTION_CHARS)
         .unwrap_or_else(|| format!("{} at {}", view.page.title, ctx.site.org));
+    let files = view
+        .files
+        .into_iter()
+        .map(|f| file_line(&view.page.slug, f))
+        .collect();
     ShowPage {
         outline: crate::markup::outline::outline(&view.page.html),
         stories_sentence: stories_sentence(&tally),
@@ -196,6 +216,7 @@ fn render_show(
         stories: view.stories,
         tally,
         roster: view.roster,
+        files,
         story_form: errors.story_form.unwrap_or_default(),
         story_errors: errors.story,
         roster_form,
