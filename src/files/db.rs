@@ -300,7 +300,7 @@ pub async fn add(
 /// counts twice: the limit is on what members put there).
 async fn page_bytes(conn: &mut Tx, page_id: i64) -> sqlx::Result<u64> {
     let total = crate::on_tx!(&mut *conn, |conn| sqlx::query_scalar::<_, i64>(
-        "SELECT coalesce(sum(v.size), 0) FROM file_versions v JOIN files f ON f.id = v.file_id
+        "SELECT CAST(coalesce(sum(v.size), 0) AS BIGINT) FROM file_versions v JOIN files f ON f.id = v.file_id
          WHERE f.page_id = $1"
     )
     .bind(page_id)
