@@ -172,8 +172,10 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 }
 
 /// Loads every `*.md` file of `dir`: new pages are created, existing ones
-/// get a new revision (none when nothing changed). All files or none: a bad
-/// file is reported by name and nothing is written.
+/// get a new revision (none when nothing changed). Then each `SLUG.files`
+/// folder beside a `SLUG.md` gives that page the versions of its files it
+/// does not have yet (`transfer::files`). All files or none: a bad file is
+/// reported by name and nothing is written.
 ///
 /// A page's slug comes from its title, except that a file named like a
 /// numbered variant of it (`peer-assist-2.md`, which export writes for a
@@ -204,6 +206,7 @@ pub async fn import(db: &str, dir: &Path) -> anyhow::Result<()> {
             Ok((title, text)) => match ImportTarget::new(&stem, &title) {
                 Some(target) => docs.push(ImportDoc {
                     name,
+                    stem,
                     target,
                     title,
                     text,
@@ -213,6 +216,18 @@ pub async fn import(db: &str, dir: &Path) -> anyhow::Result<()> {
             Err(e) => errors.push(format!("{name}: {e}")),
         }
     }
+    let attached = crate::transfer::files::read(dir)?;
+    errors.extend(attached.errors);
+    for folder in &attached.pages {
+        if !docs.iter().any(|doc| doc.stem == folder.stem) {
+            errors.push(format!(
+                "{0}{1}: there is no {0}.md beside it, the page its files belong to",
+                folder.stem,
+                crate::transfer::files::FOLDER_SUFFIX
+            ));
+        }
+    }
+    let mut notes = attached.notes;
     if !errors.is_empty() {
         bail!(
             "nothing was imported; fix these files first:\n  {}",
@@ -221,8 +236,10 @@ pub async fn import(db: &str, dir: &Path) -> anyhow::Result<()> {
     }
     let total = docs.len();
     let pool = crate::db::connect(db).await?;
+    let uploaders = crate::transfer::files::uploaders(&pool, &attached.pages).await?;
     let bar = progress(total as u64, "importing");
     let mut report = ImportReport::default();
+    let mut page_ids = std::collections::HashMap::new();
     let mut tx = crate::db::begin_write(&pool).await?;
     // A new page takes the first free slug of `base`, `base-2`, `base-3`…:
     // so pages under their title's own slug go first, and each numbered
@@ -231,7 +248,8 @@ pub async fn import(db: &str, dir: &Path) -> anyhow::Result<()> {
         docs.into_iter().partition(|d| d.target.number == 1);
     loop {
         for doc in ready.drain(..) {
-            import_one(&mut tx, &doc, &mut report).await?;
+            let page_id = import_one(&mut tx, &doc, &mut report).await?;
+            page_ids.insert(doc.stem, page_id);
             bar.inc(1);
         }
         if waiting.is_empty() {
@@ -251,9 +269,22 @@ pub async fn import(db: &str, dir: &Path) -> anyhow::Result<()> {
             ready = std::mem::take(&mut waiting);
         }
     }
+    // The pages' files, once every page exists: each folder's page is the
+    // one its page file became, whatever slug that took.
+    let mut files = crate::transfer::files::Added::default();
+    for folder in &attached.pages {
+        let Some(&page_id) = page_ids.get(&folder.stem) else {
+            continue;
+        };
+        let added =
+            crate::transfer::files::add_to_page(&mut tx, page_id, folder, &uploaders, &mut notes)
+                .await?;
+        files.added += added.added;
+        files.already += added.already;
+    }
     tx.commit().await?;
     bar.finish_and_clear();
-    for line in &report.moved {
+    for line in report.moved.iter().chain(&notes) {
         println!("note: {line}");
     }
     println!(
@@ -263,11 +294,21 @@ pub async fn import(db: &str, dir: &Path) -> anyhow::Result<()> {
         report.unchanged,
         started.elapsed().as_secs_f64()
     );
+    if !attached.pages.is_empty() {
+        println!(
+            "attached files of {} pages: {} versions added, {} already there",
+            attached.pages.len(),
+            files.added,
+            files.already
+        );
+    }
     Ok(())
 }
 
 struct ImportDoc {
     name: String,
+    /// The file name without `.md`: what a `.files` folder goes with.
+    stem: String,
     target: ImportTarget,
     title: String,
     text: PageText,
@@ -282,25 +323,28 @@ struct ImportReport {
     moved: Vec<String>,
 }
 
-/// Creates the page or saves a new revision of it.
+/// Creates the page or saves a new revision of it; returns the page's id.
 async fn import_one(
     tx: &mut crate::db::Tx,
     doc: &ImportDoc,
     report: &mut ImportReport,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<i64> {
     use crate::pages::db::{SaveOutcome, create_in, current_revision_in, save_in};
     let text = PageText {
         summary: format!("Imported from {}", doc.name),
         ..doc.text.clone()
     };
     match current_revision_in(&mut *tx, &doc.target.slug).await? {
-        Some((id, revision)) => match save_in(&mut *tx, id, revision, &text, None, None).await? {
-            SaveOutcome::Unchanged => report.unchanged += 1,
-            SaveOutcome::Saved { .. } => report.updated += 1,
-            SaveOutcome::Conflict { .. } | SaveOutcome::Moved => {
-                anyhow::bail!("{}: the page changed during the import", doc.name)
+        Some((id, revision)) => {
+            match save_in(&mut *tx, id, revision, &text, None, None).await? {
+                SaveOutcome::Unchanged => report.unchanged += 1,
+                SaveOutcome::Saved { .. } => report.updated += 1,
+                SaveOutcome::Conflict { .. } | SaveOutcome::Moved => {
+                    anyhow::bail!("{}: the page changed during the import", doc.name)
+                }
             }
-        },
+            Ok(id)
+        }
         None => {
             let given = create_in(&mut *tx, &doc.title, &text, None).await?;
             if given != doc.target.slug {
@@ -310,9 +354,12 @@ async fn import_one(
                 ));
             }
             report.created += 1;
+            let (id, _) = current_revision_in(&mut *tx, &given)
+                .await?
+                .with_context(|| format!("{}: the new page is not there", doc.name))?;
+            Ok(id)
         }
     }
-    Ok(())
 }
 
 /// Highest `-N` a file name may carry to keep its numbered slug.
@@ -380,7 +427,8 @@ fn parse_page_file(text: &str) -> Result<(String, PageText), String> {
     ))
 }
 
-/// Writes every page as `SLUG.md` into `dir` (created if needed).
+/// Writes every page as `SLUG.md` into `dir` (created if needed), and its
+/// visible files beside it in `SLUG.files/` (`transfer::files`).
 pub async fn export(db: &str, dir: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -405,6 +453,7 @@ pub async fn export(db: &str, dir: &Path) -> anyhow::Result<()> {
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         bar.inc(1);
     }
+    let files = crate::transfer::files::export(&pool, dir).await?;
     bar.finish_and_clear();
     println!(
         "exported {} pages to {} in {:.1} s",
@@ -412,6 +461,13 @@ pub async fn export(db: &str, dir: &Path) -> anyhow::Result<()> {
         dir.display(),
         started.elapsed().as_secs_f64()
     );
+    if files.versions > 0 {
+        println!(
+            "and {} versions of {} files of {} pages, in SLUG.files folders \
+             (hidden files and stories' files are not exported)",
+            files.versions, files.files, files.pages
+        );
+    }
     Ok(())
 }
 

@@ -259,6 +259,34 @@ pub async fn add_in(conn: &mut Tx, owner: Owner, upload: &Upload<'_>) -> sqlx::R
     Ok(Added { file_id, number })
 }
 
+/// A stored version as an import compares it with the one it brings.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredVersion {
+    pub number: i64,
+    pub hash: String,
+    pub created_at: String,
+    pub description: String,
+}
+
+/// The versions of `owner`'s file `name` as the transaction sees them.
+pub async fn versions_in(
+    conn: &mut Tx,
+    owner: Owner,
+    name: &str,
+) -> sqlx::Result<Vec<StoredVersion>> {
+    crate::on_tx!(&mut *conn, |conn| sqlx::query_as::<_, StoredVersion>(
+        "SELECT v.number, v.hash, v.created_at, v.description
+         FROM file_versions v JOIN files f ON f.id = v.file_id
+         WHERE f.page_id = $1 AND coalesce(f.story_id, 0) = $2 AND f.name = $3
+         ORDER BY v.number"
+    )
+    .bind(owner.page_id)
+    .bind(owner.story_id.unwrap_or(0))
+    .bind(name)
+    .fetch_all(&mut *conn)
+    .await)
+}
+
 /// Adds several uploads to `owner` in one transaction (all or none),
 /// re-renders the texts that may show them and records one event.
 /// `None` when they would take the page past `page_limit` bytes.
@@ -299,13 +327,15 @@ pub async fn add(
 /// what the per-page limit counts (a version stored once for two names
 /// counts twice: the limit is on what members put there).
 async fn page_bytes(conn: &mut Tx, page_id: i64) -> sqlx::Result<u64> {
-    let total = crate::on_tx!(&mut *conn, |conn| sqlx::query_scalar::<_, i64>(
+    let total = crate::on_tx!(&mut *conn, |conn| {
+        sqlx::query_scalar::<_, i64>(
         "SELECT CAST(coalesce(sum(v.size), 0) AS BIGINT) FROM file_versions v JOIN files f ON f.id = v.file_id
          WHERE f.page_id = $1"
     )
     .bind(page_id)
     .fetch_one(&mut *conn)
-    .await)?;
+    .await
+    })?;
     Ok(u64::try_from(total).unwrap_or(0))
 }
 

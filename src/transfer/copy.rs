@@ -10,9 +10,12 @@
 //! recent changes (`events`, which hold page protections and blocks as
 //! admin events; the flags themselves are columns of `pages` and `users`,
 //! a deleted page's too), the old slugs of renamed or merged pages
-//! (`page_redirects`), and the site's secrets (the key of the sign-in and
+//! (`page_redirects`), the site's secrets (the key of the sign-in and
 //! join forms' CSRF tokens, so a form opened before the move is still
-//! accepted after it).
+//! accepted after it), and the files of pages and stories with every
+//! version, hidden ones too (`files`, `file_versions`, and their bytes in
+//! `file_blobs` and `file_chunks`, a few chunks at a time: see
+//! [`CHUNK_BATCH`]).
 //!
 //! What is not copied but made again from the copied rows: the tag counts,
 //! the search index and the content clock (whose ticks only need to move,
@@ -49,6 +52,13 @@ use crate::db::{Db, Tx};
 /// typical pages.
 pub const BATCH: usize = 256;
 
+/// Rows of `file_chunks` read and written at a time. A chunk holds up to
+/// 512 KiB (`files::db::CHUNK`), so a batch of [`BATCH`] would be 128 MiB
+/// read from the source and as much again bound into the insert; 8 chunks
+/// are at most 4 MiB each way, which still fills a statement well enough
+/// that the round trips do not matter beside the bytes themselves.
+pub const CHUNK_BATCH: usize = 8;
+
 /// How a column is read from one backend and written to the other. Flags
 /// are integers on SQLite and booleans on PostgreSQL, which sqlx reads and
 /// writes as `bool` on both.
@@ -63,20 +73,24 @@ enum Kind {
 }
 
 /// A copied table: its columns, the first `key` of which are its primary
-/// key (the order it is read in), and whether its `id` is an identity
-/// column on PostgreSQL (whose sequence must move past the copied ids).
+/// key (the order it is read in), whether its `id` is an identity column
+/// on PostgreSQL (whose sequence must move past the copied ids), and the
+/// most rows it is read and written at a time.
 struct Table {
     name: &'static str,
     columns: &'static [(&'static str, Kind)],
     key: usize,
     identity: bool,
+    /// [`BATCH`] for rows of a few kilobytes; fewer for a table whose rows
+    /// are large (see [`CHUNK_BATCH`]).
+    batch: usize,
 }
 
 use Kind::{Bool, Bytes, Int, OptInt, OptText, Text};
 
 /// Every table holding the site's content or accounts, in an order that
 /// inserts each row after the rows it refers to.
-const TABLES: [Table; 13] = [
+const TABLES: [Table; 17] = [
     Table {
         name: "users",
         columns: &[
@@ -96,6 +110,7 @@ const TABLES: [Table; 13] = [
         ],
         key: 1,
         identity: true,
+        batch: BATCH,
     },
     Table {
         name: "indicators",
@@ -110,6 +125,7 @@ const TABLES: [Table; 13] = [
         ],
         key: 1,
         identity: false,
+        batch: BATCH,
     },
     Table {
         name: "pages",
@@ -130,12 +146,14 @@ const TABLES: [Table; 13] = [
         ],
         key: 1,
         identity: true,
+        batch: BATCH,
     },
     Table {
         name: "page_redirects",
         columns: &[("old_slug", Text), ("page_id", Int), ("created_at", Text)],
         key: 1,
         identity: false,
+        batch: BATCH,
     },
     Table {
         name: "revisions",
@@ -152,18 +170,21 @@ const TABLES: [Table; 13] = [
         ],
         key: 1,
         identity: true,
+        batch: BATCH,
     },
     Table {
         name: "page_tags",
         columns: &[("page_id", Int), ("tag", Text)],
         key: 2,
         identity: false,
+        batch: BATCH,
     },
     Table {
         name: "page_links",
         columns: &[("from_page_id", Int), ("to_slug", Text)],
         key: 2,
         identity: false,
+        batch: BATCH,
     },
     Table {
         name: "stories",
@@ -183,6 +204,7 @@ const TABLES: [Table; 13] = [
         ],
         key: 1,
         identity: true,
+        batch: BATCH,
     },
     Table {
         name: "story_revisions",
@@ -200,6 +222,7 @@ const TABLES: [Table; 13] = [
         ],
         key: 1,
         identity: true,
+        batch: BATCH,
     },
     Table {
         name: "replies",
@@ -214,6 +237,7 @@ const TABLES: [Table; 13] = [
         ],
         key: 1,
         identity: true,
+        batch: BATCH,
     },
     Table {
         name: "roster",
@@ -227,6 +251,7 @@ const TABLES: [Table; 13] = [
         ],
         key: 2,
         identity: false,
+        batch: BATCH,
     },
     Table {
         name: "events",
@@ -242,12 +267,65 @@ const TABLES: [Table; 13] = [
         ],
         key: 1,
         identity: true,
+        batch: BATCH,
     },
     Table {
         name: "site_secrets",
         columns: &[("name", Text), ("value", Bytes)],
         key: 1,
         identity: false,
+        batch: BATCH,
+    },
+    Table {
+        name: "file_blobs",
+        columns: &[("hash", Text), ("size", Int), ("chunks", Int)],
+        key: 1,
+        identity: false,
+        batch: BATCH,
+    },
+    Table {
+        name: "file_chunks",
+        columns: &[("hash", Text), ("n", Int), ("bytes", Bytes)],
+        key: 2,
+        identity: false,
+        batch: CHUNK_BATCH,
+    },
+    Table {
+        name: "files",
+        columns: &[
+            ("id", Int),
+            ("page_id", Int),
+            ("story_id", OptInt),
+            ("name", Text),
+            ("version", Int),
+            ("hidden", Bool),
+            ("created_at", Text),
+            ("updated_at", Text),
+        ],
+        key: 1,
+        identity: true,
+        batch: BATCH,
+    },
+    Table {
+        name: "file_versions",
+        columns: &[
+            ("id", Int),
+            ("file_id", Int),
+            ("number", Int),
+            ("hash", Text),
+            ("size", Int),
+            ("media_type", Text),
+            ("width", OptInt),
+            ("height", OptInt),
+            ("thumb_hash", OptText),
+            ("thumb_type", OptText),
+            ("description", Text),
+            ("uploaded_by", OptInt),
+            ("created_at", Text),
+        ],
+        key: 1,
+        identity: true,
+        batch: BATCH,
     },
 ];
 
@@ -257,6 +335,12 @@ pub fn copied_tables() -> impl Iterator<Item = &'static str> {
 }
 
 impl Table {
+    /// The rows read and written at a time when `asked` are: never more
+    /// than the table's own batch.
+    fn rows_per_batch(&self, asked: usize) -> usize {
+        asked.min(self.batch)
+    }
+
     fn column_list(&self) -> String {
         let names: Vec<&str> = self.columns.iter().map(|(name, _)| *name).collect();
         names.join(", ")
@@ -407,13 +491,15 @@ async fn count(tx: &mut Tx, table: &str) -> sqlx::Result<i64> {
     crate::on_tx!(tx, |conn| sqlx::query_scalar(&sql).fetch_one(conn).await)
 }
 
-/// Copies every row of `table`, a batch at a time; returns how many.
+/// Copies every row of `table`, `batch` rows at a time or the table's own
+/// smaller batch; returns how many.
 async fn copy_table(
     source: &mut Tx,
     target: &mut Tx,
     table: &Table,
     batch: usize,
 ) -> anyhow::Result<u64> {
+    let batch = table.rows_per_batch(batch);
     let mut copied = 0u64;
     let mut after: Option<Vec<Value>> = None;
     loop {
@@ -485,13 +571,14 @@ async fn check_empty(target: &mut Tx) -> anyhow::Result<()> {
 
 /// Cafe's PostgreSQL triggers that fire on inserting copied rows, by
 /// table, each deriving `search_index`, `tag_counts`, `tag_story_counts` or
-/// the content clock (`migrations/postgres/0001_schema.sql`), and the
+/// the content clock (`migrations/postgres/0001_schema.sql`; those on
+/// `files`, `0105_files.sql`, only move the clock of the file's page), and the
 /// deferred triggers that move the clock at commit (`0102_clock_at_commit.sql`):
 /// with those on, the first copied row would leave an event pending until
 /// the commit, and PostgreSQL refuses to switch a table's triggers back on
 /// while it has one. Those on `users` fire only on updates and deletes;
 /// foreign keys are not user triggers, so they are checked as ever.
-const DERIVING_TRIGGERS: [(&str, &str); 18] = [
+const DERIVING_TRIGGERS: [(&str, &str); 20] = [
     ("pages", "pages_changed"),
     ("page_tags", "page_tags_changed"),
     ("page_links", "page_links_changed"),
@@ -510,6 +597,8 @@ const DERIVING_TRIGGERS: [(&str, &str); 18] = [
     ("stories", "stories_zz_deleted_search"),
     ("page_redirects", "page_redirects_changed"),
     ("page_redirects", "page_redirects_flush_at_commit"),
+    ("files", "files_changed"),
+    ("files", "files_flush_at_commit"),
 ];
 
 /// What [`DERIVING_TRIGGERS`] would have made, made once from the copied
@@ -738,5 +827,36 @@ mod tests {
     fn a_batch_stays_under_both_backends_limit_of_bound_values() {
         let widest = TABLES.iter().map(|t| t.columns.len()).max().unwrap_or(0);
         assert!(widest * BATCH < 32_766);
+    }
+
+    #[test]
+    fn file_chunks_are_copied_a_few_megabytes_at_a_time() {
+        let chunks = TABLES
+            .iter()
+            .find(|t| t.name == "file_chunks")
+            .expect("file_chunks is copied");
+        assert_eq!(chunks.rows_per_batch(BATCH), CHUNK_BATCH);
+        assert!(chunks.rows_per_batch(BATCH) * crate::files::db::CHUNK <= 4 << 20);
+        // A smaller batch asked for (the tests') is still taken as asked.
+        assert_eq!(chunks.rows_per_batch(3), 3);
+        let pages = TABLES
+            .iter()
+            .find(|t| t.name == "pages")
+            .expect("pages is copied");
+        assert_eq!(pages.rows_per_batch(BATCH), BATCH);
+    }
+
+    #[test]
+    fn files_are_copied_after_what_they_refer_to() {
+        let at = |name: &str| {
+            TABLES
+                .iter()
+                .position(|t| t.name == name)
+                .unwrap_or_else(|| panic!("{name} is copied"))
+        };
+        assert!(at("file_blobs") < at("file_chunks"));
+        assert!(at("stories") < at("files") && at("pages") < at("files"));
+        assert!(at("files") < at("file_versions"));
+        assert!(at("users") < at("file_versions") && at("file_blobs") < at("file_versions"));
     }
 }

@@ -12,8 +12,27 @@
 //! The front matter is the small subset of YAML that Cafe writes: one
 //! `key: value` per line, values optionally quoted, `tags` as a flow list
 //! (`[a, b]`) or as `- item` lines. Unknown keys are ignored.
+//!
+//! A page's own files go beside its page file, in a folder named after it
+//! (module `files`): every version's bytes under the file's own name, in a
+//! folder per version number, and one list of them all.
+//!
+//! ```text
+//! peer-assist.md
+//! peer-assist.files/versions.csv       name,version,description,uploaded_by_username,created_at
+//! peer-assist.files/v1/guide.pdf       version 1 of guide.pdf, byte for byte
+//! peer-assist.files/v2/guide.pdf       version 2 of guide.pdf
+//! peer-assist.files/v1/flip-chart.jpg  version 1 of flip-chart.jpg
+//! ```
+//!
+//! Import reads only what `versions.csv` lists (in which `description`,
+//! `uploaded_by_username` and `created_at` may be left empty) and adds to
+//! the page the versions it does not have yet, so importing an export
+//! twice adds nothing. Hidden files are not exported, nor are stories'
+//! files: export writes pages, not stories.
 
 pub mod copy;
+pub mod files;
 
 /// A parsed page file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! `cafe copy FROM TO`: a whole site from SQLite to PostgreSQL and back,
 //! compared table by table, members signing in with their old passwords and
-//! old URLs answering the same; and the refusals (a target holding pages, a
-//! source that does not exist).
+//! old URLs answering the same; every version of every file downloading
+//! the same bytes after the copy; and the refusals (a target holding pages,
+//! a source that does not exist).
 
 use std::collections::BTreeSet;
 
@@ -9,10 +10,11 @@ use axum::http::StatusCode;
 use cafe::db::Db;
 
 use crate::support::server::cafe_command;
+use crate::support::uploads::{pdf, png, upload, version_bytes};
 use crate::support::{Client, PASSWORD, attrs, backend, count};
 
 /// The tables holding the site's content and accounts: copied row for row.
-const COPIED: [&str; 13] = [
+const COPIED: [&str; 17] = [
     "users",
     "indicators",
     "pages",
@@ -26,6 +28,23 @@ const COPIED: [&str; 13] = [
     "roster",
     "events",
     "site_secrets",
+    "file_blobs",
+    "file_chunks",
+    "files",
+    "file_versions",
+];
+
+/// The tables holding files, which the copy reports like the others.
+const FILE_TABLES: [&str; 4] = ["file_blobs", "file_chunks", "files", "file_versions"];
+
+/// The files [`fill`] attaches, as (on the story rather than the page,
+/// name, versions): a page file in two versions, an image (with a
+/// thumbnail), a file an administrator hid, and a story's own image.
+const FILLED_FILES: [(bool, &str, i64); 4] = [
+    (false, "guide.pdf", 2),
+    (false, "chart.png", 1),
+    (false, "draft.pdf", 1),
+    (true, "photo.png", 1),
 ];
 
 /// Tables the target's triggers make again as the copied rows go in. The
@@ -182,8 +201,8 @@ fn printed_count(stdout: &str, table: &str) -> Option<i64> {
 
 /// Fills a site with a bit of everything: members (one blocked), an
 /// administrator, a page with three revisions, tags and links, stories (one
-/// edited, one hidden), a reply, a roster entry, a protected page.
-/// Returns (page path, story thread path).
+/// edited, one hidden), a reply, a roster entry, files ([`FILLED_FILES`]),
+/// a protected page. Returns (page path, story thread path).
 async fn fill(site: &Site) -> (String, String) {
     let name = cafe::accounts::Username::parse("root").expect("name");
     let hash = cafe::auth::hash_password(PASSWORD.to_owned())
@@ -278,6 +297,41 @@ async fn fill(site: &Site) -> (String, String) {
     bob.post(
         &format!("{page}/roster"),
         &[("tip", "Start small."), ("location", "Nairobi")],
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
+    // Files (issue 16), uploaded before the page is protected.
+    let files = format!("{page}/files");
+    upload(
+        &mut alice,
+        &files,
+        &[("guide.pdf", &pdf("first draft"))],
+        "The facilitation guide",
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
+    upload(
+        &mut alice,
+        &files,
+        &[
+            ("guide.pdf", &pdf("second draft")),
+            ("chart.png", &png(40, 30, 7)),
+        ],
+        "Revised after the first round",
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
+    upload(&mut bob, &files, &[("draft.pdf", &pdf("not for now"))], "")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    root.post(&format!("{files}/draft.pdf/hide"), &[])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    upload(
+        &mut alice,
+        &format!("{thread}/files"),
+        &[("photo.png", &png(20, 20, 3))],
+        "The room we met in",
     )
     .await
     .assert_status(StatusCode::SEE_OTHER);
@@ -405,6 +459,9 @@ async fn a_site_copied_to_postgresql_and_back_is_the_same_site_and_members_sign_
         format!("{page}/history"),
         format!("{page}/diff?from=1&to=3"),
         format!("{page}/source"),
+        format!("{page}/files"),
+        format!("{page}/files/guide.pdf/history"),
+        format!("{story_path}/files"),
         story_path.clone(),
         format!("{story_path}/history"),
         "/methods".to_owned(),
@@ -538,6 +595,117 @@ async fn a_site_copied_to_postgresql_and_back_is_the_same_site_and_members_sign_
     middle_db.close().await;
 }
 
+/// The bytes of every version of every file of [`FILLED_FILES`] on `site`,
+/// as an administrator downloads them (the hidden file too), by URL.
+async fn all_file_bytes(site: &Site, page: &str, thread: &str) -> Vec<(String, Vec<u8>)> {
+    let mut root = site.client();
+    root.signin("root", PASSWORD)
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let mut out = Vec::new();
+    for (on_story, name, versions) in FILLED_FILES {
+        let base = if on_story { thread } else { page };
+        for version in 1..=versions {
+            let bytes = version_bytes(&root, base, name, version).await;
+            out.push((format!("{base}/files/{name}?version={version}"), bytes));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_version_of_every_file_downloads_the_same_bytes_after_a_copy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source_path = dir.path().join("source.db").to_string_lossy().into_owned();
+    let source = Site::open(&source_path).await;
+    let (page, thread) = fill(&source).await;
+    let original = all_file_bytes(&source, &page, &thread).await;
+    assert_eq!(original.len(), 5, "four files, one of them in two versions");
+    assert_ne!(
+        original[0].1, original[1].1,
+        "the two versions of guide.pdf differ, so each is checked for itself"
+    );
+    let (_, source_list) = visit(&source, &format!("{page}/files")).await;
+    let (_, source_story_list) = visit(&source, &format!("{thread}/files")).await;
+
+    // SQLite to SQLite always; to PostgreSQL too when the suite runs there.
+    let mut targets = vec![dir.path().join("copy.db").to_string_lossy().into_owned()];
+    if backend::on_postgres() {
+        targets.push(backend::fresh(dir.path()).await);
+    }
+    for target in &targets {
+        let (ok, stdout, stderr) = run_copy(&source_path, target);
+        assert!(ok, "cafe copy: {stdout}{stderr}");
+        for table in FILE_TABLES {
+            let rows = count(&source.db, &format!("SELECT count(*) FROM {table}")).await;
+            assert!(rows > 0, "the source has {table}");
+            assert_eq!(
+                printed_count(&stdout, table),
+                Some(rows),
+                "{table} in the report:\n{stdout}"
+            );
+        }
+        let copy = Site::open(target).await;
+        assert_eq!(
+            all_file_bytes(&copy, &page, &thread).await,
+            original,
+            "every version downloads byte for byte as before the copy"
+        );
+
+        // A visitor's file lists show the same files, the hidden one hidden.
+        let (status, list) = visit(&copy, &format!("{page}/files")).await;
+        assert_eq!(status, StatusCode::OK);
+        for shown in [
+            "guide.pdf",
+            "chart.png",
+            "version 2",
+            "Revised after the first round",
+        ] {
+            assert!(list.contains(shown), "{shown} on the copied list: {list}");
+        }
+        assert!(!list.contains("draft.pdf"), "a hidden file stays hidden");
+        assert_eq!(list, source_list, "the page's file list after the copy");
+        let (_, story_list) = visit(&copy, &format!("{thread}/files")).await;
+        assert!(story_list.contains("photo.png"), "{story_list}");
+        assert!(story_list.contains("The room we met in"), "{story_list}");
+        assert_eq!(story_list, source_story_list, "the story's file list");
+        // New uploads on the copy get new ids and versions after the copied
+        // ones (by an administrator: the page is protected).
+        let mut root = copy.client();
+        root.signin("root", PASSWORD)
+            .await
+            .assert_status(StatusCode::SEE_OTHER);
+        upload(
+            &mut root,
+            &format!("{thread}/files"),
+            &[("photo.png", &png(20, 20, 9)), ("more.pdf", &pdf("after"))],
+            "After the move",
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+        assert_ne!(
+            version_bytes(&root, &thread, "photo.png", 2).await,
+            version_bytes(&root, &thread, "photo.png", 1).await
+        );
+
+        // The copy refuses the now filled target, as ever, and writes nothing.
+        let blobs = count(&copy.db, "SELECT count(*) FROM file_blobs").await;
+        let (ok, stdout, stderr) = run_copy(&source_path, target);
+        assert!(!ok, "refused: {stdout}");
+        assert!(stderr.contains("already holds"), "{stderr}");
+        assert!(stderr.contains("nothing was written"), "{stderr}");
+        assert_eq!(
+            count(&copy.db, "SELECT count(*) FROM file_blobs").await,
+            blobs
+        );
+        assert_eq!(
+            version_bytes(&root, &page, "guide.pdf", 2).await,
+            original[1].1
+        );
+        copy.db.close().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_refuses_a_target_that_holds_pages_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -558,6 +726,10 @@ async fn copy_refuses_a_target_that_holds_pages_and_writes_nothing() {
     assert!(stderr.contains("nothing was written"), "{stderr}");
     assert_eq!(count(&target_db, "SELECT count(*) FROM pages").await, pages);
     assert_eq!(count(&target_db, "SELECT count(*) FROM users").await, 0);
+    for table in ["file_blobs", "file_chunks", "files", "file_versions"] {
+        let rows = count(&target_db, &format!("SELECT count(*) FROM {table}")).await;
+        assert_eq!(rows, 0, "no {table} written");
+    }
     assert_eq!(
         count(
             &target_db,

@@ -1,6 +1,7 @@
 //! Operators' tools and links between pages: export → import round trip,
-//! all-or-nothing import, a backup taken under write load, and backlinks
-//! and missing links as pages are created.
+//! all-or-nothing import, a backup taken under write load, pages' files
+//! through export, import and backup, and backlinks and missing links as
+//! pages are created.
 
 use crate::support;
 use std::collections::BTreeSet;
@@ -8,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::uploads::{download, pdf, png, upload, version_bytes};
 use crate::support::{TestApp, alone, count};
 use axum::http::StatusCode;
 use cafe::pages::PageText;
@@ -574,4 +576,418 @@ async fn cafe_variables_in_the_tests_environment_do_not_reach_the_binary_they_ru
         feed.contains(&server.base) && !feed.contains("bogus.example"),
         "feed links use --addr, not CAFE_PUBLIC_URL: {feed}"
     );
+}
+
+// Files (issue 16) in an export, an import and a backup.
+
+/// The cells of a file's history, newest version first: version, type and
+/// size, when, who, description.
+fn history_rows(body: &str) -> Vec<Vec<String>> {
+    let html = Html::parse_document(body);
+    let rows = Selector::parse("table.history tbody tr").expect("selector");
+    let cells = Selector::parse("td").expect("selector");
+    html.select(&rows)
+        .map(|row| {
+            row.select(&cells)
+                .map(|cell| cell.text().collect::<String>().trim().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// A client of the site on `db` (a migrated database, seeded or not).
+async fn client_of(db: &cafe::db::Db) -> support::Client {
+    let state = cafe::AppState::new(db.clone(), cafe::config::ServeArgs::defaults())
+        .await
+        .expect("state");
+    support::Client {
+        router: cafe::app(state),
+        cookie: None,
+    }
+}
+
+/// Every file and folder under `dir`, as paths relative to it.
+fn tree(dir: &std::path::Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(folder) = todo.pop() {
+        for entry in std::fs::read_dir(&folder)
+            .expect("read")
+            .filter_map(Result::ok)
+        {
+            let path = entry.path();
+            let relative = path.strip_prefix(dir).expect("inside");
+            out.insert(relative.to_string_lossy().replace('\\', "/"));
+            if path.is_dir() {
+                todo.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// A page whose text shows a file, with files of every sort export meets:
+/// a file in three versions (the third the first's bytes again) by two
+/// members, an image, a file an administrator hid, and a story's file.
+/// Returns the page's path.
+async fn page_with_files(app: &TestApp) -> String {
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let page = alice
+        .create_page(
+            "Flip Chart Walk",
+            "See ![the chart](file:chart.png) and [the guide](file:guide.pdf).\n",
+            "facilitation",
+        )
+        .await;
+    let files = format!("{page}/files");
+    upload(
+        &mut alice,
+        &files,
+        &[("guide.pdf", &pdf("first")), ("chart.png", &png(40, 30, 7))],
+        "The facilitation guide",
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
+    upload(
+        &mut bob,
+        &files,
+        &[("guide.pdf", &pdf("second"))],
+        "Revised, with timings",
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
+    upload(
+        &mut alice,
+        &files,
+        &[("guide.pdf", &pdf("first"))],
+        "Back to the first",
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
+    upload(&mut alice, &files, &[("draft.pdf", &pdf("draft"))], "")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let mut root = app.admin("root").await;
+    root.post(&format!("{files}/draft.pdf/hide"), &[])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let told = alice
+        .post(
+            &format!("{page}/stories"),
+            &[
+                ("title", "Walking the charts"),
+                ("body", "It worked."),
+                ("outcome", "success"),
+                ("location", ""),
+            ],
+        )
+        .await;
+    told.assert_status(StatusCode::SEE_OTHER);
+    let thread = told.location().expect("the thread").to_owned();
+    upload(
+        &mut alice,
+        &format!("{thread}/files"),
+        &[("story-photo.png", &png(20, 20, 3))],
+        "",
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
+    page
+}
+
+/// The page files of [`page_with_files`] a visitor sees, with their versions.
+const PAGE_FILES: [(&str, i64); 2] = [("guide.pdf", 3), ("chart.png", 1)];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_imported_into_an_empty_database_keeps_every_version_of_every_page_file() {
+    let app = TestApp::new().await;
+    let page = page_with_files(&app).await;
+    let visitor = app.client();
+    let out = tempfile::tempdir().expect("dir");
+    cafe::cli::export(&app.db_path(), out.path())
+        .await
+        .expect("export");
+
+    // The folder beside the page file: a numbered folder per version, each
+    // file under its own name, and the list of them.
+    let exported = tree(out.path());
+    for path in [
+        "flip-chart-walk.md",
+        "flip-chart-walk.files/versions.csv",
+        "flip-chart-walk.files/v1/guide.pdf",
+        "flip-chart-walk.files/v2/guide.pdf",
+        "flip-chart-walk.files/v3/guide.pdf",
+        "flip-chart-walk.files/v1/chart.png",
+    ] {
+        assert!(exported.contains(path), "{path} in {exported:?}");
+    }
+    assert!(
+        !exported.iter().any(|p| p.contains("draft.pdf")),
+        "a hidden file is not exported: {exported:?}"
+    );
+    assert!(
+        !exported.iter().any(|p| p.contains("story-photo")),
+        "a story's file is not exported: {exported:?}"
+    );
+    let folder = out.path().join("flip-chart-walk.files");
+    let list = std::fs::read_to_string(folder.join("versions.csv")).expect("list");
+    assert!(
+        list.starts_with("name,version,description,uploaded_by_username,created_at\n"),
+        "{list}"
+    );
+    assert!(
+        list.contains("guide.pdf,2,\"Revised, with timings\",bob,"),
+        "{list}"
+    );
+    let mut original = Vec::new();
+    for (name, versions) in PAGE_FILES {
+        for n in 1..=versions {
+            let bytes = version_bytes(&visitor, &page, name, n).await;
+            let written = std::fs::read(folder.join(format!("v{n}")).join(name)).expect("file");
+            assert_eq!(
+                written, bytes,
+                "{name} version {n} is exported byte for byte"
+            );
+            original.push((name, n, bytes));
+        }
+    }
+
+    // Into an empty database where alice has an account and bob has none.
+    let target_dir = tempfile::tempdir().expect("dir");
+    let target = support::backend::fresh(target_dir.path()).await;
+    let fresh = cafe::db::connect(&target).await.expect("empty db");
+    let alice = cafe::accounts::Username::parse("alice").expect("name");
+    cafe::accounts::db::create(&fresh, &alice, "Alice", "no password", false)
+        .await
+        .expect("alice");
+    cafe::cli::import(&target, out.path())
+        .await
+        .expect("import");
+    let there = client_of(&fresh).await;
+    for (name, n, bytes) in &original {
+        assert_eq!(
+            &version_bytes(&there, &page, name, *n).await,
+            bytes,
+            "{name} version {n} after the import"
+        );
+    }
+    let source_history = visitor
+        .clone()
+        .get(&format!("{page}/files/guide.pdf/history"))
+        .await;
+    let history = there
+        .clone()
+        .get(&format!("{page}/files/guide.pdf/history"))
+        .await;
+    history.assert_status(StatusCode::OK);
+    let (before, after) = (
+        history_rows(&source_history.body),
+        history_rows(&history.body),
+    );
+    assert_eq!(after.len(), 3, "{after:?}");
+    for (imported, exported) in after.iter().zip(&before) {
+        // Version, type and size, when, and description are kept.
+        assert_eq!(imported[..3], exported[..3]);
+        assert_eq!(imported[4], exported[4]);
+    }
+    assert_eq!(after[2][4], "The facilitation guide");
+    assert_eq!(after[1][4], "Revised, with timings");
+    assert_eq!(
+        [
+            after[0][3].as_str(),
+            after[1][3].as_str(),
+            after[2][3].as_str()
+        ],
+        ["Alice", "Cafe", "Alice"],
+        "the uploader (by display name) when they have an account here, else Cafe"
+    );
+    let list = there.clone().get(&format!("{page}/files")).await;
+    list.assert_status(StatusCode::OK)
+        .assert_contains("guide.pdf")
+        .assert_contains("40×30 px")
+        .assert_contains("Back to the first");
+    assert!(!list.body.contains("draft.pdf"), "{}", list.body);
+    let thumbnails = support::attrs(&list.body, "img.thumbnail", "src");
+    assert_eq!(
+        thumbnails.len(),
+        1,
+        "the image has its thumbnail: {}",
+        list.body
+    );
+    let (status, _, thumbnail) = download(&there, &thumbnails[0]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!thumbnail.is_empty());
+    // The page is rendered again with its files: the image shows.
+    let shown = there.clone().get(&page).await;
+    let images = support::attrs(&shown.body, "main img", "src");
+    assert!(
+        images.contains(&format!("{page}/files/chart.png?version=1")),
+        "{images:?}"
+    );
+    there
+        .clone()
+        .get("/recent")
+        .await
+        .assert_contains("Imported chart.png, guide.pdf");
+    fresh.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importing_files_twice_adds_no_version_and_changed_bytes_become_the_next_version() {
+    let app = TestApp::new().await;
+    let page = page_with_files(&app).await;
+    let out = tempfile::tempdir().expect("dir");
+    cafe::cli::export(&app.db_path(), out.path())
+        .await
+        .expect("export");
+    let history = format!("{page}/files/guide.pdf/history");
+    let versions = |client: &support::Client| {
+        let mut client = client.clone();
+        let history = history.clone();
+        async move { history_rows(&client.get(&history).await.body).len() }
+    };
+    // Back into the site it came from: every version is there already.
+    cafe::cli::import(&app.db_path(), out.path())
+        .await
+        .expect("import");
+    assert_eq!(versions(&app.client()).await, 3);
+
+    // Twice into a new database: the second import adds nothing.
+    let target_dir = tempfile::tempdir().expect("dir");
+    let target = support::backend::fresh(target_dir.path()).await;
+    let fresh = cafe::db::connect(&target).await.expect("empty db");
+    let there = client_of(&fresh).await;
+    for _ in 0..2 {
+        cafe::cli::import(&target, out.path())
+            .await
+            .expect("import");
+        assert_eq!(versions(&there).await, 3);
+        assert_eq!(
+            count(&fresh, "SELECT count(*) FROM file_versions").await,
+            4,
+            "three versions of guide.pdf and one of chart.png"
+        );
+    }
+
+    // A version whose bytes changed in the folder is appended, once.
+    let changed = pdf("edited in the folder");
+    let folder = out.path().join("flip-chart-walk.files");
+    std::fs::write(folder.join("v2/guide.pdf"), &changed).expect("write");
+    for _ in 0..2 {
+        cafe::cli::import(&target, out.path())
+            .await
+            .expect("import");
+        assert_eq!(versions(&there).await, 4);
+    }
+    assert_eq!(version_bytes(&there, &page, "guide.pdf", 4).await, changed);
+    assert_eq!(
+        version_bytes(&there, &page, "guide.pdf", 2).await,
+        version_bytes(&app.client(), &page, "guide.pdf", 2).await,
+        "the version already there is left as it was"
+    );
+    fresh.close().await;
+}
+
+#[tokio::test]
+async fn a_file_whose_bytes_are_not_what_its_name_says_stops_the_import_and_is_named() {
+    let app = TestApp::new().await;
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("good-page.md"),
+        "---\ntitle: Good Page\ntags: [fine]\n---\nFine.\n",
+    )
+    .expect("write");
+    let folder = dir.path().join("good-page.files");
+    std::fs::create_dir_all(folder.join("v1")).expect("folder");
+    std::fs::write(folder.join("v1/guide.pdf"), pdf("a real PDF")).expect("write");
+    // A PDF under an image's name.
+    std::fs::write(folder.join("v1/photo.png"), pdf("not an image")).expect("write");
+    std::fs::write(
+        folder.join("versions.csv"),
+        "name,version,description,uploaded_by_username,created_at\n\
+         guide.pdf,1,A guide,,2026-01-02T03:04:05Z\n\
+         photo.png,1,A photo,,\n",
+    )
+    .expect("write");
+    // And files with no page file beside them.
+    let orphan = dir.path().join("orphan.files");
+    std::fs::create_dir_all(orphan.join("v1")).expect("folder");
+    std::fs::write(orphan.join("v1/guide.pdf"), pdf("alone")).expect("write");
+    std::fs::write(orphan.join("versions.csv"), "name,version\nguide.pdf,1\n").expect("write");
+    let before = count(&app.state.pool, "SELECT count(*) FROM pages").await;
+
+    let err = cafe::cli::import(&app.db_path(), dir.path())
+        .await
+        .expect_err("import must refuse");
+    let message = format!("{err:#}");
+    assert!(message.contains("nothing was imported"), "{message}");
+    assert!(
+        message.contains("good-page.files/v1/photo.png"),
+        "{message}"
+    );
+    assert!(!message.contains("v1/guide.pdf"), "{message}");
+    assert!(message.contains("orphan.files"), "{message}");
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM pages").await,
+        before,
+        "not even the page is written"
+    );
+    assert_eq!(
+        count(&app.state.pool, "SELECT count(*) FROM file_versions").await,
+        0
+    );
+    app.client()
+        .get("/methods/good-page")
+        .await
+        .assert_status(StatusCode::NOT_FOUND);
+
+    // Without the bad file and the lonely folder, the rest goes in.
+    std::fs::remove_dir_all(&orphan).expect("remove");
+    std::fs::write(
+        folder.join("versions.csv"),
+        "name,version,description,uploaded_by_username,created_at\n\
+         guide.pdf,1,A guide,,2026-01-02T03:04:05Z\n",
+    )
+    .expect("write");
+    cafe::cli::import(&app.db_path(), dir.path())
+        .await
+        .expect("import");
+    let visitor = app.client();
+    assert_eq!(
+        version_bytes(&visitor, "/methods/good-page", "guide.pdf", 1).await,
+        pdf("a real PDF")
+    );
+    let list = visitor.clone().get("/methods/good-page/files").await;
+    list.assert_contains("A guide")
+        .assert_contains("2026-01-02 03:04 UTC");
+    assert!(!list.body.contains("photo.png"), "{}", list.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_holds_every_file_and_the_restored_site_serves_the_same_bytes() {
+    let app = TestApp::new().await;
+    let page = page_with_files(&app).await;
+    let visitor = app.client();
+    let file = app.dir.path().join("with-files.backup");
+    cafe::cli::backup(&app.db_path(), &file)
+        .await
+        .expect("backup");
+    let restored = restore(&file).await;
+    let restored = cafe::db::connect(&restored).await.expect("restored");
+    let there = client_of(&restored).await;
+    for (name, versions) in PAGE_FILES {
+        for n in 1..=versions {
+            assert_eq!(
+                version_bytes(&there, &page, name, n).await,
+                version_bytes(&visitor, &page, name, n).await,
+                "{name} version {n} from the backup"
+            );
+        }
+    }
+    let list = there.clone().get(&format!("{page}/files")).await;
+    list.assert_status(StatusCode::OK)
+        .assert_contains("guide.pdf")
+        .assert_contains("chart.png");
+    restored.close().await;
 }

@@ -17,6 +17,7 @@ pub mod browser;
 pub mod inert;
 pub mod queries;
 pub mod server;
+pub mod uploads;
 
 /// A password every test user has.
 pub const PASSWORD: &str = "correct horse battery staple";
