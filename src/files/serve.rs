@@ -240,7 +240,7 @@ mod tests {
         assert!(disposition(Some(Kind::Docx), "a.docx").starts_with("attachment;"));
         assert!(disposition(None, "a.svg").starts_with("attachment;"));
         assert!(
-            disposition(Some(Kind::Text), "Café \"x\".txt").contains("filename=\"Caf__x_.txt\"")
+            disposition(Some(Kind::Text), "Café \"x\".txt").contains("filename=\"Caf___x_.txt\"")
         );
     }
 }
