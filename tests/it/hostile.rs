@@ -164,6 +164,9 @@ const ELEMENTS: &[&str] = &[
 const ATTRIBUTES: &[&str] = &[
     "action",
     "method",
+    // The upload form's (`files/list.html`).
+    "enctype",
+    "multiple",
     "href",
     "src",
     "alt",
@@ -378,10 +381,14 @@ fn problems(html: &str) -> Vec<String> {
                     && el
                         .attr("action")
                         .is_some_and(|a| a.starts_with('/') && !a.starts_with("//"))
+                    && el
+                        .attr("enctype")
+                        .is_none_or(|e| e == "multipart/form-data")
                     && attr_names.iter().all(|a| {
                         [
                             "method",
                             "action",
+                            "enctype",
                             "class",
                             "role",
                             "id",
@@ -1330,4 +1337,116 @@ async fn raw_non_utf8_bytes_in_the_request_line_are_refused() {
         }
     }
     server.abort();
+}
+
+// ------------------------------------------------------------ uploads
+
+/// Hostile files sent through the upload form: truncated images, a PNG
+/// declaring 50,000 × 50,000 pixels, and polyglots (a GIF header before a
+/// script, HTML before a PDF, a zip holding a web page). Each is refused
+/// with a 4xx and the file list again, never a 5xx; nothing is stored and
+/// the server keeps answering.
+#[tokio::test]
+async fn hostile_uploads_are_refused_with_a_4xx_and_the_server_keeps_answering() {
+    use crate::files::{crc32, jpeg, zip};
+    use crate::support::uploads::{download, pdf, png, upload};
+
+    let app = TestApp::with_config(hostile_config()).await;
+    let mut alice = app.member("alice").await;
+    let page = alice.create_page("Upload target", "Text.\n", "").await;
+    let files = format!("{page}/files");
+
+    let whole_png = png(64, 64, 3);
+    let whole_jpeg = jpeg(64, 64, 3);
+    let mut bomb = png(1, 1, 1);
+    // IHDR: its type at 12..16, width and height at 16..24, its CRC at 29..33.
+    bomb[16..20].copy_from_slice(&50_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&50_000u32.to_be_bytes());
+    let crc = crc32(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    let gif_script =
+        b"GIF89a/*\x00\x00*/=1;alert(document.domain);//<script>alert(1)</script>".to_vec();
+    let html_pdf = [
+        b"<html><body><script>alert(1)</script></body></html>\n".as_slice(),
+        &pdf("inside"),
+    ]
+    .concat();
+    let html = b"<!doctype html><script>alert(1)</script>".as_slice();
+    let zipped_page = zip(&[("index.html", html)]);
+    let cases: Vec<(&str, &str, Vec<u8>)> = vec![
+        (
+            "half a PNG",
+            "chart.png",
+            whole_png[..whole_png.len() / 2].to_vec(),
+        ),
+        (
+            "a PNG cut after its header",
+            "chart.png",
+            whole_png[..20].to_vec(),
+        ),
+        (
+            "half a JPEG",
+            "photo.jpg",
+            whole_jpeg[..whole_jpeg.len() / 2].to_vec(),
+        ),
+        (
+            "a JPEG cut after its start",
+            "photo.jpg",
+            whole_jpeg[..4].to_vec(),
+        ),
+        ("a 50000x50000 PNG", "bomb.png", bomb),
+        (
+            "a GIF header before a script",
+            "pixel.gif",
+            gif_script.clone(),
+        ),
+        (
+            "a GIF header before a script, as text",
+            "pixel.txt",
+            gif_script,
+        ),
+        ("HTML before a PDF", "guide.pdf", html_pdf.clone()),
+        ("HTML before a PDF, as text", "guide.txt", html_pdf),
+        ("a zip holding a web page", "site.zip", zipped_page.clone()),
+        (
+            "a zip holding a web page, as docx",
+            "plan.docx",
+            zipped_page.clone(),
+        ),
+        (
+            "a zip holding a web page, as html",
+            "index.html",
+            zipped_page,
+        ),
+    ];
+    let started = Instant::now();
+    for (what, name, bytes) in &cases {
+        let page = upload(&mut alice, &files, &[(name, bytes)], "").await;
+        check(&page, what);
+        assert!(
+            page.status.is_client_error(),
+            "{what}: status {}",
+            page.status
+        );
+        page.assert_contains("The upload was refused:");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "refused quickly"
+    );
+    let stored = crate::support::count(&app.state.pool, "SELECT count(*) FROM files").await;
+    assert_eq!(stored, 0);
+    let visitor = app.client();
+    for (_, name, _) in &cases {
+        let (status, _, _) = download(&visitor, &format!("{files}/{name}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}");
+    }
+    // The server keeps answering, and a good upload still works.
+    app.client()
+        .get("/healthz")
+        .await
+        .assert_status(StatusCode::OK);
+    upload(&mut alice, &files, &[("chart.png", &png(8, 8, 1))], "")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
 }

@@ -22,6 +22,7 @@ mod fast_path;
 mod faults;
 mod feedback;
 mod feeds;
+mod files;
 mod finding_ux;
 mod hardening_accounts;
 mod hardening_edge;
