@@ -37,7 +37,7 @@
 # BENCH_MIXED_CONNS (64), BENCH_MIXED_SAVES (saves/s, 2), BENCH_MIXED_SIGNINS
 # (GET /signin per second, 5), BENCH_NO_BUILD=1 (use the binaries already
 # built), BENCH_REUSE_CORPUS=1 (keep the corpus of an earlier run of the same
-# size), BENCH_UPLOADS (uploads in the upload throughput row, 40),
+# size), BENCH_UPLOADS (uploads in each upload row, 60),
 # CAFE_UPLOADS_PER_HOUR (the server's throttle, 1000000 here), CARGO_TARGET_DIR.
 # The file rows need python3 (to make the PNGs and the PDF they upload).
 set -euo pipefail
@@ -608,40 +608,50 @@ check_route "member page with two images" "$RUN/paths/images.txt" "${member_cook
 for c in $CONNS; do wrk_run "page with two images" "$CAFE_URL" "$RUN/paths/images.txt" "$c"; done
 member_run "member page with two images" "$RUN/paths/images.txt"
 
-UPLOADS=${BENCH_UPLOADS:-40}
-: >"$RUN/uploads.txt"
+UPLOADS=${BENCH_UPLOADS:-60}
 upload_tokens=()
 for i in "${!member_cookies[@]}"; do
   upload_tokens+=("$(csrf_of "${member_cookies[$i]}" "/methods/$first_page/files")")
   [[ -n ${upload_tokens[$i]} ]] || die "upload throughput: no csrf_token on /methods/$first_page/files for ${member_names[$i]}"
 done
 mapfile -t upload_slugs < <(head -"$UPLOADS" "$RUN/sample.txt")
-log "upload throughput: $UPLOADS uploads (1 MiB PDF and 1 MiB PNG in turn), ${#member_cookies[@]} members at once"
-upload_started=$(now_ms)
-upload_pids=()
-for i in "${!member_cookies[@]}"; do
-  (
-    for (( n = i; n < UPLOADS; n += ${#member_cookies[@]} )); do
-      if (( n % 2 )); then file=photo.png; else file=report.pdf; fi
-      slug=${upload_slugs[n % ${#upload_slugs[@]}]}
-      read -r status secs < <(upload "${member_cookies[$i]}" "${upload_tokens[$i]}" "$slug" "$FILES_DIR/$file" "bench-$n-$file")
-      printf '%s\t%s\t%s\n' "$status" "$secs" "$(stat -c %s "$FILES_DIR/$file")"
-    done >>"$RUN/uploads-$i.txt"
-  ) &
-  upload_pids+=($!)
-done
-for pid in "${upload_pids[@]}"; do wait "$pid" || true; done
-upload_ms=$(( $(now_ms) - upload_started ))
-cat "$RUN"/uploads-*.txt >"$RUN/uploads.txt"
-upload_line=$(sort -t$'\t' -k2,2g "$RUN/uploads.txt" | awk -F'\t' -v ms="$upload_ms" '
-  { n++; t[n] = $2 * 1000; if ($1 == 303) { ok++; bytes += $3 } else if ($1 == 429) { throttled++ } else { bad++ } }
-  END {
-    s = ms / 1000
-    i50 = int(n * 0.5); if (i50 < n * 0.5) i50++
-    i99 = int(n * 0.99); if (i99 < n * 0.99) i99++
-    printf "RESULT\t%.2f\t%.1f\t%.1f\t%d\t%d\tuploads/s=%.2f MiB/s=%.2f (%d of %d answered 303, %.1f MiB in %.1f s; 429=%d)\n",
-      ok / s, t[i50], t[i99], throttled + bad, n, ok / s, bytes / 1048576 / s, ok + 0, n, bytes / 1048576, s, throttled + 0 }')
-record "upload throughput (1 MiB PDF/PNG)" "${#member_cookies[@]}" "$upload_line"
+# upload_row SCENARIO FILE: UPLOADS uploads of FILE, the member sessions at
+# once (each one after another), each to another sampled page under a name
+# of its own; uploads/s counts the 303s (stored), the latency is curl's
+# total time for one upload.
+upload_row() {
+  local scenario=$1 file=$2 kind=${2##*.} i pid started ms line pids=()
+  rm -f "$RUN"/uploads-*.txt
+  log "$scenario: $UPLOADS uploads, ${#member_cookies[@]} members at once"
+  started=$(now_ms)
+  for i in "${!member_cookies[@]}"; do
+    (
+      for (( n = i; n < UPLOADS; n += ${#member_cookies[@]} )); do
+        slug=${upload_slugs[n % ${#upload_slugs[@]}]}
+        read -r status secs < <(upload "${member_cookies[$i]}" "${upload_tokens[$i]}" "$slug" "$FILES_DIR/$file" "bench-$T0-$n.$kind")
+        printf '%s\t%s\t%s\n' "$status" "$secs" "$(stat -c %s "$FILES_DIR/$file")"
+      done >"$RUN/uploads-$i.txt"
+    ) &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || true; done
+  ms=$(( $(now_ms) - started ))
+  cat "$RUN"/uploads-*.txt >"$RUN/uploads-$kind.tsv"
+  line=$(sort -t$'\t' -k2,2g "$RUN/uploads-$kind.tsv" | awk -F'\t' -v ms="$ms" '
+    { n++; t[n] = $2 * 1000; if ($1 == 303) { ok++; bytes += $3 } else if ($1 == 429) { throttled++ } else { bad++ } }
+    END {
+      s = ms / 1000
+      i50 = int(n * 0.5); if (i50 < n * 0.5) i50++
+      i99 = int(n * 0.99); if (i99 < n * 0.99) i99++
+      printf "RESULT\t%.2f\t%.1f\t%.1f\t%d\t%d\tuploads/s=%.2f MiB/s=%.2f (%d of %d answered 303, %.1f MiB in %.2f s; 429=%d)\n",
+        ok / s, t[i50], t[i99], throttled + bad, n, ok / s, bytes / 1048576 / s, ok + 0, n, bytes / 1048576, s, throttled + 0 }')
+  record "$scenario" "${#member_cookies[@]}" "$line"
+  # The last upload is on its page's list (stored, not only answered).
+  curl -s "$CAFE_URL/methods/${upload_slugs[(UPLOADS - 1) % ${#upload_slugs[@]}]}/files" | grep -qF "bench-$T0-$(( UPLOADS - 1 )).$kind" \
+    || die "$scenario: the last upload is not on its page's file list (see $CAFE_LOG_HINT)"
+}
+upload_row "upload, 1 MiB PDF" report.pdf
+upload_row "upload, 1 MiB PNG photo" photo.png
 hwm_all=$(vm VmHWM)
 locked_all=$(( $(log_count "$LOCK_PATTERN") - locked_before ))
 server_errors=$(cat "${CAFE_LOGS[@]}" | grep -ci 'error' || true)
