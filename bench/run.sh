@@ -37,7 +37,9 @@
 # BENCH_MIXED_CONNS (64), BENCH_MIXED_SAVES (saves/s, 2), BENCH_MIXED_SIGNINS
 # (GET /signin per second, 5), BENCH_NO_BUILD=1 (use the binaries already
 # built), BENCH_REUSE_CORPUS=1 (keep the corpus of an earlier run of the same
-# size), CARGO_TARGET_DIR.
+# size), BENCH_UPLOADS (uploads in each upload row, 60),
+# CAFE_UPLOADS_PER_HOUR (the server's throttle, 1000000 here), CARGO_TARGET_DIR.
+# The file rows need python3 (to make the PNGs and the PDF they upload).
 set -euo pipefail
 unset BENCH_COOKIE # paths.lua would send it with every request, visitors' rows too
 
@@ -280,13 +282,16 @@ EOF
 else
   log "starting Cafe on $CAFE_URL"
 fi
+# The upload rows make more uploads per member than the hourly throttle
+# (60) allows; the bench lifts it so they measure the uploads, not 429s.
+UPLOADS_PER_HOUR=${CAFE_UPLOADS_PER_HOUR:-1000000}
 started=$(now_ms)
 for i in "${!INSTANCE_URLS[@]}"; do
   if (( FRONT )); then
-    CAFE_DB=$DB CAFE_ADDR=${INSTANCE_URLS[i]#http://} CAFE_TRUST_PROXY=x-forwarded-for CAFE_PUBLIC_URL=$CAFE_URL \
+    CAFE_UPLOADS_PER_HOUR=$UPLOADS_PER_HOUR CAFE_DB=$DB CAFE_ADDR=${INSTANCE_URLS[i]#http://} CAFE_TRUST_PROXY=x-forwarded-for CAFE_PUBLIC_URL=$CAFE_URL \
       "$CAFE" >"${CAFE_LOGS[i]}" 2>&1 &
   else
-    CAFE_DB=$DB CAFE_ADDR=127.0.0.1:$PORT "$CAFE" >"$RUN/cafe.log" 2>&1 &
+    CAFE_UPLOADS_PER_HOUR=$UPLOADS_PER_HOUR CAFE_DB=$DB CAFE_ADDR=127.0.0.1:$PORT "$CAFE" >"$RUN/cafe.log" 2>&1 &
   fi
   CAFE_PIDS+=($!)
 done
@@ -539,6 +544,114 @@ for c in $CONNS; do
   record "sign-in" "$c" "$("$CLIENT_BIN" signin --base "$CAFE_URL" --users "$CORPUS/users.txt" \
     --conns "$c" --seconds "$SECONDS_EACH" 2>>"$RUN/client.log" | grep '^RESULT' | head -1)"
 done
+# --- files: a page with two embedded images, and uploads ----------------------
+# A member (the first member session) makes a method page whose text embeds
+# two images, then uploads them (multipart, as the upload form sends them,
+# with the session's CSRF token); the page is rendered again with both
+# <img>. Its views are measured like the page views: as visitors (from the
+# visitors' cache once warm) and as a member (made fresh). Then the upload
+# throughput: BENCH_UPLOADS uploads (half a 1 MiB PDF, half a 1 MiB PNG of
+# noise, which the server decodes and encodes again with a thumbnail), the
+# member sessions uploading at once, each one at a time, to pages of the
+# sample (one file name per upload). The server was started with
+# CAFE_UPLOADS_PER_HOUR high so the hourly throttle does not answer 429; it
+# handles 2 uploads at a time (the others wait their turn).
+FILES_DIR=$RUN/files
+mkdir -p "$FILES_DIR"
+python3 - "$FILES_DIR" <<'PY' || die "could not make the files to upload (python3)"
+import os, struct, sys, zlib
+out = sys.argv[1]
+def png(path, side, seed):
+    rng = bytearray(os.urandom(side * side * 3))
+    raw = b"".join(b"\x00" + bytes(rng[y * side * 3:(y + 1) * side * 3]) for y in range(side))
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(bytes(raw), 1)) + chunk(b"IEND", b""))
+png(os.path.join(out, "photo.png"), 592, 1)        # ~1 MiB: noise does not compress
+png(os.path.join(out, "embed-1.png"), 320, 2)
+png(os.path.join(out, "embed-2.png"), 320, 3)
+with open(os.path.join(out, "report.pdf"), "wb") as f:
+    f.write(b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n")
+    line = b"% " + b"x" * 97 + b"\n"
+    f.write(line * (1048576 // len(line)))
+    f.write(b"trailer << /Root 1 0 R >>\n%%EOF\n")
+PY
+# csrf_of COOKIE PATH: the CSRF token of the form at PATH for that session.
+csrf_of() {
+  curl -s -H "Cookie: $1" "$CAFE_URL$2" | sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1
+}
+# upload COOKIE TOKEN SLUG FILE NAME: "STATUS SECONDS" of one upload.
+upload() {
+  curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -H "Cookie: $1" \
+    -F "csrf_token=$2" -F "file=@$4;filename=$5" -F "description=bench upload" "$CAFE_URL/methods/$3/files" || echo "000 0"
+}
+token=$(csrf_of "${member_cookies[0]}" /methods/new)
+[[ -n $token ]] || die "page with two images: no csrf_token on /methods/new for ${member_names[0]}"
+# A title of its own each run (a reused corpus keeps the pages of earlier runs).
+read -r status location < <(curl -s -o /dev/null -w '%{http_code} %header{location}\n' -H "Cookie: ${member_cookies[0]}" \
+  --data-urlencode "csrf_token=$token" --data-urlencode "base_revision=0" --data-urlencode "title=Bench two images $T0" \
+  --data-urlencode $'body=## Before and after\n\nThe room before:\n\n![the room before](file:before.png)\n\nand after:\n\n![the room after](file:after.png)\n' \
+  --data-urlencode "tags=" --data-urlencode "summary=bench" "$CAFE_URL/methods" || echo "000 -")
+[[ $status == 303 && $location == /methods/* ]] || die "page with two images: creating it answered $status (Location '$location'), not 303 to /methods/…"
+IMAGES_SLUG=${location#/methods/}
+for pair in before.png:embed-1.png after.png:embed-2.png; do
+  read -r status _ < <(upload "${member_cookies[0]}" "$token" "$IMAGES_SLUG" "$FILES_DIR/${pair##*:}" "${pair%%:*}")
+  [[ $status == 303 ]] || die "page with two images: uploading ${pair%%:*} answered $status, not 303 (see $CAFE_LOG_HINT)"
+done
+echo "/methods/$IMAGES_SLUG" >"$RUN/paths/images.txt"
+check_route "page with two images" "$RUN/paths/images.txt"
+(( $(grep -o "src=\"/methods/$IMAGES_SLUG/files/[a-z]*\.png?version=[0-9]*\"" "$RUN/check.html" | sort -u | wc -l) == 2 )) \
+  || die "page with two images: /methods/$IMAGES_SLUG does not embed both uploaded images"
+check_route "member page with two images" "$RUN/paths/images.txt" "${member_cookies[0]}" "${member_names[0]}"
+for c in $CONNS; do wrk_run "page with two images" "$CAFE_URL" "$RUN/paths/images.txt" "$c"; done
+member_run "member page with two images" "$RUN/paths/images.txt"
+
+UPLOADS=${BENCH_UPLOADS:-60}
+upload_tokens=()
+for i in "${!member_cookies[@]}"; do
+  upload_tokens+=("$(csrf_of "${member_cookies[$i]}" "/methods/$first_page/files")")
+  [[ -n ${upload_tokens[$i]} ]] || die "upload throughput: no csrf_token on /methods/$first_page/files for ${member_names[$i]}"
+done
+mapfile -t upload_slugs < <(head -"$UPLOADS" "$RUN/sample.txt")
+# upload_row SCENARIO FILE: UPLOADS uploads of FILE, the member sessions at
+# once (each one after another), each to another sampled page under a name
+# of its own; uploads/s counts the 303s (stored), the latency is curl's
+# total time for one upload.
+upload_row() {
+  local scenario=$1 file=$2 kind=${2##*.} i pid started ms line pids=()
+  rm -f "$RUN"/uploads-*.txt
+  log "$scenario: $UPLOADS uploads, ${#member_cookies[@]} members at once"
+  started=$(now_ms)
+  for i in "${!member_cookies[@]}"; do
+    (
+      for (( n = i; n < UPLOADS; n += ${#member_cookies[@]} )); do
+        slug=${upload_slugs[n % ${#upload_slugs[@]}]}
+        read -r status secs < <(upload "${member_cookies[$i]}" "${upload_tokens[$i]}" "$slug" "$FILES_DIR/$file" "bench-$T0-$n.$kind")
+        printf '%s\t%s\t%s\n' "$status" "$secs" "$(stat -c %s "$FILES_DIR/$file")"
+      done >"$RUN/uploads-$i.txt"
+    ) &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || true; done
+  ms=$(( $(now_ms) - started ))
+  cat "$RUN"/uploads-*.txt >"$RUN/uploads-$kind.tsv"
+  line=$(sort -t$'\t' -k2,2g "$RUN/uploads-$kind.tsv" | awk -F'\t' -v ms="$ms" '
+    { n++; t[n] = $2 * 1000; if ($1 == 303) { ok++; bytes += $3 } else if ($1 == 429) { throttled++ } else { bad++ } }
+    END {
+      s = ms / 1000
+      i50 = int(n * 0.5); if (i50 < n * 0.5) i50++
+      i99 = int(n * 0.99); if (i99 < n * 0.99) i99++
+      printf "RESULT\t%.2f\t%.1f\t%.1f\t%d\t%d\tuploads/s=%.2f MiB/s=%.2f (%d of %d answered 303, %.1f MiB in %.2f s; 429=%d)\n",
+        ok / s, t[i50], t[i99], throttled + bad, n, ok / s, bytes / 1048576 / s, ok + 0, n, bytes / 1048576, s, throttled + 0 }')
+  record "$scenario" "${#member_cookies[@]}" "$line"
+  # The last upload is on its page's list (stored, not only answered).
+  curl -s "$CAFE_URL/methods/${upload_slugs[(UPLOADS - 1) % ${#upload_slugs[@]}]}/files" | grep -qF "bench-$T0-$(( UPLOADS - 1 )).$kind" \
+    || die "$scenario: the last upload is not on its page's file list (see $CAFE_LOG_HINT)"
+}
+upload_row "upload, 1 MiB PDF" report.pdf
+upload_row "upload, 1 MiB PNG photo" photo.png
 hwm_all=$(vm VmHWM)
 locked_all=$(( $(log_count "$LOCK_PATTERN") - locked_before ))
 server_errors=$(cat "${CAFE_LOGS[@]}" | grep -ci 'error' || true)
@@ -611,7 +724,7 @@ mixed_summary() {
         c = (f[1] == "page save") ? 4 : f[2]
         b = (c in base) ? base[c] : 0
         ratio = (b > 0) ? sprintf("%.3f", f[3] / b) : "-"
-        printf "| %s | %s | %.0f | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], ratio, f[6], f[9], f[8]
+        printf "| %s | %s | %" ((f[3] < 10) ? ".2f" : ".0f") " | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], f[5], ratio, f[6], f[9], f[8]
       }
     }' "$ROWS"
   echo

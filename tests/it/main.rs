@@ -7,6 +7,7 @@ mod support;
 mod abuse;
 mod browser;
 mod browser_feedback;
+mod browser_files;
 mod browser_finding;
 mod browser_housekeeping;
 mod browser_wayfinding;
