@@ -203,10 +203,25 @@ impl SessionStore for Stored {
         }
     }
 
+    /// A change to an existing session (a flash shown, an expiry moved)
+    /// that a full SQLite disk refuses is let go: the page asked for is
+    /// answered (reads go on while the disk is full) and the change is
+    /// lost, which costs at most a flash shown twice. A new session
+    /// ([`SessionStore::create`], signing in) still fails.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match self {
+        let saved = match self {
             Stored::Sqlite(store) => store.save(record).await,
             Stored::Postgres(store) => store.save(record).await,
+        };
+        match saved {
+            Err(session_store::Error::Backend(why)) if why.contains("(code: 13)") => {
+                tracing::warn!(
+                    error = why,
+                    "a session's change was not written: the disk is full"
+                );
+                Ok(())
+            }
+            other => other,
         }
     }
 

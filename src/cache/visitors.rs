@@ -348,7 +348,13 @@ async fn run_and_keep(
 ) -> Option<(Kept, axum::http::response::Parts)> {
     let response = next.run(request).await;
     let (parts, body) = response.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX).await.ok()?;
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(path, %error, "an answer's body could not be read to keep it");
+            return None;
+        }
+    };
     let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
     let kept = Kept { content_type, body };
     if parts.status == StatusCode::OK {
