@@ -157,6 +157,19 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await
     })?;
+    // Its `file:` links can only point at its own upload form once it has
+    // an id: rendered again with it.
+    if crate::markup::markdown::may_link_files(&text.body) {
+        let html = render_markdown(&mut tx, &text.body, page_id, Some(id)).await?;
+        crate::on_tx!(&mut tx, |tx| sqlx::query(
+            "UPDATE stories SET html = $1 WHERE id = $2"
+        )
+        .bind(&html)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map(|done| done.rows_affected()))?;
+    }
     insert_revision(&mut tx, id, 1, text, "", author_id, &now).await?;
     record(
         &mut tx,

@@ -584,8 +584,6 @@ async fn a_story_shows_its_own_files_and_only_its_author_attaches_them() {
 /// A story's missing file is uploaded to the story, as the page's own
 /// missing files are to the page: its link leads to the story's form.
 #[tokio::test]
-#[ignore = "bug outside src/files: stories::db renders a new story before it has an id, \
-            so its missing file links lead to the page's upload form"]
 async fn a_new_storys_missing_file_link_leads_to_the_storys_upload_form() {
     let app = TestApp::new().await;
     let (mut alice, page, _files) = page_of_alice(&app, "A page.\n").await;
