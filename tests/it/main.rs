@@ -19,6 +19,7 @@ mod core_accounts;
 mod core_pages;
 mod core_security;
 mod core_server;
+mod fake_oidc;
 mod fast_path;
 mod faults;
 mod feedback;
