@@ -99,6 +99,7 @@ pub fn app(state: AppState) -> Router {
         .merge(reading)
         .merge(files)
         .merge(crate::accounts::routes::router())
+        .merge(crate::oidc::routes::router())
         .merge(statics)
         .route("/healthz", get(|| async { "ok" }))
         .route("/healthz/cache", get(cache_stats))

@@ -27,6 +27,14 @@ pub const SIGNED_IN_AT: &str = "signed_in_at";
 pub const SEEN_AT: &str = "seen_at";
 /// Session key: the CSRF token every form of this session carries.
 pub const CSRF: &str = "csrf";
+/// Session key: the OpenID Connect issuer the member signed in with (so
+/// signing out can offer to sign out there too).
+pub const SIGNED_IN_WITH: &str = "signed_in_with";
+
+/// The password hash of a member who has no Cafe password (made at their
+/// first sign-in with the organisation's account): argon2 cannot parse it,
+/// so no password matches it.
+pub const NO_PASSWORD: &str = "!none";
 
 /// Argon2 is deliberately slow and memory hungry (19 MiB per hash): at most
 /// this many run at once, so a burst of sign-ins cannot exhaust memory or

@@ -174,6 +174,85 @@ pub struct ServeArgs {
     /// Upload requests one member may make in an hour before 429.
     #[arg(long, env = "CAFE_UPLOADS_PER_HOUR", default_value_t = 60)]
     pub uploads_per_hour: usize,
+    /// OpenID Connect: the provider's issuer URL, whose
+    /// `/.well-known/openid-configuration` Cafe reads. With it, the
+    /// sign-in page offers the provider's button (see docs/sso.md).
+    #[arg(long, env = "CAFE_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// OpenID Connect: the client id Cafe was registered with.
+    #[arg(long, env = "CAFE_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// OpenID Connect: the client secret. Prefer the environment or
+    /// `--oidc-client-secret-file`: a command line is seen by every user of
+    /// the machine.
+    #[arg(long, env = "CAFE_OIDC_CLIENT_SECRET", hide_env_values = true, value_parser = Secret::parse)]
+    pub oidc_client_secret: Option<Secret>,
+    /// OpenID Connect: a file holding the client secret (its first line).
+    #[arg(long, env = "CAFE_OIDC_CLIENT_SECRET_FILE")]
+    pub oidc_client_secret_file: Option<PathBuf>,
+    /// OpenID Connect: the text of the sign-in button.
+    #[arg(
+        long,
+        env = "CAFE_OIDC_LABEL",
+        default_value = "Sign in with your organisation account"
+    )]
+    pub oidc_label: String,
+    /// OpenID Connect: the ID token claim a new member's username is made
+    /// from (`preferred_username`, `email` — its part before `@` —, `sub`,
+    /// or any other text claim).
+    #[arg(
+        long,
+        env = "CAFE_OIDC_USERNAME_CLAIM",
+        default_value = "preferred_username"
+    )]
+    pub oidc_username_claim: String,
+    /// OpenID Connect: the scopes asked for (`openid` is always among them).
+    #[arg(
+        long,
+        env = "CAFE_OIDC_SCOPES",
+        value_delimiter = ',',
+        default_value = "openid,profile,email"
+    )]
+    pub oidc_scopes: Vec<String>,
+    /// OpenID Connect: sign in only people whose verified e-mail address is
+    /// in one of these domains (`example.org,example.com`; empty: anyone
+    /// the provider signs in).
+    #[arg(long, env = "CAFE_OIDC_ALLOWED_DOMAINS", value_delimiter = ',')]
+    pub oidc_allowed_domains: Vec<String>,
+    /// Who may sign in with a Cafe password: everyone (`all`), only
+    /// administrators (`admins`), or nobody (`off`). Anything but `all`
+    /// closes the join form and needs `--oidc-issuer`.
+    #[arg(long, env = "CAFE_LOCAL_SIGN_IN", value_enum, default_value_t = LocalSignIn::All)]
+    pub local_sign_in: LocalSignIn,
+}
+
+/// Who may sign in with a password kept by Cafe (`--local-sign-in`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LocalSignIn {
+    All,
+    Admins,
+    Off,
+}
+
+/// A secret from the command line or environment: never shown by `Debug`,
+/// so a logged configuration does not carry it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn parse(raw: &str) -> Result<Secret, String> {
+        Ok(Secret(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(hidden)")
+    }
 }
 
 /// A host the Content-Security-Policy lets images come from: letters,

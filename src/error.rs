@@ -40,6 +40,10 @@ pub enum AppError {
     /// or another process such as a backup); nothing was written.
     #[error("database busy")]
     Busy,
+    /// A sign-in at the organisation's provider that did not work: its own
+    /// status (4xx) and sentence, on a page offering to start again.
+    #[error("sign-in failed: {message}")]
+    SignInFailed { status: StatusCode, message: String },
     /// 500: a bug or an unexpected failure; details go to the log only.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -153,6 +157,8 @@ pub struct ErrorPage {
     pub create_title: Option<String>,
     /// For a deleted method page: what the 410 page says of it.
     pub deleted: Option<DeletedPage>,
+    /// For a failed sign-in: offer the sign-in page again.
+    pub sign_in_again: bool,
 }
 
 /// A deleted method page as its 410 page shows it.
@@ -198,6 +204,7 @@ impl ErrorPage {
             message: message.to_owned(),
             create_title: None,
             deleted: None,
+            sign_in_again: false,
         }
     }
 }
@@ -210,6 +217,7 @@ impl IntoResponse for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::SignInFailed { status, .. } => *status,
             AppError::Unavailable | AppError::Unreachable | AppError::Busy => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -238,6 +246,11 @@ impl IntoResponse for AppError {
                     deleted.title, deleted.deleted_by
                 );
                 page.deleted = Some(deleted.clone());
+            }
+            AppError::SignInFailed { message, .. } => {
+                page.title = "Sign-in did not work";
+                page.message = message.clone();
+                page.sign_in_again = true;
             }
             AppError::Busy => {
                 page.title = "Busy";

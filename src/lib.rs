@@ -15,6 +15,7 @@ pub mod files;
 pub mod group_commit;
 pub mod markup;
 pub mod merge;
+pub mod oidc;
 pub mod pages;
 pub mod recent;
 pub mod roster;

@@ -51,6 +51,8 @@ pub struct Shared {
     pub csrf_key: CsrfKey,
     /// Whether the database can be reached (watched on PostgreSQL only).
     pub health: Arc<Health>,
+    /// The organisation's OpenID Connect provider, when configured.
+    pub oidc: Option<Arc<crate::oidc::Provider>>,
 }
 
 impl AppState {
@@ -97,6 +99,10 @@ impl AppState {
             on_disk.as_deref(),
             freshness,
         ));
+        let oidc = match crate::oidc::Settings::from_config(&config)? {
+            Some(settings) => Some(Arc::new(crate::oidc::Provider::new(settings)?)),
+            None => None,
+        };
         let csrf_key = CsrfKey::load(&pool).await?;
         let saves = GroupCommit::start(pool.clone());
         let health = match &pool {
@@ -120,6 +126,7 @@ impl AppState {
             lists: Arc::new(ListCache::default()),
             csrf_key,
             health,
+            oidc,
         })))
     }
 }

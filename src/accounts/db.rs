@@ -13,6 +13,7 @@ pub struct Credentials {
     pub password_hash: String,
     pub auth_epoch: i64,
     pub blocked: bool,
+    pub is_admin: bool,
 }
 
 /// Creating an account can fail because the name (or a look-alike) is taken.
@@ -83,7 +84,7 @@ pub async fn has_admin(pool: &Db) -> sqlx::Result<bool> {
 
 pub async fn credentials(pool: &Db, username: &Username) -> sqlx::Result<Option<Credentials>> {
     crate::on_db!(pool, |pool| sqlx::query_as::<_, Credentials>(
-        "SELECT id, password_hash, auth_epoch, blocked FROM users WHERE username = $1",
+        "SELECT id, password_hash, auth_epoch, blocked, is_admin FROM users WHERE username = $1",
     )
     .bind(username.as_str())
     .fetch_optional(pool)

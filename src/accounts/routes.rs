@@ -15,6 +15,7 @@ use tower_sessions::Session;
 use super::db::{self, CreateUserError};
 use super::{ProfileText, Username, check_new_password, parse_display_name};
 use crate::auth;
+use crate::config::LocalSignIn;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::context::Ctx;
@@ -56,6 +57,9 @@ struct NextQuery {
 #[template(path = "accounts/join.html")]
 struct JoinPage {
     ctx: Ctx,
+    /// Accounts come from the organisation's provider: the form is
+    /// replaced by its button.
+    sign_in_with: Option<SignInWith>,
     username: String,
     display_name: String,
     next: String,
@@ -71,8 +75,12 @@ async fn join_form(
     Query(q): Query<NextQuery>,
 ) -> Response {
     let set_cookie = ctx.anonymous_form(&state, &headers);
+    let sign_in_with = (state.config.local_sign_in != LocalSignIn::All)
+        .then(|| SignInWith::of(&state, &q.next))
+        .flatten();
     let page = JoinPage {
         ctx,
+        sign_in_with,
         username: String::new(),
         display_name: String::new(),
         next: q.next,
@@ -114,6 +122,11 @@ async fn join(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<JoinForm>,
 ) -> AppResult<Response> {
+    if state.config.local_sign_in != LocalSignIn::All {
+        return Err(AppError::Forbidden(
+            "Accounts here come from your organisation: sign in with its button on the sign-in page.",
+        ));
+    }
     // Reserved now, so joins sent together cannot all pass the check; a
     // join refused by the form rules gives its reservation back.
     let limit = state.config.joins_per_addr;
@@ -177,6 +190,7 @@ async fn join(
 fn rejoin(ctx: Ctx, form: JoinForm, errors: Vec<String>) -> Response {
     let page = JoinPage {
         ctx,
+        sign_in_with: None,
         username: form.username,
         display_name: form.display_name,
         next: form.next,
@@ -189,9 +203,56 @@ fn rejoin(ctx: Ctx, form: JoinForm, errors: Vec<String>) -> Response {
 #[template(path = "accounts/signin.html")]
 struct SigninPage {
     ctx: Ctx,
+    sign_in_with: Option<SignInWith>,
+    /// Who may use the password form (`--local-sign-in`).
+    local: LocalSignIn,
     username: String,
     next: String,
     error: Option<String>,
+}
+
+/// The organisation's sign-in button: its text and where it starts.
+pub struct SignInWith {
+    pub label: String,
+    pub url: String,
+}
+
+impl SignInWith {
+    /// The button, when a provider is configured.
+    fn of(state: &AppState, next: &str) -> Option<SignInWith> {
+        let provider = state.oidc.as_ref()?;
+        let next = safe_next(next);
+        let url = if next == "/" {
+            "/signin/oidc".to_owned()
+        } else {
+            format!("/signin/oidc?next={}", crate::text::url_encode(next))
+        };
+        Some(SignInWith {
+            label: provider.settings.label.clone(),
+            url,
+        })
+    }
+}
+
+impl SigninPage {
+    fn new(state: &AppState, ctx: Ctx, username: String, next: String) -> SigninPage {
+        SigninPage {
+            sign_in_with: SignInWith::of(state, &next),
+            local: state.config.local_sign_in,
+            ctx,
+            username,
+            next,
+            error: None,
+        }
+    }
+
+    fn password_form(&self) -> bool {
+        self.local != LocalSignIn::Off
+    }
+
+    fn admins_only(&self) -> bool {
+        self.local == LocalSignIn::Admins
+    }
 }
 
 /// The sign-in form, with a token as in [`join_form`].
@@ -202,12 +263,7 @@ async fn signin_form(
     Query(q): Query<NextQuery>,
 ) -> Response {
     let set_cookie = ctx.anonymous_form(&state, &headers);
-    let page = SigninPage {
-        ctx,
-        username: String::new(),
-        next: q.next,
-        error: None,
-    };
+    let page = SigninPage::new(&state, ctx, String::new(), q.next);
     with_cookie(page, set_cookie)
 }
 
@@ -232,6 +288,11 @@ async fn signin(
     Form(form): Form<SigninForm>,
 ) -> AppResult<Response> {
     let config = &state.config;
+    if config.local_sign_in == LocalSignIn::Off {
+        return Err(AppError::Forbidden(
+            "Signing in with a password is turned off here: use your organisation's sign-in button.",
+        ));
+    }
     let throttle = &state.throttle;
     // The throttle's key is the normalised username, or the name as typed
     // when it breaks the rules (the throttle keeps a long one as a hash).
@@ -271,8 +332,12 @@ async fn signin(
         Ok(username) => db::credentials(&state.pool, &username).await?,
         Err(_) => None,
     };
+    // With `--local-sign-in admins`, a member's password is as good as none.
+    let admins_only = config.local_sign_in == LocalSignIn::Admins;
     let (hash, account) = match found {
-        Some(c) if !c.blocked => (Some(c.password_hash.clone()), Some(c)),
+        Some(c) if !c.blocked && (c.is_admin || !admins_only) => {
+            (Some(c.password_hash.clone()), Some(c))
+        }
         _ => (None, None),
     };
     let verified = auth::verify_password(form.password.clone(), hash).await;
@@ -288,23 +353,58 @@ async fn signin(
             Ok(Redirect::to(safe_next(&form.next)).into_response())
         }
         _ => {
-            let page = SigninPage {
-                ctx,
-                username: form.username,
-                next: form.next,
-                error: Some("That username and password do not match an account.".to_owned()),
-            };
+            let mut page = SigninPage::new(&state, ctx, form.username, form.next);
+            page.error = Some(if admins_only {
+                "That username and password do not match an administrator's account. Members \
+                 sign in with their organisation's account (the button above)."
+                    .to_owned()
+            } else {
+                "That username and password do not match an account.".to_owned()
+            });
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
     }
 }
 
-async fn signout(session: Session) -> AppResult<Redirect> {
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/signed_out.html")]
+struct SignedOutPage {
+    ctx: Ctx,
+    /// The provider's own sign-out address (RP-initiated logout).
+    provider_logout: String,
+}
+
+/// Ends the session. A member who signed in with the organisation's
+/// account is offered to sign out there too, when the provider has an
+/// address for it; Cafe never sends them there unasked.
+async fn signout(
+    State(state): State<AppState>,
+    mut ctx: Ctx,
+    session: Session,
+) -> AppResult<Response> {
+    let with_provider = session
+        .get::<String>(auth::SIGNED_IN_WITH)
+        .await
+        .ok()
+        .flatten()
+        .is_some();
     session
         .flush()
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
-    Ok(Redirect::to("/"))
+    let logout = state.oidc.as_ref().and_then(|p| p.logout_url());
+    match logout {
+        Some(provider_logout) if with_provider => {
+            ctx.user = None;
+            ctx.csrf.clear();
+            Ok(SignedOutPage {
+                ctx,
+                provider_logout,
+            }
+            .into_response())
+        }
+        _ => Ok(Redirect::to("/").into_response()),
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -396,6 +496,8 @@ struct ProfilePage {
     methods: Vec<crate::roster::db::MethodUsed>,
     stories: Vec<crate::stories::db::UserStory>,
     uploads: Vec<crate::files::routes::ListedView>,
+    /// For administrators: the member's link to the provider.
+    org: Option<OrgAccount>,
 }
 
 async fn profile(
@@ -411,6 +513,11 @@ async fn profile(
     let methods = crate::roster::db::for_user(&state.pool, profile.id).await?;
     let stories = crate::stories::db::by_user(&state.pool, profile.id).await?;
     let uploads = crate::files::db::by_uploader(&state.pool, profile.id).await?;
+    let org = if ctx.is_admin() {
+        OrgAccount::of(&state, profile.id).await?
+    } else {
+        None
+    };
     Ok(ProfilePage {
         ctx,
         profile,
@@ -418,6 +525,7 @@ async fn profile(
         methods,
         stories,
         uploads: uploads.into_iter().map(Into::into).collect(),
+        org,
     })
 }
 
@@ -443,6 +551,31 @@ struct ProfileEditPage {
     username: String,
     form: ProfileForm,
     errors: Vec<FieldError>,
+    org: Option<OrgAccount>,
+}
+
+/// A member's link to the organisation's provider, as their profile shows
+/// it (only when a provider is configured).
+struct OrgAccount {
+    label: String,
+    linked: bool,
+}
+
+impl OrgAccount {
+    async fn of(state: &AppState, user_id: i64) -> AppResult<Option<OrgAccount>> {
+        let Some(provider) = state.oidc.as_ref() else {
+            return Ok(None);
+        };
+        let issuer = provider.settings.issuer.as_str();
+        let linked = crate::oidc::db::identities_of(&state.pool, user_id)
+            .await?
+            .iter()
+            .any(|identity| identity.issuer == issuer);
+        Ok(Some(OrgAccount {
+            label: provider.settings.label.clone(),
+            linked,
+        }))
+    }
 }
 
 impl ProfileEditPage {
@@ -465,11 +598,13 @@ async fn profile_form(State(state): State<AppState>, ctx: Ctx) -> AppResult<Prof
         helps_with: profile.helps_with,
         contact: profile.contact,
     };
+    let org = OrgAccount::of(&state, profile.id).await?;
     Ok(ProfileEditPage {
         ctx,
         username,
         form,
         errors: Vec::new(),
+        org,
     })
 }
 
@@ -492,11 +627,13 @@ async fn save_profile(
     let about = match about {
         Ok(about) => about,
         Err(errors) => {
+            let org = OrgAccount::of(&state, user.id).await?;
             let page = ProfileEditPage {
                 ctx,
                 username: user.username,
                 form,
                 errors,
+                org,
             };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }

@@ -90,7 +90,7 @@ use Kind::{Bool, Bytes, Int, OptInt, OptText, Text};
 
 /// Every table holding the site's content or accounts, in an order that
 /// inserts each row after the rows it refers to.
-const TABLES: [Table; 17] = [
+const TABLES: [Table; 18] = [
     Table {
         name: "users",
         columns: &[
@@ -325,6 +325,18 @@ const TABLES: [Table; 17] = [
         ],
         key: 1,
         identity: true,
+        batch: BATCH,
+    },
+    Table {
+        name: "oidc_identities",
+        columns: &[
+            ("issuer", Text),
+            ("subject", Text),
+            ("user_id", Int),
+            ("linked_at", Text),
+        ],
+        key: 2,
+        identity: false,
         batch: BATCH,
     },
 ];

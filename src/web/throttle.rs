@@ -43,6 +43,8 @@ pub enum Bucket {
     JoinsPerAddr,
     /// Upload requests of one member (by user id).
     UploadsPerMember,
+    /// OpenID Connect sign-ins started from one client address.
+    OidcStartsPerAddr,
 }
 
 /// A key as stored: short text as is, long text as a keyed hash (the key is

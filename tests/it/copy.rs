@@ -14,7 +14,7 @@ use crate::support::uploads::{pdf, png, upload, version_bytes};
 use crate::support::{Client, PASSWORD, attrs, backend, count};
 
 /// The tables holding the site's content and accounts: copied row for row.
-const COPIED: [&str; 17] = [
+const COPIED: [&str; 18] = [
     "users",
     "indicators",
     "pages",
@@ -32,6 +32,7 @@ const COPIED: [&str; 17] = [
     "file_chunks",
     "files",
     "file_versions",
+    "oidc_identities",
 ];
 
 /// The tables holding files, which the copy reports like the others.
@@ -53,10 +54,14 @@ const REBUILT_EQUAL: [&str; 2] = ["tag_counts", "tag_story_counts"];
 const REBUILT_CLOCK: [&str; 2] = ["content_clock", "page_ticks"];
 
 /// Tables of a SQLite site that are not the site's content: the session
-/// store, the migrations' ledger, and the search index (compared on its
-/// own) with FTS5's shadow tables.
+/// store and the sign-ins in progress at the organisation's provider (both
+/// worthless after a move), the migrations' ledger, and the search index
+/// (compared on its own) with FTS5's shadow tables.
 fn not_content(table: &str) -> bool {
-    table == "tower_sessions" || table == "_sqlx_migrations" || table.starts_with("search_index")
+    table == "tower_sessions"
+        || table == "oidc_logins"
+        || table == "_sqlx_migrations"
+        || table.starts_with("search_index")
 }
 
 /// A SQLite site at `path`, seeded as on first start, and its app.
@@ -228,6 +233,18 @@ async fn fill(site: &Site) -> (String, String) {
         .join("carol", PASSWORD)
         .await
         .assert_status(StatusCode::SEE_OTHER);
+    // Bob also signs in with his organisation's account (issue 17).
+    let bob_id = cafe::accounts::db::credentials(
+        &site.db,
+        &cafe::accounts::Username::parse("bob").expect("name"),
+    )
+    .await
+    .expect("read")
+    .expect("bob")
+    .id;
+    cafe::oidc::db::link(&site.db, "https://login.example.org", "sub-bob", bob_id)
+        .await
+        .expect("link");
 
     let page = alice
         .create_page(

@@ -35,6 +35,7 @@ mod hostile;
 mod housekeeping;
 mod instances;
 mod member_pages;
+mod oidc;
 mod search;
 mod smoke;
 mod tags;
