@@ -10,6 +10,7 @@ mod browser_feedback;
 mod browser_files;
 mod browser_finding;
 mod browser_housekeeping;
+mod browser_oidc;
 mod browser_wayfinding;
 mod cache_freshness;
 mod community;

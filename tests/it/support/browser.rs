@@ -21,6 +21,8 @@ use fantoccini::key::Key;
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::{Value, json};
 
+use cafe::config::ServeArgs;
+
 use crate::support::TestApp;
 use crate::support::server::free_port;
 use crate::support::under_ci;
@@ -184,18 +186,31 @@ impl Harness {
     /// Starts everything, or returns `None` when the browser is missing
     /// (see [`browser_binaries`]).
     pub async fn start() -> Option<Harness> {
+        Self::start_configured(|_| ServeArgs::defaults()).await
+    }
+
+    /// Like [`Harness::start`], serving an app made with the settings
+    /// `make` gives for the site's address (`http://127.0.0.1:PORT`, no
+    /// final slash), known before the app is built: so that `--public-url`
+    /// and what depends on it (an OpenID redirect URI) can be the real one.
+    /// `make` is not called when the browser is missing.
+    pub async fn start_configured(make: impl FnOnce(&str) -> ServeArgs) -> Option<Harness> {
         let (driver_path, chromium) = browser_binaries()?;
         Some(
-            Self::start_with(&driver_path, chromium)
+            Self::start_with(&driver_path, chromium, make)
                 .await
                 .expect("starting the browser harness"),
         )
     }
 
-    async fn start_with(driver_path: &Path, chromium: PathBuf) -> Result<Harness> {
-        let app = TestApp::new().await;
+    async fn start_with(
+        driver_path: &Path,
+        chromium: PathBuf,
+        make: impl FnOnce(&str) -> ServeArgs,
+    ) -> Result<Harness> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
+        let app = TestApp::with_config(make(&base)).await;
         let router = app.router.clone();
         tokio::spawn(async move {
             axum::serve(

@@ -15,6 +15,7 @@ pub mod alone;
 pub mod backend;
 pub mod browser;
 pub mod inert;
+pub mod node_oidc;
 pub mod oidc;
 pub mod queries;
 pub mod server;
