@@ -141,9 +141,24 @@ async fn sign_out_of_both(b: &Browser, provider: &NodeProvider) -> Result<()> {
     b.press("Yes, sign me out")
         .await
         .context("confirming at the provider")?;
-    let url = b.client.current_url().await?;
-    if !url.as_str().starts_with(&b.base) {
-        b.expect_text("Sign-out Success").await?;
+    // The provider sends the browser back to Cafe's home page.
+    b.expect_path("/").await?;
+    b.link("Sign in")
+        .await
+        .context("still signed out of Cafe")?;
+    // Signed out there too: the provider asks who you are again.
+    b.goto("/signin").await?;
+    b.follow(LABEL).await?;
+    if b.client
+        .find(Locator::Css("input[name=login]"))
+        .await
+        .is_err()
+    {
+        bail!(
+            "after signing out there, the provider should ask for a login again; {}:\n{}",
+            b.place().await,
+            b.text().await?
+        );
     }
     Ok(())
 }

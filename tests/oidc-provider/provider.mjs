@@ -5,7 +5,8 @@
 //
 // Environment:
 //   PORT                      the port to listen on (127.0.0.1 only)
-//   ISSUER                    http://127.0.0.1:PORT (default)
+//   ISSUER                    default http://127.0.0.1:PORT; the test uses
+//                             http://localhost:PORT (another site than Cafe's)
 //   CLIENT_ID, CLIENT_SECRET  the one confidential client (Cafe)
 //   REDIRECT_URI              Cafe's {public-url}/signin/oidc/callback
 //   POST_LOGOUT_REDIRECT_URI  where RP-initiated logout may return (optional)

@@ -1,6 +1,6 @@
 //! A real OpenID provider for the end-to-end sign-in test: the npm package
 //! `oidc-provider` (tests/oidc-provider/provider.mjs) run by Node.js on a
-//! free local port, with one confidential client for Cafe.
+//! free port of 127.0.0.1, with one confidential client for Cafe.
 //!
 //! Its login form takes any login with any password; the account's `sub`
 //! and `preferred_username` are the login, its `name` "Name of {login}",
@@ -111,7 +111,11 @@ impl NodeProvider {
 
     fn spawn(redirect_uri: &str, post_logout: Option<&str>) -> Result<NodeProvider, String> {
         let port = free_port();
-        let issuer = format!("http://127.0.0.1:{port}");
+        // It listens on 127.0.0.1 only, but is named `localhost`: another
+        // site than Cafe's 127.0.0.1 (ports do not make sites), as a real
+        // provider is, so the browser applies its cross-site cookie rules
+        // to the way back (a `SameSite=Strict` cookie would be missing).
+        let issuer = format!("http://localhost:{port}");
         let log = tempfile::NamedTempFile::new().map_err(|e| format!("a log file: {e}"))?;
         let stderr = log
             .reopen()
@@ -175,7 +179,7 @@ impl NodeProvider {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
-    /// `http://127.0.0.1:PORT`, as `--oidc-issuer` takes it.
+    /// `http://localhost:PORT`, as `--oidc-issuer` takes it.
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
