@@ -3,8 +3,12 @@
 //! (tests/oidc-provider, see `support::node_oidc`). The sign-in page
 //! offers the provider's button; its login form and consent bring the
 //! person back to Cafe signed in as a new member; signing out offers to
-//! sign out of the provider too; a forged answer is a 4xx page saying why.
+//! sign out of the provider too, and after that the same person signs in
+//! again as the same member; a forged answer is a 4xx page saying why, and
+//! so is cancelling at the provider.
 //! axe-core runs on the sign-in page and on the error page.
+
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use axum::http::StatusCode;
@@ -70,6 +74,62 @@ async fn type_into(b: &Browser, css: &str, text: &str) -> Result<()> {
         .with_context(|| format!("typing into {css}"))
 }
 
+/// The one-time confirmation, waited for a little: with JavaScript,
+/// Cafe's script puts it back into the live region just after load.
+async fn flash(b: &Browser) -> Result<String> {
+    let mut seen = String::new();
+    for _ in 0..20 {
+        seen = b
+            .js("const f = document.getElementById('cafe-flash'); return f ? f.innerText.trim() : ''")
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(seen)
+}
+
+/// Signs in at the provider's own login form (and consents when asked),
+/// which sends the browser back to Cafe.
+async fn log_in_at_the_provider(b: &Browser, provider: &NodeProvider) -> Result<()> {
+    let at = b.client.current_url().await?;
+    ensure!(
+        at.as_str().starts_with(provider.issuer()),
+        "the button should lead to the provider's login, but it is {at}:\n{}",
+        b.text().await?
+    );
+    type_into(b, "input[name=login]", LOGIN).await?;
+    type_into(b, "input[name=password]", "any password will do").await?;
+    b.press("Sign-in")
+        .await
+        .context("signing in at the provider")?;
+    let at = b.client.current_url().await?;
+    if at.as_str().starts_with(provider.issuer()) {
+        b.press("Continue")
+            .await
+            .context("consenting at the provider")?;
+    }
+    Ok(())
+}
+
+/// Fails unless the header shows the member made from the provider's
+/// claims: username from `preferred_username`, display name from `name`.
+async fn expect_member(b: &Browser) -> Result<()> {
+    let name = format!("Name of {LOGIN}");
+    let member = b.link(&name).await.context("the header shows the member")?;
+    let profile = member.attr("href").await?.unwrap_or_default();
+    ensure!(
+        profile == format!("/users/{LOGIN}"),
+        "the member should be {LOGIN} (from preferred_username), but the header links to {profile:?}"
+    );
+    b.button("Sign out").await?;
+    Ok(())
+}
+
 /// The sign-in page shows the provider's button beside the password form;
 /// it leads through the provider's login and consent back to Cafe, signed
 /// in as a new member named from the provider's claims, on the page the
@@ -89,32 +149,15 @@ async fn sign_in_through_the_provider(b: &Browser, provider: &NodeProvider) -> R
     b.axe("the sign-in page with the provider button").await?;
 
     b.follow(LABEL).await?;
-    let at = b.client.current_url().await?;
-    ensure!(
-        at.as_str().starts_with(provider.issuer()),
-        "the button should lead to the provider's login, but it is {at}:\n{}",
-        b.text().await?
-    );
-    type_into(b, "input[name=login]", LOGIN).await?;
-    type_into(b, "input[name=password]", "any password will do").await?;
-    b.press("Sign-in")
-        .await
-        .context("signing in at the provider")?;
-    b.press("Continue")
-        .await
-        .context("consenting at the provider")?;
-
+    log_in_at_the_provider(b, provider).await?;
     b.expect_path("/recent").await?;
-    b.expect_text("You are signed in.").await?;
-    let name = format!("Name of {LOGIN}");
-    let member = b.link(&name).await.context("the header shows the member")?;
-    let profile = member.attr("href").await?.unwrap_or_default();
+    let said = flash(b).await?;
     ensure!(
-        profile == format!("/users/{LOGIN}"),
-        "the member should be {LOGIN} (from preferred_username), but the header links to {profile:?}"
+        said.contains("signed in"),
+        "the first sign-in should confirm it (\"…signed in.\") {}; the confirmation is {said:?}",
+        b.place().await
     );
-    b.button("Sign out").await?;
-    Ok(())
+    expect_member(b).await
 }
 
 /// "Sign out" signs out of Cafe and offers a link to the provider's
@@ -146,7 +189,12 @@ async fn sign_out_of_both(b: &Browser, provider: &NodeProvider) -> Result<()> {
     b.link("Sign in")
         .await
         .context("still signed out of Cafe")?;
-    // Signed out there too: the provider asks who you are again.
+    Ok(())
+}
+
+/// Signed out there too, the provider asks who you are again; the
+/// member found again (by the provider's subject) is the same one.
+async fn sign_in_again(b: &Browser, provider: &NodeProvider) -> Result<()> {
     b.goto("/signin").await?;
     b.follow(LABEL).await?;
     if b.client
@@ -160,7 +208,16 @@ async fn sign_out_of_both(b: &Browser, provider: &NodeProvider) -> Result<()> {
             b.text().await?
         );
     }
-    Ok(())
+    log_in_at_the_provider(b, provider).await?;
+    b.expect_path("/").await?;
+    let said = flash(b).await?;
+    ensure!(
+        said == "You are signed in.",
+        "a returning member should read \"You are signed in.\" {}; the confirmation is {said:?}",
+        b.place().await
+    );
+    expect_member(b).await?;
+    b.press("Sign out").await
 }
 
 /// An answer Cafe did not ask for is refused with a page saying why.
@@ -177,6 +234,38 @@ async fn forged_answer(b: &Browser) -> Result<()> {
     );
     b.axe("the sign-in error page").await?;
     Ok(())
+}
+
+/// Cancelling at the provider's login (signed out there) brings the person
+/// back to Cafe's error page, not signed in.
+async fn cancel_at_the_provider(b: &Browser, provider: &NodeProvider) -> Result<()> {
+    b.goto("/signin").await?;
+    b.follow(LABEL).await?;
+    let at = b.client.current_url().await?;
+    ensure!(
+        at.as_str().starts_with(provider.issuer()),
+        "the button should lead to the provider's login, but it is {at}"
+    );
+    b.follow("[ Cancel ]").await?;
+    let path = b.path().await?;
+    ensure!(
+        path.starts_with("/signin/oidc/callback?"),
+        "the provider should send the browser back to Cafe's callback, {}",
+        b.place().await
+    );
+    b.expect_heading("Sign-in did not work").await?;
+    b.link("Sign in").await.context("not signed in")?;
+    Ok(())
+}
+
+/// Runs one step of the journey, saying how it went.
+async fn step(name: &str, work: impl Future<Output = Result<()>>) -> Result<()> {
+    let began = Instant::now();
+    let result = work.await.with_context(|| name.to_owned());
+    let secs = began.elapsed().as_secs_f64();
+    let how = if result.is_ok() { "ok    " } else { "FAILED" };
+    eprintln!("[browser_oidc] {how} {name} ({secs:.1} s)");
+    result
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,17 +291,31 @@ async fn signing_in_through_a_real_openid_provider() {
     let provider = provider.expect("started with the harness");
     let b = &harness.browser;
 
-    let mut result = sign_in_through_the_provider(b, &provider)
-        .await
-        .context("signing in through the provider");
-    if result.is_ok() {
-        result = sign_out_of_both(b, &provider)
-            .await
-            .context("signing out of Cafe and the provider");
+    // Each step needs the one before: the first failure ends the journey.
+    let result: Result<()> = async {
+        step(
+            "sign in through the provider as a new member",
+            sign_in_through_the_provider(b, &provider),
+        )
+        .await?;
+        step(
+            "sign out of Cafe, then of the provider",
+            sign_out_of_both(b, &provider),
+        )
+        .await?;
+        step(
+            "cancel at the provider's login",
+            cancel_at_the_provider(b, &provider),
+        )
+        .await?;
+        step(
+            "sign in again as the same member",
+            sign_in_again(b, &provider),
+        )
+        .await?;
+        step("a forged answer is refused", forged_answer(b)).await
     }
-    if result.is_ok() {
-        result = forged_answer(b).await.context("a forged answer");
-    }
+    .await;
     let forged = harness
         .app
         .client()
