@@ -5,8 +5,11 @@
 //! person back to Cafe signed in as a new member; signing out offers to
 //! sign out of the provider too, and after that the same person signs in
 //! again as the same member; a forged answer is a 4xx page saying why, and
-//! so is cancelling at the provider.
-//! axe-core runs on the sign-in page and on the error page.
+//! so is cancelling at the provider. axe-core runs on the sign-in page, the
+//! signed-out page and the error page.
+//!
+//! The provider is `localhost`, Cafe `127.0.0.1`: two sites, as in real
+//! life, so the browser's cross-site cookie rules apply to the way back.
 
 use std::time::{Duration, Instant};
 
@@ -180,6 +183,8 @@ async fn sign_out_of_both(b: &Browser, provider: &NodeProvider) -> Result<()> {
             b.text().await?
         );
     };
+    b.axe("the signed-out page offering the provider's sign-out")
+        .await?;
     b.follow(&text).await?;
     b.press("Yes, sign me out")
         .await
