@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/join", get(join_form).post(join))
         .route("/signin", get(signin_form).post(signin))
         .route("/signout", post(signout))
+        .route("/signed-out", get(signed_out))
         .route(
             "/account/password",
             get(password_form).post(change_password),
@@ -366,22 +367,10 @@ async fn signin(
     }
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "accounts/signed_out.html")]
-struct SignedOutPage {
-    ctx: Ctx,
-    /// The provider's own sign-out address (RP-initiated logout).
-    provider_logout: String,
-}
-
 /// Ends the session. A member who signed in with the organisation's
-/// account is offered to sign out there too, when the provider has an
-/// address for it; Cafe never sends them there unasked.
-async fn signout(
-    State(state): State<AppState>,
-    mut ctx: Ctx,
-    session: Session,
-) -> AppResult<Response> {
+/// account goes on to `/signed-out?provider=1`, which offers to sign out
+/// there too; Cafe never sends them to the provider unasked.
+async fn signout(session: Session) -> AppResult<Redirect> {
     let with_provider = session
         .get::<String>(auth::SIGNED_IN_WITH)
         .await
@@ -392,18 +381,40 @@ async fn signout(
         .flush()
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
-    let logout = state.oidc.as_ref().and_then(|p| p.logout_url());
-    match logout {
-        Some(provider_logout) if with_provider => {
-            ctx.user = None;
-            ctx.csrf.clear();
-            Ok(SignedOutPage {
-                ctx,
-                provider_logout,
-            }
-            .into_response())
-        }
-        _ => Ok(Redirect::to("/").into_response()),
+    Ok(Redirect::to(if with_provider {
+        "/signed-out?provider=1"
+    } else {
+        "/"
+    }))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts/signed_out.html")]
+struct SignedOutPage {
+    ctx: Ctx,
+    /// The provider's own sign-out address (RP-initiated logout), when it
+    /// has one.
+    provider_logout: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct SignedOutQuery {
+    #[serde(default)]
+    provider: Option<String>,
+}
+
+async fn signed_out(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<SignedOutQuery>,
+) -> SignedOutPage {
+    let provider_logout = match (&state.oidc, q.provider) {
+        (Some(provider), Some(_)) if ctx.user.is_none() => provider.logout_url().await,
+        _ => None,
+    };
+    SignedOutPage {
+        ctx,
+        provider_logout,
     }
 }
 

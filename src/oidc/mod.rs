@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use axum::http::StatusCode;
-use openidconnect::core::{CoreClient, CoreJsonWebKeySet};
+use openidconnect::core::CoreClient;
 use openidconnect::{
     AsyncHttpClient, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet,
     HttpRequest, HttpResponse, IssuerUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
@@ -75,7 +75,9 @@ impl Settings {
             }
             return Ok(None);
         };
-        let issuer = IssuerUrl::new(issuer.trim_end_matches('/').to_owned())
+        // As given: discovery requires the document's issuer to be the
+        // same string, trailing slash and all.
+        let issuer = IssuerUrl::new(issuer.trim().to_owned())
             .with_context(|| format!("--oidc-issuer {issuer:?} is not a URL"))?;
         let client_id = config
             .oidc_client_id
@@ -227,13 +229,11 @@ impl Provider {
     }
 
     /// The provider's RP-initiated logout address for a browser Cafe has
-    /// just signed out, if the provider offers one (from the document as
-    /// last read: signing out never waits for the provider).
-    pub fn logout_url(&self) -> Option<String> {
-        let kept = self.discovered.read().unwrap_or_else(|e| e.into_inner());
-        let endpoint = kept
-            .as_ref()?
-            .metadata
+    /// signed out, if the provider offers one (`None` too when it cannot be
+    /// asked just now: signing out of Cafe does not depend on it).
+    pub async fn logout_url(&self) -> Option<String> {
+        let metadata = self.metadata(false).await.ok()?;
+        let endpoint = metadata
             .additional_metadata()
             .end_session_endpoint
             .clone()?;
@@ -242,13 +242,6 @@ impl Provider {
             .append_pair("client_id", self.settings.client_id.as_str())
             .append_pair("post_logout_redirect_uri", &self.settings.after_logout);
         Some(url.to_string())
-    }
-
-    /// The keys of the document as last read (for a test of rotation).
-    pub fn known_keys(&self) -> usize {
-        let kept = self.discovered.read().unwrap_or_else(|e| e.into_inner());
-        kept.as_ref()
-            .map_or(0, |k| CoreJsonWebKeySet::keys(k.metadata.jwks()).len())
     }
 }
 

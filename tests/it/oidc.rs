@@ -545,6 +545,16 @@ async fn signing_out_offers_the_providers_sign_out_to_those_who_came_from_it() {
     let mut otto = app.client();
     sign_in(&mut otto, &provider, "/").await;
     let out = otto.post("/signout", &[]).await;
+    assert_eq!(out.location(), Some("/signed-out?provider=1"));
+    // Read by another instance, which has not read the provider's document yet.
+    let other = cafe::AppState::new(app.state.pool.clone(), config(&provider))
+        .await
+        .expect("a second instance");
+    let mut elsewhere = Client {
+        router: cafe::app(other),
+        cookie: otto.cookie.clone(),
+    };
+    let out = elsewhere.get("/signed-out?provider=1").await;
     out.assert_status(StatusCode::OK);
     out.assert_contains("You are signed out");
     out.assert_contains(&provider.end_session_endpoint());
