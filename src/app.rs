@@ -100,6 +100,7 @@ pub fn app(state: AppState) -> Router {
         .merge(files)
         .merge(crate::accounts::routes::router())
         .merge(crate::oidc::routes::router())
+        .merge(crate::follow::routes::router())
         .merge(statics)
         .route("/healthz", get(|| async { "ok" }))
         .route("/healthz/cache", get(cache_stats))

@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod files;
+pub mod follow;
 pub mod group_commit;
 pub mod markup;
 pub mod merge;

@@ -53,6 +53,8 @@ pub struct Shared {
     pub health: Arc<Health>,
     /// The organisation's OpenID Connect provider, when configured.
     pub oidc: Option<Arc<crate::oidc::Provider>>,
+    /// What members' pages need of their watches (see `follow`).
+    pub follow: crate::follow::Kept,
 }
 
 impl AppState {
@@ -127,6 +129,7 @@ impl AppState {
             csrf_key,
             health,
             oidc,
+            follow: Default::default(),
         })))
     }
 }

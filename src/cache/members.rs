@@ -66,6 +66,8 @@ const DISPLAY_NAME: u8 = b'd';
 const CSRF: u8 = b'c';
 const ROSTER: u8 = b'r';
 const END: u8 = b'e';
+const FOLLOWING: u8 = b'f';
+const WATCH: u8 = b'w';
 
 fn marker(kind: u8) -> String {
     format!("{}{}", MARKERS.prefix, char::from(kind))
@@ -85,7 +87,36 @@ pub fn skeleton_ctx(ctx: &Ctx, is_admin: bool) -> Ctx {
         site: ctx.site.clone(),
         path: ctx.path.clone(),
         flash: None,
+        follow: None,
     }
+}
+
+/// Where a skeleton's header shows the member's unseen count.
+pub fn following_marker() -> String {
+    marker(FOLLOWING)
+}
+
+/// A skeleton's slot for a watch button: markers around the button's
+/// target and address (hex JSON, as the roster slot).
+pub fn watch_slot(button: &crate::follow::Button) -> String {
+    let json = serde_json::to_string(button).unwrap_or_default();
+    format!(
+        "{}{}{}",
+        marker(WATCH),
+        crate::auth::hex(json.as_bytes()),
+        marker(END)
+    )
+}
+
+/// The text between a slot's marker and its end marker, and where the
+/// skeleton goes on after it.
+fn slot<'s>(rest: &'s [u8], finder: &memchr::memmem::Finder<'_>) -> Option<(&'s [u8], usize)> {
+    let prefix = MARKERS.prefix.len();
+    let end = finder.find(rest)?;
+    if rest.get(end + prefix) != Some(&END) {
+        return None;
+    }
+    Some((&rest[..end], end + prefix + 1))
 }
 
 /// The id of the stand-in member: no row has it.
@@ -206,13 +237,19 @@ pub fn personalise(skeleton: &[u8], ctx: &Ctx) -> Option<Vec<u8>> {
             DISPLAY_NAME => out.extend_from_slice(display_name.as_bytes()),
             CSRF => out.extend_from_slice(csrf.as_bytes()),
             ROSTER => {
-                let rest = &skeleton[at..];
-                let end = finder.find(rest)?;
-                if rest.get(end + prefix.len()) != Some(&END) {
-                    return None;
-                }
-                out.extend_from_slice(roster_form(ctx, &rest[..end])?.as_bytes());
-                at += end + prefix.len() + 1;
+                let (inside, after) = slot(&skeleton[at..], &finder)?;
+                out.extend_from_slice(roster_form(ctx, inside)?.as_bytes());
+                at += after;
+            }
+            WATCH => {
+                let (inside, after) = slot(&skeleton[at..], &finder)?;
+                let json = crate::auth::unhex(std::str::from_utf8(inside).ok()?)?;
+                let button: crate::follow::Button = serde_json::from_slice(&json).ok()?;
+                out.extend_from_slice(button.render(ctx)?.as_bytes());
+                at += after;
+            }
+            FOLLOWING => {
+                out.extend_from_slice(crate::follow::badge_html(ctx.follow.as_deref()?).as_bytes())
             }
             _ => return None,
         }
@@ -242,6 +279,7 @@ mod tests {
             }),
             path: "/methods/a".into(),
             flash: None,
+            follow: Some(Default::default()),
         }
     }
 

@@ -201,6 +201,7 @@ pub async fn serve_sessionless(
 fn serve_kept_member(state: &AppState, request: &Request, now: Clock) -> Option<Option<Response>> {
     let id = crate::auth::cookie(request.headers(), crate::state::SESSION_COOKIE)?;
     let (user, csrf) = super::sessions::signed_in_member(state, id, now.accounts)?;
+    let follow = Some(state.follow.peek(user.id, now.tick)?);
     let path = key_of(request);
     let Some(kept) = state
         .page_cache
@@ -214,6 +215,7 @@ fn serve_kept_member(state: &AppState, request: &Request, now: Clock) -> Option<
         site: state.site.clone(),
         path: path.to_owned(),
         flash: None,
+        follow,
     };
     let mut response = filled_in(kept, &ctx)?;
     // What the context middleware sets on anything a member is sent.

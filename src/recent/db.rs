@@ -70,7 +70,8 @@ pub async fn record(conn: &mut Tx, event: NewEvent<'_>) -> sqlx::Result<()> {
     .execute(&mut *conn)
     .await
     .map(|done| done.rows_affected()))?;
-    Ok(())
+    // Whoever works on a page watches it from now on (if they want that).
+    crate::follow::db::auto_watch(conn, event.kind, event.actor_id, event.page_id).await
 }
 
 /// An event with the names needed to show it.
@@ -90,7 +91,8 @@ pub struct Entry {
     pub actor_name: Option<String>,
 }
 
-const ENTRY_COLUMNS: &str = "SELECT e.id, e.kind, e.page_id, e.revision, e.summary, e.created_at,
+pub(crate) const ENTRY_COLUMNS: &str =
+    "SELECT e.id, e.kind, e.page_id, e.revision, e.summary, e.created_at,
         p.slug, p.title AS page_title, e.story_id, st.title AS story_title,
         u.username AS actor_username, u.display_name AS actor_name
     FROM events e

@@ -90,7 +90,7 @@ use Kind::{Bool, Bytes, Int, OptInt, OptText, Text};
 
 /// Every table holding the site's content or accounts, in an order that
 /// inserts each row after the rows it refers to.
-const TABLES: [Table; 18] = [
+const TABLES: [Table; 21] = [
     Table {
         name: "users",
         columns: &[
@@ -336,6 +336,42 @@ const TABLES: [Table; 18] = [
             ("linked_at", Text),
         ],
         key: 2,
+        identity: false,
+        batch: BATCH,
+    },
+    Table {
+        name: "watches",
+        columns: &[
+            ("user_id", Int),
+            ("target", Text),
+            ("page_id", OptInt),
+            ("member_id", OptInt),
+            ("level", Text),
+            ("since_event", Int),
+            ("created_at", Text),
+        ],
+        key: 2,
+        identity: false,
+        batch: BATCH,
+    },
+    Table {
+        name: "watch_tags",
+        columns: &[("user_id", Int), ("target", Text), ("tag", Text)],
+        key: 3,
+        identity: false,
+        batch: BATCH,
+    },
+    Table {
+        name: "follow_state",
+        columns: &[
+            ("user_id", Int),
+            ("seen_event", Int),
+            ("auto_created", Bool),
+            ("auto_edited", Bool),
+            ("auto_stories", Bool),
+            ("auto_roster", Bool),
+        ],
+        key: 1,
         identity: false,
         batch: BATCH,
     },

@@ -33,9 +33,43 @@ pub struct Ctx {
     pub path: String,
     /// A one-time confirmation to show on this page (see [`super::flash`]).
     pub flash: Option<String>,
+    /// A member's watches and unseen count (see `follow`).
+    pub follow: Option<Arc<crate::follow::Mine>>,
 }
 
 impl Ctx {
+    /// The header's count of unseen changes (HTML), or a skeleton's marker.
+    pub fn following_badge(&self) -> String {
+        if self.is_skeleton() {
+            return crate::cache::members::following_marker();
+        }
+        self.follow
+            .as_deref()
+            .map(crate::follow::badge_html)
+            .unwrap_or_default()
+    }
+
+    /// A watch button for a member (HTML), a skeleton's slot for one, or
+    /// nothing for a visitor.
+    pub fn watch_button(&self, button: crate::follow::Button) -> String {
+        if self.is_skeleton() {
+            return crate::cache::members::watch_slot(&button);
+        }
+        button.render(self).unwrap_or_default()
+    }
+
+    pub fn watch_page(&self, id: &i64, slug: &str) -> String {
+        self.watch_button(crate::follow::Button::page(*id, slug))
+    }
+
+    pub fn watch_tag(&self, tag: &crate::tags::Tag) -> String {
+        self.watch_button(crate::follow::Button::tag(tag))
+    }
+
+    pub fn watch_member(&self, id: &i64, username: &str) -> String {
+        self.watch_button(crate::follow::Button::member(*id, username))
+    }
+
     /// The signed-in user, or a redirect to the sign-in page that comes back here.
     pub fn member(&self) -> Result<&SessionUser, AppError> {
         self.user.as_ref().ok_or_else(|| AppError::SignInRequired {
@@ -229,6 +263,7 @@ pub fn error_page(state: &AppState, err: AppError) -> Response {
         site: state.site.clone(),
         path: "/".to_owned(),
         flash: None,
+        follow: None,
     };
     let mut response = render_error(&ctx, err.into_response());
     cache_control(&mut response, true);
@@ -365,12 +400,20 @@ async fn load(
         (Some(_), Method::GET) => super::flash::peek(session).await,
         _ => None,
     };
+    let follow = match &user {
+        Some(user) => {
+            let tick = state.page_cache.now().await.map(|clock| clock.tick);
+            Some(state.follow.mine(&state.pool, user.id, tick).await?)
+        }
+        None => None,
+    };
     Ok(Ctx {
         user,
         csrf,
         site: state.site.clone(),
         path,
         flash,
+        follow,
     })
 }
 

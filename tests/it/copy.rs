@@ -14,7 +14,7 @@ use crate::support::uploads::{pdf, png, upload, version_bytes};
 use crate::support::{Client, PASSWORD, attrs, backend, count};
 
 /// The tables holding the site's content and accounts: copied row for row.
-const COPIED: [&str; 18] = [
+const COPIED: [&str; 21] = [
     "users",
     "indicators",
     "pages",
@@ -33,6 +33,9 @@ const COPIED: [&str; 18] = [
     "files",
     "file_versions",
     "oidc_identities",
+    "watches",
+    "watch_tags",
+    "follow_state",
 ];
 
 /// The tables holding files, which the copy reports like the others.
@@ -245,6 +248,19 @@ async fn fill(site: &Site) -> (String, String) {
     cafe::oidc::db::link(&site.db, "https://login.example.org", "sub-bob", bob_id)
         .await
         .expect("link");
+    // Bob watches two tags together, and has seen changes (issue 18).
+    let tags = ["lkm-1", "peer-review"].map(|t| cafe::tags::Tag::parse(t).expect("tag"));
+    cafe::follow::db::set(
+        &site.db,
+        bob_id,
+        &cafe::follow::Target::tags(&tags),
+        cafe::follow::Level::Watching,
+    )
+    .await
+    .expect("watch");
+    cafe::follow::db::mark_seen(&site.db, bob_id, 1)
+        .await
+        .expect("seen");
 
     let page = alice
         .create_page(

@@ -12,9 +12,11 @@ use cafe::config::ServeArgs;
 
 /// Most queries a page view may run: one statement reads the page with its
 /// stories, tally, roster, tag names, backlinks and related pages; a member
-/// adds the session row and the session's user.
+/// adds the session row and the session's user, and, when content changed
+/// since their last page, one statement for their watches and unseen count
+/// (issue 18).
 const VISITOR_QUERIES: usize = 1;
-const MEMBER_QUERIES: usize = 3;
+const MEMBER_QUERIES: usize = 4;
 
 #[tokio::test]
 async fn a_page_view_parses_no_markdown_and_runs_a_bounded_number_of_queries() {

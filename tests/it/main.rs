@@ -27,6 +27,7 @@ mod feedback;
 mod feeds;
 mod files;
 mod finding_ux;
+mod following;
 mod hardening_accounts;
 mod hardening_edge;
 mod hardening_edits;

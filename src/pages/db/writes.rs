@@ -479,16 +479,24 @@ const CURRENT_ON_POSTGRES: &str = "SELECT slug, title, revision, body, tags,
 const CURRENT: &str = "SELECT slug, title, revision, body, tags FROM pages WHERE id = $1";
 
 /// The end of a save on PostgreSQL in one statement: the revision
-/// ([`insert_revision`]), the page's current row, and the recent-changes
-/// event ([`record`]), one round trip instead of three. Saves there run
-/// side by side and each statement is a round trip on the network, which
-/// is most of what a save costs; SQLite runs the three apart.
+/// ([`insert_revision`]), the page's current row, the recent-changes
+/// event ([`record`]) and the editor's default watch of the page
+/// ([`crate::follow::db::auto_watch`], the same rule and target key), one
+/// round trip instead of four. Saves there run side by side and each
+/// statement is a round trip on the network, which is most of what a save
+/// costs; SQLite runs them apart.
 const SAVE_ON_POSTGRES: &str = "WITH revision AS (
         INSERT INTO revisions (page_id, number, title, body, tags, summary, author_id, created_at)
         VALUES ($7, $1, $8, $2, $4, $9, $6, $5)
     ), event AS (
         INSERT INTO events (kind, page_id, revision, actor_id, summary, created_at)
         VALUES ($10, $7, $1, $6, $9, $5)
+    ), watch AS (
+        INSERT INTO watches (user_id, target, page_id, level, since_event, created_at)
+        SELECT $6, 'page:' || $7::text, $7, 'watching', COALESCE((SELECT MAX(id) FROM events), 0), $5
+        WHERE $6 IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM follow_state f WHERE f.user_id = $6 AND f.auto_edited = FALSE)
+        ON CONFLICT (user_id, target) DO NOTHING
     )
     UPDATE pages SET revision = $1, body = $2, html = $3, tags = $4, updated_at = $5, updated_by = $6
     WHERE id = $7";

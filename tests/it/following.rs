@@ -1,0 +1,269 @@
+//! Following what happens (issue 18, the part inside Cafe): watching a
+//! method page, a tag (or an AND filter) or a member's stories, default
+//! watches, the Following page and its count, seen and unseen, muting; and
+//! that no member sees another's buttons or count, nor a visitor any.
+
+use axum::http::StatusCode;
+
+use crate::support::{Client, TestApp};
+
+/// The unseen count in the header, if any.
+fn badge(body: &str) -> Option<String> {
+    let marker = "<span class=\"badge\">";
+    let start = body.find(marker)? + marker.len();
+    let end = body[start..].find('<')? + start;
+    Some(body[start..end].to_owned())
+}
+
+async fn count(client: &mut Client) -> Option<String> {
+    let page = client.get("/recent").await;
+    page.assert_status(StatusCode::OK);
+    badge(&page.body)
+}
+
+async fn edit(client: &mut Client, page: &str, body: &str) {
+    let base = client.base_revision(page).await;
+    client
+        .edit_page(page, &base, body, "", "an edit")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn an_author_watches_their_page_and_sees_anothers_edit_until_they_mark_it_seen() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let page = alice
+        .create_page("Knowledge Fair", "Stalls of practice.", "")
+        .await;
+    assert_eq!(
+        count(&mut alice).await,
+        None,
+        "her own change is not listed"
+    );
+    alice
+        .get(&page)
+        .await
+        .assert_contains("Stop watching this page");
+
+    edit(&mut bob, &page, "Stalls of practice, with posters.").await;
+    assert_eq!(count(&mut alice).await.as_deref(), Some("1"));
+    let list = alice.get("/following").await;
+    list.assert_status(StatusCode::OK);
+    list.assert_contains("1 new change.");
+    list.assert_contains("Knowledge Fair: revision 2");
+    list.assert_contains("/methods/knowledge-fair/diff?from=1");
+    list.assert_contains(">bob</a>");
+
+    // Bob watches it now too (he edited it), but not his own edit.
+    assert_eq!(count(&mut bob).await, None);
+    edit(
+        &mut alice,
+        &page,
+        "Stalls of practice, with posters and tea.",
+    )
+    .await;
+    assert_eq!(count(&mut bob).await.as_deref(), Some("1"));
+
+    let upto = {
+        let marker = "name=\"upto\" value=\"";
+        let start = list.body.find(marker).expect("the seen form") + marker.len();
+        let end = list.body[start..].find('"').expect("end") + start;
+        list.body[start..end].to_owned()
+    };
+    alice
+        .post("/following/seen", &[("upto", &upto)])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(count(&mut alice).await, None);
+    let list = alice.get("/following").await;
+    list.assert_contains("No new changes.");
+    list.assert_contains("Knowledge Fair: revision 2");
+}
+
+#[tokio::test]
+async fn a_muted_page_is_not_listed_and_editing_it_does_not_watch_it_again() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let page = alice.create_page("World Cafe", "Tables.", "").await;
+    alice
+        .post(
+            "/methods/world-cafe/unwatch",
+            &[("back", "/methods/world-cafe")],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    alice.get(&page).await.assert_contains("Watch this page");
+    edit(&mut bob, &page, "Tables and hosts.").await;
+    assert_eq!(count(&mut alice).await, None);
+    edit(&mut alice, &page, "Tables, hosts, a harvest.").await;
+    edit(&mut bob, &page, "Tables, hosts, a harvest, again.").await;
+    assert_eq!(count(&mut alice).await, None, "still muted");
+    alice.get("/following").await.assert_contains("(muted)");
+
+    alice
+        .post("/methods/world-cafe/watch", &[])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    edit(&mut bob, &page, "Tables, hosts, a harvest, a third time.").await;
+    assert_eq!(count(&mut alice).await.as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn default_watches_can_be_turned_off() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let mut carol = app.member("carol").await;
+    let page = alice
+        .create_page("Open Space", "Law of two feet.", "")
+        .await;
+    carol
+        .post(
+            "/following/defaults",
+            &[
+                ("auto_created", "1"),
+                ("auto_stories", "1"),
+                ("auto_roster", "1"),
+            ],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    edit(&mut carol, &page, "Law of two feet; bumblebees.").await;
+    carol.get(&page).await.assert_contains("Watch this page");
+    edit(
+        &mut alice,
+        &page,
+        "Law of two feet; bumblebees; butterflies.",
+    )
+    .await;
+    assert_eq!(count(&mut carol).await, None);
+    // A roster entry still watches, as she left that on.
+    carol
+        .post(
+            "/methods/open-space/roster",
+            &[("tip", ""), ("location", "")],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    edit(&mut alice, &page, "Law of two feet, and more.").await;
+    assert_eq!(count(&mut carol).await.as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn a_tag_or_an_and_filter_is_watched_for_the_pages_carrying_it() {
+    let app = TestApp::new().await;
+    let mut dave = app.member("dave").await;
+    let mut erin = app.member("erin").await;
+    dave.post("/tags/facilitation/watch", &[])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    dave.post(
+        "/tags/lkm-1/watch",
+        &[("and", "peer-review"), ("back", "/tags/lkm-1")],
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
+    dave.get("/tags/facilitation")
+        .await
+        .assert_contains("Stop watching this tag");
+
+    erin.create_page("Fishbowl", "Inner circle.", "facilitation")
+        .await;
+    erin.create_page("Peer Assist Lite", "Ask peers.", "lkm-1")
+        .await;
+    assert_eq!(count(&mut dave).await.as_deref(), Some("1"));
+    erin.create_page("Peer Review Circle", "Review.", "lkm-1, peer-review")
+        .await;
+    assert_eq!(count(&mut dave).await.as_deref(), Some("2"));
+    let list = dave.get("/following").await;
+    list.assert_contains("New page: Fishbowl");
+    list.assert_contains("New page: Peer Review Circle");
+    assert!(!list.body.contains("Peer Assist Lite"), "{}", list.body);
+    list.assert_contains("Methods tagged");
+
+    dave.post("/tags/facilitation/unwatch", &[])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    erin.create_page("Fishbowl Two", "Again.", "facilitation")
+        .await;
+    let list = dave.get("/following").await;
+    assert!(!list.body.contains("Fishbowl Two"));
+}
+
+#[tokio::test]
+async fn a_members_stories_are_watched_from_their_profile() {
+    let app = TestApp::new().await;
+    let mut frank = app.member("frank").await;
+    let mut gina = app.member("gina").await;
+    frank.create_page("Storytelling", "Tell it.", "").await;
+    let profile = gina.get("/users/frank").await;
+    profile.assert_contains("Watch their stories");
+    gina.post("/users/frank/watch", &[("back", "/users/frank")])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    gina.get("/users/frank")
+        .await
+        .assert_contains("Stop watching their stories");
+    frank
+        .post(
+            "/methods/storytelling/stories",
+            &[
+                ("title", "The village meeting"),
+                ("body", "It went well."),
+                ("outcome", "success"),
+                ("location", "Kumasi"),
+            ],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(count(&mut gina).await.as_deref(), Some("1"));
+    gina.get("/following")
+        .await
+        .assert_contains("Story “The village meeting” on Storytelling");
+    // Nobody watches their own stories.
+    let own = frank.post("/users/frank/watch", &[]).await;
+    assert_eq!(own.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn no_member_sees_anothers_watch_state_or_count_and_a_visitor_sees_none() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let mut carol = app.member("carol").await;
+    let page = alice
+        .create_page("Retrospective Walk", "Four questions.", "")
+        .await;
+    edit(&mut bob, &page, "Four questions, one hour.").await;
+
+    // Each member's view of the same page, as kept skeletons serve them.
+    for _ in 0..2 {
+        let hers = alice.get(&page).await;
+        hers.assert_contains("Stop watching this page");
+        assert_eq!(badge(&hers.body).as_deref(), Some("1"));
+        let his = carol.get(&page).await;
+        his.assert_contains("Watch this page");
+        assert!(
+            !his.body.contains("Stop watching"),
+            "carol sees alice's state"
+        );
+        assert_eq!(badge(&his.body), None, "carol sees alice's count");
+        let visitor = app.client().get(&page).await;
+        assert!(
+            !visitor.body.contains("/watch"),
+            "a visitor sees a watch form"
+        );
+        assert!(
+            !visitor.body.contains("/following"),
+            "a visitor sees Following"
+        );
+        assert_eq!(badge(&visitor.body), None);
+    }
+    // The visitor's page afterwards carries none of it either.
+    let visitor = app.client().get(&page).await;
+    assert!(!visitor.body.contains("Stop watching"));
+    let refused = app.client().get("/following").await;
+    assert_eq!(refused.status, StatusCode::SEE_OTHER, "sign in first");
+}
