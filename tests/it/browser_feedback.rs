@@ -42,31 +42,6 @@ impl Steps {
     }
 }
 
-/// The text of the one-time confirmation on the page ("" when none).
-async fn flash(b: &Browser) -> Result<String> {
-    let text = b
-        .js("const f = document.querySelector('#cafe-flash[role=status]'); return f ? f.innerText.trim() : 'NO LIVE REGION'")
-        .await?;
-    Ok(text.as_str().unwrap_or_default().to_owned())
-}
-
-/// Waits a little for the confirmation (with JavaScript it is put into the
-/// live region just after load) and checks it.
-async fn expect_flash(b: &Browser, expected: &str) -> Result<()> {
-    let mut seen = String::new();
-    for _ in 0..20 {
-        seen = flash(b).await?;
-        if seen.contains(expected) {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    bail!(
-        "expected the confirmation {expected:?} {}; it is {seen:?}",
-        b.place().await
-    )
-}
-
 /// Whether Cafe's script ran in the browser's pages (signed in): it adds
 /// a hidden "characters left" note under the story title field.
 async fn scripts_run(b: &Browser) -> Result<bool> {
@@ -83,12 +58,12 @@ async fn save_an_edit(b: &Browser, line: &str) -> Result<()> {
     b.fill("Summary of your change", "a line more").await?;
     b.press("Save").await?;
     b.expect_path(AAR).await?;
-    expect_flash(b, "Saved as revision").await?;
+    b.expect_flash("Saved as revision").await?;
     b.expect_text(line).await?;
     // Shown once: the next page says nothing.
     b.goto(AAR).await?;
     ensure!(
-        flash(b).await?.is_empty(),
+        b.flash().await?.is_empty(),
         "the confirmation should be shown once only"
     );
     Ok(())
@@ -104,7 +79,7 @@ async fn tell_a_story(b: &Browser, title: &str) -> Result<()> {
         .await?;
     b.press("Tell the story").await?;
     b.expect_heading(title).await?;
-    expect_flash(b, "Thank you: your story is told.").await
+    b.expect_flash("Thank you: your story is told.").await
 }
 
 /// A story the server refuses (the browser's own checks turned off, as an
@@ -158,7 +133,7 @@ async fn remove_my_name_asks_first(b: &Browser, axe: bool) -> Result<()> {
     b.fill("Your tip for others", "Write it down the same day")
         .await?;
     b.press("Add my name").await?;
-    expect_flash(b, "Your name is on the roster").await?;
+    b.expect_flash("Your name is on the roster").await?;
     b.follow("Remove my name…").await?;
     b.expect_heading("Remove your name from the roster of After-Action Review?")
         .await?;
@@ -168,7 +143,8 @@ async fn remove_my_name_asks_first(b: &Browser, axe: bool) -> Result<()> {
         b.axe("the remove-my-name question").await?;
     }
     b.press("Yes, remove my name").await?;
-    expect_flash(b, "Your name is removed from the roster.").await?;
+    b.expect_flash("Your name is removed from the roster.")
+        .await?;
     b.expect_no_text("Write it down the same day").await
 }
 
@@ -265,7 +241,7 @@ async fn profile_edit(b: &Browser, username: &str, shot: &str) -> Result<()> {
     b.fill("How to reach me", "extension 4711").await?;
     b.press("Save my profile").await?;
     b.expect_path(&format!("/users/{username}")).await?;
-    expect_flash(b, "Your profile is saved.").await?;
+    b.expect_flash("Your profile is saved.").await?;
     b.expect_text("Knowledge management officer").await?;
     b.expect_text("extension 4711").await?;
     // The confirmation's colours pass too (light and dark).
@@ -296,7 +272,7 @@ async fn confirmations_errors_at_the_form_the_conflict_page_and_profiles_in_a_br
         "sign in, with a confirmation",
         async {
             b.sign_in("fiona").await?;
-            expect_flash(b, "You are signed in.").await?;
+            b.expect_flash("You are signed in.").await?;
             ensure!(scripts_run(b).await?, "scripts should run");
             Ok(())
         }
@@ -359,7 +335,7 @@ async fn confirmations_errors_at_the_form_the_conflict_page_and_profiles_in_a_br
                 "sign in without JS",
                 async {
                     plain.sign_in("hana").await?;
-                    expect_flash(&plain, "You are signed in.").await?;
+                    plain.expect_flash("You are signed in.").await?;
                     ensure!(!scripts_run(&plain).await?, "scripts should not run");
                     Ok(())
                 }

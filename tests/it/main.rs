@@ -9,6 +9,7 @@ mod browser;
 mod browser_feedback;
 mod browser_files;
 mod browser_finding;
+mod browser_following;
 mod browser_housekeeping;
 mod browser_oidc;
 mod browser_wayfinding;

@@ -371,6 +371,31 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 impl Browser {
+    /// The text of the one-time confirmation on the page ("" when none).
+    pub async fn flash(&self) -> Result<String> {
+        let text = self
+            .js("const f = document.querySelector('#cafe-flash[role=status]'); return f ? f.innerText.trim() : 'NO LIVE REGION'")
+            .await?;
+        Ok(text.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Waits a little for the confirmation (with JavaScript it is put into
+    /// the live region just after load) and checks it.
+    pub async fn expect_flash(&self, expected: &str) -> Result<()> {
+        let mut seen = String::new();
+        for _ in 0..20 {
+            seen = self.flash().await?;
+            if seen.contains(expected) {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        bail!(
+            "expected the confirmation {expected:?} {}; it is {seen:?}",
+            self.place().await
+        )
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
