@@ -576,7 +576,7 @@ fn readable(markdown: &str) -> String {
             _ => {}
         }
     }
-    crate::text::collapse_spaces(&out)
+    crate::markup::text::collapse_spaces(&out)
 }
 
 /// `[[Target|label]]` as the page shows it: the label alone. A link cut

@@ -62,7 +62,10 @@ impl Ctx {
 
     /// The path to come back to after signing in from this page.
     pub fn signin_url(&self) -> String {
-        format!("/signin?next={}", crate::text::url_encode(&self.path))
+        format!(
+            "/signin?next={}",
+            crate::markup::text::url_encode(&self.path)
+        )
     }
 
     /// Gives a visitor's sign-in or join form its token without a stored
@@ -439,6 +442,9 @@ impl Ctx {
 
     /// A tag's page.
     pub fn tag_url(&self, tag: &str) -> String {
-        format!("/tags/{}", crate::text::url_encode(tag).replace('+', "%20"))
+        format!(
+            "/tags/{}",
+            crate::markup::text::url_encode(tag).replace('+', "%20")
+        )
     }
 }

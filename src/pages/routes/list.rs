@@ -111,7 +111,7 @@ pub fn filter_url(tags: &[&Tag]) -> String {
     }
     let query: Vec<String> = tags
         .iter()
-        .map(|t| format!("tag={}", crate::text::url_encode(t.as_str())))
+        .map(|t| format!("tag={}", crate::markup::text::url_encode(t.as_str())))
         .collect();
     format!("/methods?{}", query.join("&"))
 }
