@@ -1394,11 +1394,13 @@ async fn main() -> anyhow::Result<()> {
         args.out.join("slugs.tsv"),
         slugs
             .iter()
-            .map(|s| format!("{s}\t{}", cafe::text::url_encode(s))),
+            .map(|s| format!("{s}\t{}", cafe::markup::text::url_encode(s))),
     )?;
     write_lines(
         args.out.join("history_slugs.txt"),
-        history_slugs.iter().map(|s| cafe::text::url_encode(s)),
+        history_slugs
+            .iter()
+            .map(|s| cafe::markup::text::url_encode(s)),
     )?;
     write_lines(
         args.out.join("users.txt"),
@@ -1432,7 +1434,7 @@ async fn main() -> anyhow::Result<()> {
                 format!("{}*", w.chars().take(4).collect::<String>())
             }
         };
-        queries.push(cafe::text::url_encode(&q));
+        queries.push(cafe::markup::text::url_encode(&q));
     }
     write_lines(args.out.join("queries.txt"), queries)?;
 

@@ -226,7 +226,7 @@ impl IntoResponse for AppError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             AppError::SignInRequired { next } => {
-                let location = format!("/signin?next={}", crate::text::url_encode(next));
+                let location = format!("/signin?next={}", crate::markup::text::url_encode(next));
                 return (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
             }
         };

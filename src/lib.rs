@@ -27,7 +27,6 @@ pub mod state;
 pub mod static_files;
 pub mod stories;
 pub mod tags;
-pub mod text;
 pub mod transfer;
 pub mod web;
 

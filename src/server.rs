@@ -36,7 +36,7 @@ use tower::ServiceExt;
 use tower_http::timeout::{DeadlineBody, TimeoutError};
 
 use crate::config::ServeArgs;
-use crate::web::context::MAX_BODY;
+use crate::web::MAX_BODY;
 
 /// What the accept loop bounds.
 #[derive(Debug, Clone, Copy)]

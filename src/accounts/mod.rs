@@ -56,7 +56,7 @@ impl Username {
 
 /// A display name: 1–60 characters on one line.
 pub fn parse_display_name(raw: &str) -> Result<String, String> {
-    let name = crate::text::one_line("The display name", raw, 60)?;
+    let name = crate::markup::text::one_line("The display name", raw, 60)?;
     if name.is_empty() {
         return Err("Please give a display name.".to_owned());
     }
@@ -97,16 +97,16 @@ impl ProfileText {
         let display_name = field("profile-display-name", parse_display_name(display_name));
         let role = field(
             "profile-role",
-            crate::text::one_line("Your role", role, ROLE_CHARS),
+            crate::markup::text::one_line("Your role", role, ROLE_CHARS),
         );
         let office = field(
             "profile-office",
-            crate::text::one_line("Your office or country", office, OFFICE_CHARS),
+            crate::markup::text::one_line("Your office or country", office, OFFICE_CHARS),
         );
         let helps_with = field("profile-helps-with", parse_helps_with(helps_with));
         let contact = field(
             "profile-contact",
-            crate::text::one_line("How to reach you", contact, CONTACT_CHARS),
+            crate::markup::text::one_line("How to reach you", contact, CONTACT_CHARS),
         );
         if errors.is_empty() {
             Ok(ProfileText {
@@ -124,10 +124,10 @@ impl ProfileText {
 
 /// "What I can help with": a few lines of plain text.
 fn parse_helps_with(raw: &str) -> Result<String, String> {
-    let text = crate::text::clean_body(raw).trim().to_owned();
+    let text = crate::markup::text::clean_body(raw).trim().to_owned();
     if text
         .chars()
-        .any(|c| c != '\n' && c != '\t' && crate::text::is_forbidden_char(c))
+        .any(|c| c != '\n' && c != '\t' && crate::markup::text::is_forbidden_char(c))
     {
         return Err("What you can help with contains characters that cannot be shown.".to_owned());
     }

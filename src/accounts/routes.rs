@@ -17,6 +17,7 @@ use super::{ProfileText, Username, check_new_password, parse_display_name};
 use crate::auth;
 use crate::config::LocalSignIn;
 use crate::error::{AppError, AppResult};
+use crate::markup::text;
 use crate::state::AppState;
 use crate::web::context::Ctx;
 use crate::web::field_errors::FieldError;
@@ -226,7 +227,7 @@ impl SignInWith {
         let url = if next == "/" {
             "/signin/oidc".to_owned()
         } else {
-            format!("/signin/oidc?next={}", crate::text::url_encode(next))
+            format!("/signin/oidc?next={}", text::url_encode(next))
         };
         Some(SignInWith {
             label: provider.settings.label.clone(),

@@ -151,7 +151,7 @@ struct Slot {
 
 /// The roster slot for a skeleton of the method page `slug`: markers around
 /// the page's roster as JSON (hex-escaped so it holds no `<`, `&` or quote).
-pub fn roster_slot(slug: &str, roster: &[crate::roster::db::Entry]) -> String {
+pub fn roster_slot(slug: &str, roster: &[crate::pages::db::RosterEntry]) -> String {
     let slot = Slot {
         slug: slug.to_owned(),
         entries: roster
@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn the_roster_slot_shows_each_member_their_own_entry() {
-        let entry = |user_id: i64, tip: &str| crate::roster::db::Entry {
+        let entry = |user_id: i64, tip: &str| crate::pages::db::RosterEntry {
             user_id,
             username: format!("u{user_id}"),
             display_name: format!("U{user_id}"),

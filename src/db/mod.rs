@@ -356,6 +356,47 @@ pub async fn heavy_read_turn(db: &Db) -> HeavyTurn {
     }
 }
 
+/// What a look in a cache found: the answer, or what was read to find it
+/// missing (the clock an answer would be kept under), for the read that
+/// follows.
+pub enum Look<T, M> {
+    Found(T),
+    Missing(M),
+}
+
+/// An answer from a cache, else a turn at a heavy read to make it: `look`
+/// runs once, and once more if the turn had to be waited for, since
+/// whoever went first may have been reading the very same thing and kept
+/// it (many people asking for one new list or search then cost one heavy
+/// read, not one each). `Missing` holds the turn, to keep while reading,
+/// and what the last look read. The method lists and search both take
+/// their turns here, so the two cannot drift apart.
+///
+/// `look` is a closure returning a future rather than an async closure:
+/// with an async closure the compiler no longer proves the handlers'
+/// futures `Send` ("not general enough", over the borrowed arguments'
+/// lifetimes), and axum needs them to be.
+pub async fn cached_or_turn<T, M, E, F>(
+    db: &Db,
+    mut look: impl FnMut() -> F,
+) -> Result<Look<T, (HeavyTurn, M)>, E>
+where
+    F: Future<Output = Result<Look<T, M>, E>>,
+{
+    let missing = match look().await? {
+        Look::Found(answer) => return Ok(Look::Found(answer)),
+        Look::Missing(missing) => missing,
+    };
+    let turn = heavy_read_turn(db).await;
+    if !turn.waited {
+        return Ok(Look::Missing((turn, missing)));
+    }
+    Ok(match look().await? {
+        Look::Found(answer) => Look::Found(answer),
+        Look::Missing(fresh) => Look::Missing((turn, fresh)),
+    })
+}
+
 /// Writers of this process queue here for their turn to take SQLite's write
 /// lock, one at a time and first come first served, without holding a
 /// pooled connection. Without it every waiting writer sat in SQLite's busy

@@ -1,5 +1,7 @@
 //! All SQL about attached files, for both backends (the tables are in
-//! `migrations/sqlite/0014_files.sql`, which says why they are shaped so).
+//! `migrations/sqlite/0014_files.sql`, which says why they are shaped so),
+//! except the method page's list of its files, which the page view reads
+//! in its one statement ([`crate::pages::db::view`]).
 
 use std::collections::HashMap;
 
@@ -393,26 +395,6 @@ pub async fn visible_in(
     .fetch_all(&mut *conn)
     .await)
 }
-
-/// A page's own visible file as the method page lists it.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct PageFile {
-    pub name: String,
-    pub version: i64,
-    pub size: i64,
-    pub media_type: String,
-    /// 1 when it has a thumbnail (JSON has no booleans on SQLite).
-    pub thumb: i64,
-}
-
-/// For the page view's single statement ([`crate::pages::db::view`]): the
-/// JSON array of page `p`'s own visible [`PageFile`]s, by name.
-pub const PAGE_FILES_JSON: &str = "(SELECT json_group_array(json_object(
-        'name', f.name, 'version', f.version, 'size', v.size, 'media_type', v.media_type,
-        'thumb', CASE WHEN v.thumb_hash IS NULL THEN 0 ELSE 1 END
-      ) ORDER BY f.name)
-    FROM files f JOIN file_versions v ON v.file_id = f.id AND v.number = f.version
-    WHERE f.page_id = p.id AND f.story_id IS NULL AND f.hidden = FALSE)";
 
 /// A file as listed somewhere other than its page (a profile, the
 /// admins' list of the largest, search results).

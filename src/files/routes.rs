@@ -439,8 +439,9 @@ async fn read_form(
             }
             Some("description") => {
                 let text = field.text().await.map_err(broken)?;
-                form.description = crate::text::one_line("The description", &text, DESCRIPTION_MAX)
-                    .map_err(|message| Refused(StatusCode::UNPROCESSABLE_ENTITY, message))?;
+                form.description =
+                    crate::markup::text::one_line("The description", &text, DESCRIPTION_MAX)
+                        .map_err(|message| Refused(StatusCode::UNPROCESSABLE_ENTITY, message))?;
             }
             _ => {}
         }

@@ -517,7 +517,7 @@ fn wikilink_open(target: &str, exists: &dyn Fn(&Slug) -> bool) -> Option<String>
     } else {
         format!(
             r#"<a href="/methods/new?title={}" class="wikilink missing">"#,
-            crate::text::url_encode(target.trim())
+            crate::markup::text::url_encode(target.trim())
         )
     })
 }
@@ -532,8 +532,8 @@ fn set_heading_id(buffer: &mut [Event], used: &mut HashMap<String, usize>) {
         .collect();
     if let Some(Event::Start(Tag::Heading { id, .. })) = buffer.first_mut() {
         let base = match id {
-            Some(given) => crate::text::slugify(given, 60),
-            None => crate::text::slugify(&text, 60),
+            Some(given) => crate::markup::text::slugify(given, 60),
+            None => crate::markup::text::slugify(&text, 60),
         };
         let base = if base.is_empty() {
             "section".to_owned()

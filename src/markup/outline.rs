@@ -105,7 +105,7 @@ fn plain_text(html: &str) -> String {
             _ => {}
         }
     }
-    crate::text::collapse_spaces(&unescape(&text))
+    crate::markup::text::collapse_spaces(&unescape(&text))
 }
 
 /// Decodes the entities the sanitiser writes (and numeric ones).

@@ -24,7 +24,7 @@ impl Slug {
     /// caller goes through, so that creating the page, importing it and a
     /// wiki link `[[New]]` all agree on where it lives.
     pub fn from_title(title: &str) -> Option<Slug> {
-        let slug = Slug(crate::text::slugify(title, MAX_SLUG_CHARS));
+        let slug = Slug(crate::markup::text::slugify(title, MAX_SLUG_CHARS));
         if slug.0.is_empty() {
             None
         } else if slug.is_reserved() {
@@ -44,7 +44,7 @@ impl Slug {
     pub fn parse(raw: &str) -> Option<Slug> {
         let ok = !raw.is_empty()
             && raw.chars().count() <= MAX_SLUG_CHARS + 8
-            && crate::text::slugify(raw, MAX_SLUG_CHARS + 8) == raw;
+            && crate::markup::text::slugify(raw, MAX_SLUG_CHARS + 8) == raw;
         ok.then(|| Slug(raw.to_owned()))
     }
 

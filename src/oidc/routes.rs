@@ -20,6 +20,7 @@ use crate::accounts::routes::safe_next;
 use crate::accounts::{Username, db as users};
 use crate::auth;
 use crate::error::{AppError, AppResult};
+use crate::markup::text;
 use crate::state::AppState;
 use crate::web::context::Ctx;
 use crate::web::throttle::{Bucket, ClientAddr};
@@ -285,7 +286,7 @@ async fn admin_link(
         "an administrator linked an OpenID Connect identity"
     );
     crate::web::flash::set(&session, "The account is linked.").await;
-    Ok(Redirect::to(&format!("/users/{}", crate::text::url_encode(&username))).into_response())
+    Ok(Redirect::to(&format!("/users/{}", text::url_encode(&username))).into_response())
 }
 
 async fn admin_unlink(
@@ -303,7 +304,7 @@ async fn admin_unlink(
         "an administrator unlinked an OpenID Connect identity"
     );
     crate::web::flash::set(&session, "The account is unlinked.").await;
-    Ok(Redirect::to(&format!("/users/{}", crate::text::url_encode(&username))).into_response())
+    Ok(Redirect::to(&format!("/users/{}", text::url_encode(&username))).into_response())
 }
 
 async fn member_id(state: &AppState, username: &str) -> AppResult<i64> {

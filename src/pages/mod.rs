@@ -15,7 +15,7 @@ pub const MAX_TITLE_CHARS: usize = 120;
 
 /// A page title: one line, 1–120 characters, with at least one letter or digit.
 pub fn parse_title(raw: &str) -> Result<String, String> {
-    let title = crate::text::one_line("The title", raw, MAX_TITLE_CHARS)?;
+    let title = crate::markup::text::one_line("The title", raw, MAX_TITLE_CHARS)?;
     if title.is_empty() {
         return Err("Please give the method a title.".to_owned());
     }
@@ -33,7 +33,7 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// A body as stored: clean line endings, ending in exactly one newline, so
 /// line-based diffs and three-way merges behave.
 pub fn normalise_body(raw: &str) -> String {
-    let mut body = crate::text::clean_body(raw).trim_end().to_owned();
+    let mut body = crate::markup::text::clean_body(raw).trim_end().to_owned();
     body.push('\n');
     body
 }
@@ -59,7 +59,7 @@ impl PageText {
             ));
         }
         let tags = TagList::parse(tags).map_err(|e| errors.push(e)).ok();
-        let summary = crate::text::one_line("The summary", summary, MAX_SUMMARY_CHARS)
+        let summary = crate::markup::text::one_line("The summary", summary, MAX_SUMMARY_CHARS)
             .map_err(|e| errors.push(e))
             .ok();
         match (tags, summary) {

@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::feed::{FEED_ENTRIES, Feed, FeedEntry};
-use super::{Activity, Kind, activity, revision_id, tag_prefix};
+use super::{Activity, Kind, activity, revision_id};
 use crate::error::AppResult;
 use crate::pages::routes::{filter_url, load_page, tags_from_query};
 use crate::state::AppState;
@@ -116,39 +116,30 @@ async fn recent_feed(
     RawQuery(raw): RawQuery,
 ) -> AppResult<Response> {
     let (kind, _) = params(raw.as_deref());
-    let site = state.config.base_url();
-    let tag = tag_prefix(&site);
     let entries = activity(&state.pool, kind, FEED_ENTRIES, 0).await?;
     let filter = kind
         .map(|k| format!("?kind={}", k.as_str()))
         .unwrap_or_default();
-    let title = match kind {
-        Some(kind) => format!(
-            "{}: recent changes ({})",
-            state.site.name,
-            kind.label().to_lowercase()
-        ),
-        None => format!("{}: recent changes", state.site.name),
-    };
     Feed {
-        id: format!("{tag}recent{filter}"),
-        title,
-        self_url: site.join(&format!("/recent.atom{filter}")),
-        html_url: site.join(&format!("/recent{filter}")),
-        author: state.site.name.clone(),
+        id: format!("recent{filter}"),
+        about: match kind {
+            Some(kind) => format!("recent changes ({})", kind.label().to_lowercase()),
+            None => "recent changes".to_owned(),
+        },
+        page: format!("/recent{filter}"),
         entries: entries
             .into_iter()
             .map(|a| FeedEntry {
-                id: format!("{tag}{}", a.id),
-                url: site.join(a.url.as_deref().unwrap_or("/recent")),
+                id: a.id,
+                path: a.url.unwrap_or_else(|| "/recent".to_owned()),
                 title: a.headline,
                 updated: a.when,
-                author: a.who.map_or_else(|| state.site.name.clone(), |p| p.name),
+                author: a.who.map(|p| p.name),
                 summary: a.summary,
             })
             .collect(),
     }
-    .into_response()
+    .respond(&state)
 }
 
 async fn history_feed(
@@ -156,33 +147,29 @@ async fn history_feed(
     Path(slug): Path<String>,
 ) -> AppResult<Response> {
     let page = load_page(&state, &slug).await?;
-    let site = state.config.base_url();
-    let tag = tag_prefix(&site);
     let revisions = crate::pages::db::history(&state.pool, page.id, FEED_ENTRIES, 0).await?;
     let page_url = format!("/methods/{}", page.slug);
     Feed {
-        id: format!("{tag}page/{}/history", page.id),
-        title: format!("{}: changes to {}", state.site.name, page.title),
-        self_url: site.join(&format!("{page_url}/history.atom")),
-        html_url: site.join(&format!("{page_url}/history")),
-        author: state.site.name.clone(),
+        id: format!("page/{}/history", page.id),
+        about: format!("changes to {}", page.title),
+        page: format!("{page_url}/history"),
         entries: revisions
             .into_iter()
             .map(|rev| FeedEntry {
-                id: format!("{tag}{}", revision_id(page.id, rev.number)),
+                id: revision_id(page.id, rev.number),
                 title: format!("{}: revision {}", page.title, rev.number),
-                url: site.join(&if rev.number > 1 {
+                path: if rev.number > 1 {
                     format!("{page_url}/diff?from={}&to={}", rev.number - 1, rev.number)
                 } else {
                     format!("{page_url}/revisions/1")
-                }),
+                },
                 updated: rev.created_at,
-                author: rev.author_name.unwrap_or_else(|| state.site.name.clone()),
+                author: rev.author_name,
                 summary: rev.summary,
             })
             .collect(),
     }
-    .into_response()
+    .respond(&state)
 }
 
 async fn methods_feed(
@@ -190,38 +177,33 @@ async fn methods_feed(
     RawQuery(raw): RawQuery,
 ) -> AppResult<Response> {
     let tags = tags_from_query(raw.as_deref());
-    let site = state.config.base_url();
-    let tag = tag_prefix(&site);
     let pages = super::db::changed_pages(&state.pool, &tags, FEED_ENTRIES).await?;
     let list_url = filter_url(&tags.iter().collect::<Vec<_>>());
     let query = list_url.strip_prefix("/methods").unwrap_or_default();
     let names: Vec<&str> = tags.iter().map(|t| t.as_str()).collect();
-    let title = if names.is_empty() {
-        format!("{}: methods", state.site.name)
-    } else {
-        format!("{}: methods tagged {}", state.site.name, names.join(" + "))
-    };
     Feed {
-        id: format!("{tag}methods{query}"),
-        title,
-        self_url: site.join(&format!("/methods.atom{query}")),
-        html_url: site.join(&list_url),
-        author: state.site.name.clone(),
+        id: format!("methods{query}"),
+        about: if names.is_empty() {
+            "methods".to_owned()
+        } else {
+            format!("methods tagged {}", names.join(" + "))
+        },
+        page: list_url,
         entries: pages
             .into_iter()
             .map(|p| FeedEntry {
-                id: format!("{tag}{}", revision_id(p.page_id, p.revision)),
+                id: revision_id(p.page_id, p.revision),
                 title: if p.revision == 1 {
                     format!("New: {}", p.title)
                 } else {
                     format!("{}: revision {}", p.title, p.revision)
                 },
-                url: site.join(&format!("/methods/{}", p.slug)),
+                path: format!("/methods/{}", p.slug),
                 updated: p.updated_at,
-                author: p.editor_name.unwrap_or_else(|| state.site.name.clone()),
+                author: p.editor_name,
                 summary: p.summary,
             })
             .collect(),
     }
-    .into_response()
+    .respond(&state)
 }

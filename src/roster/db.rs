@@ -1,6 +1,6 @@
-//! All SQL about roster entries.
+//! All SQL about roster entries, except the method page's roster, which
+//! the page view reads in its one statement ([`crate::pages::db::view`]).
 
-use serde::Deserialize;
 use sqlx::FromRow;
 
 use crate::db::Db;
@@ -9,25 +9,6 @@ use super::EntryText;
 use crate::db::begin_write;
 use crate::recent::Kind;
 use crate::recent::db::{NewEvent, record};
-
-/// Someone on a page's roster.
-#[derive(Debug, Deserialize)]
-pub struct Entry {
-    pub user_id: i64,
-    pub username: String,
-    pub display_name: String,
-    pub tip: String,
-    pub location: String,
-    pub created_at: String,
-}
-
-/// For the page view's single statement ([`crate::pages::db::view`]): the
-/// JSON array of page `p`'s roster [`Entry`]s, earliest first.
-pub const PAGE_ROSTER_JSON: &str = "(SELECT json_group_array(json_object(
-        'user_id', r.user_id, 'username', u.username, 'display_name', u.display_name,
-        'tip', r.tip, 'location', r.location, 'created_at', r.created_at
-      ) ORDER BY r.created_at, u.username)
-    FROM roster r JOIN users u ON u.id = r.user_id WHERE r.page_id = p.id)";
 
 /// A method someone uses (for their profile).
 #[derive(Debug, FromRow)]

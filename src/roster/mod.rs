@@ -18,10 +18,10 @@ impl EntryText {
     ) -> Result<EntryText, Vec<crate::web::field_errors::FieldError>> {
         use crate::web::field_errors::FieldError;
         let mut errors = Vec::new();
-        let tip = crate::text::one_line("The tip", tip, 280)
+        let tip = crate::markup::text::one_line("The tip", tip, 280)
             .map_err(|e| errors.push(FieldError::new("roster-tip", e)))
             .unwrap_or_default();
-        let location = crate::text::one_line("Where", location, 120)
+        let location = crate::markup::text::one_line("Where", location, 120)
             .map_err(|e| errors.push(FieldError::new("roster-location", e)))
             .unwrap_or_default();
         if errors.is_empty() {

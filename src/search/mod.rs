@@ -15,7 +15,7 @@ pub mod upkeep;
 
 use std::sync::Arc;
 
-use crate::db::Db;
+use crate::db::{Db, Look};
 
 pub use crate::cache::search::Cache;
 
@@ -442,17 +442,20 @@ pub async fn run(pool: &Db, cache: &Cache, query: &Query, page: i64) -> sqlx::Re
         "{page} {matching:?} {excluding:?} {tags:?} {:?}",
         query.outcomes
     );
-    let mut generation = db::generation(pool).await?;
-    if let Some(results) = cache.get(generation, &key) {
-        return Ok(results);
-    }
-    let turn = crate::db::heavy_read_turn(pool).await;
-    if turn.waited {
-        generation = db::generation(pool).await?;
-        if let Some(results) = cache.get(generation, &key) {
-            return Ok(results);
+    let looked = crate::db::cached_or_turn(pool, || {
+        let key = &key;
+        async move {
+            let generation = db::generation(pool).await?;
+            Ok::<_, sqlx::Error>(match cache.get(generation, key) {
+                Some(results) => Look::Found(results),
+                None => Look::Missing(generation),
+            })
         }
-    }
+    });
+    let (_turn, generation) = match looked.await? {
+        Look::Found(results) => return Ok(results),
+        Look::Missing(missing) => missing,
+    };
     let search = db::Search {
         matching: matching.as_deref(),
         excluding: excluding.as_deref(),
@@ -573,7 +576,7 @@ fn readable(markdown: &str) -> String {
             _ => {}
         }
     }
-    crate::text::collapse_spaces(&out)
+    crate::markup::text::collapse_spaces(&out)
 }
 
 /// `[[Target|label]]` as the page shows it: the label alone. A link cut

@@ -82,7 +82,7 @@ impl SearchPage {
     fn page_url(&self, number: i64) -> String {
         format!(
             "/search?q={}&page={number}",
-            crate::text::url_encode(&self.q)
+            crate::markup::text::url_encode(&self.q)
         )
     }
 }

@@ -1,6 +1,7 @@
-//! All SQL about stories, their revisions and replies.
+//! All SQL about stories, their revisions and replies, except the method
+//! page's list of them and its tally, which the page view reads in its one
+//! statement ([`crate::pages::db::view`]).
 
-use serde::Deserialize;
 use sqlx::FromRow;
 
 use crate::db::{Db, Tx};
@@ -42,44 +43,6 @@ const STORY_COLUMNS: &str =
     s.revision, s.hidden, s.created_at, s.updated_at, u.username AS author_username,
     u.display_name AS author_name,
     (SELECT count(*) FROM replies r WHERE r.story_id = s.id AND r.hidden = FALSE) AS reply_count";
-
-/// A story as a line in the method page's list (no body: the list links to it).
-#[derive(Debug, Deserialize)]
-pub struct StoryLine {
-    pub id: i64,
-    pub title: String,
-    pub outcome: String,
-    pub location: String,
-    pub hidden: bool,
-    pub created_at: String,
-    pub author_username: String,
-    pub author_name: String,
-    pub reply_count: i64,
-}
-
-impl StoryLine {
-    pub fn outcome_label(&self) -> &'static str {
-        super::outcome_label(&self.outcome)
-    }
-}
-
-/// For the page view's single statement ([`crate::pages::db::view`]): the
-/// JSON array of [`StoryLine`]s of page `p`, newest first; hidden ones only
-/// when `?2` is true, one outcome only when `?3` is not NULL.
-pub const PAGE_STORIES_JSON: &str = "(SELECT json_group_array(json_object(
-        'id', s.id, 'title', s.title, 'outcome', s.outcome, 'location', s.location,
-        'hidden', json(CASE WHEN s.hidden THEN 'true' ELSE 'false' END),
-        'created_at', s.created_at, 'author_username', u.username, 'author_name', u.display_name,
-        'reply_count', (SELECT count(*) FROM replies r WHERE r.story_id = s.id AND r.hidden = FALSE)
-      ) ORDER BY s.id DESC)
-    FROM stories s JOIN users u ON u.id = s.author_id
-    WHERE s.page_id = p.id AND (s.hidden = FALSE OR $2) AND ($3 IS NULL OR s.outcome = $3))";
-
-/// For the page view's single statement: page `p`'s visible stories counted
-/// per outcome, as a JSON object (outcomes without stories are absent).
-pub const PAGE_TALLY_JSON: &str = "(SELECT json_group_object(outcome, n)
-    FROM (SELECT outcome, count(*) AS n FROM stories
-          WHERE page_id = p.id AND hidden = FALSE GROUP BY outcome) tally)";
 
 /// Counts per outcome in [`Outcome::ALL`] order, zeros included.
 pub fn tally(counts: &std::collections::HashMap<String, i64>) -> Vec<(Outcome, i64)> {

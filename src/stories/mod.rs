@@ -71,7 +71,7 @@ impl StoryText {
         location: &str,
     ) -> Result<StoryText, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let title = crate::text::one_line("The title", title, 150)
+        let title = crate::markup::text::one_line("The title", title, 150)
             .map_err(|e| errors.push(FieldError::new("story-title", e)))
             .unwrap_or_default();
         if title.is_empty() && errors.is_empty() {
@@ -99,7 +99,7 @@ impl StoryText {
                 "Please choose how it went: success, mixed, failure or too early to tell.",
             ));
         }
-        let location = crate::text::one_line("Where", location, 120)
+        let location = crate::markup::text::one_line("Where", location, 120)
             .map_err(|e| errors.push(FieldError::new("story-location", e)))
             .unwrap_or_default();
         match outcome {

@@ -256,7 +256,7 @@ async fn edit(
     let story = load_story(&state, &ctx, &page, &id).await?;
     let editor = may_edit(&ctx, &story)?;
     let parsed = StoryText::parse(&form.title, &form.body, &form.outcome, &form.location);
-    let summary = crate::text::one_line("The summary", &form.summary, 300);
+    let summary = crate::markup::text::one_line("The summary", &form.summary, 300);
     let (text, summary) = match (parsed, summary) {
         (Ok(text), Ok(summary)) => (text, summary),
         (parsed, summary) => {

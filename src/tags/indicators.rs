@@ -50,16 +50,16 @@ impl IndicatorRow {
                 "the code may hold only letters, digits, “-”, “_” and “.” (at most {MAX_CODE_CHARS}), starting with a letter or digit"
             ));
         }
-        let name = crate::text::one_line("The name", name, 120)
+        let name = crate::markup::text::one_line("The name", name, 120)
             .map_err(|e| errors.push(e))
             .unwrap_or_default();
         if name.is_empty() && errors.is_empty() {
             errors.push("the name is empty".to_owned());
         }
-        let description = crate::text::one_line("The description", description, 1000)
+        let description = crate::markup::text::one_line("The description", description, 1000)
             .map_err(|e| errors.push(e))
             .unwrap_or_default();
-        let group = crate::text::one_line("The group", group, 120)
+        let group = crate::markup::text::one_line("The group", group, 120)
             .map_err(|e| errors.push(e))
             .unwrap_or_default();
         let sort = match sort.trim() {

@@ -20,11 +20,11 @@ pub struct Tag(String);
 
 impl Tag {
     pub fn parse(raw: &str) -> Result<Tag, String> {
-        let tag = crate::text::collapse_spaces(raw).to_lowercase();
+        let tag = crate::markup::text::collapse_spaces(raw).to_lowercase();
         if tag.is_empty() {
             return Err("A tag cannot be empty.".to_owned());
         }
-        if tag.contains(',') || tag.chars().any(crate::text::is_forbidden_char) {
+        if tag.contains(',') || tag.chars().any(crate::markup::text::is_forbidden_char) {
             return Err(format!(
                 "The tag “{tag}” contains characters a tag cannot hold."
             ));
@@ -46,7 +46,7 @@ impl Tag {
     pub fn url(&self) -> String {
         format!(
             "/tags/{}",
-            crate::text::url_encode(&self.0).replace('+', "%20")
+            crate::markup::text::url_encode(&self.0).replace('+', "%20")
         )
     }
 }

@@ -277,13 +277,14 @@ fn check_row(shown: &str, folder: &Path, mut row: VersionRow) -> Result<Planned,
         }
         Err(refusal) => return Err(format!("{file}: {refusal}")),
     }
-    row.description = crate::text::one_line("The description", &row.description, DESCRIPTION_MAX)
-        .map_err(|e| {
-        format!(
-            "{shown}/{VERSIONS_CSV}, {name} version {}: {e}",
-            row.version
-        )
-    })?;
+    row.description =
+        crate::markup::text::one_line("The description", &row.description, DESCRIPTION_MAX)
+            .map_err(|e| {
+                format!(
+                    "{shown}/{VERSIONS_CSV}, {name} version {}: {e}",
+                    row.version
+                )
+            })?;
     let at = match row.created_at.as_str() {
         "" => None,
         given => Some(stored_time(given).ok_or_else(|| {

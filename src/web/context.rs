@@ -1,14 +1,14 @@
 //! The per-request context every page is rendered with (who is signed in,
 //! the CSRF token, the site's names), and the middleware that builds it,
-//! checks CSRF on every POST, and renders error pages in the site layout.
+//! has every POST's CSRF token checked ([`super::csrf`]), and renders error
+//! pages in the site layout.
 
 use std::sync::Arc;
 
 use askama::Template;
-use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
@@ -18,8 +18,7 @@ use crate::auth;
 use crate::error::{AppError, ErrorPage};
 use crate::state::{AppState, Site};
 
-/// Largest request body accepted (1 MiB): more is a 413.
-pub const MAX_BODY: usize = 1024 * 1024;
+use super::csrf;
 
 /// What every template needs to draw the layout.
 #[derive(Clone)]
@@ -97,7 +96,10 @@ impl Ctx {
 
     /// The path to come back to after signing in from this page.
     pub fn signin_url(&self) -> String {
-        format!("/signin?next={}", crate::text::url_encode(&self.path))
+        format!(
+            "/signin?next={}",
+            crate::markup::text::url_encode(&self.path)
+        )
     }
 
     /// Gives a visitor's sign-in or join form its token without a stored
@@ -182,11 +184,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     }
 }
 
-/// POSTs that must carry a CSRF token even without a signed-in user (login
-/// CSRF). Other anonymous POSTs are refused by their handlers with a 303 to
-/// sign-in, so they never act.
-const ANONYMOUS_FORMS: [&str; 2] = ["/signin", "/join"];
-
 /// Builds the [`Ctx`], checks CSRF, runs the handler, and turns any error
 /// response into a page in the site layout. Every answer made here says how
 /// caches may keep it (see [`cache_control`]).
@@ -200,7 +197,7 @@ pub async fn middleware(
         .uri()
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
-    let anonymous_form = ANONYMOUS_FORMS.contains(&request.uri().path());
+    let anonymous_form = csrf::is_anonymous_form(request.uri().path());
     let mut ctx = match load(&state, &session, path, request.method().clone()).await {
         Ok(ctx) => ctx,
         Err(err) => return error_page(&state, err),
@@ -208,29 +205,20 @@ pub async fn middleware(
     let private = ctx.user.is_some() || anonymous_form;
     let request_was_get = request.method() == Method::GET;
     let anonymous_post = request.method() == Method::POST && ctx.user.is_none() && anonymous_form;
-    // An upload's token is its first multipart field, checked by the
-    // handler before it reads a file (`files::routes::upload`): the body
-    // is too large to hold here.
-    let upload = crate::files::is_upload(request.method(), request.uri().path());
-    if request.method() == Method::POST && (ctx.user.is_some() || anonymous_form) && !upload {
-        let cookie = auth::form_cookie(request.headers()).map(str::to_owned);
-        let expected = match (&ctx.user, &cookie) {
-            (Some(_), _) => Expected::Session(&ctx.csrf),
-            (None, cookie) => Expected::Form(&state, cookie.as_deref()),
-        };
-        request = match check_csrf(expected, request).await {
-            Ok(request) => request,
-            Err(response) => {
-                let mut response = render_error(&ctx, response);
-                cache_control(&mut response, private);
-                return response;
+    let session_token = ctx.user.as_ref().map(|_| ctx.csrf.as_str());
+    request = match csrf::check(&state, session_token, request).await {
+        Ok((request, form_token)) => {
+            if let Some(token) = form_token {
+                ctx.csrf = token;
             }
-        };
-        if let (None, Some(cookie)) = (&ctx.user, &cookie) {
-            // A form shown again (a wrong password, a taken name) keeps the token.
-            ctx.csrf = state.csrf_key.token_for(cookie);
+            request
         }
-    }
+        Err(response) => {
+            let mut response = render_error(&ctx, response);
+            cache_control(&mut response, private);
+            return response;
+        }
+    };
     request.extensions_mut().insert(ctx.clone());
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
     let mut response = next.run(request).await;
@@ -313,33 +301,6 @@ fn ascii_location(response: &mut Response) {
     if let Ok(value) = HeaderValue::from_str(&encoded) {
         response.headers_mut().insert(header::LOCATION, value);
     }
-}
-
-/// True when every name and value of a form body percent-decodes to UTF-8:
-/// form extraction would silently turn bad bytes into U+FFFD and save them.
-fn form_is_utf8(bytes: &[u8]) -> bool {
-    let hex = |b: u8| char::from(b).to_digit(16);
-    bytes.split(|&b| b == b'&' || b == b'=').all(|part| {
-        let mut decoded = Vec::with_capacity(part.len());
-        let mut i = 0;
-        while i < part.len() {
-            let escape = (
-                part.get(i + 1).copied().and_then(hex),
-                part.get(i + 2).copied().and_then(hex),
-            );
-            match (part[i], escape) {
-                (b'%', (Some(high), Some(low))) => {
-                    decoded.extend(u8::try_from(high * 16 + low).ok());
-                    i += 3;
-                }
-                (byte, _) => {
-                    decoded.push(byte);
-                    i += 1;
-                }
-            }
-        }
-        std::str::from_utf8(&decoded).is_ok()
-    })
 }
 
 async fn load(
@@ -463,53 +424,6 @@ async fn keep_alive(
     Ok(())
 }
 
-/// What a POST's `csrf_token` must match.
-enum Expected<'a> {
-    /// A signed-in session's token.
-    Session(&'a str),
-    /// The sign-in and join forms of a visitor without a session: the MAC
-    /// of the `cafe_csrf` cookie the request carries (none: nothing matches).
-    Form(&'a AppState, Option<&'a str>),
-}
-
-impl Expected<'_> {
-    fn matches(&self, given: &str) -> bool {
-        match self {
-            Expected::Session(token) => auth::tokens_match(token, given),
-            Expected::Form(state, Some(cookie)) => state.csrf_key.verify(cookie, given),
-            Expected::Form(_, None) => false,
-        }
-    }
-}
-
-/// Reads the (size-limited) form body, compares its `csrf_token` with what
-/// is expected, and hands the request on with its body intact.
-async fn check_csrf(expected: Expected<'_>, request: Request) -> Result<Request, Response> {
-    let (parts, body) = request.into_parts();
-    let bytes = to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
-    let given = form_urlencoded::parse(&bytes)
-        .find(|(key, _)| key == "csrf_token")
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_default();
-    if !expected.matches(&given) {
-        let mut page = ErrorPage::for_status(StatusCode::FORBIDDEN);
-        page.message = "This form has expired or did not come from this site. Go back, reload the page and try again.".to_owned();
-        let mut response = StatusCode::FORBIDDEN.into_response();
-        response.extensions_mut().insert(page);
-        return Err(response);
-    }
-    if !form_is_utf8(&bytes) {
-        let mut page = ErrorPage::for_status(StatusCode::BAD_REQUEST);
-        page.message = "The form held bytes that are not valid text (UTF-8). Check what was pasted and try again.".to_owned();
-        let mut response = StatusCode::BAD_REQUEST.into_response();
-        response.extensions_mut().insert(page);
-        return Err(response);
-    }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
-}
-
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorTemplate<'a> {
@@ -571,6 +485,9 @@ impl Ctx {
 
     /// A tag's page.
     pub fn tag_url(&self, tag: &str) -> String {
-        format!("/tags/{}", crate::text::url_encode(tag).replace('+', "%20"))
+        format!(
+            "/tags/{}",
+            crate::markup::text::url_encode(tag).replace('+', "%20")
+        )
     }
 }

@@ -122,7 +122,10 @@ async fn corpus() -> Corpus {
 /// Result titles, in order, as a visitor sees them.
 async fn titles(client: &mut Client, query: &str) -> Vec<String> {
     let page = client
-        .get(&format!("/search?q={}", cafe::text::url_encode(query)))
+        .get(&format!(
+            "/search?q={}",
+            cafe::markup::text::url_encode(query)
+        ))
         .await;
     page.assert_status(StatusCode::OK);
     let html = Html::parse_document(&page.body);
@@ -373,7 +376,7 @@ async fn page_of(client: &mut Client, query: &str, number: i64) -> (Vec<String>,
     let page = client
         .get(&format!(
             "/search?q={}&page={number}",
-            cafe::text::url_encode(query)
+            cafe::markup::text::url_encode(query)
         ))
         .await;
     page.assert_status(StatusCode::OK);
@@ -452,7 +455,10 @@ async fn past_two_hundred_matches_it_says_more_and_still_ranks_the_title_match_f
     let mut client = c.app.client();
     for query in ["brindlewick", "brindle*", "\"brindlewick notes\""] {
         let first = client
-            .get(&format!("/search?q={}", cafe::text::url_encode(query)))
+            .get(&format!(
+                "/search?q={}",
+                cafe::markup::text::url_encode(query)
+            ))
             .await;
         first
             .assert_status(StatusCode::OK)
@@ -623,7 +629,7 @@ async fn nasty_queries_give_results_or_a_clear_message_never_an_error() {
     ];
     assert!(nasty.len() >= 30);
     for query in nasty {
-        let url = format!("/search?q={}", cafe::text::url_encode(query));
+        let url = format!("/search?q={}", cafe::markup::text::url_encode(query));
         let page = client.get(&url).await;
         let shown: String = query.chars().take(40).collect();
         assert_eq!(

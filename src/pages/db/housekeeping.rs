@@ -20,7 +20,7 @@ use super::writes::{insert_revision, relink};
 /// `Peér Assist` are one.
 pub fn title_key(title: &str) -> String {
     let plain: String = title.nfd().filter(|&c| !is_combining_mark(c)).collect();
-    crate::text::slugify(&plain, usize::MAX)
+    crate::markup::text::slugify(&plain, usize::MAX)
 }
 
 /// A live page whose title is the same as another's (see [`title_key`]).

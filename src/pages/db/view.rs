@@ -1,6 +1,11 @@
-//! The page view: a method page with its stories, roster and links, read
-//! in one statement. The one place pages' SQL reaches into the stories'
-//! and roster's tables (through their JSON column lists).
+//! The page view: a method page with its stories, roster, files and links,
+//! read in one statement. That statement reaches into the stories', the
+//! roster's and the files' tables, and it owns what it reads there: the
+//! JSON each sub-select builds and the type each JSON fills stand side by
+//! side here, so a column added to the method page is added in this one
+//! file. Those domains' `db.rs` keep the rest of their SQL; stories, roster
+//! and files read nothing of this module, so no domain reaches into
+//! another's constants to make the hot path.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -12,8 +17,6 @@ use crate::db::Db;
 
 use super::*;
 use crate::pages::Slug;
-use crate::roster::db::Entry;
-use crate::stories::db::StoryLine;
 
 /// A link to another page, as the page view lists them.
 #[derive(Debug, Deserialize)]
@@ -39,10 +42,10 @@ pub struct PageView {
     #[sqlx(json)]
     pub tally: HashMap<String, i64>,
     #[sqlx(json)]
-    pub roster: Vec<Entry>,
+    pub roster: Vec<RosterEntry>,
     /// The page's own visible files.
     #[sqlx(json)]
-    pub files: Vec<crate::files::db::PageFile>,
+    pub files: Vec<PageFile>,
     /// Indicator names of the page's tags that are indicators.
     #[sqlx(json)]
     pub tag_names: HashMap<String, String>,
@@ -102,10 +105,84 @@ static VIEW_SQL: LazyLock<String> = LazyLock::new(|| {
         related = links_json!(
             "FROM page_links l JOIN pages q ON q.slug = l.to_slug WHERE l.from_page_id = p.id"
         ),
-        stories = crate::stories::db::PAGE_STORIES_JSON,
-        tally = crate::stories::db::PAGE_TALLY_JSON,
-        roster = crate::roster::db::PAGE_ROSTER_JSON,
-        files = crate::files::db::PAGE_FILES_JSON,
+        stories = PAGE_STORIES_JSON,
+        tally = PAGE_TALLY_JSON,
+        roster = PAGE_ROSTER_JSON,
+        files = PAGE_FILES_JSON,
         deleted = super::DELETED_COLUMNS,
     )
 });
+
+/// A story as a line in the method page's list (no body: the list links to it).
+#[derive(Debug, Deserialize)]
+pub struct StoryLine {
+    pub id: i64,
+    pub title: String,
+    pub outcome: String,
+    pub location: String,
+    pub hidden: bool,
+    pub created_at: String,
+    pub author_username: String,
+    pub author_name: String,
+    pub reply_count: i64,
+}
+
+impl StoryLine {
+    pub fn outcome_label(&self) -> &'static str {
+        crate::stories::outcome_label(&self.outcome)
+    }
+}
+
+/// The JSON array of [`StoryLine`]s of page `p`, newest first; hidden ones
+/// only when `?2` is true, one outcome only when `?3` is not NULL.
+const PAGE_STORIES_JSON: &str = "(SELECT json_group_array(json_object(
+        'id', s.id, 'title', s.title, 'outcome', s.outcome, 'location', s.location,
+        'hidden', json(CASE WHEN s.hidden THEN 'true' ELSE 'false' END),
+        'created_at', s.created_at, 'author_username', u.username, 'author_name', u.display_name,
+        'reply_count', (SELECT count(*) FROM replies r WHERE r.story_id = s.id AND r.hidden = FALSE)
+      ) ORDER BY s.id DESC)
+    FROM stories s JOIN users u ON u.id = s.author_id
+    WHERE s.page_id = p.id AND (s.hidden = FALSE OR $2) AND ($3 IS NULL OR s.outcome = $3))";
+
+/// Page `p`'s visible stories counted per outcome, as a JSON object
+/// (outcomes without stories are absent).
+const PAGE_TALLY_JSON: &str = "(SELECT json_group_object(outcome, n)
+    FROM (SELECT outcome, count(*) AS n FROM stories
+          WHERE page_id = p.id AND hidden = FALSE GROUP BY outcome) tally)";
+
+/// Someone on a page's roster.
+#[derive(Debug, Deserialize)]
+pub struct RosterEntry {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub tip: String,
+    pub location: String,
+    pub created_at: String,
+}
+
+/// The JSON array of page `p`'s [`RosterEntry`]s, earliest first.
+const PAGE_ROSTER_JSON: &str = "(SELECT json_group_array(json_object(
+        'user_id', r.user_id, 'username', u.username, 'display_name', u.display_name,
+        'tip', r.tip, 'location', r.location, 'created_at', r.created_at
+      ) ORDER BY r.created_at, u.username)
+    FROM roster r JOIN users u ON u.id = r.user_id WHERE r.page_id = p.id)";
+
+/// A page's own visible file as the method page lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PageFile {
+    pub name: String,
+    pub version: i64,
+    pub size: i64,
+    pub media_type: String,
+    /// 1 when it has a thumbnail (JSON has no booleans on SQLite).
+    pub thumb: i64,
+}
+
+/// The JSON array of page `p`'s own visible [`PageFile`]s, by name.
+const PAGE_FILES_JSON: &str = "(SELECT json_group_array(json_object(
+        'name', f.name, 'version', f.version, 'size', v.size, 'media_type', v.media_type,
+        'thumb', CASE WHEN v.thumb_hash IS NULL THEN 0 ELSE 1 END
+      ) ORDER BY f.name)
+    FROM files f JOIN file_versions v ON v.file_id = f.id AND v.number = f.version
+    WHERE f.page_id = p.id AND f.story_id IS NULL AND f.hidden = FALSE)";

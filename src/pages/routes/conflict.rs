@@ -58,7 +58,10 @@ pub(super) async fn conflict_page(
 ) -> AppResult<Response> {
     let other = other_edit(state, page.id, current_revision).await?;
     // Browsers send a textarea's lines ended by CR LF; saved text has LF.
-    let (old, new) = (current_body.clone(), crate::text::clean_body(&mine.body));
+    let (old, new) = (
+        current_body.clone(),
+        crate::markup::text::clean_body(&mine.body),
+    );
     let (hunks, too_large) = crate::markup::diff::compare_for_page(old, new)
         .await
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the diff task failed")))?;

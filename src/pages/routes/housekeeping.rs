@@ -63,7 +63,7 @@ pub(super) async fn rename(
     let page = load_page(&state, &slug).await?;
     let author = may_edit(&ctx, &page)?;
     let title = parse_title(&form.title);
-    let summary = crate::text::one_line(
+    let summary = crate::markup::text::one_line(
         "The summary",
         &form.summary,
         crate::pages::MAX_SUMMARY_CHARS,

@@ -5,6 +5,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{RawQuery, State};
 
+use crate::db::Look;
 use crate::error::{AppError, AppResult};
 use crate::pages::db::{self, PageSummary};
 use crate::state::AppState;
@@ -110,7 +111,7 @@ pub fn filter_url(tags: &[&Tag]) -> String {
     }
     let query: Vec<String> = tags
         .iter()
-        .map(|t| format!("tag={}", crate::text::url_encode(t.as_str())))
+        .map(|t| format!("tag={}", crate::markup::text::url_encode(t.as_str())))
         .collect();
     format!("/methods?{}", query.join("&"))
 }
@@ -136,17 +137,11 @@ struct ListAnswer {
 /// statement checks that), else read again, the counts in one statement
 /// with the page.
 async fn list_answer(state: &AppState, chosen: &[Tag], requested: usize) -> AppResult<ListAnswer> {
-    let mut head = match kept_list(state, chosen, requested).await? {
-        Kept::Answer(answer) => return Ok(answer),
-        Kept::Missing(head) => head,
+    let looked = crate::db::cached_or_turn(&state.pool, || kept_list(state, chosen, requested));
+    let (_turn, head) = match looked.await? {
+        Look::Found(answer) => return Ok(answer),
+        Look::Missing(missing) => missing,
     };
-    let turn = crate::db::heavy_read_turn(&state.pool).await;
-    if turn.waited {
-        match kept_list(state, chosen, requested).await? {
-            Kept::Answer(answer) => return Ok(answer),
-            Kept::Missing(fresh) => head = fresh,
-        }
-    }
     let asked = i64::try_from(requested).unwrap_or(i64::MAX);
     let mut view = db::list_page(&state.pool, chosen, asked).await?;
     let counts = view
@@ -166,19 +161,17 @@ async fn list_answer(state: &AppState, chosen: &[Tag], requested: usize) -> AppR
     })
 }
 
-/// What is kept of a list: the answer, or the head read to find out.
-enum Kept {
-    Answer(ListAnswer),
-    Missing(db::ListHead),
-}
-
 /// The list's page from what is kept, reading only the page's rows when
-/// the counts are kept but not that page.
-async fn kept_list(state: &AppState, chosen: &[Tag], requested: usize) -> AppResult<Kept> {
+/// the counts are kept but not that page; else the head read to find out.
+async fn kept_list(
+    state: &AppState,
+    chosen: &[Tag],
+    requested: usize,
+) -> AppResult<Look<ListAnswer, db::ListHead>> {
     let head = db::list_head(&state.pool).await?;
     let generation = head.generation;
     let Some(counts) = state.lists.counts(chosen, generation) else {
-        return Ok(Kept::Missing(head));
+        return Ok(Look::Missing(head));
     };
     let number = clamp_page(requested, counts.total);
     let pages = match state.lists.page(chosen, generation, number) {
@@ -187,12 +180,12 @@ async fn kept_list(state: &AppState, chosen: &[Tag], requested: usize) -> AppRes
             let offset = i64::try_from((number - 1) * LIST_PAGE).unwrap_or(i64::MAX);
             let view = db::list_rows(&state.pool, chosen, offset).await?;
             if view.generation != generation {
-                return Ok(Kept::Missing(head));
+                return Ok(Look::Missing(head));
             }
             state.lists.put_page(chosen, generation, number, view.pages)
         }
     };
-    Ok(Kept::Answer(ListAnswer {
+    Ok(Look::Found(ListAnswer {
         counts,
         number,
         pages,

@@ -36,14 +36,14 @@ struct ShowPage {
     tags: Vec<TagLink>,
     backlinks: Vec<db::PageLink>,
     related: Vec<db::PageLink>,
-    stories: Vec<crate::stories::db::StoryLine>,
+    stories: Vec<db::StoryLine>,
     tally: Vec<TallyItem>,
     story_total: i64,
     /// The outcomes with at least one story, for the tally line.
     tally_nonzero: Vec<TallyItem>,
     /// The outcome the stories are filtered by, if any.
     outcome: Option<&'static str>,
-    roster: Vec<crate::roster::db::Entry>,
+    roster: Vec<db::RosterEntry>,
     /// The page's files: name, address, thumbnail address, "PDF, 2.4 MB".
     files: Vec<(String, String, Option<String>, String)>,
     /// Whether the signed-in user is on the roster.
@@ -94,10 +94,7 @@ pub fn people_sentence(count: usize) -> String {
 }
 
 /// A file as the method page lists it.
-fn file_line(
-    slug: &str,
-    file: crate::files::db::PageFile,
-) -> (String, String, Option<String>, String) {
+fn file_line(slug: &str, file: db::PageFile) -> (String, String, Option<String>, String) {
     let url = crate::files::file_url(&format!("/methods/{slug}"), &file.name);
     let thumbnail = (file.thumb == 1).then(|| format!("{url}/thumbnail?version={}", file.version));
     let label = crate::files::kind::Kind::from_media_type(&file.media_type)

@@ -10,8 +10,8 @@ pub fn url_encode(s: &str) -> String {
 /// of characters becomes one `-`; trimmed of `-`; at most `max` characters.
 ///
 /// ```
-/// assert_eq!(cafe::text::slugify("After-Action Review", 80), "after-action-review");
-/// assert_eq!(cafe::text::slugify("Évaluation 2.0!", 80), "évaluation-2-0");
+/// assert_eq!(cafe::markup::text::slugify("After-Action Review", 80), "after-action-review");
+/// assert_eq!(cafe::markup::text::slugify("Évaluation 2.0!", 80), "évaluation-2-0");
 /// ```
 pub fn slugify(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len());
