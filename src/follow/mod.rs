@@ -209,7 +209,7 @@ impl Button {
             target: Target::tags(std::slice::from_ref(tag)).key(),
             base: format!(
                 "/tags/{}",
-                crate::text::url_encode(tag.as_str()).replace('+', "%20")
+                crate::markup::text::url_encode(tag.as_str()).replace('+', "%20")
             ),
             noun: "this tag".to_owned(),
             mutes: false,
@@ -219,7 +219,7 @@ impl Button {
     pub fn member(id: i64, username: &str) -> Button {
         Button {
             target: Target::Member(id).key(),
-            base: format!("/users/{}", crate::text::url_encode(username)),
+            base: format!("/users/{}", crate::markup::text::url_encode(username)),
             noun: "their stories".to_owned(),
             mutes: false,
         }
