@@ -5,6 +5,15 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// Now, as stored in the database (`2026-11-26T15:34:00Z`).
+/// The RFC 3339 time `days` days ago, to compare with stored stamps.
+pub fn days_ago(days: i64) -> String {
+    let then = OffsetDateTime::now_utc() - time::Duration::days(days);
+    then.replace_nanosecond(0)
+        .unwrap_or(then)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
 pub fn now() -> String {
     let now = OffsetDateTime::now_utc()
         .replace_nanosecond(0)

@@ -219,6 +219,11 @@ pub struct ServeArgs {
     /// the provider signs in).
     #[arg(long, env = "CAFE_OIDC_ALLOWED_DOMAINS", value_delimiter = ',')]
     pub oidc_allowed_domains: Vec<String>,
+    /// Months after which a roster entry its owner has not confirmed is
+    /// shown as not confirmed and its owner asked "Still using …?" (0:
+    /// never).
+    #[arg(long, env = "CAFE_ROSTER_CONFIRM_MONTHS", default_value_t = 12)]
+    pub roster_confirm_months: u32,
     /// Who may sign in with a Cafe password: everyone (`all`), only
     /// administrators (`admins`), or nobody (`off`). Anything but `all`
     /// closes the join form and needs `--oidc-issuer`.
@@ -315,6 +320,13 @@ impl ServeArgs {
             Ok(cli) => cli.serve,
             Err(err) => unreachable!("the defaults always parse: {err}"),
         }
+    }
+
+    /// Roster entries confirmed before this stamp are not current (`None`:
+    /// every entry is).
+    pub fn roster_cutoff(&self) -> Option<String> {
+        (self.roster_confirm_months > 0)
+            .then(|| crate::clock::days_ago(i64::from(self.roster_confirm_months) * 365 / 12))
     }
 
     /// The most bytes an upload request's body may hold.

@@ -140,26 +140,35 @@ struct SlotEntry {
     user_id: i64,
     tip: String,
     location: String,
+    current: bool,
 }
 
 /// What the roster slot holds: the page and its roster.
 #[derive(Serialize, Deserialize)]
 struct Slot {
     slug: String,
+    title: String,
     entries: Vec<SlotEntry>,
 }
 
 /// The roster slot for a skeleton of the method page `slug`: markers around
 /// the page's roster as JSON (hex-escaped so it holds no `<`, `&` or quote).
-pub fn roster_slot(slug: &str, roster: &[crate::pages::db::RosterEntry]) -> String {
+pub fn roster_slot(
+    slug: &str,
+    title: &str,
+    roster: &[crate::pages::db::RosterEntry],
+    cutoff: Option<&str>,
+) -> String {
     let slot = Slot {
         slug: slug.to_owned(),
+        title: title.to_owned(),
         entries: roster
             .iter()
             .map(|e| SlotEntry {
                 user_id: e.user_id,
                 tip: e.tip.clone(),
                 location: e.location.clone(),
+                current: e.is_current(cutoff),
             })
             .collect(),
     };
@@ -180,12 +189,14 @@ struct RosterFormPart<'a> {
     page: PageSlug,
     roster_form: RosterForm,
     on_roster: bool,
+    my_entry_current: bool,
     roster_errors: Vec<crate::web::field_errors::FieldError>,
 }
 
 /// The part of a page the roster form's template reads.
 struct PageSlug {
     slug: String,
+    title: String,
 }
 
 /// Renders the roster form for `ctx`'s member from a slot's hex JSON.
@@ -196,12 +207,16 @@ fn roster_form(ctx: &Ctx, hex_json: &[u8]) -> Option<String> {
     let mine = slot.entries.iter().find(|e| e.user_id == user.id);
     RosterFormPart {
         ctx,
-        page: PageSlug { slug: slot.slug },
+        page: PageSlug {
+            slug: slot.slug,
+            title: slot.title,
+        },
         roster_form: RosterForm {
             tip: mine.map(|e| e.tip.clone()).unwrap_or_default(),
             location: mine.map(|e| e.location.clone()).unwrap_or_default(),
         },
         on_roster: mine.is_some(),
+        my_entry_current: mine.is_none_or(|e| e.current),
         roster_errors: Vec::new(),
     }
     .render()
@@ -309,10 +324,13 @@ mod tests {
             tip: tip.into(),
             location: "Dakar".into(),
             created_at: String::new(),
+            confirmed_at: String::new(),
         };
         let slot = roster_slot(
             "peer-assist",
+            "Peer Assist",
             &[entry(7, "Ask <early>"), entry(8, "Bob's tip")],
+            None,
         );
         let skeleton = format!("<section>{slot}</section>");
         let alice = personalise(skeleton.as_bytes(), &member(7, "alice", "Alice", "t7"))

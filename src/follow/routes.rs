@@ -195,6 +195,8 @@ struct FollowingPage {
     unseen: usize,
     watches: Vec<Watch>,
     defaults: Defaults,
+    /// The member's roster entries not confirmed lately: "Still using …?"
+    unconfirmed: Vec<crate::roster::db::Unconfirmed>,
 }
 
 async fn following(State(state): State<AppState>, ctx: Ctx) -> AppResult<FollowingPage> {
@@ -209,7 +211,12 @@ async fn following(State(state): State<AppState>, ctx: Ctx) -> AppResult<Followi
         })
         .collect();
     let unseen = changes.iter().filter(|(_, new)| *new).count();
+    let unconfirmed = match state.config.roster_cutoff() {
+        Some(cutoff) => crate::roster::db::unconfirmed_of(&state.pool, me, &cutoff).await?,
+        None => Vec::new(),
+    };
     Ok(FollowingPage {
+        unconfirmed,
         ctx,
         changes,
         newest,

@@ -53,9 +53,10 @@ pub async fn upsert(
         > 0;
     crate::on_tx!(&mut tx, |tx| {
         sqlx::query(
-        "INSERT INTO roster (page_id, user_id, tip, location, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO roster (page_id, user_id, tip, location, created_at, updated_at, confirmed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6)
          ON CONFLICT (page_id, user_id) DO UPDATE SET tip = excluded.tip, location = excluded.location,
-             updated_at = excluded.updated_at",
+             updated_at = excluded.updated_at, confirmed_at = excluded.confirmed_at",
     )
     .bind(page_id)
     .bind(user_id)
@@ -100,4 +101,42 @@ pub async fn remove(pool: &Db, page_id: i64, user_id: i64) -> sqlx::Result<bool>
     }
     tx.commit().await?;
     Ok(removed > 0)
+}
+
+/// The member says they still use the method: their entry is current
+/// again. `false` when they are not on the roster. Not a recent change.
+pub async fn confirm(pool: &Db, page_id: i64, user_id: i64) -> sqlx::Result<bool> {
+    crate::on_db!(pool, |pool| sqlx::query(
+        "UPDATE roster SET confirmed_at = $3 WHERE page_id = $1 AND user_id = $2"
+    )
+    .bind(page_id)
+    .bind(user_id)
+    .bind(crate::clock::now())
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected() > 0))
+}
+
+/// A member's roster entry they have not confirmed since `cutoff`.
+#[derive(Debug, FromRow)]
+pub struct Unconfirmed {
+    pub slug: String,
+    pub title: String,
+    pub confirmed_at: String,
+}
+
+pub async fn unconfirmed_of(
+    pool: &Db,
+    user_id: i64,
+    cutoff: &str,
+) -> sqlx::Result<Vec<Unconfirmed>> {
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, Unconfirmed>(
+        "SELECT p.slug, p.title, r.confirmed_at FROM roster r JOIN pages p ON p.id = r.page_id
+         WHERE r.user_id = $1 AND r.confirmed_at < $2 AND p.deleted_at IS NULL
+         ORDER BY r.confirmed_at"
+    )
+    .bind(user_id)
+    .bind(cutoff)
+    .fetch_all(pool)
+    .await)
 }

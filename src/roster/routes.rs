@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
             "/methods/{slug}/roster/remove",
             get(confirm_leave).post(leave),
         )
+        .route("/methods/{slug}/roster/confirm", post(still_using))
 }
 
 /// Where the roster forms live. Their addresses are only posted to, but a
@@ -112,6 +113,22 @@ async fn leave(
     let user_id = ctx.member()?.id;
     if super::db::remove(&state.pool, page.id, user_id).await? {
         flash::set(&session, "Your name is removed from the roster.").await;
+    }
+    Ok(Redirect::to(&format!("/methods/{}#roster", page.slug)))
+}
+
+/// "Still using it": the member's entry is current again.
+async fn still_using(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    Path(slug): Path<String>,
+) -> AppResult<Redirect> {
+    let page = load_page(&state, &slug).await?;
+    let user_id = ctx.member()?.id;
+    if super::db::confirm(&state.pool, page.id, user_id).await? {
+        let said = format!("Thank you: your entry says you still use {}.", page.title);
+        flash::set(&session, said).await;
     }
     Ok(Redirect::to(&format!("/methods/{}#roster", page.slug)))
 }

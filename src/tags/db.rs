@@ -83,6 +83,10 @@ pub struct Covered {
     pub indicator: Indicator,
     pub pages: i64,
     pub stories: i64,
+    /// Members on the roster of a method carrying it (issue 18: only those
+    /// confirmed since the cutoff [`coverage`] was given).
+    #[serde(default)]
+    pub people: i64,
 }
 
 /// What Cafe Tags and the indicator table show, read by [`coverage`].
@@ -99,14 +103,22 @@ pub struct Coverage {
 /// Indicator coverage and the free tags, in one statement over the counts
 /// kept by triggers (tag_counts in migrations/sqlite/0003_tag_counts.sql,
 /// tag_story_counts in migrations/sqlite/0004_tag_story_counts.sql).
-pub async fn coverage(pool: &Db) -> sqlx::Result<Coverage> {
+///
+/// `since`: count only roster entries confirmed at or after it ("" counts
+/// them all).
+pub async fn coverage(pool: &Db, since: &str) -> sqlx::Result<Coverage> {
     let sql = pool.text(
         "SELECT
            (SELECT json_group_array(json_object(
                 'code', i.code, 'tag', i.tag, 'name', i.name, 'description', i.description,
                 'grp', i.grp, 'sort', i.sort,
                 'retired', json(CASE WHEN i.retired THEN 'true' ELSE 'false' END),
-                'pages', coalesce(c.pages, 0), 'stories', coalesce(s.stories, 0))
+                'pages', coalesce(c.pages, 0), 'stories', coalesce(s.stories, 0),
+                'people', (SELECT count(DISTINCT r.user_id) FROM roster r
+                           JOIN page_tags pt ON pt.page_id = r.page_id
+                           JOIN pages rp ON rp.id = r.page_id
+                           WHERE pt.tag = i.tag AND rp.deleted_at IS NULL
+                             AND r.confirmed_at >= $1))
               ORDER BY i.grp COLLATE NOCASE, i.sort, i.code)
             FROM indicators i LEFT JOIN tag_counts c ON c.tag = i.tag AND c.pages > 0
                  LEFT JOIN tag_story_counts s ON s.tag = i.tag AND s.stories > 0) AS indicators,
@@ -115,6 +127,7 @@ pub async fn coverage(pool: &Db) -> sqlx::Result<Coverage> {
             WHERE t.pages > 0 AND t.tag NOT IN (SELECT tag FROM indicators)) AS free",
     );
     crate::on_db!(pool, |pool| sqlx::query_as::<_, Coverage>(&sql)
+        .bind(since)
         .fetch_one(pool)
         .await)
 }

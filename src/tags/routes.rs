@@ -3,7 +3,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -38,8 +38,8 @@ pub struct Group {
 
 /// Indicators with their coverage, grouped (they come by group), and the
 /// free tags with their pages.
-async fn coverage(state: &AppState) -> AppResult<(Vec<Group>, Vec<(String, i64)>)> {
-    let coverage = db::coverage(&state.pool).await?;
+async fn coverage(state: &AppState, since: &str) -> AppResult<(Vec<Group>, Vec<(String, i64)>)> {
+    let coverage = db::coverage(&state.pool, since).await?;
     let mut groups: Vec<Group> = Vec::new();
     for item in coverage.indicators {
         match groups.last_mut() {
@@ -62,7 +62,7 @@ struct IndexPage {
 }
 
 async fn index(State(state): State<AppState>, ctx: Ctx) -> AppResult<IndexPage> {
-    let (groups, free) = coverage(&state).await?;
+    let (groups, free) = coverage(&state, "").await?;
     Ok(IndexPage { ctx, groups, free })
 }
 
@@ -114,11 +114,39 @@ async fn one_tag(
 struct IndicatorsPage {
     ctx: Ctx,
     groups: Vec<Group>,
+    /// People counted are only those who confirmed their entry lately.
+    current_only: bool,
+    /// Whether entries can be unconfirmed at all (`--roster-confirm-months`).
+    can_filter: bool,
 }
 
-async fn indicators(State(state): State<AppState>, ctx: Ctx) -> AppResult<IndicatorsPage> {
-    let (groups, _) = coverage(&state).await?;
-    Ok(IndicatorsPage { ctx, groups })
+#[derive(Deserialize, Default)]
+struct IndicatorsQuery {
+    /// `1`: count only practitioners who confirmed their roster entry
+    /// within `--roster-confirm-months`.
+    #[serde(default)]
+    current: Option<String>,
+}
+
+async fn indicators(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<IndicatorsQuery>,
+) -> AppResult<IndicatorsPage> {
+    let cutoff = state.config.roster_cutoff();
+    let current_only = q.current.as_deref() == Some("1") && cutoff.is_some();
+    let since = if current_only {
+        cutoff.as_deref().unwrap_or_default()
+    } else {
+        ""
+    };
+    let (groups, _) = coverage(&state, since).await?;
+    Ok(IndicatorsPage {
+        ctx,
+        groups,
+        current_only,
+        can_filter: cutoff.is_some(),
+    })
 }
 
 /// The indicator form's fields.

@@ -248,6 +248,7 @@ const TABLES: [Table; 21] = [
             ("location", Text),
             ("created_at", Text),
             ("updated_at", Text),
+            ("confirmed_at", Text),
         ],
         key: 2,
         identity: false,

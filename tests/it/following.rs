@@ -267,3 +267,128 @@ async fn no_member_sees_anothers_watch_state_or_count_and_a_visitor_sees_none() 
     let refused = app.client().get("/following").await;
     assert_eq!(refused.status, StatusCode::SEE_OTHER, "sign in first");
 }
+
+/// Makes the member's roster entry on `slug` look confirmed long ago.
+async fn age_entry(app: &TestApp, username: &str, slug: &str) {
+    let sql = "UPDATE roster SET confirmed_at = '2020-01-01T00:00:00Z'
+               WHERE user_id = (SELECT id FROM users WHERE username = $1)
+                 AND page_id = (SELECT id FROM pages WHERE slug = $2)";
+    let done = match &app.state.pool {
+        cafe::db::Db::Sqlite(pool) => sqlx::query(sql)
+            .bind(username)
+            .bind(slug)
+            .execute(pool)
+            .await
+            .map(|d| d.rows_affected()),
+        cafe::db::Db::Postgres(pool) => sqlx::query(sql)
+            .bind(username)
+            .bind(slug)
+            .execute(pool)
+            .await
+            .map(|d| d.rows_affected()),
+    };
+    assert_eq!(done.expect("aged"), 1);
+}
+
+#[tokio::test]
+async fn an_old_roster_entry_is_shown_unconfirmed_after_current_ones_and_its_owner_is_asked() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let page = alice
+        .create_page("Most Useful Method", "It helps.", "")
+        .await;
+    for client in [&mut alice, &mut bob] {
+        client
+            .post(
+                "/methods/most-useful-method/roster",
+                &[("tip", ""), ("location", "")],
+            )
+            .await
+            .assert_status(StatusCode::SEE_OTHER);
+    }
+    age_entry(&app, "alice", "most-useful-method").await;
+    // Any change makes the kept page stale; the entry aged in the database.
+    bob.post(
+        "/methods/most-useful-method/roster",
+        &[("tip", "Start small"), ("location", "")],
+    )
+    .await;
+
+    let seen = app.client().get(&page).await;
+    seen.assert_contains("not confirmed since 2020-01-01");
+    let roster = &seen.body[seen.body.find("id=\"roster\"").expect("the roster")..];
+    let bob_at = roster.find("/users/bob\"").expect("bob listed");
+    let alice_at = roster.find("/users/alice\"").expect("alice listed");
+    assert!(bob_at < alice_at, "current entries come first");
+
+    // Alice is asked, on the page and on her Following page; Bob is not.
+    for _ in 0..2 {
+        alice
+            .get(&page)
+            .await
+            .assert_contains("Still using Most Useful Method?");
+        let his = bob.get(&page).await;
+        assert!(
+            !his.body.contains("Still using"),
+            "bob is asked about alice's entry"
+        );
+    }
+    alice
+        .get("/following")
+        .await
+        .assert_contains("Still using these methods?");
+
+    alice
+        .post("/methods/most-useful-method/roster/confirm", &[])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let after = app.client().get(&page).await;
+    assert!(!after.body.contains("not confirmed since"));
+    assert!(
+        !alice.get(&page).await.body.contains("Still using"),
+        "confirmed: not asked again"
+    );
+    assert!(
+        !alice
+            .get("/following")
+            .await
+            .body
+            .contains("Still using these methods?")
+    );
+}
+
+#[tokio::test]
+async fn indicator_coverage_counts_people_and_can_count_only_current_ones() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let page = alice
+        .create_page("Coverage Method", "Covers.", "lkm-1")
+        .await;
+    let slug = page.trim_start_matches("/methods/").to_owned();
+    for client in [&mut alice, &mut bob] {
+        client
+            .post(&format!("{page}/roster"), &[("tip", ""), ("location", "")])
+            .await
+            .assert_status(StatusCode::SEE_OTHER);
+    }
+    age_entry(&app, "alice", &slug).await;
+    bob.post(&format!("{page}/roster"), &[("tip", "x"), ("location", "")])
+        .await;
+    let row = |body: &str| -> String {
+        let at = body.find("/tags/lkm-1\"").expect("the lkm-1 row");
+        let end = body[at..].find("</tr>").expect("row end") + at;
+        crate::support::inert::collapse(&body[at..end])
+    };
+    let all = app.client().get("/indicators").await;
+    all.assert_status(StatusCode::OK);
+    assert!(row(&all.body).contains("<td>2</td>"), "{}", row(&all.body));
+    let current = app.client().get("/indicators?current=1").await;
+    current.assert_contains("Counting current practitioners only");
+    assert!(
+        row(&current.body).contains("<td>1</td>"),
+        "{}",
+        row(&current.body)
+    );
+}

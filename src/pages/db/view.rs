@@ -159,12 +159,23 @@ pub struct RosterEntry {
     pub tip: String,
     pub location: String,
     pub created_at: String,
+    /// When its owner last said they use the method (issue 18).
+    #[serde(default)]
+    pub confirmed_at: String,
+}
+
+impl RosterEntry {
+    /// Confirmed at or after `cutoff` (`None`: every entry is current).
+    pub fn is_current(&self, cutoff: Option<&str>) -> bool {
+        cutoff.is_none_or(|cutoff| self.confirmed_at.as_str() >= cutoff)
+    }
 }
 
 /// The JSON array of page `p`'s [`RosterEntry`]s, earliest first.
 const PAGE_ROSTER_JSON: &str = "(SELECT json_group_array(json_object(
         'user_id', r.user_id, 'username', u.username, 'display_name', u.display_name,
-        'tip', r.tip, 'location', r.location, 'created_at', r.created_at
+        'tip', r.tip, 'location', r.location, 'created_at', r.created_at,
+        'confirmed_at', r.confirmed_at
       ) ORDER BY r.created_at, u.username)
     FROM roster r JOIN users u ON u.id = r.user_id WHERE r.page_id = p.id)";
 

@@ -43,11 +43,14 @@ struct ShowPage {
     tally_nonzero: Vec<TallyItem>,
     /// The outcome the stories are filtered by, if any.
     outcome: Option<&'static str>,
-    roster: Vec<db::RosterEntry>,
+    /// Each entry and whether it is current (confirmed since the cutoff).
+    roster: Vec<(db::RosterEntry, bool)>,
     /// The page's files: name, address, thumbnail address, "PDF, 2.4 MB".
     files: Vec<(String, String, Option<String>, String)>,
     /// Whether the signed-in user is on the roster.
     on_roster: bool,
+    /// Whether their entry (if any) is current; if not, they are asked.
+    my_entry_current: bool,
     story_form: StoryForm,
     story_errors: Vec<FieldError>,
     roster_form: RosterForm,
@@ -126,7 +129,8 @@ pub(super) async fn show(
 ) -> AppResult<Response> {
     let outcome = Outcome::parse(&q.outcome);
     let view = load_view(&state, &ctx, &slug, outcome).await?;
-    Ok(render_show(ctx, view, outcome, ShowErrors::default()).into_response())
+    let cutoff = state.config.roster_cutoff();
+    Ok(render_show(ctx, view, outcome, ShowErrors::default(), cutoff).into_response())
 }
 
 /// Everything the method page shows, or the "no such page" answer.
@@ -159,17 +163,22 @@ pub async fn show_page_with_errors(
     errors: ShowErrors,
 ) -> AppResult<Response> {
     let view = load_view(state, &ctx, &page.slug, None).await?;
-    let mut response = render_show(ctx, view, None, errors).into_response();
+    let cutoff = state.config.roster_cutoff();
+    let mut response = render_show(ctx, view, None, errors, cutoff).into_response();
     *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     Ok(response)
 }
 
 fn render_show(
     ctx: Ctx,
-    view: db::PageView,
+    mut view: db::PageView,
     outcome: Option<Outcome>,
     errors: ShowErrors,
+    cutoff: Option<String>,
 ) -> ShowPage {
+    // Current entries first, then those not confirmed since the cutoff.
+    let current = |e: &db::RosterEntry| e.is_current(cutoff.as_deref());
+    view.roster.sort_by_key(|e| !current(e));
     let tally: Vec<TallyItem> = crate::stories::db::tally(&view.tally)
         .into_iter()
         .map(|(o, count)| TallyItem {
@@ -183,8 +192,14 @@ fn render_show(
         tip: mine.map(|e| e.tip.clone()).unwrap_or_default(),
         location: mine.map(|e| e.location.clone()).unwrap_or_default(),
     });
+    let my_entry_current = mine.is_none_or(current);
     let roster_slot = if crate::cache::members::is_skeleton(&ctx) {
-        crate::cache::members::roster_slot(&view.page.slug, &view.roster)
+        crate::cache::members::roster_slot(
+            &view.page.slug,
+            &view.page.title,
+            &view.roster,
+            cutoff.as_deref(),
+        )
     } else {
         String::new()
     };
@@ -202,6 +217,7 @@ fn render_show(
         description,
         roster_slot,
         on_roster: mine.is_some(),
+        my_entry_current,
         tags: TagLink::all(&view.page.tag_list(), &view.tag_names),
         story_total: tally.iter().map(|t| t.count).sum(),
         tally_nonzero: tally.iter().filter(|t| t.count > 0).cloned().collect(),
@@ -212,7 +228,14 @@ fn render_show(
         related: view.related,
         stories: view.stories,
         tally,
-        roster: view.roster,
+        roster: view
+            .roster
+            .into_iter()
+            .map(|e| {
+                let current = current(&e);
+                (e, current)
+            })
+            .collect(),
         files,
         story_form: errors.story_form.unwrap_or_default(),
         story_errors: errors.story,
