@@ -41,3 +41,14 @@ CREATE TABLE follow_state (
     auto_stories BOOLEAN NOT NULL DEFAULT TRUE,
     auto_roster  BOOLEAN NOT NULL DEFAULT TRUE
 );
+
+-- What members worked on before watching existed is watched from now on,
+-- as if they had just done it: pages they edited (or created), told a
+-- story on, or are on the roster of.
+INSERT INTO watches (user_id, target, page_id, level, since_event, created_at)
+SELECT DISTINCT w.user_id, 'page:' || w.page_id, w.page_id, 'watching',
+       (SELECT COALESCE(MAX(id), 0) FROM events),
+       to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+FROM (SELECT author_id AS user_id, page_id FROM revisions WHERE author_id IS NOT NULL
+      UNION SELECT author_id, page_id FROM stories
+      UNION SELECT user_id, page_id FROM roster) AS w;

@@ -392,3 +392,53 @@ async fn indicator_coverage_counts_people_and_can_count_only_current_ones() {
         row(&current.body)
     );
 }
+
+/// Runs one statement on either backend.
+async fn execute(pool: &cafe::db::Db, sql: &str) {
+    match pool {
+        cafe::db::Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        cafe::db::Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+    }
+    .unwrap_or_else(|err| panic!("{sql}: {err}"));
+}
+
+#[tokio::test]
+async fn the_migration_watches_what_members_worked_on_before_watching_existed() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let page = alice.create_page("Old Method", "From before.", "").await;
+    bob.post(
+        "/methods/old-method/roster",
+        &[("tip", ""), ("location", "")],
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
+    // The database as it was before the follow migration ran.
+    let version = if crate::support::backend::on_postgres() {
+        107
+    } else {
+        16
+    };
+    for sql in [
+        "DROP TABLE watch_tags".to_owned(),
+        "DROP TABLE watches".to_owned(),
+        "DROP TABLE follow_state".to_owned(),
+        format!("DELETE FROM _sqlx_migrations WHERE version = {version}"),
+    ] {
+        execute(&app.state.pool, &sql).await;
+    }
+    let reopened = cafe::db::connect(&app.db).await.expect("migrated again");
+    let state = cafe::AppState::new(reopened, cafe::config::ServeArgs::defaults())
+        .await
+        .expect("state");
+    let router = cafe::app(state);
+    for (mut client, name) in [(alice, "alice"), (bob, "bob")] {
+        client.router = router.clone();
+        client
+            .get(&page)
+            .await
+            .assert_contains("Stop watching this page");
+        assert_eq!(count(&mut client).await, None, "{name}: nothing new yet");
+    }
+}
