@@ -31,6 +31,11 @@ const WATCHED: &str = "
                          AND NOT EXISTS (SELECT 1 FROM page_tags pt
                                          WHERE pt.page_id = e.page_id AND pt.tag = wt.tag)))))";
 
+/// How far back a member's list and count look, in events: older changes
+/// are never listed, which bounds what a count can cost (it is made again
+/// whenever content changed) on a site with a long history.
+pub const LOOK_BACK: i64 = 10_000;
+
 /// The `follow_state` column that says whether a member watches by
 /// default what an event of `kind` shows they worked on.
 fn default_column(kind: Kind) -> Option<&'static str> {
@@ -154,6 +159,7 @@ pub async fn mine(db: &Db, user_id: i64) -> sqlx::Result<Mine> {
                      WHERE bound.oldest IS NOT NULL
                        AND e.id > CASE WHEN bound.seen > bound.oldest
                                        THEN bound.seen ELSE bound.oldest END
+                       AND e.id > (SELECT COALESCE(MAX(id), 0) FROM events) - $3
                        {WATCHED}
                      LIMIT $2) AS unseen) AS unseen
          FROM watches w WHERE w.user_id = $1"
@@ -161,6 +167,7 @@ pub async fn mine(db: &Db, user_id: i64) -> sqlx::Result<Mine> {
     let rows: Vec<(String, String, i64)> = crate::on_db!(db, |pool| sqlx::query_as(&sql)
         .bind(user_id)
         .bind(super::COUNT_AT_MOST)
+        .bind(LOOK_BACK)
         .fetch_all(pool)
         .await)?;
     let unseen = rows.first().map_or(0, |(_, _, unseen)| *unseen);
@@ -178,11 +185,15 @@ pub async fn following(db: &Db, user_id: i64, limit: i64) -> sqlx::Result<(Vec<E
     if oldest < 0 {
         return Ok((Vec::new(), seen));
     }
-    let sql = format!("{ENTRY_COLUMNS} AND e.id > $2 {WATCHED} ORDER BY e.id DESC LIMIT $3");
+    let sql = format!(
+        "{ENTRY_COLUMNS} AND e.id > $2 AND e.id > (SELECT COALESCE(MAX(id), 0) FROM events) - $4
+         {WATCHED} ORDER BY e.id DESC LIMIT $3"
+    );
     let entries = crate::on_db!(db, |pool| sqlx::query_as::<_, Entry>(&sql)
         .bind(user_id)
         .bind(oldest)
         .bind(limit)
+        .bind(LOOK_BACK)
         .fetch_all(pool)
         .await)?;
     Ok((entries, seen))
