@@ -20,7 +20,7 @@ async fn seed(app: &TestApp) -> crate::support::Client {
 /// The header's unseen count, if any.
 async fn header_count(b: &Browser) -> Result<Option<String>> {
     let count = b
-        .js("const n = document.querySelector('.account .badge'); \
+        .js("const n = document.querySelector('.following .badge'); \
              return n ? n.firstChild.textContent.trim() : null")
         .await?;
     Ok(count.as_str().map(str::to_owned))

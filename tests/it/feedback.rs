@@ -518,7 +518,7 @@ async fn a_member_fills_in_their_profile_and_how_to_reach_them_is_for_members_on
     assert_eq!(texts(&own.body, "main h1"), ["Alice Achieng"]);
     assert_eq!(
         texts(&own.body, ".account a"),
-        ["Following", "Alice Achieng"],
+        ["Alice Achieng"],
         "the header has the new name at once"
     );
 

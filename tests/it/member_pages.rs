@@ -75,13 +75,13 @@ async fn each_member_sees_their_own_name_token_and_roster_entry_from_the_shared_
     // Twice each: the first view makes the skeleton, the second is served from it.
     for round in 0..2 {
         let (a, a_body) = seen(&mut alice, &page).await;
-        assert_eq!(a.account, ["/following", "/users/alice"], "round {round}");
+        assert_eq!(a.account, ["/users/alice"], "round {round}");
         assert!(!a.tokens.is_empty() && a.tokens.iter().all(|t| *t == alice_token));
         assert_eq!(a.tip, ["Start with a pilot"]);
         assert!(a_body.contains("Update my entry") && a_body.contains("Remove my name"));
 
         let (b, b_body) = seen(&mut bob, &page).await;
-        assert_eq!(b.account, ["/following", "/users/bob"], "round {round}");
+        assert_eq!(b.account, ["/users/bob"], "round {round}");
         assert!(!b.tokens.is_empty() && b.tokens.iter().all(|t| *t == bob_token));
         assert_eq!(b.tip, [""], "bob's form is empty: {b_body}");
         assert!(b_body.contains("Add my name") && !b_body.contains("Remove my name"));
@@ -134,7 +134,7 @@ async fn members_lists_tags_search_and_history_come_from_the_cache_with_their_ow
     let (hits_before, misses_before) = cache_stats(&mut bob).await;
     for path in &paths {
         let (b, body) = seen(&mut bob, path).await;
-        assert_eq!(b.account, ["/following", "/users/bob"], "{path}: {body}");
+        assert_eq!(b.account, ["/users/bob"], "{path}: {body}");
         assert!(b.tokens.iter().all(|t| *t == bob_token), "{path}");
         assert!(
             !body.contains("/users/alice\">alice</a>\n      <form"),
@@ -157,7 +157,7 @@ async fn a_visitor_never_sees_a_members_page_and_a_member_never_a_visitors() {
     for path in [page.as_str(), "/methods", "/tags"] {
         // Member first, then the visitor: the visitor gets a visitor's page.
         let (a, _) = seen(&mut alice, path).await;
-        assert_eq!(a.account, ["/following", "/users/alice"]);
+        assert_eq!(a.account, ["/users/alice"]);
         let (v, body) = seen(&mut visitor, path).await;
         assert!(v.tokens.is_empty(), "{path}: a visitor was sent a token");
         assert!(!body.contains("Sign out"), "{path}");
@@ -170,7 +170,7 @@ async fn a_visitor_never_sees_a_members_page_and_a_member_never_a_visitors() {
         let (v, _) = seen(&mut visitor, path).await;
         assert!(v.tokens.is_empty());
         let (b, body) = seen(&mut bob, path).await;
-        assert_eq!(b.account, ["/following", "/users/bob"], "{path}");
+        assert_eq!(b.account, ["/users/bob"], "{path}");
         assert!(body.contains("Sign out"), "{path}");
     }
 }
