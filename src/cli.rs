@@ -47,6 +47,7 @@ pub async fn serve(db: &str, args: ServeArgs) -> anyhow::Result<()> {
         ),
     );
     crate::search::upkeep::spawn(pool.clone());
+    crate::mail::spawn(state.clone());
     std::thread::spawn(crate::auth::warm_up);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

@@ -212,6 +212,9 @@ pub async fn middleware(
     // handler before it reads a file (`files::routes::upload`): the body
     // is too large to hold here.
     let upload = crate::files::is_upload(request.method(), request.uri().path());
+    // One-click unsubscribe (RFC 8058) comes from a mail provider, with no
+    // session or form token: the link's MAC is its proof (`mail::routes`).
+    let upload = upload || request.uri().path() == crate::mail::routes::UNSUBSCRIBE;
     if request.method() == Method::POST && (ctx.user.is_some() || anonymous_form) && !upload {
         let cookie = auth::form_cookie(request.headers()).map(str::to_owned);
         let expected = match (&ctx.user, &cookie) {

@@ -19,6 +19,7 @@ pub mod node_oidc;
 pub mod oidc;
 pub mod queries;
 pub mod server;
+pub mod smtp;
 pub mod uploads;
 
 /// A password every test user has.
