@@ -18,11 +18,9 @@ pub mod smtp;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use blake2::Blake2bMac;
 use blake2::digest::consts::U32;
 use blake2::digest::{KeyInit, Mac};
-use rand::RngCore;
 
 use crate::db::Db;
 use crate::state::AppState;
@@ -163,12 +161,7 @@ pub struct UnsubscribeKey(LinkMac);
 
 impl UnsubscribeKey {
     pub async fn load(pool: &Db) -> anyhow::Result<UnsubscribeKey> {
-        let mut fresh = [0u8; 32];
-        rand::rng().fill_bytes(&mut fresh);
-        let key = crate::accounts::db::site_secret(pool, "unsubscribe", &fresh)
-            .await
-            .context("cannot read the site's unsubscribe key")?;
-        UnsubscribeKey::from_bytes(&key)
+        UnsubscribeKey::from_bytes(&crate::auth::site_key(pool, "unsubscribe").await?)
     }
 
     fn from_bytes(key: &[u8]) -> anyhow::Result<UnsubscribeKey> {

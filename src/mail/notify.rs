@@ -38,9 +38,8 @@ pub struct Item {
     pub summary: String,
 }
 
-#[derive(Template)]
-#[template(path = "mail/change.txt")]
-struct ChangeText<'a> {
+/// What a change mail says, in both its parts.
+struct Change<'a> {
     site: &'a str,
     page_title: &'a str,
     page_url: &'a str,
@@ -51,16 +50,12 @@ struct ChangeText<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "mail/change.txt")]
+struct ChangeText<'a>(&'a Change<'a>);
+
+#[derive(Template)]
 #[template(path = "mail/change.html")]
-struct ChangeHtml<'a> {
-    site: &'a str,
-    page_title: &'a str,
-    page_url: &'a str,
-    items: &'a [Item],
-    following_url: &'a str,
-    settings_url: &'a str,
-    unsubscribe_url: &'a str,
-}
+struct ChangeHtml<'a>(&'a Change<'a>);
 
 /// Subject, plain text, HTML and headers of a change mail.
 struct Rendered {
@@ -86,7 +81,7 @@ fn render(
     let following_url = base.join("/following");
     let settings_url = base.join("/account/notifications");
     let site = state.site.name.as_str();
-    let text = ChangeText {
+    let change = Change {
         site,
         page_title,
         page_url,
@@ -94,18 +89,9 @@ fn render(
         following_url: &following_url,
         settings_url: &settings_url,
         unsubscribe_url: &unsubscribe_url,
-    }
-    .render()?;
-    let html = ChangeHtml {
-        site,
-        page_title,
-        page_url,
-        items,
-        following_url: &following_url,
-        settings_url: &settings_url,
-        unsubscribe_url: &unsubscribe_url,
-    }
-    .render()?;
+    };
+    let text = ChangeText(&change).render()?;
+    let html = ChangeHtml(&change).render()?;
     let subject = match items {
         [one] => format!("[{site}] {}", one.headline),
         more => format!("[{site}] {page_title}: {} changes", more.len()),

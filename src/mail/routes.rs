@@ -242,11 +242,7 @@ async fn unsubscribe_page(
     ctx: Ctx,
     Query(query): Query<TokenQuery>,
 ) -> AppResult<UnsubscribePage> {
-    let (_, subscription) = state
-        .mail
-        .unsubscribe
-        .verify(&query.token)
-        .ok_or(AppError::BadRequest("That unsubscribe link is not valid."))?;
+    let (_, subscription) = unsubscribe_token(&state, &query.token)?;
     Ok(UnsubscribePage {
         ctx,
         token: query.token,
@@ -255,17 +251,22 @@ async fn unsubscribe_page(
     })
 }
 
+/// The member and subscription of a link this site made; else 400.
+fn unsubscribe_token(state: &AppState, token: &str) -> AppResult<(i64, super::Subscription)> {
+    state
+        .mail
+        .unsubscribe
+        .verify(token)
+        .ok_or(AppError::BadRequest("That unsubscribe link is not valid."))
+}
+
 /// Turns off that member's subscription, whoever is signed in (or nobody).
 async fn unsubscribe(
     State(state): State<AppState>,
     ctx: Ctx,
     Query(query): Query<TokenQuery>,
 ) -> AppResult<UnsubscribePage> {
-    let (user_id, subscription) = state
-        .mail
-        .unsubscribe
-        .verify(&query.token)
-        .ok_or(AppError::BadRequest("That unsubscribe link is not valid."))?;
+    let (user_id, subscription) = unsubscribe_token(&state, &query.token)?;
     db::unsubscribe(&state.pool, user_id, subscription.deliveries()).await?;
     Ok(UnsubscribePage {
         ctx,

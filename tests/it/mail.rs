@@ -27,9 +27,7 @@ async fn mail_app(sink: &SmtpSink) -> TestApp {
 
 /// A round of the background tasks: changes into mails, mails out.
 async fn round(app: &TestApp) -> usize {
-    cafe::mail::notify::run_once(&app.state)
-        .await
-        .expect("notify");
+    queue(app).await;
     cafe::mail::outbox::send_due(&app.state)
         .await
         .expect("send")
@@ -80,11 +78,30 @@ async fn confirmed(app: &TestApp, sink: &SmtpSink, client: &mut Client, address:
 }
 
 async fn edit(client: &mut Client, page: &str, body: &str) {
-    let base = client.base_revision(page).await;
     client
-        .edit_page(page, &base, body, "", "an edit")
+        .edit_body(page, body)
         .await
         .assert_status(StatusCode::SEE_OTHER);
+}
+
+/// A site mailing through its sink, with Alice (her address confirmed,
+/// a mail for each change) and Bob.
+async fn site(adjust: impl FnOnce(&mut ServeArgs)) -> (SmtpSink, TestApp, Client, Client) {
+    let sink = SmtpSink::start().await;
+    let mut settings = config(&sink);
+    adjust(&mut settings);
+    let app = TestApp::with_config(settings).await;
+    let mut alice = app.member("alice").await;
+    let bob = app.member("bob").await;
+    confirmed(&app, &sink, &mut alice, "alice@example.org").await;
+    (sink, app, alice, bob)
+}
+
+/// Changes into mails, without sending them.
+async fn queue(app: &TestApp) {
+    cafe::mail::notify::run_once(&app.state)
+        .await
+        .expect("notify");
 }
 
 #[tokio::test]
@@ -154,11 +171,7 @@ async fn an_address_gets_only_its_confirmation_until_its_member_opens_the_link()
 #[tokio::test]
 async fn each_change_is_mailed_once_in_two_parts_with_one_click_unsubscribe_and_never_to_its_author()
  {
-    let sink = SmtpSink::start().await;
-    let app = mail_app(&sink).await;
-    let mut alice = app.member("alice").await;
-    let mut bob = app.member("bob").await;
-    confirmed(&app, &sink, &mut alice, "alice@example.org").await;
+    let (sink, app, mut alice, mut bob) = site(|_| {}).await;
     confirmed(&app, &sink, &mut bob, "bob@example.org").await;
     let page = alice
         .create_page("Lessons Circle", "What happened?", "")
@@ -207,16 +220,10 @@ async fn each_change_is_mailed_once_in_two_parts_with_one_click_unsubscribe_and_
 
 #[tokio::test]
 async fn one_members_repeated_edits_make_one_mail() {
-    let sink = SmtpSink::start().await;
-    let app = mail_app(&sink).await;
-    let mut alice = app.member("alice").await;
-    let mut bob = app.member("bob").await;
-    confirmed(&app, &sink, &mut alice, "alice@example.org").await;
+    let (sink, app, mut alice, mut bob) = site(|_| {}).await;
     let page = alice.create_page("World Cafe", "Tables.", "").await;
     edit(&mut bob, &page, "Tables and hosts.").await;
-    cafe::mail::notify::run_once(&app.state)
-        .await
-        .expect("notify");
+    queue(&app).await;
     edit(&mut bob, &page, "Tables, hosts and a harvest.").await;
     edit(&mut bob, &page, "Tables, hosts, a harvest and tea.").await;
     assert_eq!(round(&app).await, 1);
@@ -241,11 +248,7 @@ fn upto(following: &str) -> String {
 
 #[tokio::test]
 async fn a_page_is_mailed_about_once_until_the_member_has_looked() {
-    let sink = SmtpSink::start().await;
-    let app = mail_app(&sink).await;
-    let mut alice = app.member("alice").await;
-    let mut bob = app.member("bob").await;
-    confirmed(&app, &sink, &mut alice, "alice@example.org").await;
+    let (sink, app, mut alice, mut bob) = site(|_| {}).await;
     let page = alice.create_page("Open Space", "Two feet.", "").await;
     let other = alice.create_page("Fishbowl", "Chairs.", "").await;
     edit(&mut bob, &page, "The law of two feet.").await;
@@ -278,11 +281,7 @@ async fn a_page_is_mailed_about_once_until_the_member_has_looked() {
 
 #[tokio::test]
 async fn one_click_unsubscribe_needs_no_session_and_only_its_own_token_works() {
-    let sink = SmtpSink::start().await;
-    let app = mail_app(&sink).await;
-    let mut alice = app.member("alice").await;
-    let mut bob = app.member("bob").await;
-    confirmed(&app, &sink, &mut alice, "alice@example.org").await;
+    let (sink, app, mut alice, mut bob) = site(|_| {}).await;
     confirmed(&app, &sink, &mut bob, "bob@example.org").await;
     let page = alice.create_page("Knowledge Fair", "Stalls.", "").await;
     edit(&mut bob, &page, "Stalls and posters.").await;
@@ -351,11 +350,7 @@ async fn one_click_unsubscribe_needs_no_session_and_only_its_own_token_works() {
 
 #[tokio::test]
 async fn mail_queued_while_the_smtp_server_is_down_is_delivered_once_when_it_is_back() {
-    let sink = SmtpSink::start().await;
-    let app = mail_app(&sink).await;
-    let mut alice = app.member("alice").await;
-    let mut bob = app.member("bob").await;
-    confirmed(&app, &sink, &mut alice, "alice@example.org").await;
+    let (sink, app, mut alice, mut bob) = site(|_| {}).await;
     let first = alice.create_page("Retrospective", "Look back.", "").await;
     let second = alice.create_page("Storytelling", "Tell it.", "").await;
     sink.set_down();
@@ -382,13 +377,7 @@ async fn mail_queued_while_the_smtp_server_is_down_is_delivered_once_when_it_is_
 
 #[tokio::test]
 async fn a_mail_refused_every_time_is_marked_failed_and_shown_to_its_member() {
-    let sink = SmtpSink::start().await;
-    let mut settings = config(&sink);
-    settings.mail_max_attempts = 2;
-    let app = TestApp::with_config(settings).await;
-    let mut alice = app.member("alice").await;
-    let mut bob = app.member("bob").await;
-    confirmed(&app, &sink, &mut alice, "alice@example.org").await;
+    let (sink, app, mut alice, mut bob) = site(|config| config.mail_max_attempts = 2).await;
     let page = alice.create_page("Mentoring", "Pairs.", "").await;
     sink.set_refusing();
     edit(&mut bob, &page, "Pairs that meet.").await;
@@ -412,16 +401,10 @@ async fn a_mail_refused_every_time_is_marked_failed_and_shown_to_its_member() {
 
 #[tokio::test]
 async fn a_job_whose_sender_died_goes_back_to_pending_and_is_sent_once() {
-    let sink = SmtpSink::start().await;
-    let app = mail_app(&sink).await;
-    let mut alice = app.member("alice").await;
-    let mut bob = app.member("bob").await;
-    confirmed(&app, &sink, &mut alice, "alice@example.org").await;
+    let (sink, app, mut alice, mut bob) = site(|_| {}).await;
     let page = alice.create_page("Communities", "People.", "").await;
     edit(&mut bob, &page, "People who meet.").await;
-    cafe::mail::notify::run_once(&app.state)
-        .await
-        .expect("notify");
+    queue(&app).await;
     // A sender that took the job and was killed (its lease ends at once).
     let now = cafe::mail::now_ms();
     let taken = cafe::mail::db::claim(&app.state.pool, "killed", now, now, now - 1)
@@ -442,14 +425,10 @@ async fn a_job_whose_sender_died_goes_back_to_pending_and_is_sent_once() {
 
 #[tokio::test]
 async fn two_instances_over_one_database_never_send_the_same_mail_twice() {
-    let sink = SmtpSink::start().await;
-    let app = mail_app(&sink).await;
+    let (sink, app, mut alice, mut bob) = site(|_| {}).await;
     let other = cafe::AppState::new(app.state.pool.clone(), config(&sink))
         .await
         .expect("second instance");
-    let mut alice = app.member("alice").await;
-    let mut bob = app.member("bob").await;
-    confirmed(&app, &sink, &mut alice, "alice@example.org").await;
     let mut pages = Vec::new();
     for n in 0..6 {
         pages.push(alice.create_page(&format!("Method {n}"), "Text.", "").await);

@@ -309,6 +309,12 @@ impl Client {
         form.body[start..end].to_owned()
     }
 
+    /// Saves an edit of the body from the current revision.
+    pub async fn edit_body(&mut self, page_path: &str, body: &str) -> Page {
+        let base = self.base_revision(page_path).await;
+        self.edit_page(page_path, &base, body, "", "an edit").await
+    }
+
     /// Saves an edit from `base`.
     pub async fn edit_page(
         &mut self,
