@@ -66,6 +66,12 @@ pub async fn serve(db: &str, args: ServeArgs) -> anyhow::Result<()> {
             args.base_url().origin()
         );
     }
+    match &args.smtp_url {
+        Some(url) => tracing::info!(smtp = %url.redacted(), "mail goes through this SMTP server"),
+        None => {
+            println!("no --smtp-url: Cafe sends no mail (the Following page still lists changes)")
+        }
+    }
     let limits = crate::server::Limits::new(&args);
     crate::server::serve(listener, crate::app(state), limits, shutdown_signal()).await?;
     cleanup.abort();
