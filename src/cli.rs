@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::accounts::{Username, check_new_password, parse_display_name};
-use crate::config::{Cli, Command, IndicatorsCommand, ServeArgs, UserCommand};
+use crate::config::{Cli, Command, DigestCommand, IndicatorsCommand, ServeArgs, UserCommand};
 use crate::pages::{PageText, Slug, normalise_body, parse_title};
 use crate::tags::TagList;
 
@@ -32,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             indicators_import(&cli.db, &file).await
         }
         Some(Command::Copy { from, to }) => copy(&from, &to).await,
+        Some(Command::Digest(DigestCommand::Send)) => digest_send(&cli.db, cli.serve).await,
     }
 }
 
@@ -589,6 +590,20 @@ pub async fn copy(from: &str, to: &str) -> anyhow::Result<()> {
         "tag counts, the search index and the content clock were rebuilt on the target; \
          sessions were not copied: members sign in again"
     );
+    Ok(())
+}
+
+/// Makes every digest now and sends the outbox's mail that is due.
+async fn digest_send(db: &str, args: ServeArgs) -> anyhow::Result<()> {
+    let pool = crate::seed::open_and_seed(db).await?;
+    let state = crate::AppState::new(pool.clone(), args).await?;
+    let queued = crate::mail::digest::send(&state, true).await?;
+    let sent = crate::mail::outbox::send_due(&state).await?;
+    pool.close().await;
+    println!("{queued} digests queued, {sent} mails sent");
+    if !state.mail.enabled() {
+        println!("no --smtp-url: the server sends them");
+    }
     Ok(())
 }
 

@@ -53,6 +53,9 @@ pub enum Command {
     Export { dir: PathBuf },
     /// Write a consistent copy of the live database to FILE.
     Backup { file: PathBuf },
+    /// Mail digests.
+    #[command(subcommand)]
+    Digest(DigestCommand),
     /// Manage the CCASS indicator table.
     #[command(subcommand)]
     Indicators(IndicatorsCommand),
@@ -83,6 +86,16 @@ pub enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DigestCommand {
+    /// Make every member's daily or weekly digest now (whatever the
+    /// schedule) and send what is in the outbox. Give the server's mail
+    /// flags before `digest` (`cafe --smtp-url … --mail-from … --public-url
+    /// … digest send`); without `--smtp-url` the digests wait in the outbox
+    /// for the server.
+    Send,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,14 +5,18 @@
 -- `mail_settings`: `email` is where mail goes once `verified`; a changed
 -- address is unverified until the link sent to it is opened (`verify_hash`
 -- is a hash of that link's token, `verify_until` when it expires, unix ms).
--- `delivery` is `each`, `daily`, `weekly` or `off`.
+-- `delivery` is `each`, `daily`, `weekly` or `off`. A digest lists the
+-- changes after `digest_event` (and after what the member has seen);
+-- `digest_at` is when the last was made (unix ms).
 CREATE TABLE mail_settings (
     user_id      BIGINT  PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
     email        TEXT    NOT NULL DEFAULT '',
     verified     BOOLEAN NOT NULL DEFAULT FALSE,
     delivery     TEXT    NOT NULL DEFAULT 'daily',
     verify_hash  TEXT,
-    verify_until BIGINT
+    verify_until BIGINT,
+    digest_event BIGINT  NOT NULL DEFAULT 0,
+    digest_at    BIGINT  NOT NULL DEFAULT 0
 );
 
 -- One row per mail. `state`: pending (waiting for `next_attempt`, unix

@@ -390,3 +390,46 @@ pub async fn note_mailed(
     .await
     .map(|_| ()))
 }
+
+/// A member a digest may be due for.
+#[derive(FromRow)]
+pub struct DigestMember {
+    pub user_id: i64,
+    pub email: String,
+    pub delivery: String,
+    pub digest_event: i64,
+}
+
+/// Members with a confirmed address and a daily (weekly) digest whose last
+/// digest was made before `day_before` (`week_before`).
+pub async fn digests_due(
+    db: &Db,
+    day_before: i64,
+    week_before: i64,
+) -> sqlx::Result<Vec<DigestMember>> {
+    crate::on_db!(db, |pool| sqlx::query_as::<_, DigestMember>(
+        "SELECT ms.user_id, ms.email, ms.delivery, ms.digest_event FROM mail_settings ms
+         JOIN users u ON u.id = ms.user_id AND u.blocked = FALSE
+         WHERE ms.verified = TRUE AND ms.email <> ''
+           AND ((ms.delivery = 'daily' AND ms.digest_at < $1)
+                OR (ms.delivery = 'weekly' AND ms.digest_at < $2))
+         ORDER BY ms.user_id"
+    )
+    .bind(day_before)
+    .bind(week_before)
+    .fetch_all(pool)
+    .await)
+}
+
+/// Notes a digest made at `now` listing the events up to `upto`.
+pub async fn note_digest(tx: &mut Tx, user_id: i64, upto: i64, now: i64) -> sqlx::Result<()> {
+    crate::on_tx!(&mut *tx, |conn| sqlx::query(
+        "UPDATE mail_settings SET digest_event = $2, digest_at = $3 WHERE user_id = $1"
+    )
+    .bind(user_id)
+    .bind(upto)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ()))
+}

@@ -6,10 +6,12 @@
 //! its one event as before; [`notify`] reads the events after its cursor,
 //! queues mails in the outbox, and [`outbox`] hands them to the SMTP
 //! server, retrying with back-off. Both run as background tasks of the
-//! server ([`spawn`]); tests and operators can run a round at once
-//! ([`notify::run_once`], [`outbox::send_due`]).
+//! server ([`spawn`]), with the daily and weekly [`digest`]s; tests and
+//! operators can run a round at once ([`notify::run_once`],
+//! [`outbox::send_due`], [`digest::send`], `cafe digest send`).
 
 pub mod db;
+pub mod digest;
 pub mod notify;
 pub mod outbox;
 pub mod routes;
@@ -248,6 +250,15 @@ pub fn spawn(state: AppState) {
                 tracing::warn!(error = %err, "mail sender");
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    let digest_state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(err) = digest::send(&digest_state, false).await {
+                tracing::warn!(error = %err, "mail digests");
+            }
+            tokio::time::sleep(Duration::from_secs(600)).await;
         }
     });
     tokio::spawn(async move {

@@ -38,6 +38,24 @@ pub struct Item {
     pub summary: String,
 }
 
+impl Item {
+    /// An event as a mail lists it, its link on `--public-url`.
+    pub fn of(base: &crate::config::PublicUrl, entry: crate::recent::db::Entry) -> Item {
+        let activity = Activity::from(entry);
+        Item {
+            headline: activity.headline,
+            url: base.join(activity.url.as_deref().unwrap_or("/following")),
+            who: activity.who.map(|p| p.name).unwrap_or_default(),
+            summary: activity.summary,
+        }
+    }
+}
+
+/// The RFC 8058 headers of a mail whose unsubscribe link is `url`.
+pub fn unsubscribe_headers(url: &str) -> String {
+    format!("List-Unsubscribe: <{url}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\n")
+}
+
 /// What a change mail says, in both its parts.
 struct Change<'a> {
     site: &'a str,
@@ -96,9 +114,7 @@ fn render(
         [one] => format!("[{site}] {}", one.headline),
         more => format!("[{site}] {page_title}: {} changes", more.len()),
     };
-    let headers = format!(
-        "List-Unsubscribe: <{unsubscribe_url}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\n"
-    );
+    let headers = unsubscribe_headers(&unsubscribe_url);
     Ok(Rendered {
         subject: one_line(&subject),
         text,
@@ -156,16 +172,7 @@ async fn one_batch(state: &AppState) -> anyhow::Result<usize> {
             "/methods/{}",
             entry.slug.clone().unwrap_or_default()
         ));
-        let activity = Activity::from(entry);
-        let item = Item {
-            headline: activity.headline,
-            url: state
-                .config
-                .base_url()
-                .join(activity.url.as_deref().unwrap_or("/following")),
-            who: activity.who.map(|p| p.name).unwrap_or_default(),
-            summary: activity.summary,
-        };
+        let item = Item::of(&state.config.base_url(), entry);
         for (user_id, email) in watchers {
             if let Some(pending) = db::pending_change(&mut tx, user_id, page_id).await? {
                 let mut items: Vec<Item> = serde_json::from_str(&pending.items).unwrap_or_default();

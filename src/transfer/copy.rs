@@ -370,6 +370,8 @@ const TABLES: [Table; 22] = [
             ("delivery", Text),
             ("verify_hash", OptText),
             ("verify_until", OptInt),
+            ("digest_event", Int),
+            ("digest_at", Int),
         ],
         key: 1,
         identity: false,

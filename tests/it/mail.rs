@@ -484,3 +484,64 @@ async fn without_an_smtp_server_the_settings_say_no_mail_is_sent() {
         .await
         .assert_status(StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn a_digest_lists_the_unseen_changes_since_the_last_one_in_one_mail() {
+    let (sink, app, mut alice, mut bob) = site(|_| {}).await;
+    alice
+        .post(
+            "/account/notifications",
+            &[("email", "alice@example.org"), ("delivery", "daily")],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let first = alice
+        .create_page("Job Shadowing", "Follow a day.", "")
+        .await;
+    let second = alice.create_page("Exit Interview", "Ask why.", "").await;
+    edit(&mut bob, &first, "Follow a colleague for a day.").await;
+    edit(&mut bob, &second, "Ask why, and what to keep.").await;
+    assert_eq!(round(&app).await, 0, "no mail for each change");
+    let digest = || async {
+        cafe::mail::digest::send(&app.state, true)
+            .await
+            .expect("digest");
+        cafe::mail::outbox::send_due(&app.state)
+            .await
+            .expect("send")
+    };
+    assert_eq!(digest().await, 1);
+    let mails = to(&sink, "alice@example.org");
+    assert_eq!(mails.len(), 2, "confirmation and the digest");
+    assert_eq!(mails[1].subject(), "[Cafe] Your daily digest: 2 changes");
+    let text = mails[1].part("text/plain").expect("text");
+    let one = text.find("Job Shadowing: revision 2").expect("first");
+    let two = text.find("Exit Interview: revision 2").expect("second");
+    assert!(one < two, "oldest first: {text}");
+    assert!(mails[1].part("text/html").expect("html").contains("<li>"));
+    let unsubscribe = mails[1].header("List-Unsubscribe").expect("header");
+    assert!(unsubscribe.contains(".digest."), "{unsubscribe}");
+
+    assert_eq!(digest().await, 0, "nothing new: no digest");
+    edit(&mut bob, &first, "Follow a colleague for a whole day.").await;
+    assert_eq!(digest().await, 1);
+    let mails = to(&sink, "alice@example.org");
+    assert_eq!(mails[2].subject(), "[Cafe] Your daily digest: 1 change");
+    let text = mails[2].part("text/plain").expect("text");
+    assert!(text.contains("Job Shadowing: revision 3"), "{text}");
+    assert!(!text.contains("Exit Interview"), "{text}");
+
+    // Unsubscribing from the digests turns them off.
+    let path = unsubscribe
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .strip_prefix(PUBLIC)
+        .expect("public")
+        .to_owned();
+    app.client()
+        .post_raw(&path, "List-Unsubscribe=One-Click")
+        .await
+        .assert_status(StatusCode::OK);
+    edit(&mut bob, &second, "Ask why, what to keep, what to change.").await;
+    assert_eq!(digest().await, 0);
+}
