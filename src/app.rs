@@ -101,6 +101,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::accounts::routes::router())
         .merge(crate::oidc::routes::router())
         .merge(crate::follow::routes::router())
+        .merge(crate::mail::routes::router())
         .merge(statics)
         .route("/healthz", get(|| async { "ok" }))
         .route("/healthz/cache", get(cache_stats))

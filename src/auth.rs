@@ -121,6 +121,16 @@ pub const CSRF_COOKIE: &str = "cafe_csrf";
 /// Keyed BLAKE2b with a 32-byte tag: the MAC of the forms' tokens.
 type FormMac = Blake2bMac<U32>;
 
+/// The site's key named `name` in `site_secrets` (32 random bytes made on
+/// first use), the same for every process serving the site.
+pub async fn site_key(pool: &Db, name: &str) -> anyhow::Result<Vec<u8>> {
+    let mut fresh = [0u8; 32];
+    rand::rng().fill_bytes(&mut fresh);
+    crate::accounts::db::site_secret(pool, name, &fresh)
+        .await
+        .with_context(|| format!("cannot read the site's {name} key"))
+}
+
 /// The site's key for the sessionless forms' tokens, made once and kept in
 /// the database (`site_secrets`), so every process serving it and every
 /// restart accept each other's forms. No `Debug`: it is a secret.
@@ -130,12 +140,7 @@ pub struct CsrfKey(FormMac);
 impl CsrfKey {
     /// Reads the site's key, making it on first start.
     pub async fn load(pool: &Db) -> anyhow::Result<CsrfKey> {
-        let mut fresh = [0u8; 32];
-        rand::rng().fill_bytes(&mut fresh);
-        let key = crate::accounts::db::site_secret(pool, "csrf", &fresh)
-            .await
-            .context("cannot read the site's CSRF key")?;
-        CsrfKey::from_bytes(&key)
+        CsrfKey::from_bytes(&site_key(pool, "csrf").await?)
     }
 
     fn from_bytes(key: &[u8]) -> anyhow::Result<CsrfKey> {

@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::accounts::{Username, check_new_password, parse_display_name};
-use crate::config::{Cli, Command, IndicatorsCommand, ServeArgs, UserCommand};
+use crate::config::{Cli, Command, DigestCommand, IndicatorsCommand, ServeArgs, UserCommand};
 use crate::pages::{PageText, Slug, normalise_body, parse_title};
 use crate::tags::TagList;
 
@@ -32,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             indicators_import(&cli.db, &file).await
         }
         Some(Command::Copy { from, to }) => copy(&from, &to).await,
+        Some(Command::Digest(DigestCommand::Send)) => digest_send(&cli.db, cli.serve).await,
     }
 }
 
@@ -47,6 +48,7 @@ pub async fn serve(db: &str, args: ServeArgs) -> anyhow::Result<()> {
         ),
     );
     crate::search::upkeep::spawn(pool.clone());
+    crate::mail::spawn(state.clone());
     std::thread::spawn(crate::auth::warm_up);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -64,6 +66,12 @@ pub async fn serve(db: &str, args: ServeArgs) -> anyhow::Result<()> {
             "links in feeds use {}; set --public-url to the address people use",
             args.base_url().origin()
         );
+    }
+    match &args.smtp_url {
+        Some(url) => tracing::info!(smtp = %url.redacted(), "mail goes through this SMTP server"),
+        None => {
+            println!("no --smtp-url: Cafe sends no mail (the Following page still lists changes)")
+        }
     }
     let limits = crate::server::Limits::new(&args);
     crate::server::serve(listener, crate::app(state), limits, shutdown_signal()).await?;
@@ -582,6 +590,20 @@ pub async fn copy(from: &str, to: &str) -> anyhow::Result<()> {
         "tag counts, the search index and the content clock were rebuilt on the target; \
          sessions were not copied: members sign in again"
     );
+    Ok(())
+}
+
+/// Makes every digest now and sends the outbox's mail that is due.
+async fn digest_send(db: &str, args: ServeArgs) -> anyhow::Result<()> {
+    let pool = crate::seed::open_and_seed(db).await?;
+    let state = crate::AppState::new(pool.clone(), args).await?;
+    let queued = crate::mail::digest::send(&state, true).await?;
+    let sent = crate::mail::outbox::send_due(&state).await?;
+    pool.close().await;
+    println!("{queued} digests queued, {sent} mails sent");
+    if !state.mail.enabled() {
+        println!("no --smtp-url: the server sends them");
+    }
     Ok(())
 }
 

@@ -53,6 +53,9 @@ pub enum Command {
     Export { dir: PathBuf },
     /// Write a consistent copy of the live database to FILE.
     Backup { file: PathBuf },
+    /// Mail digests.
+    #[command(subcommand)]
+    Digest(DigestCommand),
     /// Manage the CCASS indicator table.
     #[command(subcommand)]
     Indicators(IndicatorsCommand),
@@ -83,6 +86,16 @@ pub enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DigestCommand {
+    /// Make every member's daily or weekly digest now (whatever the
+    /// schedule) and send what is in the outbox. Give the server's mail
+    /// flags before `digest` (`cafe --smtp-url … --mail-from … --public-url
+    /// … digest send`); without `--smtp-url` the digests wait in the outbox
+    /// for the server.
+    Send,
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,6 +237,33 @@ pub struct ServeArgs {
     /// never).
     #[arg(long, env = "CAFE_ROSTER_CONFIRM_MONTHS", default_value_t = 12)]
     pub roster_confirm_months: u32,
+    /// Mail: the SMTP server notifications and address checks go through,
+    /// `smtp://HOST:PORT` (STARTTLS when the server offers it) or
+    /// `smtps://HOST:PORT` (TLS from the start), with `USER:PASSWORD@` before
+    /// the host if it needs a sign-in. Without it Cafe sends no mail.
+    #[arg(long, env = "CAFE_SMTP_URL", hide_env_values = true, value_parser = crate::mail::smtp::SmtpUrl::parse)]
+    pub smtp_url: Option<crate::mail::smtp::SmtpUrl>,
+    /// Mail: the SMTP password, when it is not in `--smtp-url` (prefer the
+    /// environment: a command line is seen by every user of the machine).
+    #[arg(long, env = "CAFE_SMTP_PASSWORD", hide_env_values = true, value_parser = Secret::parse)]
+    pub smtp_password: Option<Secret>,
+    /// Mail: the sender's address (`cafe@example.org` or `Cafe
+    /// <cafe@example.org>`); needed with `--smtp-url`.
+    #[arg(long, env = "CAFE_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// Mail: attempts at sending one mail before it is marked failed.
+    #[arg(long, env = "CAFE_MAIL_MAX_ATTEMPTS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub mail_max_attempts: u32,
+    /// Mail: seconds before the first retry of a mail the SMTP server did
+    /// not take; later retries wait 5, 30, 120, 360… times as long.
+    #[arg(long, env = "CAFE_MAIL_RETRY_SECS", default_value_t = 60)]
+    pub mail_retry_secs: u64,
+    /// Mail: seconds a change's mail waits before it is sent, so that more
+    /// changes to the same page join it (one member's repeated edits make
+    /// one mail).
+    #[arg(long, env = "CAFE_MAIL_COALESCE_SECS", default_value_t = 300)]
+    pub mail_coalesce_secs: u64,
     /// Who may sign in with a Cafe password: everyone (`all`), only
     /// administrators (`admins`), or nobody (`off`). Anything but `all`
     /// closes the join form and needs `--oidc-issuer`.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod files;
 pub mod follow;
 pub mod group_commit;
+pub mod mail;
 pub mod markup;
 pub mod merge;
 pub mod oidc;

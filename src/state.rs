@@ -55,6 +55,8 @@ pub struct Shared {
     pub oidc: Option<Arc<crate::oidc::Provider>>,
     /// What members' pages need of their watches (see `follow`).
     pub follow: crate::follow::Kept,
+    /// The SMTP server and the unsubscribe key (see `mail`).
+    pub mail: crate::mail::Mail,
 }
 
 impl AppState {
@@ -106,6 +108,7 @@ impl AppState {
             None => None,
         };
         let csrf_key = CsrfKey::load(&pool).await?;
+        let mail = crate::mail::Mail::new(&pool, &config).await?;
         let saves = GroupCommit::start(pool.clone());
         let health = match &pool {
             Db::Sqlite(_) => Health::unwatched(),
@@ -130,6 +133,7 @@ impl AppState {
             health,
             oidc,
             follow: Default::default(),
+            mail,
         })))
     }
 }

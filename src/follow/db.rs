@@ -300,3 +300,26 @@ pub async fn watches_of(db: &Db, user_id: i64) -> sqlx::Result<Vec<Watch>> {
     .fetch_all(pool)
     .await)
 }
+
+/// [`WATCHED`] with the member taken from `ms.user_id` instead of `$1`:
+/// the same rules, asked the other way round ("who watches this event").
+static WATCHED_BY_ROW: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| WATCHED.replace("$1", "ms.user_id"));
+
+/// Who gets a mail for event `event_id`: members who watch it (by the rules
+/// of [`WATCHED`], so never its author), not blocked, with a verified
+/// address and `each` as their delivery. With their address.
+pub async fn mail_watchers(tx: &mut Tx, event_id: i64) -> sqlx::Result<Vec<(i64, String)>> {
+    let sql = format!(
+        "SELECT ms.user_id, ms.email FROM events e
+         JOIN mail_settings ms ON ms.verified = TRUE AND ms.delivery = 'each' AND ms.email <> ''
+         JOIN users u ON u.id = ms.user_id AND u.blocked = FALSE
+         WHERE e.id = $1 {}
+         ORDER BY ms.user_id",
+        *WATCHED_BY_ROW
+    );
+    crate::on_tx!(&mut *tx, |conn| sqlx::query_as::<_, (i64, String)>(&sql)
+        .bind(event_id)
+        .fetch_all(&mut *conn)
+        .await)
+}

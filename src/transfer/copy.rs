@@ -90,7 +90,7 @@ use Kind::{Bool, Bytes, Int, OptInt, OptText, Text};
 
 /// Every table holding the site's content or accounts, in an order that
 /// inserts each row after the rows it refers to.
-const TABLES: [Table; 21] = [
+const TABLES: [Table; 22] = [
     Table {
         name: "users",
         columns: &[
@@ -359,6 +359,22 @@ const TABLES: [Table; 21] = [
         name: "watch_tags",
         columns: &[("user_id", Int), ("target", Text), ("tag", Text)],
         key: 3,
+        identity: false,
+        batch: BATCH,
+    },
+    Table {
+        name: "mail_settings",
+        columns: &[
+            ("user_id", Int),
+            ("email", Text),
+            ("verified", Bool),
+            ("delivery", Text),
+            ("verify_hash", OptText),
+            ("verify_until", OptInt),
+            ("digest_event", Int),
+            ("digest_at", Int),
+        ],
+        key: 1,
         identity: false,
         batch: BATCH,
     },
@@ -826,6 +842,16 @@ async fn copy_between(source: &Db, target: &Db, batch: usize) -> anyhow::Result<
     reset_sequences(&mut writing)
         .await
         .context("cannot move the target's id sequences")?;
+    // The outbox and what was mailed are not copied (mail in flight is the
+    // source's to send); the target mails only about changes after the copy.
+    crate::on_tx!(&mut writing, |conn| sqlx::query(
+        "UPDATE mail_cursor SET last_event = (SELECT COALESCE(MAX(id), 0) FROM events),
+                lease_owner = NULL, lease_until = NULL"
+    )
+    .execute(&mut *conn)
+    .await
+    .map(|_| ()))
+    .context("cannot move the target's mail cursor")?;
     writing
         .commit()
         .await

@@ -45,7 +45,11 @@ pub async fn check(
     let path = request.uri().path();
     let needs_token = request.method() == Method::POST
         && (session_token.is_some() || is_anonymous_form(path))
-        && !crate::files::is_upload(request.method(), path);
+        && !crate::files::is_upload(request.method(), path)
+        // One-click unsubscribe (RFC 8058) comes from a mail provider, with
+        // no session or form token: the link's MAC is its proof
+        // (`mail::routes`).
+        && path != crate::mail::routes::UNSUBSCRIBE;
     if !needs_token {
         return Ok((request, None));
     }

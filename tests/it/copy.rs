@@ -14,7 +14,7 @@ use crate::support::uploads::{pdf, png, upload, version_bytes};
 use crate::support::{Client, PASSWORD, attrs, backend, count};
 
 /// The tables holding the site's content and accounts: copied row for row.
-const COPIED: [&str; 21] = [
+const COPIED: [&str; 22] = [
     "users",
     "indicators",
     "pages",
@@ -35,6 +35,7 @@ const COPIED: [&str; 21] = [
     "oidc_identities",
     "watches",
     "watch_tags",
+    "mail_settings",
     "follow_state",
 ];
 
@@ -63,6 +64,10 @@ const REBUILT_CLOCK: [&str; 2] = ["content_clock", "page_ticks"];
 fn not_content(table: &str) -> bool {
     table == "tower_sessions"
         || table == "oidc_logins"
+        // Mail in flight and its bookkeeping: the source's to send.
+        || table == "outbox"
+        || table == "mail_page_state"
+        || table == "mail_cursor"
         || table == "_sqlx_migrations"
         || table.starts_with("search_index")
 }
@@ -234,6 +239,14 @@ async fn fill(site: &Site) -> (String, String) {
         .assert_status(StatusCode::SEE_OTHER);
     site.client()
         .join("carol", PASSWORD)
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    // Alice gives an address for mail (issue 18).
+    alice
+        .post(
+            "/account/notifications",
+            &[("email", "alice@example.org"), ("delivery", "weekly")],
+        )
         .await
         .assert_status(StatusCode::SEE_OTHER);
     // Bob also signs in with his organisation's account (issue 17).

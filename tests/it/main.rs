@@ -37,6 +37,7 @@ mod hardening_markup;
 mod hostile;
 mod housekeeping;
 mod instances;
+mod mail;
 mod member_pages;
 mod oidc;
 mod search;

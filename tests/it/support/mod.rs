@@ -19,6 +19,7 @@ pub mod node_oidc;
 pub mod oidc;
 pub mod queries;
 pub mod server;
+pub mod smtp;
 pub mod uploads;
 
 /// A password every test user has.
@@ -306,6 +307,12 @@ impl Client {
         let start = form.body.find(marker).expect("base_revision field") + marker.len();
         let end = form.body[start..].find('"').expect("end") + start;
         form.body[start..end].to_owned()
+    }
+
+    /// Saves an edit of the body from the current revision.
+    pub async fn edit_body(&mut self, page_path: &str, body: &str) -> Page {
+        let base = self.base_revision(page_path).await;
+        self.edit_page(page_path, &base, body, "", "an edit").await
     }
 
     /// Saves an edit from `base`.
