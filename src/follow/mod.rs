@@ -207,10 +207,7 @@ impl Button {
     pub fn tag(tag: &Tag) -> Button {
         Button {
             target: Target::tags(std::slice::from_ref(tag)).key(),
-            base: format!(
-                "/tags/{}",
-                crate::markup::text::url_encode(tag.as_str()).replace('+', "%20")
-            ),
+            base: crate::tags::tag_path(tag.as_str()),
             noun: "this tag".to_owned(),
             mutes: false,
         }

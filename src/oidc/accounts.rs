@@ -67,7 +67,7 @@ pub async fn member_for(
 ) -> Result<Member, SignInError> {
     let found = db::member_of(db, &verified.issuer, &verified.subject)
         .await
-        .map_err(|err| database(&err))?;
+        .map_err(|err| SignInError::database(&err))?;
     if let Some(linked) = found {
         if linked.blocked {
             return Err(blocked());
@@ -103,7 +103,7 @@ pub async fn member_for(
             Ok(None) => continue,
             // The same person's other first sign-in made the member first.
             Err(LinkError::Taken) => return Box::pin(member_for(db, settings, verified)).await,
-            Err(LinkError::Db(err)) => return Err(database(&err)),
+            Err(LinkError::Db(err)) => return Err(SignInError::database(&err)),
         }
     }
     Err(SignInError::new(
@@ -123,7 +123,7 @@ pub async fn link(db: &Db, verified: &Verified, user_id: i64) -> Result<(), Sign
              another member here. An administrator can unlink it.",
             "identity linked to another member",
         )),
-        Err(LinkError::Db(err)) => Err(database(&err)),
+        Err(LinkError::Db(err)) => Err(SignInError::database(&err)),
     }
 }
 
@@ -133,14 +133,6 @@ fn blocked() -> SignInError {
         "Your account on this site is blocked, so you cannot sign in. Ask an administrator \
          if you think this is a mistake.",
         "blocked member",
-    )
-}
-
-fn database(err: &sqlx::Error) -> SignInError {
-    SignInError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Cafe cannot reach its database just now. Please try again in a minute.",
-        format!("database: {err}"),
     )
 }
 

@@ -60,7 +60,7 @@ pub async fn begin(
     };
     db::start(db, &digest(state.secret()), &pending)
         .await
-        .map_err(|err| database(&err))?;
+        .map_err(|err| SignInError::database(&err))?;
     Ok(url.to_string())
 }
 
@@ -103,7 +103,7 @@ pub async fn finish(
     } else {
         db::take(db, &digest(state))
             .await
-            .map_err(|err| database(&err))?
+            .map_err(|err| SignInError::database(&err))?
     };
     let Some(pending) = pending else {
         return Err(stale(
@@ -219,14 +219,6 @@ fn stale(reason: &str) -> SignInError {
         "This sign-in link was already used, has expired, or did not come from this site. \
          Please start again from the sign-in page.",
         reason,
-    )
-}
-
-fn database(err: &sqlx::Error) -> SignInError {
-    SignInError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Cafe cannot reach its database just now. Please try again in a minute.",
-        format!("database: {err}"),
     )
 }
 

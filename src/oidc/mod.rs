@@ -288,6 +288,16 @@ impl SignInError {
         )
     }
 
+    /// Cafe's own database could not be read or written: 503, as anywhere
+    /// in Cafe (not the provider's fault).
+    pub fn database(err: &sqlx::Error) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Cafe cannot reach its database just now. Please try again in a minute.",
+            format!("database: {err}"),
+        )
+    }
+
     /// The provider's answer could not be trusted: 401.
     pub fn untrusted(reason: impl Into<String>) -> Self {
         Self::new(

@@ -18,6 +18,14 @@ pub const MAX_TAG_CHARS: usize = 40;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tag(String);
 
+/// The address of a tag's page (`/tags/{tag}`), its spaces as `%20`.
+pub fn tag_path(tag: &str) -> String {
+    format!(
+        "/tags/{}",
+        crate::markup::text::url_encode(tag).replace('+', "%20")
+    )
+}
+
 impl Tag {
     pub fn parse(raw: &str) -> Result<Tag, String> {
         let tag = crate::markup::text::collapse_spaces(raw).to_lowercase();

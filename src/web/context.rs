@@ -485,9 +485,6 @@ impl Ctx {
 
     /// A tag's page.
     pub fn tag_url(&self, tag: &str) -> String {
-        format!(
-            "/tags/{}",
-            crate::markup::text::url_encode(tag).replace('+', "%20")
-        )
+        crate::tags::tag_path(tag)
     }
 }

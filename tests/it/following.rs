@@ -21,14 +21,6 @@ async fn count(client: &mut Client) -> Option<String> {
     badge(&page.body)
 }
 
-async fn edit(client: &mut Client, page: &str, body: &str) {
-    let base = client.base_revision(page).await;
-    client
-        .edit_page(page, &base, body, "", "an edit")
-        .await
-        .assert_status(StatusCode::SEE_OTHER);
-}
-
 #[tokio::test]
 async fn an_author_watches_their_page_and_sees_anothers_edit_until_they_mark_it_seen() {
     let app = TestApp::new().await;
@@ -47,7 +39,9 @@ async fn an_author_watches_their_page_and_sees_anothers_edit_until_they_mark_it_
         .await
         .assert_contains("Stop watching this page");
 
-    edit(&mut bob, &page, "Stalls of practice, with posters.").await;
+    bob.edit_body(&page, "Stalls of practice, with posters.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(count(&mut alice).await.as_deref(), Some("1"));
     let list = alice.get("/following").await;
     list.assert_status(StatusCode::OK);
@@ -58,12 +52,10 @@ async fn an_author_watches_their_page_and_sees_anothers_edit_until_they_mark_it_
 
     // Bob watches it now too (he edited it), but not his own edit.
     assert_eq!(count(&mut bob).await, None);
-    edit(
-        &mut alice,
-        &page,
-        "Stalls of practice, with posters and tea.",
-    )
-    .await;
+    alice
+        .edit_body(&page, "Stalls of practice, with posters and tea.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(count(&mut bob).await.as_deref(), Some("1"));
 
     let upto = {
@@ -96,10 +88,17 @@ async fn a_muted_page_is_not_listed_and_editing_it_does_not_watch_it_again() {
         .await
         .assert_status(StatusCode::SEE_OTHER);
     alice.get(&page).await.assert_contains("Watch this page");
-    edit(&mut bob, &page, "Tables and hosts.").await;
+    bob.edit_body(&page, "Tables and hosts.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(count(&mut alice).await, None);
-    edit(&mut alice, &page, "Tables, hosts, a harvest.").await;
-    edit(&mut bob, &page, "Tables, hosts, a harvest, again.").await;
+    alice
+        .edit_body(&page, "Tables, hosts, a harvest.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    bob.edit_body(&page, "Tables, hosts, a harvest, again.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(count(&mut alice).await, None, "still muted");
     alice.get("/following").await.assert_contains("(muted)");
 
@@ -107,7 +106,9 @@ async fn a_muted_page_is_not_listed_and_editing_it_does_not_watch_it_again() {
         .post("/methods/world-cafe/watch", &[])
         .await
         .assert_status(StatusCode::SEE_OTHER);
-    edit(&mut bob, &page, "Tables, hosts, a harvest, a third time.").await;
+    bob.edit_body(&page, "Tables, hosts, a harvest, a third time.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(count(&mut alice).await.as_deref(), Some("1"));
 }
 
@@ -130,14 +131,15 @@ async fn default_watches_can_be_turned_off() {
         )
         .await
         .assert_status(StatusCode::SEE_OTHER);
-    edit(&mut carol, &page, "Law of two feet; bumblebees.").await;
+    carol
+        .edit_body(&page, "Law of two feet; bumblebees.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
     carol.get(&page).await.assert_contains("Watch this page");
-    edit(
-        &mut alice,
-        &page,
-        "Law of two feet; bumblebees; butterflies.",
-    )
-    .await;
+    alice
+        .edit_body(&page, "Law of two feet; bumblebees; butterflies.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(count(&mut carol).await, None);
     // A roster entry still watches, as she left that on.
     carol
@@ -147,7 +149,10 @@ async fn default_watches_can_be_turned_off() {
         )
         .await
         .assert_status(StatusCode::SEE_OTHER);
-    edit(&mut alice, &page, "Law of two feet, and more.").await;
+    alice
+        .edit_body(&page, "Law of two feet, and more.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(count(&mut carol).await.as_deref(), Some("1"));
 }
 
@@ -236,7 +241,9 @@ async fn no_member_sees_anothers_watch_state_or_count_and_a_visitor_sees_none() 
     let page = alice
         .create_page("Retrospective Walk", "Four questions.", "")
         .await;
-    edit(&mut bob, &page, "Four questions, one hour.").await;
+    bob.edit_body(&page, "Four questions, one hour.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
 
     // Each member's view of the same page, as kept skeletons serve them.
     for _ in 0..2 {
