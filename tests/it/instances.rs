@@ -1186,10 +1186,18 @@ async fn migrations_run_whole_however_short_the_statement_timeout() {
     let cafe::db::Db::Postgres(pool) = &db else {
         panic!("a postgres:// URL opens PostgreSQL");
     };
+    // The check itself gets a longer timeout: under load even a count of an
+    // empty table can take more than 1 ms (it failed so in CI once).
+    let mut tx = pool.begin().await.expect("a transaction");
+    sqlx::query("SET LOCAL statement_timeout = '10s'")
+        .execute(&mut *tx)
+        .await
+        .expect("a longer timeout for the check");
     let pages: i64 = sqlx::query_scalar("SELECT count(*) FROM pages")
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await
         .expect("the tables exist");
+    tx.rollback().await.expect("rolled back");
     assert_eq!(pages, 0, "a new database holds no page");
     // Other statements still keep the timeout.
     let slow = sqlx::query("SELECT pg_sleep(0.2)").execute(pool).await;
