@@ -78,6 +78,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::pages::routes::router())
         .merge(crate::stories::routes::router())
         .merge(crate::roster::routes::router())
+        .merge(crate::roster::ask::router())
         .merge(crate::tags::routes::router())
         .merge(crate::search::routes::router())
         .merge(crate::recent::routes::router())

@@ -187,6 +187,11 @@ pub struct ServeArgs {
     /// Upload requests one member may make in an hour before 429.
     #[arg(long, env = "CAFE_UPLOADS_PER_HOUR", default_value_t = 60)]
     pub uploads_per_hour: usize,
+    /// Questions one member may send practitioners through Cafe in an
+    /// hour before the form says to wait (at most 64).
+    #[arg(long, env = "CAFE_QUESTIONS_PER_HOUR", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub questions_per_hour: u64,
     /// OpenID Connect: the provider's issuer URL, whose
     /// `/.well-known/openid-configuration` Cafe reads. With it, the
     /// sign-in page offers the provider's button (see docs/sso.md).

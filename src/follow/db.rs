@@ -77,6 +77,25 @@ pub async fn auto_watch(
         .map(|_| ()))
 }
 
+/// Everyone on a page's roster watches it from now on, unless they muted
+/// it (or asked the question themselves): a question asked there in
+/// public is for them. In the question's own transaction, before its event.
+pub async fn watch_for_question(conn: &mut Tx, page_id: i64, asker_id: i64) -> sqlx::Result<()> {
+    crate::on_tx!(&mut *conn, |conn| sqlx::query(
+        "INSERT INTO watches (user_id, target, page_id, level, since_event, created_at)
+         SELECT r.user_id, $2, $1, 'watching', COALESCE((SELECT MAX(id) FROM events), 0), $4
+         FROM roster r WHERE r.page_id = $1 AND r.user_id <> $3
+         ON CONFLICT (user_id, target) DO NOTHING"
+    )
+    .bind(page_id)
+    .bind(Target::Page(page_id).key())
+    .bind(asker_id)
+    .bind(crate::clock::now())
+    .execute(&mut *conn)
+    .await
+    .map(|_| ()))
+}
+
 /// Sets a member's level for a target (a new watch counts events from now).
 pub async fn set(db: &Db, user_id: i64, target: &Target, level: Level) -> sqlx::Result<()> {
     let key = target.key();

@@ -14,6 +14,8 @@ pub struct Settings {
     pub email: String,
     pub verified: bool,
     pub delivery: String,
+    /// Whether members may send them questions through Cafe.
+    pub questions: bool,
 }
 
 impl Default for Settings {
@@ -22,13 +24,14 @@ impl Default for Settings {
             email: String::new(),
             verified: false,
             delivery: "daily".to_owned(),
+            questions: true,
         }
     }
 }
 
 pub async fn settings(db: &Db, user_id: i64) -> sqlx::Result<Settings> {
     let row = crate::on_db!(db, |pool| sqlx::query_as::<_, Settings>(
-        "SELECT email, verified, delivery FROM mail_settings WHERE user_id = $1"
+        "SELECT email, verified, delivery, questions FROM mail_settings WHERE user_id = $1"
     )
     .bind(user_id)
     .fetch_optional(pool)
@@ -44,6 +47,7 @@ pub async fn save_settings(
     user_id: i64,
     email: &str,
     delivery: &str,
+    questions: bool,
     verify: Option<(&str, i64)>,
 ) -> sqlx::Result<()> {
     let (hash, until) = match verify {
@@ -51,9 +55,11 @@ pub async fn save_settings(
         None => (None, None),
     };
     crate::on_tx!(&mut *tx, |conn| sqlx::query(
-        "INSERT INTO mail_settings (user_id, email, verified, delivery, verify_hash, verify_until)
-         VALUES ($1, $2, FALSE, $3, $4, $5)
+        "INSERT INTO mail_settings (user_id, email, verified, delivery, verify_hash, verify_until,
+                                    questions)
+         VALUES ($1, $2, FALSE, $3, $4, $5, $6)
          ON CONFLICT (user_id) DO UPDATE SET delivery = excluded.delivery,
+             questions = excluded.questions,
              email = excluded.email,
              verified = CASE WHEN mail_settings.email = excluded.email
                              THEN mail_settings.verified ELSE FALSE END,
@@ -67,6 +73,7 @@ pub async fn save_settings(
     .bind(delivery)
     .bind(hash)
     .bind(until)
+    .bind(questions)
     .execute(&mut *conn)
     .await
     .map(|_| ()))
@@ -102,6 +109,31 @@ pub async fn unsubscribe(db: &Db, user_id: i64, deliveries: &[&str]) -> sqlx::Re
         .map(|done| done.rows_affected()))?;
     }
     Ok(changed > 0)
+}
+
+/// Turns off the questions members may send this member; whether they were on.
+pub async fn refuse_questions(db: &Db, user_id: i64) -> sqlx::Result<bool> {
+    let done = crate::on_db!(db, |pool| sqlx::query(
+        "UPDATE mail_settings SET questions = FALSE WHERE user_id = $1 AND questions = TRUE"
+    )
+    .bind(user_id)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Where a question to this member goes: their confirmed address, if they
+/// take questions and are not blocked. Never shown to the asker.
+pub async fn question_address(db: &Db, user_id: i64) -> sqlx::Result<Option<String>> {
+    crate::on_db!(db, |pool| sqlx::query_scalar::<_, String>(
+        "SELECT ms.email FROM mail_settings ms JOIN users u ON u.id = ms.user_id
+         WHERE ms.user_id = $1 AND ms.verified = TRUE AND ms.email <> ''
+           AND ms.questions = TRUE AND u.blocked = FALSE"
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await)
 }
 
 /// A mail to queue.

@@ -78,11 +78,13 @@ impl Delivery {
     }
 }
 
-/// What one unsubscribe link ends: the mail for each change, or the digests.
+/// What one unsubscribe link ends: the mail for each change, the digests,
+/// or the questions members send through Cafe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subscription {
     Each,
     Digest,
+    Questions,
 }
 
 impl Subscription {
@@ -90,6 +92,7 @@ impl Subscription {
         match self {
             Subscription::Each => "each",
             Subscription::Digest => "digest",
+            Subscription::Questions => "questions",
         }
     }
 
@@ -97,15 +100,18 @@ impl Subscription {
         match raw {
             "each" => Some(Subscription::Each),
             "digest" => Some(Subscription::Digest),
+            "questions" => Some(Subscription::Questions),
             _ => None,
         }
     }
 
-    /// The deliveries this subscription covers.
+    /// The deliveries this subscription covers (none: questions are not
+    /// a delivery of changes).
     pub fn deliveries(self) -> &'static [&'static str] {
         match self {
             Subscription::Each => &["each"],
             Subscription::Digest => &["daily", "weekly"],
+            Subscription::Questions => &[],
         }
     }
 }

@@ -41,6 +41,9 @@ struct SettingsForm {
     email: String,
     #[serde(default)]
     delivery: String,
+    /// The "members may send me questions" checkbox: present when ticked.
+    #[serde(default)]
+    questions: Option<String>,
 }
 
 /// One delivery choice as a radio button.
@@ -60,6 +63,7 @@ struct SettingsPage {
     error: Option<&'static str>,
     enabled: bool,
     failed: Vec<db::Failed>,
+    questions: bool,
 }
 
 fn choices(chosen: &str) -> Vec<Choice> {
@@ -85,6 +89,7 @@ async fn settings_form(State(state): State<AppState>, ctx: Ctx) -> AppResult<Set
         error: None,
         enabled: state.mail.enabled(),
         failed,
+        questions: settings.questions,
     })
 }
 
@@ -118,6 +123,7 @@ async fn save_settings(
                 error: Some(error),
                 enabled: state.mail.enabled(),
                 failed,
+                questions: form.questions.is_some(),
             };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
@@ -134,6 +140,7 @@ async fn save_settings(
         me.id,
         address,
         delivery.as_str(),
+        form.questions.is_some(),
         changed.then_some((hash.as_str(), until)),
     )
     .await?;
@@ -233,6 +240,7 @@ fn what(subscription: super::Subscription) -> &'static str {
     match subscription {
         super::Subscription::Each => "the mail for each change",
         super::Subscription::Digest => "the digests",
+        super::Subscription::Questions => "the questions members send you through Cafe",
     }
 }
 
@@ -267,7 +275,10 @@ async fn unsubscribe(
     Query(query): Query<TokenQuery>,
 ) -> AppResult<UnsubscribePage> {
     let (user_id, subscription) = unsubscribe_token(&state, &query.token)?;
-    db::unsubscribe(&state.pool, user_id, subscription.deliveries()).await?;
+    match subscription {
+        super::Subscription::Questions => db::refuse_questions(&state.pool, user_id).await?,
+        _ => db::unsubscribe(&state.pool, user_id, subscription.deliveries()).await?,
+    };
     Ok(UnsubscribePage {
         ctx,
         token: query.token,

@@ -87,6 +87,8 @@ pub struct Entry {
     pub page_title: Option<String>,
     pub story_id: Option<i64>,
     pub story_title: Option<String>,
+    /// The story's outcome (`question` for a question asked in public).
+    pub story_outcome: Option<String>,
     pub actor_username: Option<String>,
     pub actor_name: Option<String>,
 }
@@ -94,6 +96,7 @@ pub struct Entry {
 pub(crate) const ENTRY_COLUMNS: &str =
     "SELECT e.id, e.kind, e.page_id, e.revision, e.summary, e.created_at,
         p.slug, p.title AS page_title, e.story_id, st.title AS story_title,
+        st.outcome AS story_outcome,
         u.username AS actor_username, u.display_name AS actor_name
     FROM events e
     LEFT JOIN pages p ON p.id = e.page_id

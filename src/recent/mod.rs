@@ -136,6 +136,13 @@ impl From<db::Entry> for Activity {
                     _ => page_url,
                 },
             ),
+            Some(Kind::Story) if e.story_outcome.as_deref() == Some("question") => (
+                match e.revision {
+                    Some(n) if n > 1 => format!("Question “{story}” on {page}: revision {n}"),
+                    _ => format!("Question “{story}” on {page}"),
+                },
+                story_url.or(page_url),
+            ),
             Some(Kind::Story) => (
                 match e.revision {
                     Some(n) if n > 1 => format!("Story “{story}” on {page}: revision {n}"),

@@ -32,6 +32,22 @@ pub async fn for_user(pool: &Db, user_id: i64) -> sqlx::Result<Vec<MethodUsed>> 
         .await)
 }
 
+/// Someone on a page's roster, by username: their id and display name.
+pub async fn member_on_roster(
+    pool: &Db,
+    page_id: i64,
+    username: &str,
+) -> sqlx::Result<Option<(i64, String)>> {
+    crate::on_db!(pool, |pool| sqlx::query_as::<_, (i64, String)>(
+        "SELECT u.id, u.display_name FROM roster r JOIN users u ON u.id = r.user_id
+         WHERE r.page_id = $1 AND u.username = $2"
+    )
+    .bind(page_id)
+    .bind(username)
+    .fetch_optional(pool)
+    .await)
+}
+
 /// Adds the user to the page's roster, or updates their entry: posting
 /// twice never makes two entries. Joining is recorded in recent changes.
 /// `true` when the member was already on the roster (an update).

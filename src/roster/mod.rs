@@ -1,6 +1,7 @@
 //! The roster ("Who is using this method"): members add their own name to
 //! a page, with an optional tip and where they use the method.
 
+pub mod ask;
 pub mod db;
 pub mod routes;
 

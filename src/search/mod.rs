@@ -29,7 +29,7 @@ pub const MAX_TERMS: usize = 12;
 const MAX_TERM_CHARS: usize = 100;
 
 /// Story outcomes, as stored and as typed after `outcome:`.
-pub const OUTCOMES: [&str; 4] = ["success", "mixed", "failure", "too-early"];
+pub const OUTCOMES: [&str; 5] = ["success", "mixed", "failure", "too-early", "question"];
 
 /// A word or phrase to look for (or to exclude).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,7 +223,7 @@ impl Query {
                     }
                     None => {
                         self.problem = Some(format!(
-                            "“outcome:{}” is not an outcome: use outcome:success, outcome:mixed, outcome:failure or outcome:too-early.",
+                            "“outcome:{}” is not an outcome: use outcome:success, outcome:mixed, outcome:failure, outcome:too-early or outcome:question.",
                             value.chars().take(40).collect::<String>()
                         ));
                         false

@@ -134,6 +134,9 @@ pub async fn create(
         .map(|done| done.rows_affected()))?;
     }
     insert_revision(&mut tx, id, 1, text, "", author_id, &now).await?;
+    if text.outcome == Outcome::Question {
+        crate::follow::db::watch_for_question(&mut tx, page_id, author_id).await?;
+    }
     record(
         &mut tx,
         NewEvent::new(Kind::Story, Some(author_id), &text.title)

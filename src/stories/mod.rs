@@ -13,10 +13,23 @@ pub enum Outcome {
     Mixed,
     Failure,
     TooEarly,
+    /// Not a story but a question to the method's practitioners, asked in
+    /// public: a thread like a story's, whose replies are the answers.
+    Question,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [
+    /// Every kind of thread, in the order tallies and filters list them.
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Success,
+        Outcome::Mixed,
+        Outcome::Failure,
+        Outcome::TooEarly,
+        Outcome::Question,
+    ];
+
+    /// The outcomes a story can have (the story form's choices).
+    pub const TOLD: [Outcome; 4] = [
         Outcome::Success,
         Outcome::Mixed,
         Outcome::Failure,
@@ -34,6 +47,7 @@ impl Outcome {
             Outcome::Mixed => "mixed",
             Outcome::Failure => "failure",
             Outcome::TooEarly => "too-early",
+            Outcome::Question => "question",
         }
     }
 
@@ -44,6 +58,7 @@ impl Outcome {
             Outcome::Mixed => "Mixed",
             Outcome::Failure => "Failure",
             Outcome::TooEarly => "Too early to tell",
+            Outcome::Question => "Question",
         }
     }
 }
@@ -114,6 +129,30 @@ impl StoryText {
     }
 }
 
+impl StoryText {
+    /// Checks the public question form: a title and a text, as a story's,
+    /// with the fields' own ids for the messages.
+    pub fn parse_question(title: &str, body: &str) -> Result<StoryText, Vec<FieldError>> {
+        StoryText::parse(title, body, Outcome::Question.as_str(), "").map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| match e.field {
+                    "story-title" if title.trim().is_empty() => FieldError::new(
+                        "question-title",
+                        "Please write your question in a line.",
+                    ),
+                    "story-title" => FieldError::new("question-title", e.message),
+                    "story-body" if body.trim().is_empty() => FieldError::new(
+                        "question-body",
+                        "Please say more: what you tried, what you want to know.",
+                    ),
+                    _ => FieldError::new("question-body", e.message),
+                })
+                .collect()
+        })
+    }
+}
+
 /// A reply's text, validated.
 pub fn parse_reply(body: &str) -> Result<String, String> {
     let body = crate::pages::normalise_body(body);
@@ -135,6 +174,8 @@ mod tests {
         assert_eq!(Outcome::parse("too-early"), Some(Outcome::TooEarly));
         assert_eq!(Outcome::parse("great"), None);
         assert_eq!(Outcome::TooEarly.label(), "Too early to tell");
+        assert_eq!(Outcome::parse("question"), Some(Outcome::Question));
+        assert!(!Outcome::TOLD.contains(&Outcome::Question));
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/methods/{slug}/stories", get(to_stories).post(tell))
         .route("/methods/{slug}/stories/{id}", get(thread))
+        .route("/methods/{slug}/questions", get(to_stories).post(ask_in_public))
         .route(
             "/methods/{slug}/stories/{id}/edit",
             get(edit_form).post(edit),
@@ -84,9 +85,14 @@ pub struct StoryForm {
 }
 
 impl StoryForm {
+    /// Whether this is a question's form (no outcome to choose, no place).
+    pub fn is_question(&self) -> bool {
+        self.outcome == Outcome::Question.as_str()
+    }
+
     /// The outcome choices with whether each is selected.
     pub fn outcome_choices(&self) -> Vec<(&'static str, &'static str, bool)> {
-        Outcome::ALL
+        Outcome::TOLD
             .iter()
             .map(|o| (o.as_str(), o.label(), o.as_str() == self.outcome))
             .collect()
@@ -138,6 +144,47 @@ async fn tell(
     };
     let id = db::create(&state.pool, page.id, author, &text).await?;
     flash::set(&session, "Thank you: your story is told.").await;
+    Ok(Redirect::to(&format!("/methods/{}/stories/{id}", page.slug)).into_response())
+}
+
+/// The public question form's fields (also re-shown on the method page).
+#[derive(Debug, Default, Deserialize)]
+pub struct QuestionForm {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub body: String,
+}
+
+/// A question to the method's practitioners, asked on its page: a thread
+/// marked "question", which everyone on the roster hears of (see
+/// [`db::create`]).
+async fn ask_in_public(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    session: Session,
+    Path(slug): Path<String>,
+    Form(form): Form<QuestionForm>,
+) -> AppResult<Response> {
+    let page = load_page(&state, &slug).await?;
+    let author = ctx.member()?.id;
+    let text = match StoryText::parse_question(&form.title, &form.body) {
+        Ok(text) => text,
+        Err(errors) => {
+            let errors = ShowErrors {
+                question: errors,
+                question_form: Some(form),
+                ..ShowErrors::default()
+            };
+            return show_page_with_errors(&state, ctx, page, errors).await;
+        }
+    };
+    let id = db::create(&state.pool, page.id, author, &text).await?;
+    flash::set(
+        &session,
+        "Your question is asked. The people on this method's roster are told of it.",
+    )
+    .await;
     Ok(Redirect::to(&format!("/methods/{}/stories/{id}", page.slug)).into_response())
 }
 

@@ -373,6 +373,7 @@ const TABLES: [Table; 22] = [
             ("verify_until", OptInt),
             ("digest_event", Int),
             ("digest_at", Int),
+            ("questions", Bool),
         ],
         key: 1,
         identity: false,

@@ -35,6 +35,7 @@ impl Bucket {
             Bucket::FailuresPerAddr => "failures-per-addr",
             Bucket::JoinsPerAddr => "joins-per-addr",
             Bucket::UploadsPerMember => "uploads-per-member",
+            Bucket::QuestionsPerMember => "questions-per-member",
             Bucket::OidcStartsPerAddr => "oidc-starts-per-addr",
         }
     }

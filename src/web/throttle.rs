@@ -43,6 +43,8 @@ pub enum Bucket {
     JoinsPerAddr,
     /// Upload requests of one member (by user id).
     UploadsPerMember,
+    /// Questions sent to practitioners by one member (by user id).
+    QuestionsPerMember,
     /// OpenID Connect sign-ins started from one client address.
     OidcStartsPerAddr,
 }

@@ -549,9 +549,9 @@ async fn a_member_fills_in_their_profile_and_how_to_reach_them_is_for_members_on
 
     // The roster (kept for visitors before) shows the new name, linked to the profile.
     let page = visitor.get(AAR).await;
-    assert_eq!(texts(&page.body, ".roster-entry a"), ["Alice Achieng"]);
+    assert_eq!(texts(&page.body, ".roster-entry > a"), ["Alice Achieng"]);
     assert_eq!(
-        attrs(&page.body, ".roster-entry a", "href"),
+        attrs(&page.body, ".roster-entry > a", "href"),
         ["/users/alice"]
     );
 }

@@ -15,7 +15,7 @@ use crate::pages::db::{self, Page};
 use crate::roster::routes::RosterForm;
 use crate::state::AppState;
 use crate::stories::Outcome;
-use crate::stories::routes::StoryForm;
+use crate::stories::routes::{QuestionForm, StoryForm};
 use crate::tags::TagLink;
 use crate::web::context::Ctx;
 use crate::web::field_errors::FieldError;
@@ -55,6 +55,8 @@ struct ShowPage {
     story_errors: Vec<FieldError>,
     roster_form: RosterForm,
     roster_errors: Vec<FieldError>,
+    question_form: QuestionForm,
+    question_errors: Vec<FieldError>,
     /// In a members' skeleton, what the roster form is made from (see
     /// `cache::members`); empty otherwise.
     roster_slot: String,
@@ -72,18 +74,27 @@ struct ShowPage {
 /// engines show).
 const DESCRIPTION_CHARS: usize = 160;
 
-/// How many stories a page has, by outcome, as said near its title.
+/// How many stories a page has, by outcome, and how many questions, as
+/// said near its title.
 pub fn stories_sentence(tally: &[TallyItem]) -> String {
-    let total: i64 = tally.iter().map(|t| t.count).sum();
-    let parts: Vec<String> = tally
+    let question = Outcome::Question.as_str();
+    let (questions, told): (Vec<&TallyItem>, Vec<&TallyItem>) =
+        tally.iter().partition(|t| t.outcome == question);
+    let total: i64 = told.iter().map(|t| t.count).sum();
+    let parts: Vec<String> = told
         .iter()
         .filter(|t| t.count > 0)
         .map(|t| format!("{} {}", t.count, t.label.to_lowercase()))
         .collect();
-    match total {
+    let stories = match total {
         0 => "No stories yet".to_owned(),
         1 => format!("1 story ({})", parts.join(", ")),
         n => format!("{n} stories ({})", parts.join(", ")),
+    };
+    match questions.iter().map(|t| t.count).sum::<i64>() {
+        0 => stories,
+        1 => format!("{stories}, 1 question"),
+        n => format!("{stories}, {n} questions"),
     }
 }
 
@@ -113,6 +124,8 @@ pub struct ShowErrors {
     pub story_form: Option<StoryForm>,
     pub roster: Vec<FieldError>,
     pub roster_form: Option<RosterForm>,
+    pub question: Vec<FieldError>,
+    pub question_form: Option<QuestionForm>,
 }
 
 #[derive(Deserialize, Default)]
@@ -239,6 +252,8 @@ fn render_show(
         files,
         story_form: errors.story_form.unwrap_or_default(),
         story_errors: errors.story,
+        question_form: errors.question_form.unwrap_or_default(),
+        question_errors: errors.question,
         roster_form,
         roster_errors: errors.roster,
     }
