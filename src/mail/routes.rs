@@ -44,6 +44,20 @@ struct SettingsForm {
     /// The "members may send me questions" checkbox: present when ticked.
     #[serde(default)]
     questions: Option<String>,
+    /// Sent with the checkbox, so that a form without it (an older page,
+    /// a script) keeps the member's choice instead of turning it off.
+    #[serde(default)]
+    questions_shown: Option<String>,
+}
+
+impl SettingsForm {
+    /// The questions choice this form makes, or `current` if it has none.
+    fn questions(&self, current: bool) -> bool {
+        match self.questions_shown {
+            Some(_) => self.questions.is_some(),
+            None => current,
+        }
+    }
 }
 
 /// One delivery choice as a radio button.
@@ -115,6 +129,7 @@ async fn save_settings(
             let failed = db::failed(&state.pool, me.id).await?;
             let current = db::settings(&state.pool, me.id).await?.delivery;
             let chosen = delivery.map_or(current, |d| d.as_str().to_owned());
+            let questions = form.questions(true);
             let page = SettingsPage {
                 ctx,
                 email: form.email,
@@ -123,7 +138,7 @@ async fn save_settings(
                 error: Some(error),
                 enabled: state.mail.enabled(),
                 failed,
-                questions: form.questions.is_some(),
+                questions,
             };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
@@ -140,7 +155,7 @@ async fn save_settings(
         me.id,
         address,
         delivery.as_str(),
-        form.questions.is_some(),
+        form.questions(current.questions),
         changed.then_some((hash.as_str(), until)),
     )
     .await?;

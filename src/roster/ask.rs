@@ -278,10 +278,13 @@ async fn queue(
     };
     let text = QuestionText(&mail).render().map_err(anyhow::Error::from)?;
     let html = QuestionHtml(&mail).render().map_err(anyhow::Error::from)?;
-    let subject: String = format!("[{site}] {} asks you about {}", me.display_name, page.page.title)
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let subject: String = format!(
+        "[{site}] {} asks you about {}",
+        me.display_name, page.page.title
+    )
+    .chars()
+    .map(|c| if c.is_control() { ' ' } else { c })
+    .collect();
     let headers = format!(
         "Reply-To: {reply_to}\n{}",
         crate::mail::notify::unsubscribe_headers(&unsubscribe_url)

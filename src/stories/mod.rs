@@ -137,10 +137,9 @@ impl StoryText {
             errors
                 .into_iter()
                 .map(|e| match e.field {
-                    "story-title" if title.trim().is_empty() => FieldError::new(
-                        "question-title",
-                        "Please write your question in a line.",
-                    ),
+                    "story-title" if title.trim().is_empty() => {
+                        FieldError::new("question-title", "Please write your question in a line.")
+                    }
                     "story-title" => FieldError::new("question-title", e.message),
                     "story-body" if body.trim().is_empty() => FieldError::new(
                         "question-body",

@@ -25,7 +25,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/methods/{slug}/stories", get(to_stories).post(tell))
         .route("/methods/{slug}/stories/{id}", get(thread))
-        .route("/methods/{slug}/questions", get(to_stories).post(ask_in_public))
+        .route(
+            "/methods/{slug}/questions",
+            get(to_stories).post(ask_in_public),
+        )
         .route(
             "/methods/{slug}/stories/{id}/edit",
             get(edit_form).post(edit),

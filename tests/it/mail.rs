@@ -9,9 +9,9 @@ use crate::support::smtp::{Received, SmtpSink};
 use crate::support::{Client, TestApp, count};
 use cafe::config::{PublicUrl, ServeArgs};
 
-const PUBLIC: &str = "https://wiki.example.org";
+pub(crate) const PUBLIC: &str = "https://wiki.example.org";
 
-fn config(sink: &SmtpSink) -> ServeArgs {
+pub(crate) fn config(sink: &SmtpSink) -> ServeArgs {
     let mut config = ServeArgs::defaults();
     config.smtp_url = Some(cafe::mail::smtp::SmtpUrl::parse(&sink.url()).expect("url"));
     config.mail_from = Some("Cafe <cafe@example.org>".to_owned());
@@ -26,14 +26,14 @@ async fn mail_app(sink: &SmtpSink) -> TestApp {
 }
 
 /// A round of the background tasks: changes into mails, mails out.
-async fn round(app: &TestApp) -> usize {
+pub(crate) async fn round(app: &TestApp) -> usize {
     queue(app).await;
     cafe::mail::outbox::send_due(&app.state)
         .await
         .expect("send")
 }
 
-fn to(sink: &SmtpSink, address: &str) -> Vec<Received> {
+pub(crate) fn to(sink: &SmtpSink, address: &str) -> Vec<Received> {
     sink.received()
         .into_iter()
         .filter(|m| m.to.iter().any(|t| t == address))
@@ -41,7 +41,7 @@ fn to(sink: &SmtpSink, address: &str) -> Vec<Received> {
 }
 
 /// The site path of the first link in `text` that starts with `prefix`.
-fn link(text: &str, prefix: &str) -> String {
+pub(crate) fn link(text: &str, prefix: &str) -> String {
     let start = text
         .find(&format!("{PUBLIC}{prefix}"))
         .unwrap_or_else(|| panic!("a link to {prefix} in {text}"));
@@ -54,7 +54,7 @@ fn link(text: &str, prefix: &str) -> String {
 
 /// Gives the member `address`, confirms it through the mailed link, and
 /// chooses a mail for each change.
-async fn confirmed(app: &TestApp, sink: &SmtpSink, client: &mut Client, address: &str) {
+pub(crate) async fn confirmed(app: &TestApp, sink: &SmtpSink, client: &mut Client, address: &str) {
     client
         .post(
             "/account/notifications",
@@ -86,7 +86,9 @@ async fn edit(client: &mut Client, page: &str, body: &str) {
 
 /// A site mailing through its sink, with Alice (her address confirmed,
 /// a mail for each change) and Bob.
-async fn site(adjust: impl FnOnce(&mut ServeArgs)) -> (SmtpSink, TestApp, Client, Client) {
+pub(crate) async fn site(
+    adjust: impl FnOnce(&mut ServeArgs),
+) -> (SmtpSink, TestApp, Client, Client) {
     let sink = SmtpSink::start().await;
     let mut settings = config(&sink);
     adjust(&mut settings);

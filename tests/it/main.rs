@@ -5,6 +5,7 @@
 mod support;
 
 mod abuse;
+mod asking;
 mod browser;
 mod browser_feedback;
 mod browser_files;
