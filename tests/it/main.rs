@@ -39,6 +39,7 @@ mod hostile;
 mod housekeeping;
 mod instances;
 mod mail;
+mod mail_process;
 mod member_pages;
 mod oidc;
 mod search;
