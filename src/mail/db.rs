@@ -423,6 +423,20 @@ pub async fn note_mailed(
     .map(|_| ()))
 }
 
+/// The member has looked at the page `slug` again: its next change may be
+/// mailed to them.
+pub async fn looked_at(db: &Db, user_id: i64, slug: &str) -> sqlx::Result<()> {
+    crate::on_db!(db, |pool| sqlx::query(
+        "DELETE FROM mail_page_state
+         WHERE user_id = $1 AND page_id = (SELECT id FROM pages WHERE slug = $2)"
+    )
+    .bind(user_id)
+    .bind(slug)
+    .execute(pool)
+    .await
+    .map(|_| ()))
+}
+
 /// A member a digest may be due for.
 #[derive(FromRow)]
 pub struct DigestMember {

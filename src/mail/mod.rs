@@ -243,6 +243,31 @@ pub fn token_hash(token: &str) -> String {
     crate::auth::hex(&blake2::Blake2b::<U32>::digest(token.as_bytes()))
 }
 
+/// A member looking at a method page (or anything under it) has "looked
+/// at it again": the next change to it may be mailed to them (the rule of
+/// one mail per page until looked at, see [`notify`]). Only when the site
+/// mails and the member has unseen changes (else they were mailed about
+/// nothing unseen), and after the answer, so a page view waits for no
+/// write.
+pub fn looked_at(state: &AppState, ctx: &crate::web::context::Ctx, path: &str) {
+    let Some(slug) = path.strip_prefix("/methods/") else {
+        return;
+    };
+    let slug = slug.split(['/', '?', '#']).next().unwrap_or_default();
+    let (Some(user), Some(follow)) = (&ctx.user, &ctx.follow) else {
+        return;
+    };
+    if !state.mail.enabled() || follow.unseen == 0 || slug.is_empty() {
+        return;
+    }
+    let (pool, user_id, slug) = (state.pool.clone(), user.id, slug.to_owned());
+    tokio::spawn(async move {
+        if let Err(err) = db::looked_at(&pool, user_id, &slug).await {
+            tracing::warn!(error = %err, "cannot note a page as looked at");
+        }
+    });
+}
+
 /// Starts the background tasks: the sender and the each-change notifier,
 /// every few seconds. Without `--smtp-url`, nothing.
 pub fn spawn(state: AppState) {

@@ -12,9 +12,10 @@
 //!   the outbox (held back for `--mail-coalesce-secs`) is added to that
 //!   mail, so one member's repeated edits within that time make one mail;
 //! - after a mail about a page, no other mail about it until the member
-//!   has looked: "looked" is marking their Following page seen (its
-//!   `follow_state.seen_event` passing the event mailed about), which is
-//!   what the Following page's button and the count in the header go by.
+//!   has looked: at the page or anything under it (a diff, a story:
+//!   [`super::looked_at`] forgets the page's `mail_page_state`), or at their
+//!   Following page, marking it seen (its `follow_state.seen_event`
+//!   passing the event mailed about).
 
 use askama::Template;
 use serde::{Deserialize, Serialize};

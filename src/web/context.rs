@@ -357,8 +357,8 @@ async fn load(
         None => String::new(),
     };
     // Only a member's session holds one, and only a page shows it.
-    let flash = match (&user, method) {
-        (Some(_), Method::GET) => super::flash::peek(session).await,
+    let flash = match (&user, &method) {
+        (Some(_), &Method::GET) => super::flash::peek(session).await,
         _ => None,
     };
     let follow = match &user {
@@ -368,14 +368,18 @@ async fn load(
         }
         None => None,
     };
-    Ok(Ctx {
+    let ctx = Ctx {
         user,
         csrf,
         site: state.site.clone(),
         path,
         flash,
         follow,
-    })
+    };
+    if method == Method::GET {
+        crate::mail::looked_at(state, &ctx, &ctx.path);
+    }
+    Ok(ctx)
 }
 
 /// The member `user_id` and their `auth_epoch` (`None`: no such member, or

@@ -282,6 +282,43 @@ async fn a_page_is_mailed_about_once_until_the_member_has_looked() {
 }
 
 #[tokio::test]
+async fn looking_at_the_page_again_lets_its_next_change_be_mailed() {
+    let (sink, app, mut alice, mut bob) = site(|_| {}).await;
+    let page = alice.create_page("Open Space", "Two feet.", "").await;
+    edit(&mut bob, &page, "The law of two feet.").await;
+    assert_eq!(round(&app).await, 1);
+    edit(&mut bob, &page, "The law of two feet; bumblebees.").await;
+    assert_eq!(round(&app).await, 0, "not looked at yet: no second mail");
+    // She follows the mail's link to the diff, under the page.
+    let mail = to(&sink, "alice@example.org").pop().expect("the mail");
+    let diff = link(
+        &mail.part("text/plain").expect("text"),
+        "/methods/open-space/diff",
+    );
+    alice.get(&diff).await.assert_status(StatusCode::OK);
+    // Noted after the answer: wait for it.
+    let mailed = "SELECT count(*) FROM mail_page_state";
+    for _ in 0..100 {
+        if count(&app.state.pool, mailed).await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(count(&app.state.pool, mailed).await, 0, "looked at");
+    edit(&mut bob, &page, "The law of two feet; butterflies.").await;
+    assert_eq!(round(&app).await, 1, "looked at: the next change is mailed");
+    // Bob's own look at it changes nothing of Alice's.
+    bob.get(&page).await.assert_status(StatusCode::OK);
+    edit(
+        &mut bob,
+        &page,
+        "The law of two feet; butterflies; a market.",
+    )
+    .await;
+    assert_eq!(round(&app).await, 0);
+}
+
+#[tokio::test]
 async fn one_click_unsubscribe_needs_no_session_and_only_its_own_token_works() {
     let (sink, app, mut alice, mut bob) = site(|_| {}).await;
     confirmed(&app, &sink, &mut bob, "bob@example.org").await;
