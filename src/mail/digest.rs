@@ -7,6 +7,12 @@
 //! `cafe digest send` makes every digest at once. A digest's dedupe key is
 //! the member and the last event it lists, so two instances making digests
 //! at the same moment queue one.
+//!
+//! A digest also asks "Still using …?" of each roster entry of the member's
+//! not confirmed since `--roster-confirm-months`, linking to the method
+//! page's roster (where one button confirms and the form updates) and to
+//! the removal page. Only digests that go out for changes ask, so the
+//! question alone never makes a mail every day.
 
 use askama::Template;
 
@@ -23,6 +29,9 @@ const LISTED: i64 = 100;
 struct Digest<'a> {
     site: &'a str,
     items: &'a [Item],
+    /// Roster entries to confirm: (method, its roster's address, the
+    /// address that removes the entry).
+    still: &'a [(String, String, String)],
     following_url: &'a str,
     settings_url: &'a str,
     unsubscribe_url: &'a str,
@@ -69,9 +78,28 @@ pub async fn send(state: &AppState, every: bool) -> anyhow::Result<usize> {
                 .unsubscribe
                 .token(member.user_id, super::Subscription::Digest);
             let unsubscribe_url = base.join(&format!("/unsubscribe?token={token}"));
+            let still = match state.config.roster_cutoff() {
+                Some(cutoff) => {
+                    crate::roster::db::unconfirmed_of(&state.pool, member.user_id, &cutoff).await?
+                }
+                None => Vec::new(),
+            };
+            let still: Vec<(String, String, String)> = still
+                .into_iter()
+                .map(|entry| {
+                    let page = format!("/methods/{}", entry.slug);
+                    let roster = base.join(&format!("{page}#roster"));
+                    (
+                        entry.title,
+                        roster,
+                        base.join(&format!("{page}/roster/remove")),
+                    )
+                })
+                .collect();
             let digest = Digest {
                 site,
                 items: &items,
+                still: &still,
                 following_url: &base.join("/following"),
                 settings_url: &base.join("/account/notifications"),
                 unsubscribe_url: &unsubscribe_url,

@@ -276,7 +276,7 @@ async fn no_member_sees_anothers_watch_state_or_count_and_a_visitor_sees_none() 
 }
 
 /// Makes the member's roster entry on `slug` look confirmed long ago.
-async fn age_entry(app: &TestApp, username: &str, slug: &str) {
+pub(crate) async fn age_entry(app: &TestApp, username: &str, slug: &str) {
     let sql = "UPDATE roster SET confirmed_at = '2020-01-01T00:00:00Z'
                WHERE user_id = (SELECT id FROM users WHERE username = $1)
                  AND page_id = (SELECT id FROM pages WHERE slug = $2)";

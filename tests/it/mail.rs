@@ -584,3 +584,59 @@ async fn a_digest_lists_the_unseen_changes_since_the_last_one_in_one_mail() {
     edit(&mut bob, &second, "Ask why, what to keep, what to change.").await;
     assert_eq!(digest().await, 0);
 }
+
+#[tokio::test]
+async fn a_digest_asks_whether_an_old_roster_entry_is_still_true() {
+    let (sink, app, mut alice, mut bob) = site(|_| {}).await;
+    alice
+        .post(
+            "/account/notifications",
+            &[("email", "alice@example.org"), ("delivery", "daily")],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let old = alice
+        .create_page("Job Shadowing", "Follow a day.", "")
+        .await;
+    let new = alice.create_page("Exit Interview", "Ask why.", "").await;
+    for page in [&old, &new] {
+        alice
+            .post(&format!("{page}/roster"), &[("tip", ""), ("location", "")])
+            .await
+            .assert_status(StatusCode::SEE_OTHER);
+    }
+    crate::following::age_entry(&app, "alice", "job-shadowing").await;
+    edit(&mut bob, &new, "Ask why, and what to keep.").await;
+    cafe::mail::digest::send(&app.state, true)
+        .await
+        .expect("digest");
+    round(&app).await;
+    let digest = to(&sink, "alice@example.org").pop().expect("the digest");
+    let text = digest.part("text/plain").expect("text");
+    assert!(text.contains("Still using Job Shadowing?"), "{text}");
+    assert!(text.contains(&format!("{PUBLIC}/methods/job-shadowing#roster")));
+    assert!(text.contains(&format!("{PUBLIC}/methods/job-shadowing/roster/remove")));
+    assert!(
+        !text.contains("Still using Exit Interview?"),
+        "current: {text}"
+    );
+    let html = digest.part("text/html").expect("html");
+    assert!(html.contains("<strong>Still using Job Shadowing?</strong>"));
+
+    // Confirmed: the next digest does not ask.
+    alice
+        .post(&format!("{old}/roster/confirm"), &[])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    edit(&mut bob, &new, "Ask why, what to keep, what to change.").await;
+    cafe::mail::digest::send(&app.state, true)
+        .await
+        .expect("digest");
+    round(&app).await;
+    let text = to(&sink, "alice@example.org")
+        .pop()
+        .and_then(|m| m.part("text/plain"))
+        .expect("the next digest");
+    assert!(text.contains("Exit Interview: revision 3"), "{text}");
+    assert!(!text.contains("Still using"), "{text}");
+}
