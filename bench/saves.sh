@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The save scenario of bench/run.sh alone, for comparing how Cafe reaches
+# its database: `bench/saves.sh URL [URL…]` generates a 1,000-page corpus
+# into the first URL's database (dropped and made anew, as run.sh does),
+# then for each URL in turn — the same database reached another way, for
+# example with `?sslmode=disable`, or over the Unix socket with
+# `?host=/tmp/pg` — starts one release `cafe` on it and runs
+# `bench_client saves` (BENCH_EDITORS editors, 4; BENCH_SECONDS, 10) twice,
+# printing one line per run. Needs the release build of cafe, bench_corpus
+# and bench_client (see bench/README.md).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SECONDS_EACH=${BENCH_SECONDS:-10}
+EDITORS=${BENCH_EDITORS:-4}
+PAGES=${BENCH_PAGES:-1000}
+PORT=${BENCH_PORT:-38180}
+BIN=$ROOT/target/release
+(( $# >= 1 )) || { echo "usage: bench/saves.sh URL [URL…]" >&2; exit 2; }
+OUT=$(mktemp -d /tmp/cafe-saves.XXXXXX)
+"$BIN/examples/bench_corpus" --db "$1" --pages "$PAGES" --out "$OUT" --replace >"$OUT/summary.txt" 2>"$OUT/progress.txt"
+cut -f2 "$OUT/slugs.tsv" | shuf -n 500 --random-source=<(yes) >"$OUT/sample.txt"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# corpus: $(cat "$OUT/summary.txt")"
+for url in "$@"; do
+  "$BIN/cafe" --db "$url" --addr "127.0.0.1:$PORT" >"$OUT/cafe.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 200); do
+    curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
+    sleep 0.1
+  done
+  shown=$(sed -E 's|//([^:@/]*):[^@/]*@|//\1:***@|' <<<"$url")
+  for run in 1 2; do
+    line=$("$BIN/examples/bench_client" saves --base "http://127.0.0.1:$PORT" --users "$OUT/users.txt" \
+      --slugs "$OUT/sample.txt" --conns "$EDITORS" --seconds "$SECONDS_EACH" 2>>"$OUT/client.log" | grep '^RESULT' | head -1)
+    echo "$shown run $run: $line"
+  done
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+done
+rm -rf "$OUT"
