@@ -7,6 +7,7 @@ mod support;
 mod abuse;
 mod asking;
 mod browser;
+mod browser_asking;
 mod browser_feedback;
 mod browser_files;
 mod browser_finding;
