@@ -15,16 +15,29 @@ use crate::recent::db::{ENTRY_COLUMNS, Entry};
 /// page they watch (and have not muted), a story or reply by a member they
 /// watch, or on a page carrying every tag of a tag watch; always after the
 /// watch began.
+///
+/// Each kind of watch is its own `EXISTS`, found by the primary key
+/// (`user_id`, `target`) or, for tag watches, the partial index of a
+/// member's tag watches: one `EXISTS` over all of a member's watches with
+/// the kinds `OR`ed inside it read every watch of theirs for every event,
+/// which took seconds for a member watching a few hundred pages.
 const WATCHED: &str = "
     AND (e.actor_id IS NULL OR e.actor_id <> $1)
     AND NOT EXISTS (SELECT 1 FROM watches m
-                    WHERE m.user_id = $1 AND m.page_id = e.page_id AND m.level = 'muted')
-    AND EXISTS (
-        SELECT 1 FROM watches w
-        WHERE w.user_id = $1 AND w.level = 'watching' AND e.id > w.since_event
-          AND (w.page_id = e.page_id
-               OR (w.member_id = e.actor_id AND e.kind IN ('story', 'reply'))
-               OR (w.target LIKE 'tags:%' AND e.page_id IS NOT NULL
+                    WHERE m.user_id = $1 AND m.target = 'page:' || e.page_id
+                      AND m.level = 'muted')
+    AND (EXISTS (SELECT 1 FROM watches w
+                 WHERE w.user_id = $1 AND w.target = 'page:' || e.page_id
+                   AND w.level = 'watching' AND e.id > w.since_event)
+         OR (e.kind IN ('story', 'reply')
+             AND EXISTS (SELECT 1 FROM watches w
+                         WHERE w.user_id = $1 AND w.target = 'member:' || e.actor_id
+                           AND w.level = 'watching' AND e.id > w.since_event))
+         OR (e.page_id IS NOT NULL
+             AND EXISTS (
+                 SELECT 1 FROM watches w
+                 WHERE w.user_id = $1 AND w.page_id IS NULL AND w.member_id IS NULL
+                   AND w.level = 'watching' AND e.id > w.since_event
                    AND NOT EXISTS (
                        SELECT 1 FROM watch_tags wt
                        WHERE wt.user_id = w.user_id AND wt.target = w.target
@@ -163,38 +176,52 @@ async fn lower_bound(db: &Db, user_id: i64) -> sqlx::Result<(i64, i64)> {
 
 /// What the member's pages need: levels and the unseen count (at most
 /// [`super::COUNT_AT_MOST`]), in one statement, as a member's page view
-/// runs it whenever content has changed since their last. No watch, no
-/// row, nothing unseen.
-pub async fn mine(db: &Db, user_id: i64) -> sqlx::Result<Mine> {
+/// runs it whenever content has changed since their last. No watch,
+/// nothing unseen. With `before`, an earlier count to bring up to date:
+/// only the events after those it counted are counted, and added to it.
+pub async fn mine(db: &Db, user_id: i64, before: Option<&Mine>) -> sqlx::Result<Mine> {
+    // The count is one row of its own: as a column of every watch row it
+    // was counted again for each of the member's watches.
     let sql = format!(
-        "WITH bound AS (
-             SELECT COALESCE((SELECT seen_event FROM follow_state WHERE user_id = $1), 0) AS seen,
-                    (SELECT MIN(since_event) FROM watches
-                     WHERE user_id = $1 AND level = 'watching') AS oldest
-         )
-         SELECT w.target, w.level,
+        "SELECT '' AS target, '' AS level,
                 (SELECT count(*) FROM (
-                     SELECT e.id FROM events e, bound
+                     SELECT e.id FROM events e
                      WHERE bound.oldest IS NOT NULL
                        AND e.id > CASE WHEN bound.seen > bound.oldest
                                        THEN bound.seen ELSE bound.oldest END
                        AND e.id > (SELECT COALESCE(MAX(id), 0) FROM events) - $3
+                       AND e.id > $4
                        {WATCHED}
-                     LIMIT $2) AS unseen) AS unseen
-         FROM watches w WHERE w.user_id = $1"
+                     LIMIT $2) AS unseen) AS unseen,
+                (SELECT COALESCE(MAX(id), 0) FROM events) AS upto
+         FROM (SELECT COALESCE((SELECT seen_event FROM follow_state WHERE user_id = $1), 0) AS seen,
+                      (SELECT MIN(since_event) FROM watches
+                       WHERE user_id = $1 AND level = 'watching') AS oldest) AS bound
+         UNION ALL
+         SELECT w.target, w.level, 0, 0 FROM watches w WHERE w.user_id = $1"
     );
-    let rows: Vec<(String, String, i64)> = crate::on_db!(db, |pool| sqlx::query_as(&sql)
+    let (counted, after) = before.map_or((0, 0), |b| (b.unseen, b.counted_upto));
+    let rows: Vec<(String, String, i64, i64)> = crate::on_db!(db, |pool| sqlx::query_as(&sql)
         .bind(user_id)
         .bind(super::COUNT_AT_MOST)
         .bind(LOOK_BACK)
+        .bind(after)
         .fetch_all(pool)
         .await)?;
-    let unseen = rows.first().map_or(0, |(_, _, unseen)| *unseen);
+    let (unseen, counted_upto) = rows
+        .iter()
+        .find(|(target, ..)| target.is_empty())
+        .map_or((0, after), |(_, _, unseen, upto)| (*unseen, *upto));
     let levels: HashMap<String, Level> = rows
         .into_iter()
-        .map(|(target, level, _)| (target, Level::parse(&level)))
+        .filter(|(target, ..)| !target.is_empty())
+        .map(|(target, level, ..)| (target, Level::parse(&level)))
         .collect();
-    Ok(Mine { unseen, levels })
+    Ok(Mine {
+        unseen: (counted + unseen).min(super::COUNT_AT_MOST),
+        levels,
+        counted_upto: counted_upto.max(after),
+    })
 }
 
 /// The member's list: the latest changes to what they watch, newest

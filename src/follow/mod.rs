@@ -14,7 +14,12 @@
 //! What the header and the watch buttons need is kept per member in memory
 //! ([`Kept`]) while the content clock stands still and for at most
 //! [`KEEP_FOR`], so a member's page view reads nothing more from the
-//! database; their own changes drop it at once.
+//! database; their own changes drop it at once. When content changed, the
+//! count is brought up to date by counting only the events after those
+//! already counted ([`Mine::counted_upto`]), so members reading while
+//! others save cost one short look each, not a recount of their list;
+//! a full count is made at least every [`KEEP_FOR`] (on PostgreSQL an event
+//! committed after a later-numbered one was counted is missed until then).
 
 pub mod db;
 pub mod routes;
@@ -102,6 +107,8 @@ impl Target {
 pub struct Mine {
     pub unseen: i64,
     levels: HashMap<String, Level>,
+    /// The last event the count looked at.
+    pub counted_upto: i64,
 }
 
 impl Mine {
@@ -141,25 +148,39 @@ impl Kept {
         (*at == tick && when.elapsed() < KEEP_FOR).then(|| mine.clone())
     }
 
+    /// What was kept of the member for another tick, younger than
+    /// [`KEEP_FOR`]: the count to bring up to date, and when it was made.
+    fn to_update(&self, user_id: i64) -> Option<(Instant, Arc<Mine>)> {
+        let kept = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        let (_, when, mine) = kept.get(&user_id)?;
+        (when.elapsed() < KEEP_FOR).then(|| (*when, mine.clone()))
+    }
+
     /// The member's [`Mine`], from memory (see [`Kept::peek`]), else from
-    /// the database.
+    /// the database: counting only the newer events when memory holds an
+    /// older count (keeping that count's time), else all.
     pub async fn mine(
         &self,
         pool: &crate::db::Db,
         user_id: i64,
         tick: Option<i64>,
     ) -> sqlx::Result<Arc<Mine>> {
-        if let Some(mine) = tick.and_then(|tick| self.peek(user_id, tick)) {
+        let Some(tick) = tick else {
+            return Ok(Arc::new(db::mine(pool, user_id, None).await?));
+        };
+        if let Some(mine) = self.peek(user_id, tick) {
             return Ok(mine);
         }
-        let mine = Arc::new(db::mine(pool, user_id).await?);
-        if let Some(tick) = tick {
-            let mut kept = self.members.lock().unwrap_or_else(|e| e.into_inner());
-            if kept.len() >= KEPT_AT_MOST {
-                kept.clear();
-            }
-            kept.insert(user_id, (tick, Instant::now(), mine.clone()));
+        let (when, mine) = match self.to_update(user_id) {
+            Some((when, before)) => (when, db::mine(pool, user_id, Some(&before)).await?),
+            None => (Instant::now(), db::mine(pool, user_id, None).await?),
+        };
+        let mine = Arc::new(mine);
+        let mut kept = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() >= KEPT_AT_MOST {
+            kept.clear();
         }
+        kept.insert(user_id, (tick, when, mine.clone()));
         Ok(mine)
     }
 
@@ -270,6 +291,7 @@ mod tests {
         let mine = |unseen| Mine {
             unseen,
             levels: HashMap::new(),
+            counted_upto: 0,
         };
         assert_eq!(mine(0).badge(), None);
         assert_eq!(mine(5).badge().as_deref(), Some("5"));

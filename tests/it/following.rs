@@ -449,3 +449,41 @@ async fn the_migration_watches_what_members_worked_on_before_watching_existed() 
         assert_eq!(count(&mut client).await, None, "{name}: nothing new yet");
     }
 }
+
+#[tokio::test]
+async fn the_count_follows_each_change_while_others_keep_saving() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let page = alice.create_page("Fishbowl", "Chairs.", "").await;
+    let other = bob.create_page("Open Space", "Two feet.", "").await;
+    assert_eq!(count(&mut alice).await, None);
+    for n in 1..=3 {
+        bob.edit_body(&page, &format!("Chairs, round {n}."))
+            .await
+            .assert_status(StatusCode::SEE_OTHER);
+        // A change she does not watch moves the clock too.
+        bob.edit_body(&other, &format!("Two feet, round {n}."))
+            .await
+            .assert_status(StatusCode::SEE_OTHER);
+        assert_eq!(
+            count(&mut alice).await,
+            Some(n.to_string()),
+            "after round {n}"
+        );
+    }
+    let list = alice.get("/following").await;
+    list.assert_contains("3 new changes.");
+    let marker = "name=\"upto\" value=\"";
+    let start = list.body.find(marker).expect("the seen form") + marker.len();
+    let end = list.body[start..].find('"').expect("end") + start;
+    alice
+        .post("/following/seen", &[("upto", &list.body[start..end])])
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(count(&mut alice).await, None);
+    bob.edit_body(&page, "Chairs, round 4.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(count(&mut alice).await.as_deref(), Some("1"));
+}
