@@ -178,7 +178,10 @@ async fn lower_bound(db: &Db, user_id: i64) -> sqlx::Result<(i64, i64)> {
 /// [`super::COUNT_AT_MOST`]), in one statement, as a member's page view
 /// runs it whenever content has changed since their last. No watch,
 /// nothing unseen. With `before`, an earlier count to bring up to date:
-/// only the events after those it counted are counted, and added to it.
+/// only the events after those it counted are counted, and added to it,
+/// and only the watches begun since are read (a member's own changes to
+/// their watches drop what was kept, so only others' can be new: a public
+/// question makes the roster watch its page).
 pub async fn mine(db: &Db, user_id: i64, before: Option<&Mine>) -> sqlx::Result<Mine> {
     // The count is one row of its own: as a column of every watch row it
     // was counted again for each of the member's watches.
@@ -198,7 +201,8 @@ pub async fn mine(db: &Db, user_id: i64, before: Option<&Mine>) -> sqlx::Result<
                       (SELECT MIN(since_event) FROM watches
                        WHERE user_id = $1 AND level = 'watching') AS oldest) AS bound
          UNION ALL
-         SELECT w.target, w.level, 0, 0 FROM watches w WHERE w.user_id = $1"
+         SELECT w.target, w.level, 0, 0 FROM watches w
+         WHERE w.user_id = $1 AND w.since_event >= $4"
     );
     let (counted, after) = before.map_or((0, 0), |b| (b.unseen, b.counted_upto));
     let rows: Vec<(String, String, i64, i64)> = crate::on_db!(db, |pool| sqlx::query_as(&sql)
@@ -212,11 +216,23 @@ pub async fn mine(db: &Db, user_id: i64, before: Option<&Mine>) -> sqlx::Result<
         .iter()
         .find(|(target, ..)| target.is_empty())
         .map_or((0, after), |(_, _, unseen, upto)| (*unseen, *upto));
-    let levels: HashMap<String, Level> = rows
+    let begun = rows
         .into_iter()
         .filter(|(target, ..)| !target.is_empty())
-        .map(|(target, level, ..)| (target, Level::parse(&level)))
-        .collect();
+        .map(|(target, level, ..)| (target, Level::parse(&level)));
+    let levels = match before {
+        Some(before) => {
+            let mut begun = begun.peekable();
+            if begun.peek().is_none() {
+                before.levels.clone()
+            } else {
+                let mut levels = HashMap::clone(&before.levels);
+                levels.extend(begun);
+                std::sync::Arc::new(levels)
+            }
+        }
+        None => std::sync::Arc::new(begun.collect()),
+    };
     Ok(Mine {
         unseen: (counted + unseen).min(super::COUNT_AT_MOST),
         levels,

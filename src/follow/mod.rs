@@ -106,7 +106,8 @@ impl Target {
 #[derive(Debug, Default)]
 pub struct Mine {
     pub unseen: i64,
-    levels: HashMap<String, Level>,
+    /// Shared with the next count while no watch of theirs was added.
+    levels: Arc<HashMap<String, Level>>,
     /// The last event the count looked at.
     pub counted_upto: i64,
 }
@@ -290,7 +291,7 @@ mod tests {
     fn the_badge_counts_up_to_99_plus() {
         let mine = |unseen| Mine {
             unseen,
-            levels: HashMap::new(),
+            levels: Arc::default(),
             counted_upto: 0,
         };
         assert_eq!(mine(0).badge(), None);
