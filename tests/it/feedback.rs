@@ -239,7 +239,7 @@ async fn a_rejected_story_lands_at_the_stories_with_a_summary_linking_each_field
     let mut alice = app.member("alice").await;
     let page = alice.get(AAR).await;
     assert_eq!(
-        attrs(&page.body, "#stories form", "action"),
+        attrs(&page.body, "#stories .story-form form", "action"),
         [format!("{AAR}/stories#stories")],
         "the form's answer opens at its section"
     );
