@@ -444,7 +444,15 @@ async fn member_journeys() {
 async fn skip_link_comes_first(b: &Browser) -> Result<()> {
     b.goto("/").await?;
     b.key(Key::Tab).await?;
-    let first = b.focused().await?;
+    let mut first = b.focused().await?;
+    if first.tag == "body" {
+        // The browser's first window may not hold the keyboard yet when the
+        // very first key arrives (seen once in CI): load the page again and
+        // press Tab once more. The skip link must still be the first stop.
+        b.goto("/").await?;
+        b.key(Key::Tab).await?;
+        first = b.focused().await?;
+    }
     ensure!(
         first.tag == "a" && first.class.contains("skip-link") && first.name == "Skip to content",
         "the first Tab should reach the skip link, it reached {first}"
