@@ -57,6 +57,8 @@ pub struct Shared {
     pub follow: crate::follow::Kept,
     /// The SMTP server and the unsubscribe key (see `mail`).
     pub mail: crate::mail::Mail,
+    /// The edit form's tag suggestions (see `cache::by_clock`).
+    pub vocabulary: crate::cache::by_clock::ByClock<Vec<(String, String, String)>>,
 }
 
 impl AppState {
@@ -134,6 +136,7 @@ impl AppState {
             oidc,
             follow: Default::default(),
             mail,
+            vocabulary: Default::default(),
         })))
     }
 }

@@ -4,6 +4,7 @@
 //! ([`search`]), and the method lists' counts and rows
 //! (`pages::ListCache`, which reads the same clock in its statement).
 
+pub mod by_clock;
 pub mod disk;
 pub mod freshness;
 pub mod members;

@@ -149,6 +149,11 @@ impl TagList {
     pub fn minus<'a>(&'a self, other: &'a TagList) -> impl Iterator<Item = &'a Tag> + 'a {
         self.0.iter().filter(move |t| !other.contains(t))
     }
+
+    /// The tags in `self` that `before` did not have, as a list.
+    pub fn added_to(&self, before: &TagList) -> TagList {
+        TagList(self.minus(before).cloned().collect())
+    }
 }
 
 /// A tag as shown: its page, and for an indicator its code and name.

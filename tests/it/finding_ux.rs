@@ -394,3 +394,32 @@ async fn outcome_labels_are_capitalised_and_an_outcome_without_stories_is_not_a_
     let search = alice.get("/search?q=worked").await;
     search.assert_contains("Outcome: Success");
 }
+
+/// The suggestions are kept between forms (`cache::by_clock`): a tag that
+/// comes into use, and one that goes out of use, show in the next form.
+#[tokio::test]
+async fn the_tag_box_offers_a_tag_as_soon_as_a_page_has_it_and_not_after() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let offered = |html: &str| attr(html, "datalist#tag-vocabulary option", "value");
+    let before = alice.get("/methods/new").await;
+    assert!(!offered(&before.body).contains(&"sociogram".to_owned()));
+    create(&mut alice, "Network Map", "sociogram", true)
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let form = alice.get("/methods/network-map/edit").await;
+    assert!(
+        offered(&form.body).contains(&"sociogram".to_owned()),
+        "the new tag is offered in the next form"
+    );
+    let base = alice.base_revision("/methods/network-map").await;
+    alice
+        .edit_page("/methods/network-map", &base, "No tags now.\n", "", "untag")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    let form = alice.get("/methods/new").await;
+    assert!(
+        !offered(&form.body).contains(&"sociogram".to_owned()),
+        "a tag no page has is no longer offered"
+    );
+}

@@ -33,7 +33,7 @@ pub(super) struct EditPage {
     base_revision: i64,
     errors: Vec<String>,
     /// Suggestions for the tag box: (tag, label, indicator group).
-    vocabulary: Vec<(String, String, String)>,
+    vocabulary: std::sync::Arc<Vec<(String, String, String)>>,
     /// Doubts about typed tags the author may confirm (`crate::tags::check`).
     tag_warnings: Vec<String>,
     /// New page only: the pages that already have this title, offered
@@ -134,8 +134,18 @@ impl PageForm {
     }
 }
 
-async fn vocabulary(state: &AppState) -> AppResult<Vec<(String, String, String)>> {
-    Ok(crate::tags::db::vocabulary(&state.pool).await?)
+/// The tag suggestions, kept while no tag comes or goes and no indicator
+/// changes (`cache::by_clock`); read for every form when the clock cannot be.
+async fn vocabulary(state: &AppState) -> AppResult<std::sync::Arc<Vec<(String, String, String)>>> {
+    let now = state.page_cache.now().await;
+    if let Some(kept) = now.and_then(|now| state.vocabulary.get(now)) {
+        return Ok(kept);
+    }
+    let read = std::sync::Arc::new(crate::tags::db::vocabulary(&state.pool).await?);
+    if let Some(now) = now {
+        state.vocabulary.put(now, std::sync::Arc::clone(&read));
+    }
+    Ok(read)
 }
 
 pub(super) async fn create(
@@ -238,7 +248,11 @@ pub(super) async fn edit(
             return form.reshow(&state, ctx, slug, errors).await;
         }
     };
-    let doubts = form.tag_doubts(&state, &text.tags).await?;
+    // Only tags the edit adds are questioned: those the page has were
+    // accepted when they were added (and an edit that keeps them asks
+    // nothing of the database).
+    let added = text.tags.added_to(&page.tag_list());
+    let doubts = form.tag_doubts(&state, &added).await?;
     if !doubts.is_empty() {
         let form = PageForm {
             title: page.title,

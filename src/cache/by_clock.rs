@@ -1,0 +1,66 @@
+//! One value read from the database and kept while the clock's `lists`
+//! and `everything` stand (see [`super::freshness`]): what every edit form
+//! offers, the tag vocabulary, changes only when tags come and go or the
+//! indicators change, yet was read for each form.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::freshness::Clock;
+
+/// The value and the clock it was read at. Clones are cheap (an `Arc`).
+pub struct ByClock<T>(Mutex<Option<((i64, i64), Arc<T>)>>);
+
+impl<T> Default for ByClock<T> {
+    fn default() -> ByClock<T> {
+        ByClock(Mutex::new(None))
+    }
+}
+
+fn key(clock: Clock) -> (i64, i64) {
+    (clock.lists, clock.everything)
+}
+
+impl<T> ByClock<T> {
+    /// The value kept at `now`'s lists and everything, if any.
+    pub fn get(&self, now: Clock) -> Option<Arc<T>> {
+        let kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.as_ref()
+            .filter(|(at, _)| *at == key(now))
+            .map(|(_, value)| Arc::clone(value))
+    }
+
+    /// Keeps `value`, read after the clock said `read_at`: a write
+    /// committed meanwhile moved the clock past it, so the value is not
+    /// served once that write is seen.
+    pub fn put(&self, read_at: Clock, value: Arc<T>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((key(read_at), value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_is_kept_only_while_lists_and_everything_stand() {
+        let kept = ByClock::default();
+        let at = Clock {
+            tick: 7,
+            lists: 3,
+            everything: 1,
+            accounts: 0,
+        };
+        assert!(kept.get(at).is_none());
+        kept.put(at, Arc::new("vocabulary"));
+        let later_save = Clock { tick: 8, ..at };
+        assert_eq!(kept.get(later_save).as_deref(), Some(&"vocabulary"));
+        assert!(kept.get(Clock { lists: 4, ..at }).is_none());
+        assert!(
+            kept.get(Clock {
+                everything: 2,
+                ..at
+            })
+            .is_none()
+        );
+    }
+}
