@@ -7,8 +7,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::freshness::Clock;
 
-/// The value and the clock it was read at. Clones are cheap (an `Arc`).
-pub struct ByClock<T>(Mutex<Option<((i64, i64), Arc<T>)>>);
+/// The clock's `lists` and `everything` a value was read at.
+type ReadAt = (i64, i64);
+
+/// The value and the clock it was read at. What it hands out is an `Arc`.
+pub struct ByClock<T>(Mutex<Option<(ReadAt, Arc<T>)>>);
 
 impl<T> Default for ByClock<T> {
     fn default() -> ByClock<T> {
@@ -16,7 +19,7 @@ impl<T> Default for ByClock<T> {
     }
 }
 
-fn key(clock: Clock) -> (i64, i64) {
+fn key(clock: Clock) -> ReadAt {
     (clock.lists, clock.everything)
 }
 
