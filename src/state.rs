@@ -57,6 +57,8 @@ pub struct Shared {
     pub follow: crate::follow::Kept,
     /// The SMTP server and the unsubscribe key (see `mail`).
     pub mail: crate::mail::Mail,
+    /// Seals the one-time confirmations' cookie (see `web::flash`).
+    pub flash_key: crate::web::flash::FlashKey,
     /// The edit form's tag suggestions (see `cache::by_clock`).
     pub vocabulary: crate::cache::by_clock::ByClock<Vec<(String, String, String)>>,
 }
@@ -110,6 +112,7 @@ impl AppState {
             None => None,
         };
         let csrf_key = CsrfKey::load(&pool).await?;
+        let flash_key = crate::web::flash::FlashKey::load(&pool).await?;
         let mail = crate::mail::Mail::new(&pool, &config).await?;
         let saves = GroupCommit::start(pool.clone());
         let health = match &pool {
@@ -136,6 +139,7 @@ impl AppState {
             oidc,
             follow: Default::default(),
             mail,
+            flash_key,
             vocabulary: Default::default(),
         })))
     }

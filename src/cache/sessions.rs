@@ -270,9 +270,7 @@ pub fn signed_in_member(
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let current = number(auth::AUTH_EPOCH) == Some(epoch)
         && context::sign_in_is_fresh(&state.config, number(auth::SIGNED_IN_AT)?, now)
-        && !context::keep_alive_is_due(&state.config, number(auth::SEEN_AT).unwrap_or(0), now)
-        // A confirmation waits to be shown: the page is made for them alone.
-        && !record.data.contains_key(crate::web::flash::KEY);
+        && !context::keep_alive_is_due(&state.config, number(auth::SEEN_AT).unwrap_or(0), now);
     let csrf = record.data.get(auth::CSRF)?.as_str()?;
     current.then(|| (user, csrf.to_owned()))
 }

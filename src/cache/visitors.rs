@@ -200,6 +200,10 @@ pub async fn serve_sessionless(
 /// nothing fresh is kept for them.
 fn serve_kept_member(state: &AppState, request: &Request, now: Clock) -> Option<Option<Response>> {
     let id = crate::auth::cookie(request.headers(), crate::state::SESSION_COOKIE)?;
+    if crate::web::flash::carried(request.headers()) {
+        // A confirmation waits to be shown: the page is made for them alone.
+        return None;
+    }
     let (user, csrf) = super::sessions::signed_in_member(state, id, now.accounts)?;
     let follow = Some(state.follow.peek(user.id, now.tick)?);
     let path = key_of(request);

@@ -198,7 +198,10 @@ pub async fn middleware(
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
     let anonymous_form = csrf::is_anonymous_form(request.uri().path());
-    let mut ctx = match load(&state, &session, path, request.method().clone()).await {
+    let flash_cookie = super::flash::cookie(request.headers());
+    let carried_flash = flash_cookie.is_some();
+    let method = request.method().clone();
+    let mut ctx = match load(&state, &session, path, method, flash_cookie.as_deref()).await {
         Ok(ctx) => ctx,
         Err(err) => return error_page(&state, err),
     };
@@ -221,7 +224,8 @@ pub async fn middleware(
     };
     request.extensions_mut().insert(ctx.clone());
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
-    let mut response = next.run(request).await;
+    let outbox = super::flash::Outbox::default();
+    let mut response = super::flash::with_outbox(outbox.clone(), next.run(request)).await;
     if writes {
         // Its transaction has committed: views cached while it ran go stale.
         crate::db::note_write();
@@ -234,10 +238,20 @@ pub async fn middleware(
     }
     ascii_location(&mut response);
     let mut response = render_error(&ctx, response);
-    // Error pages and re-shown forms show the confirmation too.
-    if ctx.flash.is_some() && request_was_get && super::flash::shows(&response) {
-        super::flash::shown(&session).await;
-    }
+    // Error pages and re-shown forms show the confirmation too. Only a
+    // member's page clears the cookie: a visitor's may be kept and sent
+    // to others, and a stale cookie runs out by itself.
+    let shown =
+        carried_flash && ctx.user.is_some() && request_was_get && super::flash::shows(&response);
+    super::flash::deliver(
+        &state.flash_key,
+        &outbox,
+        &session,
+        shown,
+        state.config.secure_cookies,
+        &mut response,
+    )
+    .await;
     cache_control(&mut response, private);
     response
 }
@@ -308,6 +322,7 @@ async fn load(
     session: &Session,
     path: String,
     method: Method,
+    flash_cookie: Option<&str>,
 ) -> Result<Ctx, AppError> {
     // PostgreSQL's store is a server: a session that cannot be read because
     // it cannot be reached is a 503, not a bug.
@@ -356,9 +371,11 @@ async fn load(
             .unwrap_or_default(),
         None => String::new(),
     };
-    // Only a member's session holds one, and only a page shows it.
+    // Only a member is sent one, and only a page shows it.
     let flash = match (&user, &method) {
-        (Some(_), &Method::GET) => super::flash::peek(session).await,
+        (Some(user), &Method::GET) => {
+            flash_cookie.and_then(|cookie| super::flash::waiting(&state.flash_key, cookie, user.id))
+        }
         _ => None,
     };
     let follow = match &user {

@@ -216,6 +216,79 @@ async fn a_confirmation_is_the_members_alone_and_never_comes_from_or_goes_into_a
     }
 }
 
+/// Every session row's data, in order of id.
+async fn session_data(app: &TestApp) -> Vec<Vec<u8>> {
+    let sql = format!(
+        "SELECT data FROM {} ORDER BY id",
+        crate::support::backend::session_table()
+    );
+    match &app.state.pool {
+        cafe::db::Db::Sqlite(pool) => sqlx::query_scalar(&sql).fetch_all(pool).await,
+        cafe::db::Db::Postgres(pool) => sqlx::query_scalar(&sql).fetch_all(pool).await,
+    }
+    .expect("the session rows")
+}
+
+/// The value a response sets for the confirmation's cookie.
+fn flash_cookie(page: &Page) -> Option<String> {
+    page.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| value.strip_prefix("cafe_flash="))
+        .map(|value| value.split(';').next().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn a_confirmation_travels_in_a_sealed_cookie_and_leaves_the_session_row_alone() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    alice.get(AAR).await;
+    bob.get(AAR).await;
+    let before = session_data(&app).await;
+
+    let joined = bob
+        .post(
+            &format!("{AAR}/roster"),
+            &[("tip", "Ask early"), ("location", "")],
+        )
+        .await;
+    let sealed = flash_cookie(&joined).expect("the confirmation's cookie");
+    assert!(!sealed.is_empty());
+    let page = bob.get(AAR).await;
+    assert_eq!(
+        flash(&page),
+        "Your name is on the roster. Thank you for sharing!"
+    );
+    assert_eq!(
+        flash_cookie(&page).as_deref(),
+        Some(""),
+        "cleared once shown"
+    );
+    assert_eq!(flash(&bob.get(AAR).await), "");
+    assert_eq!(
+        session_data(&app).await,
+        before,
+        "keeping and showing the confirmation wrote no session"
+    );
+
+    // Bob's cookie says nothing to alice, nor does one made up to bob.
+    let alices = alice.cookie.clone().expect("alice's session");
+    alice.cookie = Some(format!("{alices}; cafe_flash={sealed}"));
+    assert_eq!(flash(&alice.get(AAR).await), "");
+    let forged = sealed.replacen(
+        sealed.split('.').nth(1).expect("the message part"),
+        "WW91ciBwYXNzd29yZCBjaGFuZ2Vk",
+        1,
+    );
+    let bobs = bob.cookie.clone().expect("bob's session");
+    bob.cookie = Some(format!("{bobs}; cafe_flash={forged}"));
+    let page = bob.get(AAR).await;
+    assert_eq!(flash(&page), "", "a message changed under its seal");
+    assert!(!page.body.contains("Your password changed"));
+}
+
 #[tokio::test]
 async fn a_visitor_gets_no_session_for_reading_or_for_a_refused_action() {
     let app = TestApp::new().await;
