@@ -205,18 +205,6 @@ pub async fn mine(db: &Db, user_id: i64, before: Option<&Mine>) -> sqlx::Result<
          WHERE w.user_id = $1 AND w.since_event >= $4"
     );
     let (counted, after) = before.map_or((0, 0), |b| (b.unseen, b.counted_upto));
-    // PostgreSQL planned this for the values at hand on every call (its
-    // estimate of a plan for any member came out a little higher), and the
-    // planning took 0.9 ms, ten times the count itself, on every member
-    // request after any change. With each parameter read through a
-    // subquery no estimate depends on the values, so the plan made for any
-    // member is kept for the connection after the first few calls.
-    let sql = match db {
-        Db::Postgres(_) => (1..=4).fold(sql, |sql, n| {
-            sql.replace(&format!("${n}"), &format!("(SELECT ${n}::bigint)"))
-        }),
-        Db::Sqlite(_) => sql,
-    };
     let rows: Vec<(String, String, i64, i64)> = crate::on_db!(db, |pool| sqlx::query_as(&sql)
         .bind(user_id)
         .bind(super::COUNT_AT_MOST)
