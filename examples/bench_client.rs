@@ -349,6 +349,9 @@ async fn cookies(args: &Args) -> anyhow::Result<()> {
                 user.0
             );
         }
+        // The landing page shows the sign-in's confirmation and clears its
+        // cookie, as a browser's would: what is left is the session alone.
+        client.get(format!("{}/", args.base)).send().await?;
         use reqwest::cookie::CookieStore as _;
         let header = jar
             .cookies(&url)

@@ -370,8 +370,12 @@ impl ServeArgs {
     /// Roster entries confirmed before this stamp are not current (`None`:
     /// every entry is).
     pub fn roster_cutoff(&self) -> Option<String> {
-        (self.roster_confirm_months > 0)
-            .then(|| crate::clock::days_ago(i64::from(self.roster_confirm_months) * 365 / 12))
+        self.roster_confirm_days().map(crate::clock::days_ago)
+    }
+
+    /// How many days a roster confirmation holds (`None`: for ever).
+    pub fn roster_confirm_days(&self) -> Option<i64> {
+        (self.roster_confirm_months > 0).then(|| i64::from(self.roster_confirm_months) * 365 / 12)
     }
 
     /// The most bytes an upload request's body may hold.

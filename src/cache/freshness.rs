@@ -59,13 +59,32 @@ pub struct Clock {
 pub struct Made {
     clock: Clock,
     scope: Scope,
+    /// When what the answer shows turns false with no write at all (see
+    /// [`KeepUntil`]).
+    until: Option<SystemTime>,
 }
 
 impl Made {
     pub fn new(clock: Clock, scope: Scope) -> Made {
-        Made { clock, scope }
+        Made {
+            clock,
+            scope,
+            until: None,
+        }
+    }
+
+    /// The same, kept no later than `until`.
+    pub fn until(self, until: Option<SystemTime>) -> Made {
+        Made { until, ..self }
     }
 }
+
+/// Set on a response by a handler whose page shows something that time
+/// alone makes untrue: a roster entry shown as confirmed stops being so
+/// when its confirmation grows too old, though nothing was written. The
+/// caches keep such a page no later than this.
+#[derive(Clone, Copy, Debug)]
+pub struct KeepUntil(pub SystemTime);
 
 /// The clock as this process last read it, and the slugs written since it
 /// started with the tick of their last write.
@@ -297,7 +316,9 @@ impl Freshness {
 
     /// Whether an answer made at `made` may still be served at `now`.
     pub fn is_fresh(&self, made: &Made, now: Clock) -> bool {
-        if made.clock.everything != now.everything {
+        if made.clock.everything != now.everything
+            || made.until.is_some_and(|until| SystemTime::now() >= until)
+        {
             return false;
         }
         match &made.scope {

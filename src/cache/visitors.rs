@@ -15,6 +15,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -23,7 +24,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::disk::{DiskTier, Kept};
-use super::freshness::{Clock, Freshness, Made, scope_of};
+use super::freshness::{Clock, Freshness, KeepUntil, Made, scope_of};
 use super::members;
 use crate::state::AppState;
 use crate::web::context::Ctx;
@@ -125,9 +126,9 @@ impl PageCache {
     /// before the handler ran, so a write meanwhile makes it stale).
     /// `path` is the address it answers (a member's skeleton is kept under
     /// a key of its own, see [`members::key`]).
-    fn put(&self, key: String, path: &str, clock: Clock, kept: Kept) {
+    fn put(&self, key: String, path: &str, clock: Clock, kept: Kept, until: Option<SystemTime>) {
         let path = path.split('?').next().unwrap_or_default();
-        let made = Made::new(clock, scope_of(path));
+        let made = Made::new(clock, scope_of(path)).until(until);
         self.misses.fetch_add(1, Ordering::Relaxed);
         if let Some(disk) = &self.disk {
             disk.put(key.clone(), made.clone(), kept.clone());
@@ -364,7 +365,8 @@ async fn run_and_keep(
     let content_type = parts.headers.get(header::CONTENT_TYPE).cloned();
     let kept = Kept { content_type, body };
     if parts.status == StatusCode::OK {
-        state.page_cache.put(key, path, now, kept.clone());
+        let until = parts.extensions.get::<KeepUntil>().map(|until| until.0);
+        state.page_cache.put(key, path, now, kept.clone(), until);
     }
     Some((kept, parts))
 }
@@ -401,12 +403,13 @@ mod tests {
         .await)
         .expect("a page");
         let path = format!("/methods/{slug}");
-        cache.put(path.clone(), &path, now, kept("<p>a</p>"));
+        cache.put(path.clone(), &path, now, kept("<p>a</p>"), None);
         cache.put(
             "/methods/other".into(),
             "/methods/other",
             now,
             kept("<p>o</p>"),
+            None,
         );
         let body = cache.get(&path, now).map(|e| e.body);
         assert_eq!(body.as_deref(), Some(&b"<p>a</p>"[..]));
@@ -432,7 +435,7 @@ mod tests {
     #[tokio::test]
     async fn a_cache_of_size_zero_keeps_nothing() {
         let (_dir, _pool, cache, now) = cache(0).await;
-        cache.put("/methods/a".into(), "/methods/a", now, kept("x"));
+        cache.put("/methods/a".into(), "/methods/a", now, kept("x"), None);
         assert!(cache.get("/methods/a", now).is_none());
     }
 
@@ -446,7 +449,7 @@ mod tests {
                 content_type: None,
                 body,
             };
-            cache.put(path.clone(), &path, now, kept);
+            cache.put(path.clone(), &path, now, kept, None);
         }
         let kept = (0..100)
             .filter(|n| cache.get(&format!("/methods/p{n}"), now).is_some())

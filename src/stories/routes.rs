@@ -145,8 +145,22 @@ async fn tell(
             return show_page_with_errors(&state, ctx, page, errors).await;
         }
     };
-    let id = db::create(&state.pool, page.id, author, &text).await?;
-    flash::set(&session, "Thank you: your story is told.").await;
+    let thanks = "Thank you: your story is told.";
+    start_thread(&state, &session, &page, author, &text, thanks).await
+}
+
+/// Starts a story or question thread on `page` and leads to it, thanking
+/// its author.
+async fn start_thread(
+    state: &AppState,
+    session: &Session,
+    page: &Page,
+    author: i64,
+    text: &StoryText,
+    thanks: &str,
+) -> AppResult<Response> {
+    let id = db::create(&state.pool, page.id, author, text).await?;
+    flash::set(session, thanks).await;
     Ok(Redirect::to(&format!("/methods/{}/stories/{id}", page.slug)).into_response())
 }
 
@@ -182,13 +196,8 @@ async fn ask_in_public(
             return show_page_with_errors(&state, ctx, page, errors).await;
         }
     };
-    let id = db::create(&state.pool, page.id, author, &text).await?;
-    flash::set(
-        &session,
-        "Your question is asked. The people on this method's roster are told of it.",
-    )
-    .await;
-    Ok(Redirect::to(&format!("/methods/{}/stories/{id}", page.slug)).into_response())
+    let thanks = "Your question is asked. The people on this method's roster are told of it.";
+    start_thread(&state, &session, &page, author, &text, thanks).await
 }
 
 #[derive(Template, WebTemplate)]

@@ -143,6 +143,39 @@ async fn telling_a_story_leads_to_its_thread_and_lists_it_on_the_page_with_a_tal
     assert_eq!(stored, 1);
 }
 
+/// A question is a thread but not a story: the tally line counts it apart,
+/// as the line under the title does.
+#[tokio::test]
+async fn the_tally_counts_questions_apart_from_the_stories_told() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    alice
+        .post(
+            &format!("{AAR}/questions"),
+            &[
+                ("title", "Who should run it?"),
+                ("body", "We are new to this."),
+            ],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(tally(&app.client().get(AAR).await.body), "1 question");
+    tell(
+        &mut alice,
+        AAR,
+        "It worked",
+        "We met the same day.",
+        "success",
+        "",
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(
+        tally(&app.client().get(AAR).await.body),
+        "1 story: 1 success · 1 question"
+    );
+}
+
 #[tokio::test]
 async fn the_tally_counts_each_outcome_and_the_filter_shows_only_the_chosen_one() {
     let app = TestApp::new().await;

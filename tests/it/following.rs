@@ -277,24 +277,72 @@ async fn no_member_sees_anothers_watch_state_or_count_and_a_visitor_sees_none() 
 
 /// Makes the member's roster entry on `slug` look confirmed long ago.
 pub(crate) async fn age_entry(app: &TestApp, username: &str, slug: &str) {
-    let sql = "UPDATE roster SET confirmed_at = '2020-01-01T00:00:00Z'
+    confirm_entry_at(app, username, slug, "2020-01-01T00:00:00Z").await;
+}
+
+/// Sets when the member's roster entry on `slug` was last confirmed.
+async fn confirm_entry_at(app: &TestApp, username: &str, slug: &str, stamp: &str) {
+    let sql = "UPDATE roster SET confirmed_at = $3
                WHERE user_id = (SELECT id FROM users WHERE username = $1)
                  AND page_id = (SELECT id FROM pages WHERE slug = $2)";
     let done = match &app.state.pool {
         cafe::db::Db::Sqlite(pool) => sqlx::query(sql)
             .bind(username)
             .bind(slug)
+            .bind(stamp)
             .execute(pool)
             .await
             .map(|d| d.rows_affected()),
         cafe::db::Db::Postgres(pool) => sqlx::query(sql)
             .bind(username)
             .bind(slug)
+            .bind(stamp)
             .execute(pool)
             .await
             .map(|d| d.rows_affected()),
     };
-    assert_eq!(done.expect("aged"), 1);
+    assert_eq!(done.expect("confirmed"), 1);
+}
+
+/// A kept method page shows an entry as current only until its
+/// confirmation runs out, though nothing is written when it does.
+#[tokio::test]
+async fn a_kept_page_stops_showing_an_entry_current_when_its_confirmation_runs_out() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let page = alice.create_page("Quick Method", "It helps.", "").await;
+    alice
+        .post(
+            "/methods/quick-method/roster",
+            &[("tip", ""), ("location", "")],
+        )
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    // Confirmed so long ago that it runs out three seconds from now.
+    let days = app.state.config.roster_confirm_days().expect("a limit");
+    let runs_out =
+        time::OffsetDateTime::now_utc() - time::Duration::days(days) + time::Duration::seconds(3);
+    let stamp = runs_out
+        .replace_nanosecond(0)
+        .expect("whole seconds")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("a stamp");
+    confirm_entry_at(&app, "alice", "quick-method", &stamp).await;
+
+    let mut visitor = app.client();
+    let first = visitor.get(&page).await;
+    assert!(
+        !first.body.contains("not confirmed since"),
+        "current for now"
+    );
+    let (hits, _) = app.state.page_cache.stats();
+    let again = visitor.get(&page).await;
+    assert_eq!(app.state.page_cache.stats().0, hits + 1, "served as kept");
+    assert!(!again.body.contains("not confirmed since"));
+
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let later = visitor.get(&page).await;
+    later.assert_contains("not confirmed since");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::*;
+use crate::cache::freshness::KeepUntil;
 use crate::error::{AppError, AppResult};
 use crate::pages::Slug;
 use crate::pages::db::{self, Page};
@@ -38,9 +39,13 @@ struct ShowPage {
     related: Vec<db::PageLink>,
     stories: Vec<db::StoryLine>,
     tally: Vec<TallyItem>,
+    /// Threads of every kind, stories and questions.
     story_total: i64,
-    /// The outcomes with at least one story, for the tally line.
-    tally_nonzero: Vec<TallyItem>,
+    /// The outcomes with at least one story told, for the tally line;
+    /// questions are counted apart (`question_total`), as near the title.
+    tally_told: Vec<TallyItem>,
+    told_total: i64,
+    question_total: i64,
     /// The outcome the stories are filtered by, if any.
     outcome: Option<&'static str>,
     /// Each entry and whether it is current (confirmed since the cutoff).
@@ -143,7 +148,36 @@ pub(super) async fn show(
     let outcome = Outcome::parse(&q.outcome);
     let view = load_view(&state, &ctx, &slug, outcome).await?;
     let cutoff = state.config.roster_cutoff();
-    Ok(render_show(ctx, view, outcome, ShowErrors::default(), cutoff).into_response())
+    let until = roster_turns(&view.roster, cutoff.as_deref(), &state.config);
+    let mut response =
+        render_show(ctx, view, outcome, ShowErrors::default(), cutoff).into_response();
+    if let Some(until) = until {
+        response.extensions_mut().insert(KeepUntil(until));
+    }
+    Ok(response)
+}
+
+/// When the first entry shown as current stops being so (its confirmation
+/// grows older than the site allows): a kept copy of the page must not
+/// outlive that moment, though nothing is written then.
+fn roster_turns(
+    roster: &[db::RosterEntry],
+    cutoff: Option<&str>,
+    config: &crate::config::ServeArgs,
+) -> Option<std::time::SystemTime> {
+    let days = config.roster_confirm_days()?;
+    roster
+        .iter()
+        .filter(|e| e.is_current(cutoff))
+        .filter_map(|e| {
+            time::OffsetDateTime::parse(
+                &e.confirmed_at,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .ok()
+        })
+        .min()
+        .map(|confirmed| std::time::SystemTime::from(confirmed + time::Duration::days(days)))
 }
 
 /// Everything the method page shows, or the "no such page" answer.
@@ -233,7 +267,21 @@ fn render_show(
         my_entry_current,
         tags: TagLink::all(&view.page.tag_list(), &view.tag_names),
         story_total: tally.iter().map(|t| t.count).sum(),
-        tally_nonzero: tally.iter().filter(|t| t.count > 0).cloned().collect(),
+        tally_told: tally
+            .iter()
+            .filter(|t| t.count > 0 && t.outcome != Outcome::Question.as_str())
+            .cloned()
+            .collect(),
+        told_total: tally
+            .iter()
+            .filter(|t| t.outcome != Outcome::Question.as_str())
+            .map(|t| t.count)
+            .sum(),
+        question_total: tally
+            .iter()
+            .filter(|t| t.outcome == Outcome::Question.as_str())
+            .map(|t| t.count)
+            .sum(),
         outcome: outcome.map(Outcome::as_str),
         ctx,
         page: view.page,
