@@ -505,6 +505,16 @@ for i in "${!member_cookies[@]}"; do
     check_route "${pair%%:*}" "$RUN/paths/${pair##*:}.txt" "${member_cookies[$i]}" "${member_names[$i]}"
   done
 done
+# The members' cold pass: every sampled page once as the first member, as
+# the cold pass and the static twin's fetch did for visitors, so that the
+# member page view rows measure kept pages (members of one role share them)
+# at 100,000 pages too, where a few seconds of random views met most pages
+# for the first time.
+log "members' cold pass: $(wc -l <"$RUN/paths/page.txt") pages once each as ${member_names[0]}, $COLD_CONNS connections"
+member_cold_line=$("$CLIENT_BIN" walk --base "$CAFE_URL" --paths "$RUN/paths/page.txt" --conns "$COLD_CONNS" \
+  --cookie "${member_cookies[0]}" 2>>"$RUN/client.log" | grep '^RESULT' | head -1 || true)
+[[ $member_cold_line == RESULT* ]] || die "members' cold pass: bench_client walk gave no result (see $RUN/client.log)"
+record "member cold page view (first visit)" "$COLD_CONNS" "$member_cold_line"
 member_run "member page view" "$RUN/paths/page.txt"
 member_run "member list, 2 tags" "$RUN/paths/list.txt"
 member_run "member search" "$RUN/paths/search.txt"

@@ -66,6 +66,8 @@ struct Args {
     count: usize,
     saves_per_sec: f64,
     signin_per_sec: f64,
+    /// `walk` as a member: the `Cookie` header `cookie` printed.
+    cookie: Option<String>,
 }
 
 fn read_lines(file: &str) -> anyhow::Result<Vec<String>> {
@@ -82,11 +84,12 @@ fn parse_args() -> anyhow::Result<Args> {
     let mode = it.next().context(
         "usage: bench_client saves|signin|cookie|walk|background --base URL [--users FILE] \
          [--slugs FILE] [--paths FILE] [--conns N] [--seconds S] [--count N] \
-         [--saves-per-sec R] [--signin-per-sec R]",
+         [--saves-per-sec R] [--signin-per-sec R] [--cookie HEADER]",
     )?;
     let (mut base, mut users, mut slugs, mut paths, mut conns, mut seconds) =
         (String::new(), Vec::new(), Vec::new(), Vec::new(), 4, 10.0);
     let (mut count, mut saves_per_sec, mut signin_per_sec) = (1, 2.0, 5.0);
+    let mut cookie = None;
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -104,6 +107,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--count" => count = value.parse()?,
             "--saves-per-sec" => saves_per_sec = value.parse()?,
             "--signin-per-sec" => signin_per_sec = value.parse()?,
+            "--cookie" => cookie = Some(value),
             _ => bail!("unknown flag {flag}"),
         }
     }
@@ -127,6 +131,7 @@ fn parse_args() -> anyhow::Result<Args> {
         count,
         saves_per_sec,
         signin_per_sec,
+        cookie,
     })
 }
 
@@ -362,18 +367,25 @@ async fn cookies(args: &Args) -> anyhow::Result<()> {
 }
 
 /// `walk`: GETs every path of the list once, in order, over `conns`
-/// connections without cookies (as visitors), and tallies the 200s.
+/// connections without cookies (as visitors), or with `--cookie` (as the
+/// member it signs in), and tallies the 200s.
 async fn walk(args: &Args) -> anyhow::Result<(Tally, u64)> {
     if args.paths.is_empty() {
         bail!("walk needs --paths");
+    }
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(cookie) = &args.cookie {
+        headers.insert(reqwest::header::COOKIE, cookie.parse()?);
     }
     let paths = Arc::new(args.paths.clone());
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..args.conns {
         let (paths, next, base) = (paths.clone(), next.clone(), args.base.clone());
+        let headers = headers.clone();
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::builder()
+                .default_headers(headers)
                 .redirect(Policy::none())
                 .timeout(Duration::from_secs(60))
                 .pool_max_idle_per_host(1)
