@@ -82,13 +82,9 @@ const DESCRIPTION_CHARS: usize = 160;
 /// How many stories a page has, by outcome, and how many questions, as
 /// said near its title.
 pub fn stories_sentence(tally: &[TallyItem]) -> String {
-    let question = Outcome::Question.as_str();
-    let (questions, told): (Vec<&TallyItem>, Vec<&TallyItem>) =
-        tally.iter().partition(|t| t.outcome == question);
-    let total: i64 = told.iter().map(|t| t.count).sum();
+    let (told, total, questions) = told_and_asked(tally);
     let parts: Vec<String> = told
         .iter()
-        .filter(|t| t.count > 0)
         .map(|t| format!("{} {}", t.count, t.label.to_lowercase()))
         .collect();
     let stories = match total {
@@ -96,11 +92,28 @@ pub fn stories_sentence(tally: &[TallyItem]) -> String {
         1 => format!("1 story ({})", parts.join(", ")),
         n => format!("{n} stories ({})", parts.join(", ")),
     };
-    match questions.iter().map(|t| t.count).sum::<i64>() {
+    match questions {
         0 => stories,
         1 => format!("{stories}, 1 question"),
         n => format!("{stories}, {n} questions"),
     }
+}
+
+/// The outcomes with stories told (questions left out), how many stories,
+/// and how many questions: questions are counted apart wherever the
+/// stories are counted.
+fn told_and_asked(tally: &[TallyItem]) -> (Vec<TallyItem>, i64, i64) {
+    let question = Outcome::Question.as_str();
+    let (questions, told): (Vec<&TallyItem>, Vec<&TallyItem>) =
+        tally.iter().partition(|t| t.outcome == question);
+    (
+        told.iter()
+            .filter(|t| t.count > 0)
+            .map(|t| (*t).clone())
+            .collect(),
+        told.iter().map(|t| t.count).sum(),
+        questions.iter().map(|t| t.count).sum(),
+    )
 }
 
 /// How many people are on a page's roster, as said near its title.
@@ -257,6 +270,7 @@ fn render_show(
         .into_iter()
         .map(|f| file_line(&view.page.slug, f))
         .collect();
+    let (tally_told, told_total, question_total) = told_and_asked(&tally);
     ShowPage {
         outline: crate::markup::outline::outline(&view.page.html),
         stories_sentence: stories_sentence(&tally),
@@ -267,21 +281,9 @@ fn render_show(
         my_entry_current,
         tags: TagLink::all(&view.page.tag_list(), &view.tag_names),
         story_total: tally.iter().map(|t| t.count).sum(),
-        tally_told: tally
-            .iter()
-            .filter(|t| t.count > 0 && t.outcome != Outcome::Question.as_str())
-            .cloned()
-            .collect(),
-        told_total: tally
-            .iter()
-            .filter(|t| t.outcome != Outcome::Question.as_str())
-            .map(|t| t.count)
-            .sum(),
-        question_total: tally
-            .iter()
-            .filter(|t| t.outcome == Outcome::Question.as_str())
-            .map(|t| t.count)
-            .sum(),
+        tally_told,
+        told_total,
+        question_total,
         outcome: outcome.map(Outcome::as_str),
         ctx,
         page: view.page,
