@@ -1,6 +1,8 @@
 //! All SQL of following (`migrations/*/0016_follow.sql`, `0107_follow.sql`):
 //! watches, default watches, what a member has seen, and their list of
-//! changes read from `events`. The same statements run on both backends.
+//! changes read from `events`. The same statements run on both backends,
+//! but for the unseen count ([`mine`]), which PostgreSQL runs as a function
+//! whose plan it keeps.
 
 use std::collections::HashMap;
 
@@ -21,6 +23,9 @@ use crate::recent::db::{ENTRY_COLUMNS, Entry};
 /// member's tag watches: one `EXISTS` over all of a member's watches with
 /// the kinds `OR`ed inside it read every watch of theirs for every event,
 /// which took seconds for a member watching a few hundred pages.
+///
+/// PostgreSQL's unseen count has this rule written out again, in
+/// `cafe_unseen` (migrations/postgres/0113_unseen_count.sql): change both.
 const WATCHED: &str = "
     AND (e.actor_id IS NULL OR e.actor_id <> $1)
     AND NOT EXISTS (SELECT 1 FROM watches m
@@ -174,18 +179,11 @@ async fn lower_bound(db: &Db, user_id: i64) -> sqlx::Result<(i64, i64)> {
     .await)
 }
 
-/// What the member's pages need: levels and the unseen count (at most
-/// [`super::COUNT_AT_MOST`]), in one statement, as a member's page view
-/// runs it whenever content has changed since their last. No watch,
-/// nothing unseen. With `before`, an earlier count to bring up to date:
-/// only the events after those it counted are counted, and added to it,
-/// and only the watches begun since are read (a member's own changes to
-/// their watches drop what was kept, so only others' can be new: a public
-/// question makes the roster watch its page).
-pub async fn mine(db: &Db, user_id: i64, before: Option<&Mine>) -> sqlx::Result<Mine> {
-    // The count is one row of its own: as a column of every watch row it
-    // was counted again for each of the member's watches.
-    let sql = format!(
+/// [`mine`] on SQLite: the count is one row of its own (as a column of
+/// every watch row it was counted again for each of the member's
+/// watches), then the watches begun since `$4`.
+static MINE_ON_SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
         "SELECT '' AS target, '' AS level,
                 (SELECT count(*) FROM (
                      SELECT e.id FROM events e
@@ -201,11 +199,41 @@ pub async fn mine(db: &Db, user_id: i64, before: Option<&Mine>) -> sqlx::Result<
                       (SELECT MIN(since_event) FROM watches
                        WHERE user_id = $1 AND level = 'watching') AS oldest) AS bound
          UNION ALL
-         SELECT w.target, w.level, 0, 0 FROM watches w
-         WHERE w.user_id = $1 AND w.since_event >= $4"
-    );
+         {BEGUN}"
+    )
+});
+
+/// [`mine`] on PostgreSQL: the same count by `cafe_unseen`
+/// (migrations/postgres/0113_unseen_count.sql), whose plan is kept:
+/// planning the statement above took longer than running it.
+static MINE_ON_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT '' AS target, '' AS level, u.unseen, u.upto
+         FROM cafe_unseen($1, $2, $3, $4) AS u
+         UNION ALL
+         {BEGUN}"
+    )
+});
+
+/// The member's watches begun since `$4`, in [`mine`]'s columns.
+const BEGUN: &str = "SELECT w.target, w.level, 0, 0 FROM watches w
+         WHERE w.user_id = $1 AND w.since_event >= $4";
+
+/// What the member's pages need: levels and the unseen count (at most
+/// [`super::COUNT_AT_MOST`]), in one statement, as a member's page view
+/// runs it whenever content has changed since their last. No watch,
+/// nothing unseen. With `before`, an earlier count to bring up to date:
+/// only the events after those it counted are counted, and added to it,
+/// and only the watches begun since are read (a member's own changes to
+/// their watches drop what was kept, so only others' can be new: a public
+/// question makes the roster watch its page).
+pub async fn mine(db: &Db, user_id: i64, before: Option<&Mine>) -> sqlx::Result<Mine> {
+    let sql = match db {
+        Db::Sqlite(_) => MINE_ON_SQLITE.as_str(),
+        Db::Postgres(_) => MINE_ON_POSTGRES.as_str(),
+    };
     let (counted, after) = before.map_or((0, 0), |b| (b.unseen, b.counted_upto));
-    let rows: Vec<(String, String, i64, i64)> = crate::on_db!(db, |pool| sqlx::query_as(&sql)
+    let rows: Vec<(String, String, i64, i64)> = crate::on_db!(db, |pool| sqlx::query_as(sql)
         .bind(user_id)
         .bind(super::COUNT_AT_MOST)
         .bind(LOOK_BACK)

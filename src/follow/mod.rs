@@ -149,6 +149,12 @@ impl Kept {
         (*at == tick && when.elapsed() < KEEP_FOR).then(|| mine.clone())
     }
 
+    /// The member's last [`Mine`], whatever tick it was read at, if younger
+    /// than [`KEEP_FOR`]: what an answer to a form shows.
+    pub fn latest(&self, user_id: i64) -> Option<Arc<Mine>> {
+        self.to_update(user_id).map(|(_, mine)| mine)
+    }
+
     /// What was kept of the member for another tick, younger than
     /// [`KEEP_FOR`]: the count to bring up to date, and when it was made.
     fn to_update(&self, user_id: i64) -> Option<(Instant, Arc<Mine>)> {
