@@ -68,6 +68,7 @@ const ROSTER: u8 = b'r';
 const END: u8 = b'e';
 const FOLLOWING: u8 = b'f';
 const WATCH: u8 = b'w';
+const ASK: u8 = b'a';
 
 fn marker(kind: u8) -> String {
     format!("{}{}", MARKERS.prefix, char::from(kind))
@@ -106,6 +107,47 @@ pub fn watch_slot(button: &crate::follow::Button) -> String {
         crate::auth::hex(json.as_bytes()),
         marker(END)
     )
+}
+
+/// A roster entry's "Ask … a question" link: every entry but the member's
+/// own (there is no one to ask there). A visitor sees each one; the link
+/// asks them to sign in.
+#[derive(Serialize, Deserialize)]
+pub struct AskLink {
+    pub slug: String,
+    pub username: String,
+    pub display_name: String,
+}
+
+impl AskLink {
+    /// The link (HTML) as `ctx`'s member sees it: nothing on their own entry.
+    pub fn render(&self, ctx: &Ctx) -> String {
+        if ctx
+            .user
+            .as_ref()
+            .is_some_and(|u| u.username == self.username)
+        {
+            return String::new();
+        }
+        format!(
+            " <span class=\"roster-ask\"><a href=\"/methods/{}/roster/{}/ask\">Ask {} a question</a></span>",
+            escaped(&self.slug),
+            escaped(&self.username),
+            escaped(&self.display_name)
+        )
+    }
+
+    /// A skeleton's slot for the link (hex JSON, as the roster slot): whose
+    /// entry it is becomes known only when the skeleton is personalised.
+    pub fn slot(&self) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        format!(
+            "{}{}{}",
+            marker(ASK),
+            crate::auth::hex(json.as_bytes()),
+            marker(END)
+        )
+    }
 }
 
 /// The text between a slot's marker and its end marker, and where the
@@ -261,6 +303,13 @@ pub fn personalise(skeleton: &[u8], ctx: &Ctx) -> Option<Vec<u8>> {
                 let json = crate::auth::unhex(std::str::from_utf8(inside).ok()?)?;
                 let button: crate::follow::Button = serde_json::from_slice(&json).ok()?;
                 out.extend_from_slice(button.render(ctx)?.as_bytes());
+                at += after;
+            }
+            ASK => {
+                let (inside, after) = slot(&skeleton[at..], &finder)?;
+                let json = crate::auth::unhex(std::str::from_utf8(inside).ok()?)?;
+                let link: AskLink = serde_json::from_slice(&json).ok()?;
+                out.extend_from_slice(link.render(ctx).as_bytes());
                 at += after;
             }
             FOLLOWING => {

@@ -57,6 +57,20 @@ impl Ctx {
         button.render(self).unwrap_or_default()
     }
 
+    /// A roster entry's "Ask … a question" link (HTML), none on the
+    /// member's own entry, or a skeleton's slot for one.
+    pub fn ask_link(&self, slug: &str, username: &str, display_name: &str) -> String {
+        let link = crate::cache::members::AskLink {
+            slug: slug.to_owned(),
+            username: username.to_owned(),
+            display_name: display_name.to_owned(),
+        };
+        if self.is_skeleton() {
+            return link.slot();
+        }
+        link.render(self)
+    }
+
     pub fn watch_page(&self, id: &i64, slug: &str) -> String {
         self.watch_button(crate::follow::Button::page(*id, slug))
     }

@@ -340,3 +340,29 @@ async fn a_question_asked_in_public_is_a_thread_the_roster_hears_of_unless_it_mu
         .await
         .assert_contains("Stop watching this page");
 }
+
+#[tokio::test]
+async fn a_member_is_offered_to_ask_the_others_on_the_roster_but_not_themselves() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    alice
+        .create_page("Practitioner Clinic", "Ask a team that did it before.", "")
+        .await;
+    join(&mut alice, "Start small.").await;
+    join(&mut bob, "Invite outsiders.").await;
+    let ask_alice = "/methods/practitioner-clinic/roster/alice/ask";
+    // The first view is rendered for the member, the next ones are made
+    // from the members' shared page: neither offers their own entry.
+    for _ in 0..3 {
+        let hers = alice.get(PAGE).await;
+        hers.assert_contains(&format!("href=\"{ASK_BOB}\""));
+        assert!(!hers.body.contains(ask_alice), "{}", hers.body);
+        let his = bob.get(PAGE).await;
+        his.assert_contains(&format!("href=\"{ask_alice}\""));
+        assert!(!his.body.contains(ASK_BOB), "{}", his.body);
+    }
+    let visitor = app.client().get(PAGE).await;
+    visitor.assert_contains(&format!("href=\"{ASK_BOB}\""));
+    visitor.assert_contains(&format!("href=\"{ask_alice}\""));
+}
