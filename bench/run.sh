@@ -264,6 +264,9 @@ $(for url in "${INSTANCE_URLS[@]}"; do echo "    server ${url#http://};"; done)
   }
   server {
     listen 127.0.0.1:$PORT;
+    # Uploads up to cafe's --file-max-mib (20) plus the form: nginx's
+    # default of 1m answered the 1 MiB upload rows 413 itself.
+    client_max_body_size 21m;
     location / {
       proxy_pass http://cafe;
       proxy_http_version 1.1;

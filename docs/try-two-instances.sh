@@ -155,7 +155,7 @@ http {
   }
   server {
     listen 127.0.0.1:$PORT;
-    client_max_body_size 8m;
+    client_max_body_size 21m;
     location / {
       proxy_pass http://cafe;
       proxy_http_version 1.1;

@@ -15,25 +15,6 @@ fn main_html(html: &str) -> String {
     doc.select(&selector).map(|e| e.inner_html()).collect()
 }
 
-fn set_cookie(page: &Page) -> Option<String> {
-    page.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("cafe_session="))
-        .map(str::to_owned)
-}
-
-/// The `Set-Cookie` of the sign-in and join forms' CSRF cookie.
-fn form_cookie(page: &Page) -> Option<String> {
-    page.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("cafe_csrf="))
-        .map(str::to_owned)
-}
-
 async fn join_as(client: &mut Client, fields: [(&str, &str); 4]) -> Page {
     client.post("/join", &fields).await
 }
@@ -321,18 +302,22 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
     let form = client.get("/signin").await;
     // The form starts no session (issue 12, item 7): its cookie is the CSRF one.
     assert_eq!(
-        set_cookie(&form),
+        form.set_cookie("cafe_session"),
         None,
         "the sign-in form starts no session"
     );
-    let cookie = form_cookie(&form).expect("the sign-in form's CSRF cookie");
+    let cookie = form
+        .set_cookie("cafe_csrf")
+        .expect("the sign-in form's CSRF cookie");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(cookie.contains("Path=/"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain-HTTP default: {cookie}");
 
     let joined = client.join("alice", PASSWORD).await;
-    let cookie = set_cookie(&joined).expect("joining sets the session cookie");
+    let cookie = joined
+        .set_cookie("cafe_session")
+        .expect("joining sets the session cookie");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
@@ -349,8 +334,9 @@ async fn the_session_cookie_is_secure_when_configured_for_https() {
     let form = client.get("/signin").await;
     let joined = client.join("alice", PASSWORD).await;
     for cookie in [
-        form_cookie(&form).expect("the form's CSRF cookie"),
-        set_cookie(&joined).expect("a session cookie"),
+        form.set_cookie("cafe_csrf")
+            .expect("the form's CSRF cookie"),
+        joined.set_cookie("cafe_session").expect("a session cookie"),
     ] {
         assert!(
             cookie.contains("Secure")

@@ -231,12 +231,9 @@ async fn session_data(app: &TestApp) -> Vec<Vec<u8>> {
 
 /// The value a response sets for the confirmation's cookie.
 fn flash_cookie(page: &Page) -> Option<String> {
-    page.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find_map(|value| value.strip_prefix("cafe_flash="))
-        .map(|value| value.split(';').next().unwrap_or_default().to_owned())
+    let set = page.set_cookie("cafe_flash")?;
+    let value = set.strip_prefix("cafe_flash=")?;
+    Some(value.split(';').next().unwrap_or_default().to_owned())
 }
 
 #[tokio::test]

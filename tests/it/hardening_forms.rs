@@ -10,15 +10,6 @@ use clap::Parser as _;
 
 const PAGE: &str = "/methods/communities-of-practice";
 
-fn set_cookies(page: &Page) -> Vec<String> {
-    page.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .collect()
-}
-
 fn cache_control(page: &Page) -> &str {
     page.header("cache-control").unwrap_or("(none)")
 }
@@ -46,7 +37,7 @@ async fn fifty_anonymous_sign_in_and_join_forms_store_no_session() {
         let form = client.get(path).await;
         form.assert_status(StatusCode::OK);
         assert!(form.csrf_token().is_some_and(|t| !t.is_empty()));
-        let cookies = set_cookies(&form);
+        let cookies = form.set_cookies();
         assert!(
             !cookies.iter().any(|c| c.starts_with("cafe_session=")),
             "GET {path} started a session: {cookies:?}"
@@ -80,7 +71,7 @@ async fn a_visitor_joins_and_signs_in_with_the_forms_token_and_only_then_gets_a_
         .await;
     joined.assert_status(StatusCode::SEE_OTHER);
     assert_eq!(session_rows(&app).await, 1, "joining starts one session");
-    let cookies = set_cookies(&joined);
+    let cookies = joined.set_cookies();
     assert!(
         cookies
             .iter()
@@ -311,7 +302,7 @@ async fn hsts_is_sent_with_secure_cookies_and_not_without() {
             "GET {path}"
         );
     }
-    let form = set_cookies(&https.client().get("/join").await);
+    let form = https.client().get("/join").await.set_cookies();
     assert!(
         form.iter()
             .any(|c| c.starts_with("cafe_csrf=") && c.contains("Secure") && c.contains("HttpOnly")),

@@ -114,6 +114,25 @@ pub struct Page {
 }
 
 impl Page {
+    /// Every `Set-Cookie` header of the answer, as sent.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The `Set-Cookie` header (all of it, attributes too) that sets the
+    /// cookie `name`, if the answer sets it.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        let prefix = format!("{name}=");
+        self.set_cookies()
+            .into_iter()
+            .find(|v| v.starts_with(&prefix))
+    }
+
     pub fn location(&self) -> Option<&str> {
         self.headers
             .get(header::LOCATION)
