@@ -6,7 +6,8 @@
 # example with `?sslmode=disable`, or over the Unix socket with
 # `?host=/tmp/pg` — starts one release `cafe` on it and runs
 # `bench_client saves` (BENCH_EDITORS editors, 4; BENCH_SECONDS, 10) twice,
-# printing one line per run. Needs the release build of cafe, bench_corpus
+# printing one line per run, with the CPU that cafe and PostgreSQL's
+# processes used per save cycle. Needs the release build of cafe, bench_corpus
 # and bench_client (see bench/README.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +17,15 @@ PAGES=${BENCH_PAGES:-1000}
 PORT=${BENCH_PORT:-38180}
 BIN=$ROOT/target/release
 (( $# >= 1 )) || { echo "usage: bench/saves.sh URL [URL…]" >&2; exit 2; }
+# CPU ticks (user + system) used so far by process $1, and by every
+# PostgreSQL process on the machine (the edit form's GET and the POST both
+# count: a save cycle).
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_cpu() {
+  local total=0 p
+  for p in $(pgrep -u postgres); do total=$((total + $(cpu_of "$p"))); done
+  echo "$total"
+}
 OUT=$(mktemp -d /tmp/cafe-saves.XXXXXX)
 "$BIN/examples/bench_corpus" --db "$1" --pages "$PAGES" --out "$OUT" --replace >"$OUT/summary.txt" 2>"$OUT/progress.txt"
 cut -f2 "$OUT/slugs.tsv" | shuf -n 500 --random-source=<(yes) >"$OUT/sample.txt"
@@ -30,9 +40,14 @@ for url in "$@"; do
   done
   shown=$(sed -E 's|//([^:@/]*):[^@/]*@|//\1:***@|' <<<"$url")
   for run in 1 2; do
+    cafe_before=$(cpu_of "$pid"); pg_before=$(pg_cpu)
     line=$("$BIN/examples/bench_client" saves --base "http://127.0.0.1:$PORT" --users "$OUT/users.txt" \
       --slugs "$OUT/sample.txt" --conns "$EDITORS" --seconds "$SECONDS_EACH" 2>>"$OUT/client.log" | grep '^RESULT' | head -1)
-    echo "$shown run $run: $line"
+    cafe_after=$(cpu_of "$pid"); pg_after=$(pg_cpu)
+    saves=$(awk '{print $6}' <<<"$line")
+    per_save=$(awk -v c=$((cafe_after - cafe_before)) -v p=$((pg_after - pg_before)) -v t="$(getconf CLK_TCK)" -v s="$saves" \
+      'BEGIN { if (s) printf "CPU per save: cafe %.2f ms, PostgreSQL %.2f ms", 1000 * c / t / s, 1000 * p / t / s }')
+    echo "$shown run $run: $line; $per_save"
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
