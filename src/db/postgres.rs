@@ -17,6 +17,14 @@ use super::DbOptions;
 /// "busy" (503) rather than queued for ever: as long as SQLite's busy wait.
 const ACQUIRE_TIMEOUT: std::time::Duration = super::BUSY_TIMEOUT;
 
+/// A pooled connection idle at least this long is checked (one round trip)
+/// before a request gets it; one busier than that is not. sqlx's own check
+/// (`test_before_acquire`) asks on every acquire: under load that was seven
+/// extra round trips per save cycle (edit form and save), each a wake-up of
+/// a PostgreSQL process. A connection that broke while in use fails its
+/// request (503) and is dropped by sqlx's check on release, which stays.
+const CHECK_IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Connects with `options` and runs the migrations.
 pub async fn connect(url: &str, options: DbOptions) -> anyhow::Result<PgPool> {
     let timeout_ms = options.statement_timeout.as_millis().max(1).to_string();
@@ -38,6 +46,15 @@ pub async fn connect(url: &str, options: DbOptions) -> anyhow::Result<PgPool> {
         .max_connections(options.pool_size.max(1))
         .min_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_IDLE_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(connect)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {}", redacted(url)))?;
