@@ -455,9 +455,7 @@ async fn begin(db: &Db, turn: Turn) -> Result<Tx, sqlx::Error> {
         // content writes take the database's content turn instead.
         Db::Postgres(pool) => {
             note_write();
-            let mut tx = pool.begin().await?;
-            content_turn(&mut tx, turn).await?;
-            Ok(Tx::Postgres(tx))
+            pool.begin_with(content_turn(turn)).await.map(Tx::Postgres)
         }
     }
 }
@@ -466,8 +464,10 @@ async fn begin(db: &Db, turn: Turn) -> Result<Tx, sqlx::Error> {
 /// never meets the one-key locks of `web::shared_throttle`. ("Cafe", 1.)
 const CONTENT_TURN: (i32, i32) = (0x4361_6665, 1);
 
-/// On PostgreSQL, takes the content turn, held to the end of the
-/// transaction. On SQLite, `BEGIN IMMEDIATE` gives the whole database to
+/// On PostgreSQL, what begins a write transaction: `BEGIN` and the
+/// content turn, held to the end of the transaction, sent together as one
+/// simple query (one round trip; sqlx stops at an error of either and
+/// returns it). On SQLite, `BEGIN IMMEDIATE` gives the whole database to
 /// the transaction: nothing to do.
 ///
 /// The content clock is no longer the turn: every content write moves it
@@ -495,20 +495,13 @@ const CONTENT_TURN: (i32, i32) = (0x4361_6665, 1);
 ///   two tag counts in opposite orders; PostgreSQL then ends one with a
 ///   deadlock error, and saves run again on those
 ///   (`group_commit`, [`crate::error::is_retryable`]).
-async fn content_turn(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    turn: Turn,
-) -> Result<(), sqlx::Error> {
-    let sql = match turn {
-        Turn::Whole => "SELECT pg_advisory_xact_lock($1, $2)",
-        Turn::Shared => "SELECT pg_advisory_xact_lock_shared($1, $2)",
+fn content_turn(turn: Turn) -> String {
+    let lock = match turn {
+        Turn::Whole => "pg_advisory_xact_lock",
+        Turn::Shared => "pg_advisory_xact_lock_shared",
     };
-    sqlx::query(sql)
-        .bind(CONTENT_TURN.0)
-        .bind(CONTENT_TURN.1)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    let (first, second) = CONTENT_TURN;
+    format!("BEGIN; SELECT {lock}({first}, {second})")
 }
 
 /// Counts the writes this process began, as a sign for the caches that the
