@@ -396,6 +396,23 @@ read -r cold_hits1 cold_misses1 < <(cache_counts)
 cold_note="cache hits=$(( cold_hits1 - cold_hits0 )) misses=$(( cold_misses1 - cold_misses0 - STATS_MISSES ))"
 record "cold page view (first visit)" "$COLD_CONNS" "$(with_note "$cold_line" "$cold_note")"
 
+# warm_instances WHO PATHS [COOKIE]: with several instances, each keeps its
+# own pages, and the passes above went through the front nginx, which gave
+# each instance about half of them. Every instance then views every page
+# once, straight from its own port, so that the rows below measure kept
+# pages on every instance (at 100,000 pages a 5-second row otherwise met
+# most pages for the first time on one of them). Not timed.
+warm_instances() {
+  (( INSTANCES > 1 )) || return 0
+  local url
+  log "warming each of the $INSTANCES instances: $(wc -l <"$2") pages once each, $1"
+  for url in "${INSTANCE_URLS[@]}"; do
+    "$CLIENT_BIN" walk --base "$url" --paths "$2" --conns "$COLD_CONNS" ${3:+--cookie "$3"} 2>>"$RUN/client.log" \
+      | grep -q '^RESULT' || die "warming $url: bench_client walk gave no result (see $RUN/client.log)"
+  done
+}
+warm_instances "as a visitor" "$RUN/paths/page.txt"
+
 # --- first-time searches: every query once, before any is cached ----------
 # The check above asked the first and last query; the pass takes the others,
 # each answered from the database (the search cache holds answers by query).
@@ -518,6 +535,7 @@ member_cold_line=$("$CLIENT_BIN" walk --base "$CAFE_URL" --paths "$RUN/paths/pag
   --cookie "${member_cookies[0]}" 2>>"$RUN/client.log" | grep '^RESULT' | head -1 || true)
 [[ $member_cold_line == RESULT* ]] || die "members' cold pass: bench_client walk gave no result (see $RUN/client.log)"
 record "member cold page view (first visit)" "$COLD_CONNS" "$member_cold_line"
+warm_instances "as ${member_names[0]}" "$RUN/paths/page.txt" "${member_cookies[0]}"
 member_run "member page view" "$RUN/paths/page.txt"
 member_run "member list, 2 tags" "$RUN/paths/list.txt"
 member_run "member search" "$RUN/paths/search.txt"
@@ -756,6 +774,7 @@ mixed_summary() {
   echo "- Ratios: Cafe req/s divided by nginx's req/s for the same page sample at the same connection count (saves: at 4)."
   echo "- Cold pass: $(cut -f7 <<<"$cold_line" | sed -n 's/.*paths=\([0-9]*\).*/\1/p') pages viewed once each over $COLD_CONNS connections right after start-up, before the static twin was fetched or anything warmed up: $(cut -f2 <<<"$cold_line") pages/s, p50 $(cut -f3 <<<"$cold_line") ms, p99 $(cut -f4 <<<"$cold_line") ms, $(sed -n 's/.*total_s=\([0-9.]*\).*/\1/p' <<<"$cold_line") s in all; $cold_note."
   echo "- First-time searches (target at 100,000 pages: p99 < 50 ms), distinct queries (words, \"phrases\", prefix*) asked once each after the cold pass, none answered before: $(wc -l <"$RUN/paths/search-cold-1.txt") one at a time, $(cut -f2 <<<"$search_cold1_line") queries/s, p50 $(cut -f3 <<<"$search_cold1_line") ms, p99 $(cut -f4 <<<"$search_cold1_line") ms; $(wc -l <"$RUN/paths/search-cold.txt") others over $COLD_CONNS connections, $(cut -f2 <<<"$search_cold_line") queries/s, p50 $(cut -f3 <<<"$search_cold_line") ms, p99 $(cut -f4 <<<"$search_cold_line") ms."
+  (( INSTANCES > 1 )) && echo "- After each cold pass (visitors', members'), every instance viewed every sampled page once more, straight from its own port and not timed, so that the rows after it meet kept pages on both instances."
   echo "- Member rows: signed in as ${member_names[*]} in turn (one session per row), each checked to answer 200 and show the member signed in first."
   echo
   echo "Targets (issue 13):"
