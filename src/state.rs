@@ -61,6 +61,8 @@ pub struct Shared {
     pub flash_key: crate::web::flash::FlashKey,
     /// The edit form's tag suggestions (see `cache::by_clock`).
     pub vocabulary: crate::cache::by_clock::ByClock<Vec<(String, String, String)>>,
+    /// The method list's indicator names (see `cache::by_clock`).
+    pub list_labels: crate::cache::by_clock::ByClock<crate::pages::db::Labels>,
 }
 
 impl AppState {
@@ -141,6 +143,7 @@ impl AppState {
             mail,
             flash_key,
             vocabulary: Default::default(),
+            list_labels: Default::default(),
         })))
     }
 }

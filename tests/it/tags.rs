@@ -874,6 +874,15 @@ async fn re_importing_a_csv_file_updates_indicators_in_place() {
     let mut alice = app.member("alice").await;
     import_csv(&app, GOOD_CSV).await.expect("the first import");
     let path = new_page(&mut alice, "Lessons Log", "km-1, km-2").await;
+    // The list keeps the indicator names while nothing is written.
+    let chosen_name = |html: &str| texts(html, "ul.selected .tag-name");
+    for _ in 0..2 {
+        let list = alice.get("/methods?tag=km-1").await;
+        assert_eq!(
+            chosen_name(&list.body),
+            ["· Knowledge captured after projects"]
+        );
+    }
 
     let updated = "code,name,description,group,sort
 KM-1,Lessons captured and reused,Written down and used again.,Knowledge & Learning,5
@@ -930,6 +939,13 @@ LKM-1,Learning agenda agreed,,Learning & Knowledge Management,10
         ]
     );
     assert_eq!(listed(&alice.get("/tags/km-2").await.body), ["Lessons Log"]);
+    let list = alice.get("/methods?tag=km-1").await;
+    assert_eq!(
+        chosen_name(&list.body),
+        ["· Lessons captured and reused"],
+        "the list shows the new name at once"
+    );
+    assert_eq!(listed(&list.body), ["Lessons Log"]);
 }
 
 // ------------------------------------------------------------ admin edits

@@ -78,6 +78,9 @@ pub struct ListCounts {
     pub facets: Vec<(String, i64)>,
 }
 
+/// Indicator names by tag.
+pub type Labels = HashMap<String, String>;
+
 /// What every request for the method list reads: whether what is kept of
 /// lists is still good, and the indicator names.
 #[derive(Debug, FromRow)]
@@ -86,7 +89,7 @@ pub struct ListHead {
     pub generation: i64,
     /// Indicator names by tag, to show indicator tags with their names.
     #[sqlx(json)]
-    pub labels: HashMap<String, String>,
+    pub labels: Labels,
 }
 
 /// The content clock's current `lists` and the indicator names.

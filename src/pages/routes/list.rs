@@ -129,7 +129,7 @@ struct ListAnswer {
     counts: std::sync::Arc<db::ListCounts>,
     number: usize,
     pages: std::sync::Arc<Vec<db::ListedPage>>,
-    labels: std::collections::HashMap<String, String>,
+    labels: std::sync::Arc<db::Labels>,
 }
 
 /// One page of the list with the counts over all of it: from memory when
@@ -138,7 +138,7 @@ struct ListAnswer {
 /// with the page.
 async fn list_answer(state: &AppState, chosen: &[Tag], requested: usize) -> AppResult<ListAnswer> {
     let looked = crate::db::cached_or_turn(&state.pool, || kept_list(state, chosen, requested));
-    let (_turn, head) = match looked.await? {
+    let (_turn, labels) = match looked.await? {
         Look::Found(answer) => return Ok(answer),
         Look::Missing(missing) => missing,
     };
@@ -157,21 +157,41 @@ async fn list_answer(state: &AppState, chosen: &[Tag], requested: usize) -> AppR
         counts,
         number,
         pages,
-        labels: head.labels,
+        labels,
     })
 }
 
+/// The lists' generation and the indicator names. While the clock this
+/// process keeps says nothing was written, both come from memory: the
+/// generation from the clock, the names kept with it (`cache::by_clock`).
+/// Otherwise (or when the clock cannot be read) one statement reads them.
+/// A member's list was two statements a request on PostgreSQL (the
+/// session's row, then this); it is one.
+async fn list_head(state: &AppState) -> AppResult<(i64, std::sync::Arc<db::Labels>)> {
+    let now = state.page_cache.now().await;
+    if let Some(now) = now
+        && let Some(labels) = state.list_labels.get(now)
+    {
+        return Ok((now.lists, labels));
+    }
+    let head = db::list_head(&state.pool).await?;
+    let labels = std::sync::Arc::new(head.labels);
+    if let Some(now) = now {
+        state.list_labels.put(now, std::sync::Arc::clone(&labels));
+    }
+    Ok((head.generation, labels))
+}
+
 /// The list's page from what is kept, reading only the page's rows when
-/// the counts are kept but not that page; else the head read to find out.
+/// the counts are kept but not that page; else the names, to read the rest.
 async fn kept_list(
     state: &AppState,
     chosen: &[Tag],
     requested: usize,
-) -> AppResult<Look<ListAnswer, db::ListHead>> {
-    let head = db::list_head(&state.pool).await?;
-    let generation = head.generation;
+) -> AppResult<Look<ListAnswer, std::sync::Arc<db::Labels>>> {
+    let (generation, labels) = list_head(state).await?;
     let Some(counts) = state.lists.counts(chosen, generation) else {
-        return Ok(Look::Missing(head));
+        return Ok(Look::Missing(labels));
     };
     let number = clamp_page(requested, counts.total);
     let pages = match state.lists.page(chosen, generation, number) {
@@ -180,7 +200,7 @@ async fn kept_list(
             let offset = i64::try_from((number - 1) * LIST_PAGE).unwrap_or(i64::MAX);
             let view = db::list_rows(&state.pool, chosen, offset).await?;
             if view.generation != generation {
-                return Ok(Look::Missing(head));
+                return Ok(Look::Missing(labels));
             }
             state.lists.put_page(chosen, generation, number, view.pages)
         }
@@ -189,7 +209,7 @@ async fn kept_list(
         counts,
         number,
         pages,
-        labels: head.labels,
+        labels,
     }))
 }
 
