@@ -38,6 +38,23 @@ impl<T> ByClock<T> {
     pub fn put(&self, read_at: Clock, value: Arc<T>) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((key(read_at), value));
     }
+
+    /// The value kept at `now`, or else `read`'s, kept at `now` when there
+    /// is one (with no clock, nothing may be served from memory nor kept).
+    pub async fn get_or_read<E>(
+        &self,
+        now: Option<Clock>,
+        read: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<Arc<T>, E> {
+        if let Some(kept) = now.and_then(|now| self.get(now)) {
+            return Ok(kept);
+        }
+        let read = Arc::new(read.await?);
+        if let Some(now) = now {
+            self.put(now, Arc::clone(&read));
+        }
+        Ok(read)
+    }
 }
 
 #[cfg(test)]
@@ -65,5 +82,35 @@ mod tests {
             })
             .is_none()
         );
+    }
+
+    #[tokio::test]
+    async fn get_or_read_reads_once_per_clock_and_keeps_nothing_without_one() {
+        let kept = ByClock::default();
+        let at = Clock {
+            tick: 1,
+            lists: 1,
+            everything: 1,
+            accounts: 0,
+        };
+        let first = kept.get_or_read(Some(at), async { Ok::<_, ()>(1) }).await;
+        let again = kept.get_or_read(Some(at), async { Ok::<_, ()>(2) }).await;
+        assert_eq!((*first.unwrap(), *again.unwrap()), (1, 1));
+        let moved = Clock { lists: 2, ..at };
+        let read = kept
+            .get_or_read(Some(moved), async { Ok::<_, ()>(3) })
+            .await;
+        assert_eq!(*read.unwrap(), 3);
+        let blind = kept.get_or_read(None, async { Ok::<_, ()>(4) }).await;
+        assert_eq!(*blind.unwrap(), 4);
+        assert_eq!(
+            kept.get(moved).as_deref(),
+            Some(&3),
+            "a blind read keeps nothing"
+        );
+        let failed = kept
+            .get_or_read(Some(at), async { Err::<i32, _>("down") })
+            .await;
+        assert_eq!(failed, Err("down"));
     }
 }

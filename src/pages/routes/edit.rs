@@ -138,14 +138,8 @@ impl PageForm {
 /// changes (`cache::by_clock`); read for every form when the clock cannot be.
 async fn vocabulary(state: &AppState) -> AppResult<std::sync::Arc<Vec<(String, String, String)>>> {
     let now = state.page_cache.now().await;
-    if let Some(kept) = now.and_then(|now| state.vocabulary.get(now)) {
-        return Ok(kept);
-    }
-    let read = std::sync::Arc::new(crate::tags::db::vocabulary(&state.pool).await?);
-    if let Some(now) = now {
-        state.vocabulary.put(now, std::sync::Arc::clone(&read));
-    }
-    Ok(read)
+    let read = crate::tags::db::vocabulary(&state.pool);
+    Ok(state.vocabulary.get_or_read(now, read).await?)
 }
 
 pub(super) async fn create(

@@ -168,18 +168,13 @@ async fn list_answer(state: &AppState, chosen: &[Tag], requested: usize) -> AppR
 /// A member's list was two statements a request on PostgreSQL (the
 /// session's row, then this); it is one.
 async fn list_head(state: &AppState) -> AppResult<(i64, std::sync::Arc<db::Labels>)> {
-    let now = state.page_cache.now().await;
-    if let Some(now) = now
-        && let Some(labels) = state.list_labels.get(now)
-    {
-        return Ok((now.lists, labels));
-    }
-    let head = db::list_head(&state.pool).await?;
-    let labels = std::sync::Arc::new(head.labels);
-    if let Some(now) = now {
-        state.list_labels.put(now, std::sync::Arc::clone(&labels));
-    }
-    Ok((head.generation, labels))
+    let Some(now) = state.page_cache.now().await else {
+        let head = db::list_head(&state.pool).await?;
+        return Ok((head.generation, std::sync::Arc::new(head.labels)));
+    };
+    let read = async { db::list_head(&state.pool).await.map(|head| head.labels) };
+    let labels = state.list_labels.get_or_read(Some(now), read).await?;
+    Ok((now.lists, labels))
 }
 
 /// The list's page from what is kept, reading only the page's rows when
