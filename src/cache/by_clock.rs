@@ -61,15 +61,18 @@ impl<T> ByClock<T> {
 mod tests {
     use super::*;
 
+    /// A clock some value was read at.
+    const AT: Clock = Clock {
+        tick: 7,
+        lists: 3,
+        everything: 1,
+        accounts: 0,
+    };
+
     #[test]
     fn a_value_is_kept_only_while_lists_and_everything_stand() {
         let kept = ByClock::default();
-        let at = Clock {
-            tick: 7,
-            lists: 3,
-            everything: 1,
-            accounts: 0,
-        };
+        let at = AT;
         assert!(kept.get(at).is_none());
         kept.put(at, Arc::new("vocabulary"));
         let later_save = Clock { tick: 8, ..at };
@@ -87,16 +90,11 @@ mod tests {
     #[tokio::test]
     async fn get_or_read_reads_once_per_clock_and_keeps_nothing_without_one() {
         let kept = ByClock::default();
-        let at = Clock {
-            tick: 1,
-            lists: 1,
-            everything: 1,
-            accounts: 0,
-        };
+        let at = AT;
         let first = kept.get_or_read(Some(at), async { Ok::<_, ()>(1) }).await;
         let again = kept.get_or_read(Some(at), async { Ok::<_, ()>(2) }).await;
         assert_eq!((*first.unwrap(), *again.unwrap()), (1, 1));
-        let moved = Clock { lists: 2, ..at };
+        let moved = Clock { lists: 4, ..at };
         let read = kept
             .get_or_read(Some(moved), async { Ok::<_, ()>(3) })
             .await;
