@@ -5,7 +5,7 @@
 # --db URL (or BENCH_DB): the corpus goes into that PostgreSQL database
 # (dropped and made anew: the role needs CREATEDB) and the server(s) run on
 # it. --instances N (or BENCH_INSTANCES; PostgreSQL only when N > 1): N cafe
-# processes on 127.0.0.1, ports BENCH_INSTANCE_PORT (38091) and up, behind a
+# processes on 127.0.0.1, ports BENCH_INSTANCE_PORT (28091) and up, behind a
 # second private nginx on BENCH_PORT that round-robins over them (keepalive
 # upstream connections); every client (wrk, bench_client, curl) goes through
 # it. BENCH_FRONT=1 puts that nginx in front of a single instance too, to
@@ -29,8 +29,11 @@
 # however it ends.
 #
 # Knobs (environment): BENCH_SECONDS (10), BENCH_CONNS ("4 64"), BENCH_THREADS
-# (wrk threads, 2), BENCH_PORT (38080), BENCH_STATIC_PORT (38081),
-# BENCH_DB, BENCH_INSTANCES (1), BENCH_INSTANCE_PORT (38091), BENCH_FRONT (0),
+# (wrk threads, 2), BENCH_PORT (28080), BENCH_STATIC_PORT (28081),
+# BENCH_DB, BENCH_INSTANCES (1), BENCH_INSTANCE_PORT (28091), BENCH_FRONT (0),
+# (the default ports lie below Linux's range for outgoing connections,
+# 32768-60999, so that a client's own connection cannot hold one a moment;
+# a run once failed to start on 38092 that way),
 # BENCH_SAMPLE (pages used for page views and the static twin, 20000),
 # BENCH_EDITORS (4), BENCH_COLD_CONNS (connections of the cold pass, 4),
 # BENCH_MEMBERS (member sessions the member rows take turns with, 3),
@@ -83,8 +86,8 @@ OUT=$BENCH/out
 SECONDS_EACH=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNS:-"4 64"}
 THREADS=${BENCH_THREADS:-2}
-PORT=${BENCH_PORT:-38080}
-STATIC_PORT=${BENCH_STATIC_PORT:-38081}
+PORT=${BENCH_PORT:-28080}
+STATIC_PORT=${BENCH_STATIC_PORT:-28081}
 SAMPLE=${BENCH_SAMPLE:-20000}
 EDITORS=${BENCH_EDITORS:-4}
 COLD_CONNS=${BENCH_COLD_CONNS:-4}
@@ -95,7 +98,7 @@ MIXED_SIGNINS=${BENCH_MIXED_SIGNINS:-5}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 CAFE_URL=http://127.0.0.1:$PORT
 STATIC_URL=http://127.0.0.1:$STATIC_PORT
-INSTANCE_PORT=${BENCH_INSTANCE_PORT:-38091}
+INSTANCE_PORT=${BENCH_INSTANCE_PORT:-28091}
 if [[ $BACKEND == postgres ]]; then
   CORPUS=$OUT/corpus-postgres-$PAGES # the lists; the data is in the database
   DB=$DB_URL

@@ -14,7 +14,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECONDS_EACH=${BENCH_SECONDS:-10}
 EDITORS=${BENCH_EDITORS:-4}
 PAGES=${BENCH_PAGES:-1000}
-PORT=${BENCH_PORT:-38180}
+PORT=${BENCH_PORT:-28180}
 BIN=$ROOT/target/release
 (( $# >= 1 )) || { echo "usage: bench/saves.sh URL [URL…]" >&2; exit 2; }
 # CPU ticks (user + system) used so far by process $1, and by every

@@ -5,11 +5,11 @@
 //! member cookies for wrk, a walk over a list of paths (each fetched once),
 //! and a paced background of saves and sign-in form views.
 //!
-//! cargo run --release --example bench_client -- saves  --base http://127.0.0.1:38080 --users bench/out/users.txt --slugs bench/out/slugs.txt --conns 4 --seconds 10
-//! cargo run --release --example bench_client -- signin --base http://127.0.0.1:38080 --users bench/out/users.txt --conns 4 --seconds 10
-//! cargo run --release --example bench_client -- cookie --base http://127.0.0.1:38080 --users bench/out/users.txt [--count 3]
-//! cargo run --release --example bench_client -- walk   --base http://127.0.0.1:38080 --paths bench/out/paths/page.txt --conns 4
-//! cargo run --release --example bench_client -- background --base http://127.0.0.1:38080 --users bench/out/users.txt --slugs bench/out/slugs.txt --saves-per-sec 2 --signin-per-sec 5 --seconds 10
+//! cargo run --release --example bench_client -- saves  --base http://127.0.0.1:28080 --users bench/out/users.txt --slugs bench/out/slugs.txt --conns 4 --seconds 10
+//! cargo run --release --example bench_client -- signin --base http://127.0.0.1:28080 --users bench/out/users.txt --conns 4 --seconds 10
+//! cargo run --release --example bench_client -- cookie --base http://127.0.0.1:28080 --users bench/out/users.txt [--count 3]
+//! cargo run --release --example bench_client -- walk   --base http://127.0.0.1:28080 --paths bench/out/paths/page.txt --conns 4
+//! cargo run --release --example bench_client -- background --base http://127.0.0.1:28080 --users bench/out/users.txt --slugs bench/out/slugs.txt --saves-per-sec 2 --signin-per-sec 5 --seconds 10
 //!
 //! `saves`, `signin`, `walk` and `background` print one line
 //! `RESULT<TAB>ops/s<TAB>p50 ms<TAB>p99 ms<TAB>errors<TAB>ops<TAB>note`, which
