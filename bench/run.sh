@@ -277,6 +277,8 @@ $(for url in "${INSTANCE_URLS[@]}"; do echo "    server ${url#http://};"; done)
       proxy_set_header Host \$host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_buffer_size 16k;
+      proxy_buffers 64 8k;
     }
   }
 }

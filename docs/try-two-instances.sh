@@ -163,6 +163,8 @@ http {
       proxy_set_header Host \$host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_buffer_size 16k;
+      proxy_buffers 64 8k;
       proxy_next_upstream error timeout;
     }
   }
