@@ -72,16 +72,15 @@ mod tests {
     #[test]
     fn a_value_is_kept_only_while_lists_and_everything_stand() {
         let kept = ByClock::default();
-        let at = AT;
-        assert!(kept.get(at).is_none());
-        kept.put(at, Arc::new("vocabulary"));
-        let later_save = Clock { tick: 8, ..at };
+        assert!(kept.get(AT).is_none());
+        kept.put(AT, Arc::new("vocabulary"));
+        let later_save = Clock { tick: 8, ..AT };
         assert_eq!(kept.get(later_save).as_deref(), Some(&"vocabulary"));
-        assert!(kept.get(Clock { lists: 4, ..at }).is_none());
+        assert!(kept.get(Clock { lists: 4, ..AT }).is_none());
         assert!(
             kept.get(Clock {
                 everything: 2,
-                ..at
+                ..AT
             })
             .is_none()
         );
@@ -90,11 +89,10 @@ mod tests {
     #[tokio::test]
     async fn get_or_read_reads_once_per_clock_and_keeps_nothing_without_one() {
         let kept = ByClock::default();
-        let at = AT;
-        let first = kept.get_or_read(Some(at), async { Ok::<_, ()>(1) }).await;
-        let again = kept.get_or_read(Some(at), async { Ok::<_, ()>(2) }).await;
+        let first = kept.get_or_read(Some(AT), async { Ok::<_, ()>(1) }).await;
+        let again = kept.get_or_read(Some(AT), async { Ok::<_, ()>(2) }).await;
         assert_eq!((*first.unwrap(), *again.unwrap()), (1, 1));
-        let moved = Clock { lists: 4, ..at };
+        let moved = Clock { lists: 4, ..AT };
         let read = kept
             .get_or_read(Some(moved), async { Ok::<_, ()>(3) })
             .await;
@@ -107,7 +105,7 @@ mod tests {
             "a blind read keeps nothing"
         );
         let failed = kept
-            .get_or_read(Some(at), async { Err::<i32, _>("down") })
+            .get_or_read(Some(AT), async { Err::<i32, _>("down") })
             .await;
         assert_eq!(failed, Err("down"));
     }
