@@ -1225,3 +1225,43 @@ async fn the_log_never_shows_the_database_password() {
         "the password is in the log: {log}"
     );
 }
+
+/// Saves leave their words in the GIN indexes' pending lists, which every
+/// search reads whole; an instance merges them once no write has come for
+/// a moment (`cafe::search::upkeep`). Checked after the instance has been
+/// quiet for several of its rounds: nothing is left for the test to merge,
+/// and the saved word is still found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_merges_the_search_indexs_pending_lists_once_quiet() {
+    if skipped("an_instance_merges_the_search_indexs_pending_lists_once_quiet") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = backend::fresh(dir.path()).await;
+    let server = Server::start(&url).await;
+    let alice = Member::join(&server.base, "alice").await;
+    let page = alice.create_page("Pending words", "First words.\n").await;
+    for revision in 1..=5 {
+        let body = format!("Save {revision} brings the word zanzibarite.\n");
+        let (status, text) = alice.edit(&page, revision, &body).await.expect("an answer");
+        assert_eq!(status, StatusCode::SEE_OTHER, "save {revision}: {text}");
+    }
+    // The upkeep looks every 2 s and merges after a round with no write.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    // Merged here, by hand, the lists would give back their pages.
+    let pool = sqlx::PgPool::connect(&url).await.expect("the database");
+    let left: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(gin_clean_pending_list(indexrelid)), 0)::bigint
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+         WHERE i.indrelid = 'search_index'::regclass
+           AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'gin')",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the pending lists");
+    pool.close().await;
+    assert_eq!(left, 0, "pages of the pending lists held the saves' words");
+    let (status, body) = get_as_visitor(&format!("{}/search?q=zanzibarite", server.base)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Pending words"), "{body}");
+}

@@ -230,6 +230,12 @@ pub async fn count(pool: &Db, search: &Search<'_>) -> sqlx::Result<i64> {
         .await)
 }
 
+/// PostgreSQL: merges the search index's GIN pending lists into the
+/// indexes ([`super::upkeep`]); how many pending pages it emptied.
+pub async fn merge_pending_lists(pool: &sqlx::PgPool) -> sqlx::Result<i64> {
+    postgres::merge_pending_lists(pool).await
+}
+
 /// The content clock's tick, moved by every content write
 /// ([`crate::cache::freshness`]), for [`super::Cache`].
 pub async fn generation(pool: &Db) -> sqlx::Result<i64> {

@@ -213,3 +213,18 @@ async fn through_the_index(
     }
     Ok(())
 }
+
+/// Merges the pending list of every GIN index on `search_index` into the
+/// index proper (`gin_clean_pending_list`, which only the indexes' owner,
+/// the role that ran Cafe's migrations, may call); the pages emptied.
+pub async fn merge_pending_lists(pool: &PgPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(gin_clean_pending_list(i.indexrelid)), 0)::bigint
+         FROM pg_index i
+         JOIN pg_class c ON c.oid = i.indexrelid
+         JOIN pg_am am ON am.oid = c.relam
+         WHERE i.indrelid = 'search_index'::regclass AND am.amname = 'gin'",
+    )
+    .fetch_one(pool)
+    .await
+}
