@@ -866,3 +866,61 @@ async fn merging_the_index_changes_no_result() {
         assert_eq!(found(&app, query).await, before, "{query}");
     }
 }
+
+/// PostgreSQL finds words in most rows of a large site by reading the
+/// table until enough rows match, not through the index (which lists
+/// every match first), and then finds the rows with the words in their
+/// title through the heading index all the same: the page titled with
+/// the word still comes first, the count stops where the pager does, and
+/// a rare word of the same site is still found.
+#[tokio::test]
+async fn words_in_most_rows_of_a_large_site_are_read_from_the_table_with_titles_first() {
+    if crate::support::backend::skipped_without_postgres(
+        "search::words_in_most_rows_of_a_large_site_are_read_from_the_table_with_titles_first",
+    ) {
+        return;
+    }
+    let app = TestApp::new().await;
+    let cafe::db::Db::Postgres(pg) = &app.state.pool else {
+        panic!("the suite runs on PostgreSQL");
+    };
+    sqlx::query(
+        "INSERT INTO pages (slug, title, revision, body, html, created_at, updated_at)
+         SELECT 'bulk-' || n, 'Bulk ' || n, 1, 'A commonplace method, number ' || n || '.',
+                '<p>A commonplace method.</p>', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'
+         FROM generate_series(1, 9600) n",
+    )
+    .execute(pg)
+    .await
+    .expect("many pages");
+    page(&app, "Commonplace Circle", "Met once a month.", "").await;
+    page(&app, "Quorvain Walk", "Only here: quorvain.", "").await;
+    sqlx::query("ANALYZE search_index")
+        .execute(pg)
+        .await
+        .expect("statistics");
+    let (matches, total): (f64, f64) = sqlx::query_as(
+        "SELECT matches, total FROM cafe_matches_estimated(cafe_tsquery('commonplace'))",
+    )
+    .fetch_one(pg)
+    .await
+    .expect("the estimate");
+    assert!(
+        cafe::search::db::scan_pays(matches, total),
+        "{matches} of {total} rows: the test's site is too small to read from the table"
+    );
+    let (urls, count) = found(&app, "commonplace").await;
+    assert_eq!(
+        urls.first().map(String::as_str),
+        Some("/methods/commonplace-circle"),
+        "{urls:?}"
+    );
+    assert_eq!(urls.len(), 20);
+    // Counted up to one more than the pager offers.
+    assert_eq!(count, cafe::search::PER_PAGE * cafe::search::MAX_PAGES + 1);
+    let (urls, count) = found(&app, "quorvain").await;
+    assert_eq!(
+        (urls, count),
+        (vec!["/methods/quorvain-walk".to_owned()], 1)
+    );
+}

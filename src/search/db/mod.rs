@@ -14,6 +14,8 @@ use crate::tags::Tag;
 
 mod postgres;
 
+pub use postgres::scan_pays;
+
 /// One result, as the index and the tables give it. `title` and `snippet`
 /// carry \u{2}/\u{3} around matched words: see [`super::marked_html`].
 /// `total` is how many rows match in all (the same on every row).

@@ -99,24 +99,28 @@ pub async fn search(
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<HitRow>> {
+    let mut tx = pool.begin().await?;
+    let scan = through_the_index(&mut tx, search).await?;
     let condition = condition(search);
     let filters = filters(search);
     // A title or tag match is a match of the whole document (which holds
     // them at the same positions), unless the query excludes words, which
     // the rest of the document may hold.
-    let titled = if search.excluding.is_some() {
-        "s.heading @@ cafe_tsquery($1) AND ts_match_vq(s.document, cafe_tsquery($1))"
+    let titled = if scan {
+        format!("SELECT key FROM cafe_titled(cafe_tsquery($1), {TITLED}) AS t(key)")
     } else {
-        "s.heading @@ cafe_tsquery($1)"
+        let titled = if search.excluding.is_some() {
+            "s.heading @@ cafe_tsquery($1) AND ts_match_vq(s.document, cafe_tsquery($1))"
+        } else {
+            "s.heading @@ cafe_tsquery($1)"
+        };
+        format!("SELECT s.key FROM search_index s WHERE {titled}{filters} LIMIT {TITLED}")
     };
     let sql = if search.matching.is_some() {
         format!(
             "{FILTER_SETS},
     found AS MATERIALIZED (SELECT s.key FROM search_index s WHERE {condition} LIMIT {FOUND}),
-    titled AS (
-        SELECT s.key FROM search_index s
-        WHERE {titled}{filters}
-        LIMIT {TITLED}),
+    titled AS ({titled}),
     picked AS MATERIALIZED (
         SELECT s.key, ts_rank(s.document, cafe_tsquery($1)) AS score
         FROM search_index s
@@ -154,8 +158,6 @@ pub async fn search(
     ORDER BY picked.updated_at DESC, picked.key DESC"
         )
     };
-    let mut tx = pool.begin().await?;
-    through_the_index(&mut tx, search).await?;
     let rows = statement(&sql, search)
         .bind(limit)
         .bind(offset)
@@ -192,26 +194,84 @@ pub async fn count(pool: &PgPool, search: &Search<'_>) -> sqlx::Result<i64> {
     Ok(total)
 }
 
-/// Tells the planner, for this transaction only, to find a query's words
-/// through the GIN indexes rather than by reading the table until
+/// Tells the planner, for this transaction only, whether to find a
+/// query's words through the GIN indexes or by reading the table until
 /// [`FOUND`] rows match. It prices `@@` on a row as cheap, but each row's
 /// `document` is stored out of line (TOAST, about 2 KB), so that scan reads
 /// and decompresses thousands of documents for a word in 2 % of the rows:
 /// 60-120 ms against about 10 ms through the index at 100,000 pages
-/// (EXPLAIN ANALYZE, bench corpus). The commonest words lose a little
-/// (about 16 ms to 27 ms), as the index then lists every row that has them.
-/// A query with no words (tags, outcomes, exclusions only) is left alone:
-/// there is no index to go through.
+/// (EXPLAIN ANALYZE, bench corpus). So the index is the rule, and the scan
+/// is let in only when [`scan_pays`] for the words as the planner's
+/// statistics count them (`cafe_matches_estimated`, one round trip). A
+/// phrase is found through the pairs index, and a search with filters or
+/// excluded words through its sets: those keep to the indexes. A query
+/// with no words (tags, outcomes, exclusions only) is left alone: there is
+/// no index to go through. Whether the scan was let in: the rows with the
+/// words in their title are then found by `cafe_titled`, which keeps to
+/// the heading index.
 async fn through_the_index(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     search: &Search<'_>,
-) -> sqlx::Result<()> {
-    if search.matching.is_some() {
-        sqlx::query("SET LOCAL enable_seqscan = off")
-            .execute(&mut **tx)
-            .await?;
+) -> sqlx::Result<bool> {
+    let Some(matching) = search.matching else {
+        return Ok(false);
+    };
+    let plain = search.pairs.is_none()
+        && search.excluding.is_none()
+        && search.tags.is_empty()
+        && search.outcomes.is_empty();
+    let scan = if plain {
+        let (matches, total): (f64, f64) =
+            sqlx::query_as("SELECT matches, total FROM cafe_matches_estimated(cafe_tsquery($1))")
+                .bind(matching)
+                .fetch_one(&mut **tx)
+                .await?;
+        scan_pays(matches, total)
+    } else {
+        false
+    };
+    sqlx::query("SELECT set_config('enable_seqscan', $1, true)")
+        .bind(if scan { "on" } else { "off" })
+        .execute(&mut **tx)
+        .await?;
+    Ok(scan)
+}
+
+/// Whether reading the table until [`FOUND`] rows match is cheaper than
+/// the index for words the planner expects in `matches` of `total` rows.
+/// The index lists every match before the first is read, about 0.11 µs a
+/// match; the scan reads about `FOUND / share` rows at 6 µs each (a
+/// document fetched and decompressed). The scan wins when `share ×
+/// matches` passes [`SCAN_PAYS_FROM`]: at 100,000 rows for words in 30 %
+/// of them or more, at 10,000 only for words in nearly all, and never on a
+/// site of fewer rows than that.
+pub fn scan_pays(matches: f64, total: f64) -> bool {
+    total > 0.0 && matches * (matches / total) >= SCAN_PAYS_FROM
+}
+
+/// Measured at 100,000 pages (EXPLAIN ANALYZE of the ranked statement,
+/// bench corpus): words in 13 % of the rows took 7.9 ms through the index
+/// and 11.9 ms by the scan, 18 % 6.5 and 7.5 ms, 41 % 8.5 and 4.3 ms,
+/// 89 % 10.9 and 2.7 ms.
+const SCAN_PAYS_FROM: f64 = 9_000.0;
+
+#[cfg(test)]
+mod tests {
+    use super::scan_pays;
+
+    #[test]
+    fn the_scan_pays_only_for_words_common_on_a_large_site() {
+        assert!(scan_pays(88_000.0, 100_000.0));
+        assert!(scan_pays(41_000.0, 100_000.0));
+        assert!(!scan_pays(18_000.0, 100_000.0));
+        assert!(!scan_pays(2_000.0, 100_000.0));
+        assert!(scan_pays(9_600.0, 10_000.0));
+        assert!(!scan_pays(8_000.0, 10_000.0));
+        assert!(!scan_pays(8_900.0, 8_900.0));
+        assert!(!scan_pays(1_000.0, 1_000.0));
+        // No statistics yet (PostgreSQL counts -1 rows): the index.
+        assert!(!scan_pays(500.0, -1.0));
     }
-    Ok(())
 }
 
 /// Merges the pending list of every GIN index on `search_index` into the
