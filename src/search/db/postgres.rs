@@ -255,6 +255,21 @@ pub fn scan_pays(matches: f64, total: f64) -> bool {
 /// 89 % 10.9 and 2.7 ms.
 const SCAN_PAYS_FROM: f64 = 9_000.0;
 
+/// Merges the pending list of every GIN index on `search_index` into the
+/// index proper (`gin_clean_pending_list`, which only the indexes' owner,
+/// the role that ran Cafe's migrations, may call); the pages emptied.
+pub async fn merge_pending_lists(pool: &PgPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(gin_clean_pending_list(i.indexrelid)), 0)::bigint
+         FROM pg_index i
+         JOIN pg_class c ON c.oid = i.indexrelid
+         JOIN pg_am am ON am.oid = c.relam
+         WHERE i.indrelid = 'search_index'::regclass AND am.amname = 'gin'",
+    )
+    .fetch_one(pool)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::scan_pays;
@@ -272,19 +287,4 @@ mod tests {
         // No statistics yet (PostgreSQL counts -1 rows): the index.
         assert!(!scan_pays(500.0, -1.0));
     }
-}
-
-/// Merges the pending list of every GIN index on `search_index` into the
-/// index proper (`gin_clean_pending_list`, which only the indexes' owner,
-/// the role that ran Cafe's migrations, may call); the pages emptied.
-pub async fn merge_pending_lists(pool: &PgPool) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT coalesce(sum(gin_clean_pending_list(i.indexrelid)), 0)::bigint
-         FROM pg_index i
-         JOIN pg_class c ON c.oid = i.indexrelid
-         JOIN pg_am am ON am.oid = c.relam
-         WHERE i.indrelid = 'search_index'::regclass AND am.amname = 'gin'",
-    )
-    .fetch_one(pool)
-    .await
 }
