@@ -1368,6 +1368,56 @@ async fn a_long_method_list_comes_in_pages_of_a_hundred_with_facets_over_all_of_
     );
 }
 
+/// PostgreSQL reads a page of a filtered list in one of two ways, by how
+/// many methods match among how many there are (`pages::db::list`): it
+/// walks the title index while the matches are common enough to fill the
+/// page soon, and otherwise reads and sorts every match. Either way a page
+/// holds the same methods in the same order. 3,000 methods, their titles
+/// in upper and lower case, after PostgreSQL has counted them (ANALYZE):
+/// the first page of a tag they all carry is walked, its last page and a
+/// tag on two of them are sorted.
+#[tokio::test]
+async fn both_ways_of_reading_a_long_filtered_list_give_the_same_order() {
+    if support::backend::skipped_without_postgres(
+        "tags::both_ways_of_reading_a_long_filtered_list_give_the_same_order",
+    ) {
+        return;
+    }
+    let app = TestApp::new().await;
+    let cafe::db::Db::Postgres(pg) = &app.state.pool else {
+        panic!("the suite runs on PostgreSQL");
+    };
+    for sql in [
+        "INSERT INTO pages (slug, title, revision, body, html, tags, created_at, updated_at)
+         SELECT 'walk-' || n,
+                CASE WHEN n % 2 = 1 THEN 'walk ' ELSE 'Walk ' END || lpad(n::text, 4, '0'),
+                1, 'A method.', '<p>A method.</p>',
+                CASE WHEN n IN (1500, 2999) THEN 'common,rare' ELSE 'common' END,
+                '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'
+         FROM generate_series(1, 3000) n",
+        "INSERT INTO page_tags (page_id, tag) SELECT id, 'common' FROM pages WHERE slug LIKE 'walk-%'",
+        "INSERT INTO page_tags (page_id, tag)
+         SELECT id, 'rare' FROM pages WHERE slug IN ('walk-1500', 'walk-2999')",
+        "ANALYZE pages",
+    ] {
+        sqlx::query(sql).execute(pg).await.expect(sql);
+    }
+    let walk = |n: usize| format!("{} {n:04}", if n % 2 == 1 { "walk" } else { "Walk" });
+    let mut visitor = app.client();
+    let first = visitor.get("/methods?tag=common").await;
+    first
+        .assert_status(StatusCode::OK)
+        .assert_contains("3000 methods have all of these tags:");
+    assert_eq!(listed(&first.body), (1..=100).map(walk).collect::<Vec<_>>());
+    let last = visitor.get("/methods?tag=common&page=30").await;
+    assert_eq!(
+        listed(&last.body),
+        (2901..=3000).map(walk).collect::<Vec<_>>()
+    );
+    let rare = visitor.get("/methods?tag=rare").await;
+    assert_eq!(listed(&rare.body), [walk(1500), walk(2999)]);
+}
+
 /// The tags the hand-counted corpus gives method `n`.
 fn hand_tags(n: usize) -> Vec<&'static str> {
     let mut tags = Vec::new();
