@@ -15,12 +15,13 @@
 //! PostgreSQL's GIN indexes (`migrations/postgres`) have the same habit:
 //! a save adds its row's words to each index's pending list, which every
 //! search then reads whole, and which the save that finds it past 4 MB
-//! (`gin_pending_list_limit`) merges at its own expense. At 100,000 pages,
-//! 10 s of saves (4 editors) left 856 pending pages in the three indexes:
-//! first-time searches over 4 connections went from p50 15.6 / p99 41.6 ms
-//! to 20.6 / 55.7 ms, and back to 16.4 / 40.0 ms once the lists were merged
-//! (0.4 s; bench/RESULTS.md). So in quiet moments the server merges them
-//! too, in one statement that takes no lock a save or a search waits on.
+//! (`gin_pending_list_limit`) merges at its own expense. So in quiet
+//! moments the server merges them too (`gin_clean_pending_list`), in one
+//! statement beside saves and searches, which wait on it for no more than
+//! a page's buffer lock. At 100,000 pages, after 10 s of saves by 4
+//! editors, first-time searches over 4 connections had a p50 of 17.3 and
+//! 18.1 ms left as they were, 15.3 and 15.1 ms merged
+//! (`bench/first_time_reads.sh`, bench/RESULTS.md).
 
 use std::time::Duration;
 
