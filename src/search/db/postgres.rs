@@ -106,15 +106,15 @@ pub async fn search(
     // A title or tag match is a match of the whole document (which holds
     // them at the same positions), unless the query excludes words, which
     // the rest of the document may hold.
+    let in_heading = if search.excluding.is_some() {
+        "s.heading @@ cafe_tsquery($1) AND ts_match_vq(s.document, cafe_tsquery($1))"
+    } else {
+        "s.heading @@ cafe_tsquery($1)"
+    };
     let titled = if scan {
         format!("SELECT key FROM cafe_titled(cafe_tsquery($1), {TITLED}) AS t(key)")
     } else {
-        let titled = if search.excluding.is_some() {
-            "s.heading @@ cafe_tsquery($1) AND ts_match_vq(s.document, cafe_tsquery($1))"
-        } else {
-            "s.heading @@ cafe_tsquery($1)"
-        };
-        format!("SELECT s.key FROM search_index s WHERE {titled}{filters} LIMIT {TITLED}")
+        format!("SELECT s.key FROM search_index s WHERE {in_heading}{filters} LIMIT {TITLED}")
     };
     let sql = if search.matching.is_some() {
         format!(
