@@ -69,13 +69,14 @@ impl Term {
         })
     }
 
-    /// The pairs of words side by side in a phrase, as lexemes of
-    /// PostgreSQL's `search_index.pairs` (`'first second'`, the last one
-    /// `:*` for a prefix), or `None` when there is no pair or a word might
-    /// be split or folded by the database otherwise than here: only words
-    /// of ASCII letters and digits, which PostgreSQL's parser keeps whole
-    /// and folding only lowercases. A row matching the phrase has every
-    /// pair, so the pairs only narrow what is checked, never the result.
+    /// The pairs of words side by side in a phrase (`first second`), as
+    /// PostgreSQL's `search_index.pairs` hashes them, or `None` when there
+    /// is no whole pair or a word might be split or folded by the database
+    /// otherwise than here: only words of ASCII letters and digits, which
+    /// PostgreSQL's parser keeps whole and folding only lowercases. A
+    /// prefix's last pair is left out (a hash cannot match a beginning).
+    /// A row matching the phrase has every pair, so the pairs only narrow
+    /// what is checked, never the result.
     fn to_pairs(&self) -> Option<Vec<String>> {
         if !self.text.is_ascii() {
             return None;
@@ -86,20 +87,19 @@ impl Term {
             .filter(|w| !w.is_empty())
             .map(str::to_ascii_lowercase)
             .collect();
-        if words.len() < 2 || words.iter().any(|w| w.len() > 100) {
+        if words.iter().any(|w| w.len() > 100) {
             return None;
         }
-        let last = words.len() - 2;
-        Some(
-            words
-                .windows(2)
-                .enumerate()
-                .map(|(i, pair)| {
-                    let prefix = if self.prefix && i == last { ":*" } else { "" };
-                    format!("'{} {}'{prefix}", pair[0], pair[1])
-                })
-                .collect(),
-        )
+        let whole = if self.prefix {
+            words.len().saturating_sub(1)
+        } else {
+            words.len()
+        };
+        let pairs: Vec<String> = words[..whole]
+            .windows(2)
+            .map(|pair| format!("{} {}", pair[0], pair[1]))
+            .collect();
+        (!pairs.is_empty()).then_some(pairs)
     }
 
     /// The term as an FTS5 string: quoted, inner quotes doubled, so nothing
@@ -281,8 +281,9 @@ impl Query {
     }
 
     /// The pairs of words every match must have side by side (see
-    /// [`Term::to_pairs`]), as a `tsquery` of `search_index.pairs`; `None`
-    /// when no phrase gives any.
+    /// [`Term::to_pairs`]), as a JSON list for `cafe_query_pair_hashes`
+    /// (migrations/postgres/0115_pair_hashes.sql); `None` when no phrase
+    /// gives any.
     pub fn ts_pairs(&self) -> Option<String> {
         let pairs: Vec<String> = self
             .include
@@ -290,7 +291,7 @@ impl Query {
             .filter_map(Term::to_pairs)
             .flatten()
             .collect();
-        (!pairs.is_empty()).then(|| pairs.join(" & "))
+        (!pairs.is_empty()).then(|| crate::db::json_list(pairs.iter().map(String::as_str)))
     }
 
     /// [`Query::exclusions`] as a PostgreSQL `tsquery`.
@@ -762,13 +763,16 @@ mod tests {
 
     #[test]
     fn phrases_of_plain_words_give_the_pairs_every_match_has() {
-        let q = Query::parse(r#""Women-led Results" "after action"* peer -"not this" "né à""#);
+        let q =
+            Query::parse(r#""Women-led Results" "after action review"* peer -"not this" "né à""#);
         assert_eq!(
             q.ts_pairs().as_deref(),
-            Some("'women led' & 'led results' & 'after action':*"),
+            Some(r#"["women led","led results","after action"]"#),
             "{q:?}"
         );
         assert_eq!(Query::parse("peer assist*").ts_pairs(), None);
+        // A prefix's last pair cannot be hashed: a two-word one gives none.
+        assert_eq!(Query::parse("\"after act\"*").ts_pairs(), None);
         // Struck-through letters fold to one word in the tsquery: no pairs.
         assert_eq!(Query::parse("\"t\u{336}he wall\"").ts_pairs(), None);
     }

@@ -163,6 +163,20 @@ async fn a_quoted_phrase_matches_only_the_words_in_that_order() {
             .await
             .is_empty()
     );
+    // A phrase ending in a prefix: with a whole pair before it, and with
+    // none (on PostgreSQL the first is narrowed by the pairs index).
+    for query in ["\"after action thin\"*", "\"action thin\"*"] {
+        assert_eq!(
+            titles(&mut client, query).await,
+            ["Tidewater Review"],
+            "{query}"
+        );
+    }
+    assert!(
+        titles(&mut client, "\"after thinking act\"*")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ fn filters(search: &Search<'_>) -> String {
 fn condition(search: &Search<'_>) -> String {
     let matching = match (search.matching, search.excluding, search.pairs) {
         (Some(_), _, Some(_)) => {
-            "s.pairs @@ $4::text::tsquery AND ts_match_vq(s.document, cafe_tsquery($1))"
+            "s.pairs @> cafe_query_pair_hashes($4::text) AND ts_match_vq(s.document, cafe_tsquery($1))"
         }
         (Some(_), _, None) => "s.document @@ cafe_tsquery($1) AND $4::text IS NULL",
         (None, Some(_), _) => "NOT (s.document @@ cafe_tsquery($1)) AND $4::text IS NULL",
