@@ -23,6 +23,7 @@ mod core_accounts;
 mod core_pages;
 mod core_security;
 mod core_server;
+mod db_pool;
 mod fake_oidc;
 mod fast_path;
 mod faults;
