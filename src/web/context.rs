@@ -395,9 +395,11 @@ async fn load(
     // A form's answer is mostly a redirect, and a form shown again after a
     // mistake may show the count of the member's last page view: counting
     // again for every post cost a save a sixth of its database time
-    // (bench/save_statements.sh).
+    // (bench/save_statements.sh). An edit form shows it too: the count
+    // matters where members read, and the save's answer leads to a page
+    // view, which counts.
     let follow = match &user {
-        Some(user) => match (method != Method::GET)
+        Some(user) => match (method != Method::GET || is_edit_form(&path))
             .then(|| state.follow.latest(user.id))
             .flatten()
         {
@@ -421,6 +423,14 @@ async fn load(
         crate::mail::looked_at(state, &ctx, &ctx.path);
     }
     Ok(ctx)
+}
+
+/// Whether `path` is a form for writing a page, a story or an indicator
+/// (`…/edit`, `/methods/new`), where the header may show the member's last
+/// unseen count instead of counting again.
+fn is_edit_form(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    path.ends_with("/edit") || path == "/methods/new"
 }
 
 /// The member `user_id` and their `auth_epoch` (`None`: no such member, or
@@ -531,5 +541,31 @@ impl Ctx {
     /// A tag's page.
     pub fn tag_url(&self, tag: &str) -> String {
         crate::tags::tag_path(tag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_edit_form;
+
+    #[test]
+    fn edit_forms_are_told_by_their_path() {
+        for path in [
+            "/methods/peer-assist/edit",
+            "/methods/new",
+            "/methods/new?title=Peer%20Assist",
+            "/methods/peer-assist/stories/4/edit",
+            "/indicators/lkm-1/edit",
+        ] {
+            assert!(is_edit_form(path), "{path}");
+        }
+        for path in [
+            "/methods/peer-assist",
+            "/methods/editing",
+            "/methods?q=edit",
+            "/following",
+        ] {
+            assert!(!is_edit_form(path), "{path}");
+        }
     }
 }

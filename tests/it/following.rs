@@ -535,3 +535,25 @@ async fn the_count_follows_each_change_while_others_keep_saving() {
         .assert_status(StatusCode::SEE_OTHER);
     assert_eq!(count(&mut alice).await.as_deref(), Some("1"));
 }
+
+#[tokio::test]
+async fn an_edit_form_shows_the_count_of_the_members_last_page_view() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let page = alice.create_page("World Cafe", "Tables.", "").await;
+    let edit = format!("{page}/edit");
+    // Never counted yet: the form counts.
+    assert_eq!(badge(&alice.get(&edit).await.body), None);
+    bob.edit_body(&page, "Tables and hosts.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    // The form does not count again: it shows her last page view's count.
+    let form = alice.get(&edit).await;
+    form.assert_status(StatusCode::OK);
+    form.assert_contains("Tables and hosts.");
+    assert_eq!(badge(&form.body), None, "the edit form counted again");
+    // A page view counts, and the next form shows that count.
+    assert_eq!(count(&mut alice).await.as_deref(), Some("1"));
+    assert_eq!(badge(&alice.get(&edit).await.body).as_deref(), Some("1"));
+}
