@@ -182,8 +182,8 @@ impl Connection for PgConnection {
             // Cafe's change (vendor/README.md): a connection with nothing
             // outstanding (no reply awaited, nothing unsent) is answered
             // without a round trip. The pool pings every connection it
-            // takes back, and that round trip was seven of the twenty
-            // that a member's edit and save cost PostgreSQL. A connection
+            // takes back, and that round trip was seven of the seventeen
+            // or so that a member's edit and save cost PostgreSQL. A connection
             // with anything outstanding (a query or rollback left by a
             // cancelled request) is synced and drained as before.
             if self.inner.pending_ready_for_query_count == 0
