@@ -42,18 +42,12 @@ for _ in $(seq 200); do
   curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
   sleep 0.1
 done
-cpu() { # CPU seconds of the cluster's processes so far
-  local total=0 p
-  for p in $(pgrep -u postgres); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
+source "$ROOT/bench/cpu.sh"
 pg -c "SELECT pg_stat_statements_reset()" >/dev/null
-before=$(cpu)
+before=$(pg_cpu)
 line=$("$BIN/examples/bench_client" saves --base "http://127.0.0.1:$PORT" --users "$OUT/users.txt" \
   --slugs "$OUT/sample.txt" --conns 4 --seconds "$SECONDS_EACH" 2>>"$OUT/client.log" | grep '^RESULT' | head -1)
-after=$(cpu)
+after=$(pg_cpu)
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) cores"
 echo "# saves: $line"
 pg -F ' | ' -c "SELECT calls, plans, round(total_plan_time::numeric, 1), round(total_exec_time::numeric, 1),

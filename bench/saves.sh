@@ -20,12 +20,7 @@ BIN=$ROOT/target/release
 # CPU ticks (user + system) used so far by process $1, and by every
 # PostgreSQL process on the machine (the edit form's GET and the POST both
 # count: a save cycle).
-cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-pg_cpu() {
-  local total=0 p
-  for p in $(pgrep -u postgres); do total=$((total + $(cpu_of "$p"))); done
-  echo "$total"
-}
+source "$ROOT/bench/cpu.sh"
 OUT=$(mktemp -d /tmp/cafe-saves.XXXXXX)
 "$BIN/examples/bench_corpus" --db "$1" --pages "$PAGES" --out "$OUT" --replace >"$OUT/summary.txt" 2>"$OUT/progress.txt"
 cut -f2 "$OUT/slugs.tsv" | shuf -n 500 --random-source=<(yes) >"$OUT/sample.txt"
@@ -45,8 +40,7 @@ for url in "$@"; do
       --slugs "$OUT/sample.txt" --conns "$EDITORS" --seconds "$SECONDS_EACH" 2>>"$OUT/client.log" | grep '^RESULT' | head -1)
     cafe_after=$(cpu_of "$pid"); pg_after=$(pg_cpu)
     saves=$(awk '{print $6}' <<<"$line")
-    per_save=$(awk -v c=$((cafe_after - cafe_before)) -v p=$((pg_after - pg_before)) -v t="$(getconf CLK_TCK)" -v s="$saves" \
-      'BEGIN { if (s) printf "CPU per save: cafe %.2f ms, PostgreSQL %.2f ms", 1000 * c / t / s, 1000 * p / t / s }')
+    per_save="CPU per save: cafe $(ms_per $((cafe_after - cafe_before)) "$saves") ms, PostgreSQL $(ms_per $((pg_after - pg_before)) "$saves") ms"
     echo "$shown run $run: $line; $per_save"
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -30,12 +30,7 @@ CLIENT=$ROOT/target/release/examples/bench_client
 OUT=$(mktemp -d /tmp/cafe-saves-ab.XXXXXX)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$OUT"' EXIT
-cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-pg_cpu() {
-  local total=0 p
-  for p in $(pgrep -u postgres || true); do total=$((total + $(cpu_of "$p"))); done
-  echo "$total"
-}
+source "$ROOT/bench/cpu.sh"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $ROUNDS rounds of ${SECONDS_EACH} s, $EDITORS editors, $PAGES pages"
 n=0
 for bin in "$@"; do
@@ -66,8 +61,7 @@ for round in $(seq "$ROUNDS"); do
       | grep '^RESULT' | head -1)
     cafe_after=$(cpu_of "$pid"); pg_after=$(pg_cpu)
     read -r saves_s p50 p99 saves < <(awk '{print $2, $3, $4, $6}' <<<"$line")
-    per_save=$(awk -v c=$((cafe_after - cafe_before)) -v p=$((pg_after - pg_before)) -v t="$(getconf CLK_TCK)" -v s="$saves" \
-      'BEGIN { if (s) printf "%.2f %.2f", 1000 * c / t / s, 1000 * p / t / s; else print "- -" }')
+    per_save="$(ms_per $((cafe_after - cafe_before)) "$saves") $(ms_per $((pg_after - pg_before)) "$saves")"
     echo "round $round binary $n: $saves_s saves/s, p50 $p50 ms, p99 $p99 ms; CPU per save cycle (cafe, PostgreSQL) ms: $per_save" \
       | tee -a "$OUT/$n/runs.txt"
   done

@@ -146,7 +146,7 @@ impl Ctx {
     /// under it (a method, a tag, an indicator), so the menu says where
     /// one is; `None` elsewhere.
     pub fn nav_current(&self, section: &str) -> Option<&'static str> {
-        let path = self.path.split(['?', '#']).next().unwrap_or_default();
+        let path = without_query(&self.path);
         let within = |prefix: &str| {
             path == prefix
                 || path
@@ -429,8 +429,13 @@ async fn load(
 /// (`…/edit`, `/methods/new`), where the header may show the member's last
 /// unseen count instead of counting again.
 fn is_edit_form(path: &str) -> bool {
-    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let path = without_query(path);
     path.ends_with("/edit") || path == "/methods/new"
+}
+
+/// `path` without its query or fragment.
+fn without_query(path: &str) -> &str {
+    path.split(['?', '#']).next().unwrap_or_default()
 }
 
 /// The member `user_id` and their `auth_epoch` (`None`: no such member, or

@@ -570,6 +570,13 @@ impl Browser {
 
     /// Clicks something that loads another page and waits for it.
     pub async fn click_and_wait(&self, element: &Element) -> Result<()> {
+        self.click_marked(element).await?;
+        self.wait_for_new_page().await
+    }
+
+    /// Marks the page ([`Self::mark_page`]) and clicks `element`; a click
+    /// that fails says what covers the element.
+    async fn click_marked(&self, element: &Element) -> Result<()> {
         self.mark_page().await?;
         if let Err(error) = element.click().await {
             let what = self
@@ -590,7 +597,7 @@ impl Browser {
                 what[2]
             );
         }
-        self.wait_for_new_page().await
+        Ok(())
     }
 
     async fn find_xpath(&self, xpath: &str) -> Option<Element> {
@@ -629,19 +636,29 @@ impl Browser {
     }
 
     /// Follows the link whose text is `text`.
-    /// Clicks the link `text` and waits for its page. A click that loads
-    /// nothing within [`LOST_CLICK`] while the page stays as it was
-    /// (seen in CI on PostgreSQL about once in a dozen runs, with nothing
-    /// asked of the server) is noted and the link's address opened
-    /// instead; a page that does not come then (a stalled server) still
-    /// fails the step after [`PATIENCE`].
     pub async fn follow(&self, text: &str) -> Result<()> {
         let link = self.link(text).await?;
+        self.follow_link(&link)
+            .await
+            .with_context(|| format!("following the link {text:?}"))
+    }
+
+    pub async fn follow_in(&self, scope: &str, text: &str) -> Result<()> {
+        let link = self.link_in(scope, text).await?;
+        self.follow_link(&link)
+            .await
+            .with_context(|| format!("following the link {text:?} in {scope}"))
+    }
+
+    /// Clicks `link` and waits for its page. A click that loads nothing
+    /// within [`LOST_CLICK`] while the page stays as it was (seen in CI on
+    /// PostgreSQL about once in a dozen runs, with nothing asked of the
+    /// server) is noted and the link's address opened instead; a page that
+    /// does not come then (a stalled server) still fails the step after
+    /// [`PATIENCE`].
+    async fn follow_link(&self, link: &Element) -> Result<()> {
         let href = link.attr("href").await?.unwrap_or_default();
-        self.mark_page().await?;
-        if let Err(error) = link.click().await {
-            bail!("clicking the link {text:?} {}: {error}", self.place().await);
-        }
+        self.click_marked(link).await?;
         if self.wait_for_new_page_within(LOST_CLICK).await.is_ok() {
             return Ok(());
         }
@@ -650,30 +667,19 @@ impl Browser {
             Ok(Value::Bool(true))
         );
         if !(unchanged && href.starts_with('/')) {
-            return self
-                .wait_for_new_page()
-                .await
-                .with_context(|| format!("following the link {text:?}"));
+            return self.wait_for_new_page().await;
         }
         let _ = std::io::Write::write_all(
             &mut std::io::stderr(),
             format!(
-                "note: a click on the link {text:?} loaded nothing within {LOST_CLICK:?}; \
-                 opening {href} instead\n"
+                "note: a click on {href} loaded nothing within {LOST_CLICK:?}; opening it instead\n"
             )
             .as_bytes(),
         );
         self.goto(&href).await?;
         self.wait_for_new_page()
             .await
-            .with_context(|| format!("opening the link {text:?} ({href}) after a lost click"))
-    }
-
-    pub async fn follow_in(&self, scope: &str, text: &str) -> Result<()> {
-        let link = self.link_in(scope, text).await?;
-        self.click_and_wait(&link)
-            .await
-            .with_context(|| format!("following the link {text:?} in {scope}"))
+            .with_context(|| format!("opening {href} after a lost click"))
     }
 
     /// The first button whose text is `text`.
