@@ -30,6 +30,8 @@ enum Served {
 struct Site {
     server: Server,
     dir: tempfile::TempDir,
+    /// What `--db` names: the SQLite file, or a PostgreSQL URL.
+    db: String,
     visitor: reqwest::Client,
 }
 
@@ -41,9 +43,23 @@ struct View {
 }
 
 impl Site {
+    /// On a SQLite file, whichever backend the suite runs on: these tests
+    /// look at the file tier and the WAL file.
     async fn start(flags: &[&str]) -> Site {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = Server::start_with(&dir.path().join("cafe.db"), flags).await;
+        let db = dir.path().join("cafe.db").to_string_lossy().into_owned();
+        Self::on(db, dir, flags).await
+    }
+
+    /// On the suite's backend (a PostgreSQL database of its own there).
+    async fn on_backend() -> Site {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = support::backend::fresh(dir.path()).await;
+        Self::on(db, dir, &[]).await
+    }
+
+    async fn on(db: String, dir: tempfile::TempDir, flags: &[&str]) -> Site {
+        let server = Server::start_with(&db, flags).await;
         let visitor = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(60))
@@ -52,12 +68,30 @@ impl Site {
         Site {
             server,
             dir,
+            db,
             visitor,
         }
     }
 
     fn db(&self) -> PathBuf {
-        self.dir.path().join("cafe.db")
+        PathBuf::from(&self.db)
+    }
+
+    /// `cafe import FOLDER` on the site's database, from another process.
+    fn import(&self, folder: &Path) {
+        let output = cafe_command()
+            .arg("--db")
+            .arg(&self.db)
+            .arg("import")
+            .arg(folder)
+            .output()
+            .expect("cafe import runs");
+        assert!(
+            output.status.success(),
+            "cafe import: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     async fn member(&self, username: &str) -> Member {
@@ -626,19 +660,7 @@ async fn an_import_by_another_process_shows_to_visitors_at_once() {
         "---\ntitle: Peer Assist\ntags: [lkm-2]\n---\nAsk the lighthouse keepers first.\n",
     )
     .expect("write");
-    let output = cafe_command()
-        .arg("--db")
-        .arg(site.db())
-        .arg("import")
-        .arg(&folder)
-        .output()
-        .expect("cafe import runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "cafe import: {stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    site.import(&folder);
     for (path, _, after) in shows {
         site.assert_fresh(path, after).await;
     }
@@ -649,4 +671,36 @@ async fn an_import_by_another_process_shows_to_visitors_at_once() {
         .assert_hit(untouched, "was not touched by the import")
         .await;
     assert_eq!(body, kept);
+}
+
+/// Two imports by another process, one right after the other, the first
+/// writing more methods than the server reads with the content clock in
+/// one go (a thousand, on PostgreSQL): the server's next look at the clock
+/// must still learn of every method written since its last, the one the
+/// second import changed, last of them all, among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_written_after_a_thousand_others_shows_at_once() {
+    let site = Site::on_backend().await;
+    let kept = site.warm("/methods/peer-assist").await;
+    assert!(!kept.contains("lighthouse keepers"), "{kept}");
+    let many = site.dir.path().join("many");
+    std::fs::create_dir(&many).expect("folder");
+    for n in 0..1100 {
+        std::fs::write(
+            many.join(format!("imported-method-{n}.md")),
+            format!("---\ntitle: Imported Method {n}\n---\nMethod number {n}.\n"),
+        )
+        .expect("write");
+    }
+    let last = site.dir.path().join("last");
+    std::fs::create_dir(&last).expect("folder");
+    std::fs::write(
+        last.join("peer-assist.md"),
+        "---\ntitle: Peer Assist\ntags: [lkm-2]\n---\nAsk the lighthouse keepers first.\n",
+    )
+    .expect("write");
+    site.import(&many);
+    site.import(&last);
+    site.assert_fresh("/methods/peer-assist", "lighthouse keepers")
+        .await;
 }
