@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# What a save writes to PostgreSQL's WAL: `bench/save_wal.sh DIR DATABASE
+# CORPUS [SECONDS]` starts one release `cafe` on DATABASE of the cluster in
+# DIR (a `.ci/postgres.sh` cluster, started if it is not), a database that
+# already holds a corpus `bench_corpus` made with `--out CORPUS` (after
+# `bench/run.sh N --db …/DATABASE`, CORPUS is bench/out/corpus-postgres-N),
+# runs `bench_client saves` (4 editors, SECONDS, 8) on 500 of its pages,
+# and prints the saves, the WAL they wrote per save (records, full-page
+# images, bytes; `pg_stat_wal`), the checkpoints begun meanwhile, and
+# `pg_waldump --stats=record` over the run's WAL, largest first. Run it as
+# root or as the cluster's owner (pg_waldump reads the cluster's files).
+# Needs the release build of cafe and bench_client.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DIR=${1:?usage: bench/save_wal.sh DIR DATABASE CORPUS [SECONDS]}
+DATABASE=${2:?usage: bench/save_wal.sh DIR DATABASE CORPUS [SECONDS]}
+CORPUS=${3:?usage: bench/save_wal.sh DIR DATABASE CORPUS [SECONDS]}
+SECONDS_EACH=${4:-8}
+PORT=${BENCH_PORT:-38281}
+BIN=$ROOT/target/release
+base=$(bash "$ROOT/.ci/postgres.sh" start "$DIR" 2>/dev/null)
+url="${base%/*}/$DATABASE?sslmode=disable"
+bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+pg() { as_owner "$bin/psql" -h 127.0.0.1 -p "$(cat "$DIR/port")" -d "$DATABASE" -qAt -F ' ' -c "$1"; }
+OUT=$(mktemp -d /tmp/cafe-wal.XXXXXX)
+cut -f2 "$CORPUS/slugs.tsv" | shuf -n 500 --random-source=<(yes) >"$OUT/sample.txt"
+"$BIN/cafe" --db "$url" --addr "127.0.0.1:$PORT" >"$OUT/cafe.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -rf "$OUT"' EXIT
+for _ in $(seq 600); do
+  curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
+  sleep 0.1
+done
+wal="SELECT pg_current_wal_lsn(), wal_records, wal_fpi, wal_bytes,
+            (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter) FROM pg_stat_wal"
+read -r lsn_before records_before fpi_before bytes_before checkpoints_before <<<"$(pg "$wal")"
+line=$("$BIN/examples/bench_client" saves --base "http://127.0.0.1:$PORT" --users "$CORPUS/users.txt" \
+  --slugs "$OUT/sample.txt" --conns 4 --seconds "$SECONDS_EACH" 2>>"$OUT/client.log" | grep '^RESULT' | head -1)
+read -r lsn_after records_after fpi_after bytes_after checkpoints_after <<<"$(pg "$wal")"
+saves=$(awk '{print $6}' <<<"$line")
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) cores, database $DATABASE ($(pg "SELECT pg_size_pretty(pg_database_size(current_database()))")), shared_buffers $(pg "SHOW shared_buffers"), max_wal_size $(pg "SHOW max_wal_size")"
+echo "# saves: $line"
+awk -v s="$saves" -v r=$((records_after - records_before)) -v f=$((fpi_after - fpi_before)) \
+  -v b=$((bytes_after - bytes_before)) -v c=$((checkpoints_after - checkpoints_before)) \
+  'BEGIN { if (s) printf "# WAL per save: %.0f records, %.1f full-page images, %.1f KB; %d checkpoints begun during the run\n", r / s, f / s, b / 1000 / s, c }'
+echo "# pg_waldump --stats=record $lsn_before..$lsn_after, by combined size:"
+dump=$(as_owner "$bin/pg_waldump" --stats=record -s "$lsn_before" -e "$lsn_after" -p "$DIR/data/pg_wal" 2>/dev/null)
+grep -E '^(Type|Total)' <<<"$dump"
+# A record type's line: "Type N (%) record bytes (%) FPI bytes (%) combined bytes (%)".
+grep -E '^[A-Za-z0-9]+/' <<<"$dump" | awk -F'[()]' '{ print $7 + 0 "\t" $0 }' | sort -rn | head -14 | cut -f2-
