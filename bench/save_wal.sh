@@ -7,7 +7,8 @@
 # runs `bench_client saves` (4 editors, SECONDS, 8) on 500 of its pages,
 # and prints the saves, the WAL they wrote per save (records, full-page
 # images, bytes; `pg_stat_wal`), the checkpoints begun meanwhile, and
-# `pg_waldump --stats=record` over the run's WAL, largest first. Run it as
+# `pg_waldump --stats=record` over the run's WAL, largest first, then the
+# same WAL by relation (which table or index took it). Run it as
 # root or as the cluster's owner (pg_waldump reads the cluster's files).
 # Needs the release build of cafe and bench_client.
 set -euo pipefail
@@ -51,3 +52,17 @@ dump=$(as_owner "$bin/pg_waldump" --stats=record -s "$lsn_before" -e "$lsn_after
 grep -E '^(Type|Total)' <<<"$dump"
 # A record type's line: "Type N (%) record bytes (%) FPI bytes (%) combined bytes (%)".
 grep -E '^[A-Za-z0-9]+/' <<<"$dump" | awk -F'[()]' '{ print $7 + 0 "\t" $0 }' | sort -rn | head -14 | cut -f2-
+echo "# the same WAL by relation (the 8 that took most; bytes with full-page images, records, per save):"
+names=$(pg "SELECT relfilenode, relname FROM pg_class WHERE relfilenode <> 0")
+as_owner "$bin/pg_waldump" -s "$lsn_before" -e "$lsn_after" -p "$DIR/data/pg_wal" 2>/dev/null |
+  awk -v s="$saves" -v names="$names" '
+    BEGIN { n = split(names, rows, "\n"); for (i = 1; i <= n; i++) { split(rows[i], f, " "); name[f[1]] = f[2] } }
+    match($0, /rel [0-9]+\/[0-9]+\/[0-9]+/) {
+      split(substr($0, RSTART + 4, RLENGTH - 4), r, "/")
+      match($0, /len \(rec\/tot\): *[0-9]+\/ *[0-9]+/)
+      len = substr($0, RSTART, RLENGTH); sub(/.*\/ */, "", len)
+      key = (r[3] in name) ? name[r[3]] : "relfilenode " r[3]
+      bytes[key] += len; count[key]++
+    }
+    END { for (k in bytes) printf "%d\t%s: %.1f KB, %.1f records\n", bytes[k], k, bytes[k] / 1000 / s, count[k] / s }' |
+  sort -rn | head -8 | cut -f2-
