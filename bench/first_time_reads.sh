@@ -24,6 +24,7 @@
 # Binaries with different migrations cannot share a database.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+source "$ROOT/bench/local.sh"
 (( $# >= 2 )) || { echo "usage: bench/first_time_reads.sh DB CORPUS_DIR [BINARY…]" >&2; exit 2; }
 DB=$1 CORPUS=$2
 shift 2
@@ -58,10 +59,7 @@ echo "# $(wc -l <"$OUT/one.txt") + $(wc -l <"$OUT/four.txt") queries, $(wc -l <"
 for binary in "$@"; do
   CAFE_DB=$DB CAFE_ADDR=127.0.0.1:$PORT "$binary" >"$OUT/cafe.log" 2>&1 &
   PID=$!
-  for _ in $(seq 300); do
-    curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
-    sleep 0.1
-  done
+  wait_for_cafe "$PORT"
   echo "$binary"
   walk "searches before saves" "$OUT/one.txt" "$OUT/four.txt"
   walk "lists" "$OUT/lists-one.txt" "$OUT/lists-four.txt"

@@ -26,23 +26,17 @@ if ! grep -q pg_stat_statements "$conf"; then
   bash "$ROOT/.ci/postgres.sh" start "$DIR" >/dev/null 2>&1
 fi
 url="${base%/*}/savestatements?sslmode=disable"
-bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-psql() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bin/psql" "$@"; else "$bin/psql" "$@"; fi
-}
-pg() { psql -h 127.0.0.1 -p "$(cat "$DIR/port")" -U postgres -d postgres -qAt "$@"; }
+source "$ROOT/bench/cpu.sh"
+source "$ROOT/bench/local.sh"
+pg() { as_owner "$PG_BIN/psql" -h 127.0.0.1 -p "$(cat "$DIR/port")" -U postgres -d postgres -qAt "$@"; }
 pg -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 OUT=$(mktemp -d /tmp/cafe-statements.XXXXXX)
 "$BIN/examples/bench_corpus" --db "$url" --pages 1000 --out "$OUT" --replace >"$OUT/summary.txt" 2>"$OUT/progress.txt"
-cut -f2 "$OUT/slugs.tsv" | shuf -n 500 --random-source=<(yes) >"$OUT/sample.txt"
+save_sample "$OUT" "$OUT/sample.txt"
 "$BIN/cafe" --db "$url" --addr "127.0.0.1:$PORT" >"$OUT/cafe.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$OUT"' EXIT
-for _ in $(seq 200); do
-  curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
-  sleep 0.1
-done
-source "$ROOT/bench/cpu.sh"
+wait_for_cafe "$PORT"
 pg -c "SELECT pg_stat_statements_reset()" >/dev/null
 before=$(pg_cpu)
 line=$("$BIN/examples/bench_client" saves --base "http://127.0.0.1:$PORT" --users "$OUT/users.txt" \

@@ -21,20 +21,14 @@ PORT=${BENCH_PORT:-38281}
 BIN=$ROOT/target/release
 base=$(bash "$ROOT/.ci/postgres.sh" start "$DIR" 2>/dev/null)
 url="${base%/*}/$DATABASE?sslmode=disable"
-bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-pg() { as_owner "$bin/psql" -h 127.0.0.1 -p "$(cat "$DIR/port")" -d "$DATABASE" -qAt -F ' ' -c "$1"; }
+source "$ROOT/bench/local.sh"
+pg() { as_owner "$PG_BIN/psql" -h 127.0.0.1 -p "$(cat "$DIR/port")" -d "$DATABASE" -qAt -F ' ' -c "$1"; }
 OUT=$(mktemp -d /tmp/cafe-wal.XXXXXX)
-cut -f2 "$CORPUS/slugs.tsv" | shuf -n 500 --random-source=<(yes) >"$OUT/sample.txt"
+save_sample "$CORPUS" "$OUT/sample.txt"
 "$BIN/cafe" --db "$url" --addr "127.0.0.1:$PORT" >"$OUT/cafe.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$OUT"' EXIT
-for _ in $(seq 600); do
-  curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
-  sleep 0.1
-done
+wait_for_cafe "$PORT"
 wal="SELECT pg_current_wal_lsn(), wal_records, wal_fpi, wal_bytes,
             (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter) FROM pg_stat_wal"
 read -r lsn_before records_before fpi_before bytes_before checkpoints_before <<<"$(pg "$wal")"
@@ -48,13 +42,13 @@ awk -v s="$saves" -v r=$((records_after - records_before)) -v f=$((fpi_after - f
   -v b=$((bytes_after - bytes_before)) -v c=$((checkpoints_after - checkpoints_before)) \
   'BEGIN { if (s) printf "# WAL per save: %.0f records, %.1f full-page images, %.1f KB; %d checkpoints begun during the run\n", r / s, f / s, b / 1000 / s, c }'
 echo "# pg_waldump --stats=record $lsn_before..$lsn_after, by combined size:"
-dump=$(as_owner "$bin/pg_waldump" --stats=record -s "$lsn_before" -e "$lsn_after" -p "$DIR/data/pg_wal" 2>/dev/null)
+dump=$(as_owner "$PG_BIN/pg_waldump" --stats=record -s "$lsn_before" -e "$lsn_after" -p "$DIR/data/pg_wal" 2>/dev/null)
 grep -E '^(Type|Total)' <<<"$dump"
 # A record type's line: "Type N (%) record bytes (%) FPI bytes (%) combined bytes (%)".
 grep -E '^[A-Za-z0-9]+/' <<<"$dump" | awk -F'[()]' '{ print $7 + 0 "\t" $0 }' | sort -rn | head -14 | cut -f2-
 echo "# the same WAL by relation (the 8 that took most; bytes with full-page images, records, per save):"
 names=$(pg "SELECT relfilenode, relname FROM pg_class WHERE relfilenode <> 0")
-as_owner "$bin/pg_waldump" -s "$lsn_before" -e "$lsn_after" -p "$DIR/data/pg_wal" 2>/dev/null |
+as_owner "$PG_BIN/pg_waldump" -s "$lsn_before" -e "$lsn_after" -p "$DIR/data/pg_wal" 2>/dev/null |
   awk -v s="$saves" -v names="$names" '
     BEGIN { n = split(names, rows, "\n"); for (i = 1; i <= n; i++) { split(rows[i], f, " "); name[f[1]] = f[2] } }
     match($0, /rel [0-9]+\/[0-9]+\/[0-9]+/) {

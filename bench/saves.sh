@@ -21,18 +21,16 @@ BIN=$ROOT/target/release
 # PostgreSQL process on the machine (the edit form's GET and the POST both
 # count: a save cycle).
 source "$ROOT/bench/cpu.sh"
+source "$ROOT/bench/local.sh"
 OUT=$(mktemp -d /tmp/cafe-saves.XXXXXX)
 "$BIN/examples/bench_corpus" --db "$1" --pages "$PAGES" --out "$OUT" --replace >"$OUT/summary.txt" 2>"$OUT/progress.txt"
-cut -f2 "$OUT/slugs.tsv" | shuf -n 500 --random-source=<(yes) >"$OUT/sample.txt"
+save_sample "$OUT" "$OUT/sample.txt"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# corpus: $(cat "$OUT/summary.txt")"
 for url in "$@"; do
   "$BIN/cafe" --db "$url" --addr "127.0.0.1:$PORT" >"$OUT/cafe.log" 2>&1 &
   pid=$!
-  for _ in $(seq 200); do
-    curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
-    sleep 0.1
-  done
+  wait_for_cafe "$PORT"
   shown=$(sed -E 's|//([^:@/]*):[^@/]*@|//\1:***@|' <<<"$url")
   for run in 1 2; do
     cafe_before=$(cpu_of "$pid"); pg_before=$(pg_cpu)

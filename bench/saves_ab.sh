@@ -31,6 +31,7 @@ OUT=$(mktemp -d /tmp/cafe-saves-ab.XXXXXX)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$OUT"' EXIT
 source "$ROOT/bench/cpu.sh"
+source "$ROOT/bench/local.sh"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $ROUNDS rounds of ${SECONDS_EACH} s, $EDITORS editors, $PAGES pages"
 n=0
 for bin in "$@"; do
@@ -43,13 +44,10 @@ for bin in "$@"; do
   fi
   "$(dirname "$bin")/examples/bench_corpus" --db "$db" --pages "$PAGES" --out "$OUT/$n" --replace \
     >"$OUT/$n/summary.txt" 2>"$OUT/$n/progress.txt"
-  cut -f2 "$OUT/$n/slugs.tsv" | shuf -n 500 --random-source=<(yes) >"$OUT/$n/sample.txt"
+  save_sample "$OUT/$n" "$OUT/$n/sample.txt"
   "$bin" --db "$db" --addr "127.0.0.1:$((PORT + n))" >"$OUT/$n/cafe.log" 2>&1 &
   PIDS+=($!)
-  for _ in $(seq 200); do
-    curl -s -o /dev/null "http://127.0.0.1:$((PORT + n))/healthz" && break
-    sleep 0.1
-  done
+  wait_for_cafe "$((PORT + n))"
   echo "# binary $n: $bin ($(stat -c %y "$bin" | cut -d. -f1)); corpus: $(cat "$OUT/$n/summary.txt")"
 done
 for round in $(seq "$ROUNDS"); do
