@@ -234,8 +234,31 @@ impl Tally {
     }
 }
 
+/// The text a bench save posts: the page's own text with one line saying
+/// which save this is, in place of the line an earlier bench save left.
+///
+/// Why in place: every save must change the text (so that it makes a
+/// revision and a new search row), but a line added per save grew the
+/// pages by about 25 bytes each time, so a run's later saves wrote longer
+/// pages than its first, and each of `run.sh`'s three save runs saved
+/// longer pages than the one before: after a few minutes of saves the
+/// pages were twice the corpus's size (bench/RESULTS.md, "Session of
+/// 2026-12-07 (tenth)"). Now a page keeps its size however long saves run.
+fn edited(body: &str, n: u64, user: &str) -> String {
+    let text = body.trim_end();
+    let kept = match text.rsplit_once('\n') {
+        Some((before, last)) if last.starts_with(BENCH_LINE) => before.trim_end(),
+        None if text.starts_with(BENCH_LINE) => "",
+        _ => text,
+    };
+    format!("{kept}\n\n{BENCH_LINE}{n} by {user}.\n")
+}
+
+/// How the line a bench save writes begins.
+const BENCH_LINE: &str = "Bench edit ";
+
 /// One save by a signed-in `client`: GET the edit form of `slug`, POST its
-/// text with a line added. Returns the outcome and how long the POST took
+/// text with its bench line in place ([`edited`]). Returns the outcome and how long the POST took
 /// (`None` when the form did not answer 200 and nothing was posted).
 async fn save_once(
     client: &reqwest::Client,
@@ -265,7 +288,7 @@ async fn save_once(
     ) else {
         bail!("the edit form of {slug} lacks a field");
     };
-    let body = format!("{body}\nBench edit {n} by {user}.\n");
+    let body = edited(&body, n, user);
     let started = Instant::now();
     let response = client
         .post(format!("{base}/methods/{slug}/edit"))
@@ -626,4 +649,22 @@ async fn main() -> anyhow::Result<()> {
         ),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edited;
+
+    #[test]
+    fn a_bench_save_replaces_the_line_of_the_one_before() {
+        let first = edited("Some text.\n", 1, "bench1");
+        assert_eq!(first, "Some text.\n\nBench edit 1 by bench1.\n");
+        let second = edited(&first, 2, "bench2");
+        assert_eq!(second, "Some text.\n\nBench edit 2 by bench2.\n");
+        assert_eq!(edited(&second, 3, "b"), edited(&first, 3, "b"));
+        assert_eq!(
+            edited("Bench edit 9 by x.", 4, "y"),
+            "\n\nBench edit 4 by y.\n"
+        );
+    }
 }
