@@ -16,3 +16,14 @@ pg_cpu() {
 ms_per() {
   awk -v d="$1" -v t="$(getconf CLK_TCK)" -v s="$2" 'BEGIN { if (s) printf "%.2f", 1000 * d / t / s; else printf "-" }'
 }
+
+# Seconds one core takes for a fixed loop of arithmetic (python3), printed
+# beside a run: the machine's speed moves by a third from one minute to the
+# next (other tenants of the host), and the same binary's CPU per save with
+# it, so a rate is read with the speed it was measured at.
+machine_probe() {
+  python3 -c 'import time
+t = time.perf_counter(); s = 0
+for i in range(5_000_000): s += i * i
+print(f"{time.perf_counter() - t:.2f}")'
+}

@@ -5,17 +5,24 @@
 # then for each URL in turn — the same database reached another way, for
 # example with `?sslmode=disable`, or over the Unix socket with
 # `?host=/tmp/pg` — starts one release `cafe` on it and runs
-# `bench_client saves` (BENCH_EDITORS editors, 4; BENCH_SECONDS, 10) twice,
-# printing one line per run, with the CPU that cafe and PostgreSQL's
-# processes used per save cycle. Needs the release build of cafe, bench_corpus
-# and bench_client (see bench/README.md).
+# `bench_client saves` (BENCH_EDITORS editors, 4; BENCH_SECONDS, 10)
+# BENCH_RUNS times (2), one after the other on the same pages, printing one
+# line per run, with the CPU that cafe and PostgreSQL's processes used per
+# save cycle, the seconds `machine_probe` (bench/cpu.sh) took just before,
+# and the average length of the saved pages' text after it (so
+# that a client whose saves make the pages grow shows it). BENCH_CLIENT
+# runs another build of bench_client (one from an earlier commit, to
+# compare). Needs the release build of cafe, bench_corpus and bench_client
+# (see bench/README.md), and psql.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECONDS_EACH=${BENCH_SECONDS:-10}
 EDITORS=${BENCH_EDITORS:-4}
 PAGES=${BENCH_PAGES:-1000}
 PORT=${BENCH_PORT:-28180}
+RUNS=${BENCH_RUNS:-2}
 BIN=$ROOT/target/release
+CLIENT=${BENCH_CLIENT:-$BIN/examples/bench_client}
 (( $# >= 1 )) || { echo "usage: bench/saves.sh URL [URL…]" >&2; exit 2; }
 # CPU ticks (user + system) used so far by process $1, and by every
 # PostgreSQL process on the machine (the edit form's GET and the POST both
@@ -32,14 +39,16 @@ for url in "$@"; do
   pid=$!
   wait_for_cafe "$PORT"
   shown=$(sed -E 's|//([^:@/]*):[^@/]*@|//\1:***@|' <<<"$url")
-  for run in 1 2; do
+  for run in $(seq "$RUNS"); do
+    probe=$(machine_probe)
     cafe_before=$(cpu_of "$pid"); pg_before=$(pg_cpu)
-    line=$("$BIN/examples/bench_client" saves --base "http://127.0.0.1:$PORT" --users "$OUT/users.txt" \
+    line=$("$CLIENT" saves --base "http://127.0.0.1:$PORT" --users "$OUT/users.txt" \
       --slugs "$OUT/sample.txt" --conns "$EDITORS" --seconds "$SECONDS_EACH" 2>>"$OUT/client.log" | grep '^RESULT' | head -1)
     cafe_after=$(cpu_of "$pid"); pg_after=$(pg_cpu)
     saves=$(awk '{print $6}' <<<"$line")
     per_save="CPU per save: cafe $(ms_per $((cafe_after - cafe_before)) "$saves") ms, PostgreSQL $(ms_per $((pg_after - pg_before)) "$saves") ms"
-    echo "$shown run $run: $line; $per_save"
+    length=$(psql "$url" -qAt -c "SELECT round(avg(length(body))) FROM pages WHERE slug IN ($(sed "s/.*/'&'/" "$OUT/sample.txt" | paste -sd,))")
+    echo "$shown run $run: $line; $per_save; saved pages' text after it: $length characters on average; probe $probe s"
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
