@@ -25,7 +25,8 @@ use crate::recent::db::{ENTRY_COLUMNS, Entry};
 /// which took seconds for a member watching a few hundred pages.
 ///
 /// PostgreSQL's unseen count has this rule written out again, in
-/// `cafe_unseen` (migrations/postgres/0113_unseen_count.sql): change both.
+/// `cafe_unseen_settling` (migrations/postgres/0118_unseen_recounted.sql):
+/// change both.
 const WATCHED: &str = "
     AND (e.actor_id IS NULL OR e.actor_id <> $1)
     AND NOT EXISTS (SELECT 1 FROM watches m
@@ -181,69 +182,94 @@ async fn lower_bound(db: &Db, user_id: i64) -> sqlx::Result<(i64, i64)> {
 
 /// [`mine`] on SQLite: the count is one row of its own (as a column of
 /// every watch row it was counted again for each of the member's
-/// watches), then the watches begun since `$4`.
+/// watches), with the part of it at or below `upto - $5` (see
+/// [`RECOUNTED`]), then the watches begun since `$4`.
 static MINE_ON_SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let counted = |upper: &str| {
+        format!(
+            "(SELECT count(*) FROM (
+                 SELECT e.id FROM events e
+                 WHERE bound.oldest IS NOT NULL
+                   AND e.id > CASE WHEN bound.seen > bound.oldest
+                                   THEN bound.seen ELSE bound.oldest END
+                   AND e.id > bound.upto - $3
+                   AND e.id > $4 AND e.id <= {upper}
+                   {WATCHED}
+                 LIMIT $2))"
+        )
+    };
     format!(
-        "SELECT '' AS target, '' AS level,
-                (SELECT count(*) FROM (
-                     SELECT e.id FROM events e
-                     WHERE bound.oldest IS NOT NULL
-                       AND e.id > CASE WHEN bound.seen > bound.oldest
-                                       THEN bound.seen ELSE bound.oldest END
-                       AND e.id > (SELECT COALESCE(MAX(id), 0) FROM events) - $3
-                       AND e.id > $4
-                       {WATCHED}
-                     LIMIT $2) AS unseen) AS unseen,
-                (SELECT COALESCE(MAX(id), 0) FROM events) AS upto
+        "SELECT '' AS target, '' AS level, {} AS unseen, {} AS settled, bound.upto AS upto
          FROM (SELECT COALESCE((SELECT seen_event FROM follow_state WHERE user_id = $1), 0) AS seen,
                       (SELECT MIN(since_event) FROM watches
-                       WHERE user_id = $1 AND level = 'watching') AS oldest) AS bound
+                       WHERE user_id = $1 AND level = 'watching') AS oldest,
+                      (SELECT COALESCE(MAX(id), 0) FROM events) AS upto) AS bound
          UNION ALL
-         {BEGUN}"
+         {BEGUN}",
+        counted("bound.upto"),
+        counted("bound.upto - $5")
     )
 });
 
-/// [`mine`] on PostgreSQL: the same count by `cafe_unseen`
-/// (migrations/postgres/0113_unseen_count.sql), whose plan is kept:
+/// [`mine`] on PostgreSQL: the same count by `cafe_unseen_settling`
+/// (migrations/postgres/0118_unseen_recounted.sql), whose plan is kept:
 /// planning the statement above took longer than running it.
 static MINE_ON_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "SELECT '' AS target, '' AS level, u.unseen, u.upto
-         FROM cafe_unseen($1, $2, $3, $4) AS u
+        "SELECT '' AS target, '' AS level, u.unseen, u.settled, u.upto
+         FROM cafe_unseen_settling($1, $2, $3, $4, $5) AS u
          UNION ALL
          {BEGUN}"
     )
 });
 
 /// The member's watches begun since `$4`, in [`mine`]'s columns.
-const BEGUN: &str = "SELECT w.target, w.level, 0, 0 FROM watches w
+const BEGUN: &str = "SELECT w.target, w.level, 0, 0, 0 FROM watches w
          WHERE w.user_id = $1 AND w.since_event >= $4";
+
+/// How many of the latest events a count brought up to date counts again.
+///
+/// On PostgreSQL an event's id is taken as it is written and its
+/// transaction may commit after one with a later id: a count that went on
+/// from "after the last event counted" would never see it (until the full
+/// count of `super::KEEP_FOR`). So what a count found among the last
+/// `RECOUNTED` events is not kept as final ([`Mine`]'s `settled` leaves it
+/// out) and the next count looks at those events again: a save that
+/// commits within that many events of a later-numbered one is counted.
+/// Saves run side by side a handful at a time, so their events commit
+/// within a few ids of their order; SQLite, whose writers take turns,
+/// never needs it. Each count reads at most this many events more.
+pub const RECOUNTED: i64 = 64;
 
 /// What the member's pages need: levels and the unseen count (at most
 /// [`super::COUNT_AT_MOST`]), in one statement, as a member's page view
 /// runs it whenever content has changed since their last. No watch,
 /// nothing unseen. With `before`, an earlier count to bring up to date:
-/// only the events after those it counted are counted, and added to it,
-/// and only the watches begun since are read (a member's own changes to
-/// their watches drop what was kept, so only others' can be new: a public
+/// only the events after those it settled are counted (the last
+/// [`RECOUNTED`] it saw among them), and added to what it settled, and
+/// only the watches begun since are read (a member's own changes to their
+/// watches drop what was kept, so only others' can be new: a public
 /// question makes the roster watch its page).
 pub async fn mine(db: &Db, user_id: i64, before: Option<&Mine>) -> sqlx::Result<Mine> {
     let sql = match db {
         Db::Sqlite(_) => MINE_ON_SQLITE.as_str(),
         Db::Postgres(_) => MINE_ON_POSTGRES.as_str(),
     };
-    let (counted, after) = before.map_or((0, 0), |b| (b.unseen, b.counted_upto));
-    let rows: Vec<(String, String, i64, i64)> = crate::on_db!(db, |pool| sqlx::query_as(sql)
+    let (settled_before, after) = before.map_or((0, 0), |b| (b.settled, b.recount_from));
+    let rows: Vec<(String, String, i64, i64, i64)> = crate::on_db!(db, |pool| sqlx::query_as(sql)
         .bind(user_id)
         .bind(super::COUNT_AT_MOST)
         .bind(LOOK_BACK)
         .bind(after)
+        .bind(RECOUNTED)
         .fetch_all(pool)
         .await)?;
-    let (unseen, counted_upto) = rows
+    let (unseen, settled, upto) = rows
         .iter()
         .find(|(target, ..)| target.is_empty())
-        .map_or((0, after), |(_, _, unseen, upto)| (*unseen, *upto));
+        .map_or((0, 0, after), |(_, _, unseen, settled, upto)| {
+            (*unseen, *settled, *upto)
+        });
     let begun = rows
         .into_iter()
         .filter(|(target, ..)| !target.is_empty())
@@ -262,9 +288,10 @@ pub async fn mine(db: &Db, user_id: i64, before: Option<&Mine>) -> sqlx::Result<
         None => std::sync::Arc::new(begun.collect()),
     };
     Ok(Mine {
-        unseen: (counted + unseen).min(super::COUNT_AT_MOST),
+        unseen: (settled_before + unseen).min(super::COUNT_AT_MOST),
         levels,
-        counted_upto: counted_upto.max(after),
+        settled: (settled_before + settled).min(super::COUNT_AT_MOST),
+        recount_from: after.max(upto - RECOUNTED),
     })
 }
 

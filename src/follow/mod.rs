@@ -16,10 +16,11 @@
 //! [`KEEP_FOR`], so a member's page view reads nothing more from the
 //! database; their own changes drop it at once. When content changed, the
 //! count is brought up to date by counting only the events after those
-//! already counted ([`Mine::counted_upto`]), so members reading while
-//! others save cost one short look each, not a recount of their list;
-//! a full count is made at least every [`KEEP_FOR`] (on PostgreSQL an event
-//! committed after a later-numbered one was counted is missed until then).
+//! already settled ([`Mine::recount_from`]: the last few it saw are
+//! counted again, for a save that commits after a later-numbered one), so
+//! members reading while others save cost one short look each, not a
+//! recount of their list; a full count is made at least every
+//! [`KEEP_FOR`].
 
 pub mod db;
 pub mod routes;
@@ -108,8 +109,11 @@ pub struct Mine {
     pub unseen: i64,
     /// Shared with the next count while no watch of theirs was added.
     levels: Arc<HashMap<String, Level>>,
-    /// The last event the count looked at.
-    pub counted_upto: i64,
+    /// The next count counts the events after this one (the last
+    /// [`db::RECOUNTED`] this one saw among them, again).
+    pub recount_from: i64,
+    /// The part of `unseen` among the events up to `recount_from`: final.
+    settled: i64,
 }
 
 impl Mine {
@@ -298,7 +302,8 @@ mod tests {
         let mine = |unseen| Mine {
             unseen,
             levels: Arc::default(),
-            counted_upto: 0,
+            recount_from: 0,
+            settled: 0,
         };
         assert_eq!(mine(0).badge(), None);
         assert_eq!(mine(5).badge().as_deref(), Some("5"));

@@ -457,6 +457,15 @@ async fn execute(pool: &cafe::db::Db, sql: &str) {
     .unwrap_or_else(|err| panic!("{sql}: {err}"));
 }
 
+/// One number read on either backend.
+async fn scalar(pool: &cafe::db::Db, sql: &str) -> i64 {
+    match pool {
+        cafe::db::Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        cafe::db::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+    }
+    .unwrap_or_else(|err| panic!("{sql}: {err}"))
+}
+
 #[tokio::test]
 async fn the_migration_watches_what_members_worked_on_before_watching_existed() {
     let app = TestApp::new().await;
@@ -556,4 +565,57 @@ async fn an_edit_form_shows_the_count_of_the_members_last_page_view() {
     // A page view counts, and the next form shows that count.
     assert_eq!(count(&mut alice).await.as_deref(), Some("1"));
     assert_eq!(badge(&alice.get(&edit).await.body).as_deref(), Some("1"));
+}
+
+/// On PostgreSQL an event's id is taken as it is written, so a save can
+/// commit after one with a later id; the count brought up to date must still
+/// find it. The test writes the two events in that order itself (copies of
+/// Bob's edit, the later id first), each followed by Bob's edit of a page
+/// she does not watch, which moves the content clock as any save does.
+#[tokio::test]
+async fn a_change_committed_after_a_later_numbered_one_is_counted() {
+    let app = TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let mut bob = app.member("bob").await;
+    let page = alice.create_page("Knowledge Jam", "Ask first.", "").await;
+    let other = bob.create_page("Fishbowl", "Chairs.", "").await;
+    bob.edit_body(&page, "Ask first, then listen.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(count(&mut alice).await.as_deref(), Some("1"));
+
+    let pool = &app.state.pool;
+    let edit = scalar(pool, "SELECT MAX(id) FROM events WHERE kind = 'edit'").await;
+    let last = scalar(pool, "SELECT MAX(id) FROM events").await;
+    if crate::support::backend::on_postgres() {
+        // The ids the test writes itself are not handed out again.
+        let sql = format!(
+            "SELECT setval(pg_get_serial_sequence('events', 'id'), {})",
+            last + 2
+        );
+        execute(pool, &sql).await;
+    }
+    let copy = |id: i64| {
+        format!(
+            "INSERT INTO events (id, kind, page_id, revision, actor_id, summary, created_at)
+             SELECT {id}, kind, page_id, revision, actor_id, summary, created_at
+             FROM events WHERE id = {edit}"
+        )
+    };
+    // The later-numbered change commits first and is counted…
+    execute(pool, &copy(last + 2)).await;
+    bob.edit_body(&other, "Chairs, round 1.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(count(&mut alice).await.as_deref(), Some("2"));
+    // …then the earlier-numbered one commits.
+    execute(pool, &copy(last + 1)).await;
+    bob.edit_body(&other, "Chairs, round 2.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    assert_eq!(
+        count(&mut alice).await.as_deref(),
+        Some("3"),
+        "the change committed late was not counted"
+    );
 }
