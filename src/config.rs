@@ -143,8 +143,12 @@ pub struct ServeArgs {
     pub page_cache_mib: u64,
     /// Disk for more of those pages, kept in an unnamed file beside the
     /// database (read back from the kernel's page cache, not the server's
-    /// memory), in MiB (0: none).
-    #[arg(long, env = "CAFE_PAGE_CACHE_DISK_MIB", default_value_t = 256)]
+    /// memory), in MiB (0: none). Visitors' and members' copies of a page
+    /// are kept apart, about 12 KB each: 1,024 MiB keeps 20,000 pages that
+    /// both read (256 did not: every visitor's page was rendered again after
+    /// the members had read theirs, bench/RESULTS.md "Session of 2026-12-07
+    /// (tenth)"). Its index costs the server about 100 bytes a page.
+    #[arg(long, env = "CAFE_PAGE_CACHE_DISK_MIB", default_value_t = 1024)]
     pub page_cache_disk_mib: u64,
     /// Hosts pages may show images from over HTTPS, besides the site itself
     /// (`HOST,HOST`; a host name or address with an optional `:port`).

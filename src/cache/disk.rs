@@ -19,13 +19,15 @@
 //! found it full; the old one answers for those until they are copied, and
 //! is freed once that and the reads still using it end.
 //!
-//! Why not start empty: a site whose visitors read close to `limit` bytes
-//! of pages then lost all of them at once, and every page was rendered
-//! again within seconds (at 100,000 pages, 20,000 read at random: 20,069
-//! misses in one 10 s run of `bench/run.sh`, the cache's hit rate down to
-//! 84 %, bench/RESULTS.md "Session of 2026-12-07 (tenth)"). Why half: the
-//! new file then has room for as many bytes again before it fills, so the
-//! copying costs at most one byte per byte appended.
+//! Why not start empty: a site whose pages read take close to `limit`
+//! bytes then loses all of them at once each time the file fills with the
+//! copies writes made stale, and renders every page again within seconds.
+//! Kept this way, the answers written last (most of what is being read)
+//! stay. Why half: the new file then has room for as many bytes again
+//! before it fills, so the copying costs at most one byte per byte
+//! appended. (Visitors' and members' pages share the limit: 20,000 pages
+//! read by both at 100,000 pages did not fit in 256 MiB, with or without
+//! this; see `--page-cache-disk-mib`.)
 
 use std::collections::HashMap;
 use std::fs::File;
