@@ -12,7 +12,9 @@
 --
 -- A new function beside `cafe_unseen` (0113), not a changed one: an
 -- instance still running the release before this one, while its
--- neighbours run this, keeps calling the old.
+-- neighbours run this, keeps calling the old, which now answers from the
+-- new one (the events after `p_after`, as before), so the database holds
+-- the rule of what a member watches once.
 
 CREATE FUNCTION cafe_unseen_settling(p_user bigint, p_at_most bigint, p_look_back bigint,
                                      p_after bigint, p_window bigint,
@@ -65,3 +67,8 @@ BEGIN
         ORDER BY e.id
         LIMIT p_at_most) AS counted;
 END $$;
+
+CREATE OR REPLACE FUNCTION cafe_unseen(p_user bigint, p_at_most bigint, p_look_back bigint,
+                                       p_after bigint, OUT unseen bigint, OUT upto bigint)
+LANGUAGE sql STABLE
+AS $$ SELECT s.unseen, s.upto FROM cafe_unseen_settling(p_user, p_at_most, p_look_back, p_after, 0) AS s $$;

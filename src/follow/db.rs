@@ -183,31 +183,31 @@ async fn lower_bound(db: &Db, user_id: i64) -> sqlx::Result<(i64, i64)> {
 /// [`mine`] on SQLite: the count is one row of its own (as a column of
 /// every watch row it was counted again for each of the member's
 /// watches), with the part of it at or below `upto - $5` (see
-/// [`RECOUNTED`]), then the watches begun since `$4`.
+/// [`RECOUNTED`]) counted from the same events, then the watches begun
+/// since `$4`.
 static MINE_ON_SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let counted = |upper: &str| {
-        format!(
-            "(SELECT count(*) FROM (
-                 SELECT e.id FROM events e
-                 WHERE bound.oldest IS NOT NULL
-                   AND e.id > CASE WHEN bound.seen > bound.oldest
-                                   THEN bound.seen ELSE bound.oldest END
-                   AND e.id > bound.upto - $3
-                   AND e.id > $4 AND e.id <= {upper}
-                   {WATCHED}
-                 LIMIT $2))"
-        )
-    };
     format!(
-        "SELECT '' AS target, '' AS level, {} AS unseen, {} AS settled, bound.upto AS upto
-         FROM (SELECT COALESCE((SELECT seen_event FROM follow_state WHERE user_id = $1), 0) AS seen,
-                      (SELECT MIN(since_event) FROM watches
-                       WHERE user_id = $1 AND level = 'watching') AS oldest,
-                      (SELECT COALESCE(MAX(id), 0) FROM events) AS upto) AS bound
+        "WITH bound AS (
+             SELECT COALESCE((SELECT seen_event FROM follow_state WHERE user_id = $1), 0) AS seen,
+                    (SELECT MIN(since_event) FROM watches
+                     WHERE user_id = $1 AND level = 'watching') AS oldest,
+                    (SELECT COALESCE(MAX(id), 0) FROM events) AS upto),
+         counted AS MATERIALIZED (
+             SELECT e.id FROM bound, events e
+             WHERE bound.oldest IS NOT NULL
+               AND e.id > CASE WHEN bound.seen > bound.oldest
+                               THEN bound.seen ELSE bound.oldest END
+               AND e.id > bound.upto - $3
+               AND e.id > $4 AND e.id <= bound.upto
+               {WATCHED}
+             LIMIT $2)
+         SELECT '' AS target, '' AS level,
+                (SELECT count(*) FROM counted) AS unseen,
+                (SELECT count(*) FROM counted WHERE counted.id <= bound.upto - $5) AS settled,
+                bound.upto AS upto
+         FROM bound
          UNION ALL
-         {BEGUN}",
-        counted("bound.upto"),
-        counted("bound.upto - $5")
+         {BEGUN}"
     )
 });
 
