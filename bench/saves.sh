@@ -12,7 +12,10 @@
 # and the average length of the saved pages' text after it (so
 # that a client whose saves make the pages grow shows it). BENCH_CLIENT
 # runs another build of bench_client (one from an earlier commit, to
-# compare). Needs the release build of cafe, bench_corpus and bench_client
+# compare). BENCH_SQL, a list of SQL files separated by ':', one for each
+# URL, runs the Nth file with psql on the Nth URL before its runs (for
+# example a setting and its opposite, with the same URL given
+# alternately). Needs the release build of cafe, bench_corpus and bench_client
 # (see bench/README.md), and psql.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +37,11 @@ OUT=$(mktemp -d /tmp/cafe-saves.XXXXXX)
 save_sample "$OUT" "$OUT/sample.txt"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# corpus: $(cat "$OUT/summary.txt")"
+IFS=: read -r -a SQL_FILES <<<"${BENCH_SQL:-}"
+n=0
 for url in "$@"; do
+  sql=${SQL_FILES[$n]:-}; n=$((n + 1))
+  [[ -n $sql ]] && psql "$url" -qAt -v ON_ERROR_STOP=1 -f "$sql" >/dev/null
   "$BIN/cafe" --db "$url" --addr "127.0.0.1:$PORT" >"$OUT/cafe.log" 2>&1 &
   pid=$!
   wait_for_cafe "$PORT"
@@ -48,7 +55,7 @@ for url in "$@"; do
     saves=$(awk '{print $6}' <<<"$line")
     per_save="CPU per save: cafe $(ms_per $((cafe_after - cafe_before)) "$saves") ms, PostgreSQL $(ms_per $((pg_after - pg_before)) "$saves") ms"
     length=$(psql "$url" -qAt -c "SELECT round(avg(length(body))) FROM pages WHERE slug IN ($(sed "s/.*/'&'/" "$OUT/sample.txt" | paste -sd,))")
-    echo "$shown run $run: $line; $per_save; saved pages' text after it: $length characters on average; probe $probe s"
+    echo "$shown${sql:+ after $(basename "$sql")} run $run: $line; $per_save; saved pages' text after it: $length characters on average; probe $probe s"
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
