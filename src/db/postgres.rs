@@ -69,16 +69,41 @@ pub async fn connect(url: &str, options: DbOptions) -> anyhow::Result<PgPool> {
 /// statement timeout: one that rebuilds an index of a large site takes
 /// minutes (0101 took two at 100,000 pages), and cut short it would leave
 /// the site unable to start. The connection then leaves the pool.
+///
+/// A database that a newer release has already migrated is accepted, with
+/// a warning naming what this release does not know: instances are
+/// restarted one at a time (docs/deploy.md, "Upgrades"), and an instance of
+/// the old release that restarts meanwhile (a crash, a machine rebooted)
+/// must come back beside the new ones, as it was running beside them a
+/// moment before. sqlx would refuse it ("previously applied but is
+/// missing").
 async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
     sqlx::query("SET statement_timeout = 0")
         .execute(&mut *conn)
         .await?;
     tracing::info!("applying any new migrations to the PostgreSQL database");
-    sqlx::migrate!("./migrations/postgres")
+    let mut migrator = sqlx::migrate!("./migrations/postgres");
+    migrator.set_ignore_missing(true);
+    migrator
         .run(&mut *conn)
         .await
         .context("cannot migrate the PostgreSQL database")?;
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    let newer: Vec<String> = sqlx::query_scalar(
+        "SELECT version || ' ' || description FROM _sqlx_migrations
+         WHERE version > $1 ORDER BY version",
+    )
+    .bind(known)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !newer.is_empty() {
+        tracing::warn!(
+            migrations = newer.join(", "),
+            "the database was migrated by a newer release of Cafe; this one runs beside it \
+             until it is upgraded too"
+        );
+    }
     sqlx::Connection::close(conn.detach()).await?;
     Ok(())
 }

@@ -1265,3 +1265,60 @@ async fn an_instance_merges_the_search_indexs_pending_lists_once_quiet() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("Pending words"), "{body}");
 }
+
+/// A rolling upgrade (docs/deploy.md, "Upgrades"): while the instances are
+/// restarted one at a time, an instance of the release before that restarts
+/// (a crash, a reboot) finds the database migrated by the newer release.
+/// On PostgreSQL it starts and serves the site as before; SQLite, one
+/// process and never upgraded beside itself, still refuses a database newer
+/// than its release and says which migration it does not know.
+#[tokio::test]
+async fn an_instance_of_the_release_before_starts_on_a_database_a_newer_one_migrated() {
+    let app = crate::support::TestApp::new().await;
+    let mut alice = app.member("alice").await;
+    let page = alice
+        .create_page("Fishbowl", "Chairs in two rings.", "")
+        .await;
+    let newer =
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+                 VALUES (99999, 'from a newer release', true, $1, 0)";
+    match &app.state.pool {
+        cafe::db::Db::Postgres(pool) => sqlx::query(newer)
+            .bind(vec![0u8])
+            .execute(pool)
+            .await
+            .map(|_| ()),
+        cafe::db::Db::Sqlite(pool) => sqlx::query(newer)
+            .bind(vec![0u8])
+            .execute(pool)
+            .await
+            .map(|_| ()),
+    }
+    .expect("a newer release's migration");
+    let reopened = cafe::db::connect(&app.db).await;
+    if !backend::on_postgres() {
+        let err = format!(
+            "{:#}",
+            reopened.expect_err("SQLite refuses a newer database")
+        );
+        assert!(err.contains("99999"), "{err}");
+        return;
+    }
+    let reopened = reopened.expect("the release before starts beside the newer one");
+    let state = cafe::AppState::new(reopened, cafe::config::ServeArgs::defaults())
+        .await
+        .expect("state");
+    alice.router = cafe::app(state);
+    alice
+        .get(&page)
+        .await
+        .assert_contains("Chairs in two rings.");
+    alice
+        .edit_body(&page, "Chairs in three rings.")
+        .await
+        .assert_status(StatusCode::SEE_OTHER);
+    alice
+        .get(&page)
+        .await
+        .assert_contains("Chairs in three rings.");
+}
