@@ -3,11 +3,14 @@
 # saves and searches pay for it, on a corpus that bench/run.sh or
 # bench_corpus made (its folder holds queries.txt, slugs.tsv and users.txt):
 #
-#   bench/gin_merges.sh DB CORPUS_DIR BINARY[:LIMIT_KB] [BINARY[:LIMIT_KB]…]
+#   bench/gin_merges.sh DB CORPUS_DIR BINARY[:LIMIT_KB[:WORK_MEM]] [BINARY[:LIMIT_KB[:WORK_MEM]]…]
 #
 # For each cafe binary in turn, on the same database: merge the pending
 # lists, set the GIN indexes' gin_pending_list_limit to LIMIT_KB if given
-# (4096 is PostgreSQL's default, which Cafe keeps), start the binary, let 4
+# (4096 is PostgreSQL's default, which Cafe keeps) and the database's
+# work_mem to WORK_MEM if given (for example 16MB; the server's own, 4MB
+# by default, otherwise: a save that merges a list sorts in it), start
+# the binary, let 4
 # editors save for BENCH_SAVE_SECONDS (40) and, BENCH_SEARCH_AFTER (15)
 # seconds in, walk the corpus's odd-numbered queries once over 1
 # connection. Then stop the binary (SIGSTOP, so its upkeep merges nothing
@@ -22,7 +25,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 source "$ROOT/bench/local.sh"
-(( $# >= 3 )) || { echo "usage: bench/gin_merges.sh DB CORPUS_DIR BINARY[:LIMIT_KB]…" >&2; exit 2; }
+(( $# >= 3 )) || { echo "usage: bench/gin_merges.sh DB CORPUS_DIR BINARY[:LIMIT_KB[:WORK_MEM]]…" >&2; exit 2; }
 DB=$1 CORPUS=$2
 shift 2
 CLIENT=$ROOT/target/release/examples/bench_client
@@ -48,11 +51,15 @@ save_sample "$CORPUS" "$OUT/sample.txt"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(pg "SELECT count(*) FROM pages") pages"
 echo "# 4 editors for $SAVE_SECONDS s; $(wc -l <"$OUT/searches.txt") searches over 1 connection from $SEARCH_AFTER s in"
 for spec in "$@"; do
-  binary=${spec%%:*} limit=
-  [[ $spec == *:* ]] && limit=${spec##*:}
+  IFS=: read -r binary limit work_mem <<<"$spec"
   merged >/dev/null
   if [[ -n $limit ]]; then
     for index in "${INDEXES[@]}"; do pg "ALTER INDEX $index SET (gin_pending_list_limit = $limit)"; done
+  fi
+  if [[ -n $work_mem ]]; then
+    pg "ALTER DATABASE \"$(pg "SELECT current_database()")\" SET work_mem = '$work_mem'"
+  else
+    pg "ALTER DATABASE \"$(pg "SELECT current_database()")\" RESET work_mem"
   fi
   CAFE_DB=$DB CAFE_ADDR=127.0.0.1:$PORT "$binary" >"$OUT/cafe.log" 2>&1 &
   PID=$!
@@ -68,5 +75,6 @@ for spec in "$@"; do
   slow=$(grep -c 'slow statement' "$OUT/cafe.log" || true)
   left=$(merged)
   stop
-  echo "$binary limit ${limit:-as set}: saves $(cut -f2-4 <<<"$saves" | tr '\t' ' ') ($(cut -f7 <<<"$saves" | cut -d' ' -f1-3)), $slow slower than 1 s; searches meanwhile $(cut -f2-4 <<<"$searches" | tr '\t' ' '); merge left: $left"
+  echo "$binary limit ${limit:-as set}, work_mem ${work_mem:-as the server has it}: saves $(cut -f2-4 <<<"$saves" | tr '\t' ' ') ($(cut -f7 <<<"$saves" | cut -d' ' -f1-3)), $slow slower than 1 s; searches meanwhile $(cut -f2-4 <<<"$searches" | tr '\t' ' '); merge left: $left"
 done
+pg "ALTER DATABASE \"$(pg "SELECT current_database()")\" RESET work_mem"
