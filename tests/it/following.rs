@@ -459,11 +459,8 @@ async fn execute(pool: &cafe::db::Db, sql: &str) {
 
 /// One number read on either backend.
 async fn scalar(pool: &cafe::db::Db, sql: &str) -> i64 {
-    match pool {
-        cafe::db::Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
-        cafe::db::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
-    }
-    .unwrap_or_else(|err| panic!("{sql}: {err}"))
+    cafe::on_db!(pool, |pool| sqlx::query_scalar(sql).fetch_one(pool).await)
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
 }
 
 #[tokio::test]

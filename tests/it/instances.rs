@@ -1282,18 +1282,11 @@ async fn an_instance_of_the_release_before_starts_on_a_database_a_newer_one_migr
     let newer =
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
                  VALUES (99999, 'from a newer release', true, $1, 0)";
-    match &app.state.pool {
-        cafe::db::Db::Postgres(pool) => sqlx::query(newer)
-            .bind(vec![0u8])
-            .execute(pool)
-            .await
-            .map(|_| ()),
-        cafe::db::Db::Sqlite(pool) => sqlx::query(newer)
-            .bind(vec![0u8])
-            .execute(pool)
-            .await
-            .map(|_| ()),
-    }
+    cafe::on_db!(&app.state.pool, |pool| sqlx::query(newer)
+        .bind(vec![0u8])
+        .execute(pool)
+        .await
+        .map(|_| ()))
     .expect("a newer release's migration");
     let reopened = cafe::db::connect(&app.db).await;
     if !backend::on_postgres() {
