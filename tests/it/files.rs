@@ -581,6 +581,63 @@ async fn a_story_shows_its_own_files_and_only_its_author_attaches_them() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// A reply's `file:` link finds the page's files as the story's does: shown
+/// missing until the file is uploaded, then leading to it, without the
+/// reply being written again.
+#[tokio::test]
+async fn a_replys_file_link_leads_to_the_file_once_it_is_uploaded() {
+    let app = TestApp::new().await;
+    let (mut alice, page, page_files) = page_of_alice(&app, "A page.\n").await;
+    let told = alice
+        .post(
+            &format!("{page}/stories"),
+            &[
+                ("title", "Walking the charts"),
+                ("body", "It went well."),
+                ("outcome", "success"),
+                ("location", ""),
+            ],
+        )
+        .await;
+    told.assert_status(StatusCode::SEE_OTHER);
+    let thread = told.location().expect("the story").to_owned();
+    let mut bob = app.member("bob").await;
+    bob.post(
+        &format!("{thread}/replies"),
+        &[("body", "We used [the checklist](file:checklist.pdf) too.")],
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
+
+    let mut visitor = app.client();
+    let before = visitor.get(&thread).await;
+    before.assert_status(StatusCode::OK);
+    assert_eq!(
+        select(&before.body, "a.filelink.missing"),
+        ["the checklist"]
+    );
+
+    upload(
+        &mut alice,
+        &page_files,
+        &[("checklist.pdf", &pdf("checklist"))],
+        "",
+    )
+    .await
+    .assert_status(StatusCode::SEE_OTHER);
+    let after = visitor.get(&thread).await;
+    assert!(
+        select(&after.body, "a.filelink.missing").is_empty(),
+        "{}",
+        after.body
+    );
+    assert!(
+        attrs(&after.body, "a", "href").contains(&format!("{page_files}/checklist.pdf")),
+        "{}",
+        after.body
+    );
+}
+
 /// A story's missing file is uploaded to the story, as the page's own
 /// missing files are to the page: its link leads to the story's form.
 #[tokio::test]

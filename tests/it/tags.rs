@@ -371,6 +371,151 @@ async fn tag_changes_show_in_the_diff_and_history_and_old_revisions_keep_their_t
     );
 }
 
+// ------------------------------------------------------------ kept counts
+
+/// The tag counts that the database's triggers keep (`page_tags` per tag),
+/// read as the tag index reads them.
+async fn page_counts(pool: &cafe::db::Db) -> (Vec<(String, i64)>, Vec<(String, i64)>) {
+    let kept = cafe::tags::db::tag_counts(pool).await.expect("kept");
+    let fresh: Vec<(String, i64)> = cafe::on_db!(pool, |pool| sqlx::query_as(
+        "SELECT tag, count(*) FROM page_tags GROUP BY tag ORDER BY tag"
+    )
+    .fetch_all(pool)
+    .await)
+    .expect("fresh");
+    (kept, fresh)
+}
+
+/// The counts kept by triggers equal a fresh count after creates and edits.
+#[tokio::test]
+async fn tag_counts_follow_page_saves() {
+    use cafe::pages::{PageText, db as pages};
+    let app = TestApp::new().await;
+    let pool = &app.state.pool;
+    let text = PageText::parse("Body\n", "alpha, beta", "").expect("text");
+    let slug = pages::create(pool, "Counted", &text, None)
+        .await
+        .expect("create");
+    let id = page_id(pool, slug.as_str()).await;
+    let edit = PageText::parse("Body\n", "beta, gamma", "").expect("text");
+    pages::save(pool, id, 1, &edit, None).await.expect("save");
+    let (kept, fresh) = page_counts(pool).await;
+    assert_eq!(kept, fresh);
+    assert!(!kept.iter().any(|(tag, _)| tag == "alpha"), "{kept:?}");
+    assert!(kept.contains(&("gamma".to_owned(), 1)), "{kept:?}");
+}
+
+async fn page_id(pool: &cafe::db::Db, slug: &str) -> i64 {
+    cafe::on_db!(pool, |pool| sqlx::query_scalar(
+        "SELECT id FROM pages WHERE slug = $1"
+    )
+    .bind(slug)
+    .fetch_one(pool)
+    .await)
+    .expect("page id")
+}
+
+/// The story counts kept by triggers (`tag_story_counts`, behind the tag
+/// index's story column) equal a fresh count of visible stories per page
+/// tag after stories are told, hidden and shown again, and their pages'
+/// tags change.
+#[tokio::test]
+async fn tag_story_counts_follow_stories_and_page_tags() {
+    use cafe::pages::{PageText, db as pages};
+    use cafe::stories::{StoryText, db as stories};
+    let app = TestApp::new().await;
+    let pool = &app.state.pool;
+    app.member("teller").await;
+    let user: i64 = cafe::on_db!(pool, |pool| sqlx::query_scalar(
+        "SELECT id FROM users WHERE username = 'teller'"
+    )
+    .fetch_one(pool)
+    .await)
+    .expect("user");
+    let page = |tags: &str| PageText::parse("Body\n", tags, "").expect("text");
+    let mut ids = Vec::new();
+    for (title, tags) in [
+        ("One", "alpha, beta"),
+        ("Two", "beta, lkm-1"),
+        ("Three", ""),
+    ] {
+        let slug = pages::create(pool, title, &page(tags), None)
+            .await
+            .expect("create");
+        ids.push(page_id(pool, slug.as_str()).await);
+    }
+    let story = StoryText::parse("Told", "It went well.", "success", "").expect("story");
+    let mut told = Vec::new();
+    for &page_id in &[ids[0], ids[0], ids[1], ids[2], ids[1]] {
+        let id = stories::create(pool, page_id, user, &story)
+            .await
+            .expect("story");
+        told.push((page_id, id));
+    }
+    let fresh = || async {
+        let mut counts = stories::count_by_page_tag(pool).await.expect("fresh");
+        counts.sort();
+        counts
+    };
+    let kept = || async {
+        cafe::on_db!(pool, |pool| sqlx::query_as::<_, (String, i64)>(
+            "SELECT tag, stories FROM tag_story_counts WHERE stories > 0 ORDER BY tag",
+        )
+        .fetch_all(pool)
+        .await)
+        .expect("kept")
+    };
+    let counts = |pairs: &[(&str, i64)]| -> Vec<(String, i64)> {
+        pairs.iter().map(|&(tag, n)| (tag.to_owned(), n)).collect()
+    };
+    assert_eq!(kept().await, fresh().await);
+    assert_eq!(
+        kept().await,
+        counts(&[("alpha", 2), ("beta", 4), ("lkm-1", 2)])
+    );
+
+    let hide = |(page_id, id): (i64, i64), hidden: bool| async move {
+        let found = stories::find(pool, page_id, id)
+            .await
+            .expect("find")
+            .expect("story");
+        stories::set_story_hidden(pool, &found, hidden, user)
+            .await
+            .expect("hide");
+    };
+    hide(told[0], true).await;
+    hide(told[0], true).await;
+    hide(told[2], true).await;
+    assert_eq!(kept().await, fresh().await);
+    pages::save(pool, ids[0], 1, &page("beta, gamma, lkm-1"), None)
+        .await
+        .expect("save");
+    pages::save(pool, ids[2], 1, &page("alpha"), None)
+        .await
+        .expect("save");
+    assert_eq!(kept().await, fresh().await);
+    hide(told[0], false).await;
+    hide(told[2], false).await;
+    hide(told[4], true).await;
+    pages::save(pool, ids[1], 1, &page(""), None)
+        .await
+        .expect("save");
+    assert_eq!(kept().await, fresh().await);
+    assert_eq!(
+        kept().await,
+        counts(&[("alpha", 1), ("beta", 2), ("gamma", 2), ("lkm-1", 2)])
+    );
+    assert_eq!(
+        count(
+            pool,
+            "SELECT count(*) FROM tag_story_counts WHERE stories <= 0"
+        )
+        .await,
+        0,
+        "tags without stories leave no row"
+    );
+}
+
 // ------------------------------------------------------------ /tags
 
 #[tokio::test]
