@@ -8,13 +8,21 @@
 #                                    (after a stop, the same PORT again if it is free)
 #   bash .ci/postgres.sh url DIR     print the URL again
 #   bash .ci/postgres.sh stop DIR    stop it
+#   bash .ci/postgres.sh statements DIR
+#                                    print every statement the cluster ran, as
+#                                    pg_stat_statements recorded it, each ended by
+#                                    a NUL byte (for .ci/query_coverage.py)
+#
+# With CAFE_PG_STATEMENTS=1, `start` loads pg_stat_statements, keeping up to
+# 200,000 statements (one test database's statements are entries of their
+# own): .ci/run uses it to find the queries no test runs.
 #
 # The role `cafe` (password `cafe`) may create databases: the test suite
 # gives each test a database of its own.
 set -euo pipefail
 
-cmd="${1:?usage: postgres.sh start|stop|url DIR}"
-dir="${2:?usage: postgres.sh start|stop|url DIR}"
+cmd="${1:?usage: postgres.sh start|stop|url|statements DIR}"
+dir="${2:?usage: postgres.sh start|stop|url|statements DIR}"
 
 bindir() {
     local version
@@ -56,6 +64,10 @@ start)
     # TLS with a self-signed certificate, so that `sslmode=require` URLs
     # can be tested; plain connections are still accepted.
     ssl=""
+    statements=""
+    if [ "${CAFE_PG_STATEMENTS:-}" = 1 ]; then
+        statements="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.max=200000"
+    fi
     if [ ! -f "$dir/data/server.key" ] && command -v openssl >/dev/null; then
         as_owner openssl req -new -x509 -days 365 -nodes -subj "/CN=127.0.0.1" \
             -keyout "$dir/data/server.key" -out "$dir/data/server.crt" >/dev/null 2>&1 || true
@@ -77,7 +89,7 @@ start)
     fi
     echo "$port" > "$dir/port"
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-        -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=on -c synchronous_commit=on $ssl" start >&2
+        -o "-h 127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=on -c synchronous_commit=on $ssl $statements" start >&2
     as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q >&2 <<'SQL'
 DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cafe') THEN
@@ -95,12 +107,20 @@ SQL
 url)
     url
     ;;
+statements)
+    bin=$(bindir)
+    port=$(cat "$dir/port")
+    as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
+        -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >&2
+    as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -0 \
+        -c "SELECT DISTINCT query FROM pg_stat_statements"
+    ;;
 stop)
     bin=$(bindir)
     as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || true
     ;;
 *)
-    echo "usage: postgres.sh start|stop|url DIR" >&2
+    echo "usage: postgres.sh start|stop|url|statements DIR" >&2
     exit 2
     ;;
 esac
