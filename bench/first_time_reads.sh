@@ -34,9 +34,7 @@ PORT=${BENCH_PORT:-28280}
 SAVE_SECONDS=${BENCH_SAVE_SECONDS:-10}
 QUIET_SECONDS=${BENCH_QUIET_SECONDS:-6}
 OUT=$(mktemp -d /tmp/cafe-search-after-saves.XXXXXX)
-PID=
-stop() { [[ -z $PID ]] || { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; }; PID=; }
-trap 'stop; rm -rf "$OUT"' EXIT
+trap 'stop_cafe; rm -rf "$OUT"' EXIT
 
 # The queries as run.sh splits them: the first and last left out, then odd
 # lines one at a time and even lines over 4 connections.
@@ -57,9 +55,7 @@ walk() { # label paths-at-1 paths-at-4
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(wc -l <"$OUT/one.txt") + $(wc -l <"$OUT/four.txt") queries, $(wc -l <"$OUT/lists-one.txt") + $(wc -l <"$OUT/lists-four.txt") lists; each walk: requests/s p50 p99 (ms)"
 for binary in "$@"; do
-  CAFE_DB=$DB CAFE_ADDR=127.0.0.1:$PORT "$binary" >"$OUT/cafe.log" 2>&1 &
-  PID=$!
-  wait_for_cafe "$PORT"
+  start_cafe "$binary" "$DB" "$PORT" "$OUT/cafe.log"
   echo "$binary"
   walk "searches before saves" "$OUT/one.txt" "$OUT/four.txt"
   walk "lists" "$OUT/lists-one.txt" "$OUT/lists-four.txt"
@@ -68,5 +64,5 @@ for binary in "$@"; do
   echo "  saves: $(cut -f2 <<<"$saves")/s for $SAVE_SECONDS s, then $QUIET_SECONDS s quiet"
   sleep "$QUIET_SECONDS"
   walk "searches after saves" "$OUT/one.txt" "$OUT/four.txt"
-  stop
+  stop_cafe
 done

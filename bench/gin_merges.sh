@@ -34,9 +34,7 @@ SAVE_SECONDS=${BENCH_SAVE_SECONDS:-40}
 SEARCH_AFTER=${BENCH_SEARCH_AFTER:-15}
 INDEXES=(search_index_document search_index_pairs search_index_heading)
 OUT=$(mktemp -d /tmp/cafe-gin-merges.XXXXXX)
-PID=
-stop() { [[ -z $PID ]] || { kill -CONT "$PID" 2>/dev/null; kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; }; PID=; }
-trap 'stop; rm -rf "$OUT"' EXIT
+trap 'stop_cafe; rm -rf "$OUT"' EXIT
 pg() { psql "$DB" -qAt -v ON_ERROR_STOP=1 -c "$1"; }
 # merged: the pending pages every list held, and the seconds it took.
 merged() {
@@ -61,20 +59,18 @@ for spec in "$@"; do
   else
     pg "ALTER DATABASE \"$(pg "SELECT current_database()")\" RESET work_mem"
   fi
-  CAFE_DB=$DB CAFE_ADDR=127.0.0.1:$PORT "$binary" >"$OUT/cafe.log" 2>&1 &
-  PID=$!
-  wait_for_cafe "$PORT"
+  start_cafe "$binary" "$DB" "$PORT" "$OUT/cafe.log"
   "$CLIENT" saves --base "http://127.0.0.1:$PORT" --users "$CORPUS/users.txt" --slugs "$OUT/sample.txt" \
     --conns 4 --seconds "$SAVE_SECONDS" >"$OUT/saves.txt" 2>>"$OUT/client.log" &
   saver=$!
   sleep "$SEARCH_AFTER"
   searches=$("$CLIENT" walk --base "http://127.0.0.1:$PORT" --paths "$OUT/searches.txt" --conns 1 2>>"$OUT/client.log" | grep '^RESULT' | head -1)
   wait "$saver"
-  kill -STOP "$PID"
+  kill -STOP "$CAFE_PID"
   saves=$(grep '^RESULT' "$OUT/saves.txt" | head -1)
   slow=$(grep -c 'slow statement' "$OUT/cafe.log" || true)
   left=$(merged)
-  stop
+  stop_cafe
   echo "$binary limit ${limit:-as set}, work_mem ${work_mem:-as the server has it}: saves $(cut -f2-4 <<<"$saves" | tr '\t' ' ') ($(cut -f7 <<<"$saves" | cut -d' ' -f1-3)), $slow slower than 1 s; searches meanwhile $(cut -f2-4 <<<"$searches" | tr '\t' ' '); merge left: $left"
 done
 pg "ALTER DATABASE \"$(pg "SELECT current_database()")\" RESET work_mem"
