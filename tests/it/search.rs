@@ -497,6 +497,54 @@ async fn past_two_hundred_matches_it_says_more_and_still_ranks_the_title_match_f
     }
 }
 
+/// A phrase in a title ranks first even when more than the 200 matches
+/// looked at hold it in their text and the title's page comes after them
+/// all: the rows with the phrase in their title or tags are looked for
+/// apart (on PostgreSQL narrowed by the pairs index first).
+#[tokio::test]
+async fn a_phrase_in_a_title_ranks_first_past_two_hundred_text_matches() {
+    let c = corpus().await;
+    let mut made = tokio::task::JoinSet::new();
+    for i in 0..210 {
+        let pool = c.app.state.pool.clone();
+        made.spawn(async move {
+            let text = PageText {
+                body: "Some quorvane tellings, kept. Tellings of quorvane too.".to_owned(),
+                tags: TagList::default(),
+                summary: String::new(),
+            };
+            cafe::pages::db::create(&pool, &format!("Plain note {i}"), &text, None)
+                .await
+                .expect("create page")
+        });
+    }
+    made.join_all().await;
+    // Made last, so the scan meets it after every other match; the words
+    // of the phrase are in the title of this one and of no other.
+    page(&c.app, "Quorvane Tellings", "The method itself.", "").await;
+    // On PostgreSQL each connection writes into a table page of its own,
+    // so the row made last may lie anywhere: the table is put in key
+    // order, as a site that wrote the page last and was then vacuumed
+    // would have it.
+    if let cafe::db::Db::Postgres(pool) = &c.app.state.pool {
+        sqlx::query("CLUSTER search_index USING search_index_pkey")
+            .execute(pool)
+            .await
+            .expect("cluster");
+    }
+    let mut client = c.app.client();
+    let (first, count) = page_of(&mut client, "\"quorvane tellings\"", 1).await;
+    assert_eq!(count, "More than", "more than 200 results");
+    assert_eq!(first.len(), 20);
+    assert_eq!(first[0], "Quorvane Tellings", "{first:?}");
+    // Reversed, the phrase is in no title: the page is not found at all.
+    let (reversed, _) = page_of(&mut client, "\"tellings quorvane\"", 1).await;
+    assert!(
+        !reversed.contains(&"Quorvane Tellings".to_owned()),
+        "{reversed:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_title_match_outranks_body_matches_on_every_page() {
     let c = corpus().await;

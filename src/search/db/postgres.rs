@@ -111,10 +111,23 @@ pub async fn search(
     } else {
         "s.heading @@ cafe_tsquery($1)"
     };
+    // A row with a phrase in its heading holds the phrase's pairs too (the
+    // document holds the heading at the same positions), so the pairs
+    // index narrows the rows first. The heading index alone cannot check
+    // positions: it gave every row with one of the phrase's words in its
+    // title or tags, each then read and checked (5,172 rows, 16 ms, for
+    // "learning learning" at 100,000 pages; 2.3 ms with the pairs).
+    let pairs = if search.pairs.is_some() {
+        "s.pairs @> cafe_query_pair_hashes($4::text) AND "
+    } else {
+        ""
+    };
     let titled = if scan {
         format!("SELECT key FROM cafe_titled(cafe_tsquery($1), {TITLED}) AS t(key)")
     } else {
-        format!("SELECT s.key FROM search_index s WHERE {in_heading}{filters} LIMIT {TITLED}")
+        format!(
+            "SELECT s.key FROM search_index s WHERE {pairs}{in_heading}{filters} LIMIT {TITLED}"
+        )
     };
     let sql = if search.matching.is_some() {
         format!(
