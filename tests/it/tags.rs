@@ -396,7 +396,7 @@ async fn tag_counts_follow_page_saves() {
     let slug = pages::create(pool, "Counted", &text, None)
         .await
         .expect("create");
-    let id = page_id(pool, slug.as_str()).await;
+    let id = page_id(pool, &slug).await;
     let edit = PageText::parse("Body\n", "beta, gamma", "").expect("text");
     pages::save(pool, id, 1, &edit, None).await.expect("save");
     let (kept, fresh) = page_counts(pool).await;
@@ -405,14 +405,12 @@ async fn tag_counts_follow_page_saves() {
     assert!(kept.contains(&("gamma".to_owned(), 1)), "{kept:?}");
 }
 
-async fn page_id(pool: &cafe::db::Db, slug: &str) -> i64 {
-    cafe::on_db!(pool, |pool| sqlx::query_scalar(
-        "SELECT id FROM pages WHERE slug = $1"
-    )
-    .bind(slug)
-    .fetch_one(pool)
-    .await)
-    .expect("page id")
+async fn page_id(pool: &cafe::db::Db, slug: &cafe::pages::Slug) -> i64 {
+    cafe::pages::db::find(pool, slug)
+        .await
+        .expect("find the page")
+        .expect("the page")
+        .id
 }
 
 /// The story counts kept by triggers (`tag_story_counts`, behind the tag
@@ -442,7 +440,7 @@ async fn tag_story_counts_follow_stories_and_page_tags() {
         let slug = pages::create(pool, title, &page(tags), None)
             .await
             .expect("create");
-        ids.push(page_id(pool, slug.as_str()).await);
+        ids.push(page_id(pool, &slug).await);
     }
     let story = StoryText::parse("Told", "It went well.", "success", "").expect("story");
     let mut told = Vec::new();
@@ -1665,13 +1663,7 @@ async fn every_page_of_a_filtered_list_shows_the_totals_facets_and_methods_count
     // dropped here, and a page added through another connection pool (as
     // the CLI would) must both show at once.
     let slug = cafe::pages::Slug::parse("apple-001").expect("slug");
-    let id: i64 = cafe::on_db!(pool, |pool| sqlx::query_scalar(
-        "SELECT id FROM pages WHERE slug = $1"
-    )
-    .bind(slug.as_str())
-    .fetch_one(pool)
-    .await)
-    .expect("id");
+    let id = page_id(pool, &slug).await;
     let edit = cafe::pages::PageText::parse("Counted.\n", "red, green", "").expect("text");
     cafe::pages::db::save(pool, id, 1, &edit, None)
         .await
